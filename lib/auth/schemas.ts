@@ -1,0 +1,34 @@
+import { z } from "zod";
+
+export const emailSchema = z
+  .string({ error: "Email is required" })
+  .trim()
+  .toLowerCase()
+  .max(254, "Email must be at most 254 characters")
+  .pipe(z.email({ error: "Enter a valid email address" }));
+
+/** bcrypt reads at most 72 bytes: a longer password would be silently truncated, so it is refused. */
+export const passwordSchema = z
+  .string({ error: "Password is required" })
+  .min(10, "Password must be at least 10 characters")
+  .refine((value) => Buffer.byteLength(value, "utf8") <= 72, "Password must be at most 72 bytes")
+  .refine((value) => new Set(value).size >= 5, "Password is too repetitive")
+  .refine((value) => /[^a-zA-Z]/.test(value) && /[a-zA-Z]/.test(value), "Password must mix letters with digits or symbols");
+
+export const registerSchema = z.object({ email: emailSchema, password: passwordSchema }).strict();
+
+/** Log-in checks only presence: the rules for new passwords say nothing about existing ones. */
+export const loginSchema = z
+  .object({
+    email: emailSchema,
+    password: z.string({ error: "Password is required" }).min(1, "Password is required").max(1024, "Password is too long"),
+  })
+  .strict();
+
+export const accountSchema = z.object({
+  id: z.string().uuid(),
+  email: z.string(),
+  tier: z.enum(["free", "paid", "pro"]),
+  created_at: z.string(),
+});
+export type Account = z.infer<typeof accountSchema>;

@@ -1,0 +1,24 @@
+import { Keypair } from "@solana/web3.js";
+import { decryptSecret, encryptSecret, SecretBoxError, type KeyRing } from "./secret-box";
+
+/** Encrypts a wallet's 64-byte secret key, bound to its own public key. */
+export function sealKeypair(ring: KeyRing, keypair: Keypair): { publicKey: string; secretEncrypted: string } {
+  const publicKey = keypair.publicKey.toBase58();
+  return { publicKey, secretEncrypted: encryptSecret(ring, keypair.secretKey, publicKey) };
+}
+
+/**
+ * Decrypts a wallet and proves it is the one the row claims: the public key derived from the
+ * decrypted secret must equal the stored public key before anything is signed with it.
+ */
+export function openKeypair(ring: KeyRing, secretEncrypted: string, publicKey: string): Keypair {
+  const secret = decryptSecret(ring, secretEncrypted, publicKey);
+  try {
+    if (secret.length !== 64) throw new SecretBoxError("Decrypted wallet secret has the wrong length");
+    const keypair = Keypair.fromSecretKey(secret);
+    if (keypair.publicKey.toBase58() !== publicKey) throw new SecretBoxError("Decrypted wallet does not match its public key");
+    return keypair;
+  } finally {
+    secret.fill(0);
+  }
+}

@@ -1,0 +1,71 @@
+import { mkdir } from "node:fs/promises";
+import { PGlite } from "@electric-sql/pglite";
+import { buildFunctionCall, DatabaseError, type Database, type DbArgs } from "./types";
+import { migrate, type MigrationTarget } from "./migrations";
+
+/**
+ * Embedded Postgres (PGlite). One instance per data directory per process: Next.js may load this
+ * module once per route bundle, so instances live on globalThis, and a second PGlite on the same
+ * directory would corrupt it.
+ */
+const instances: Map<string, Promise<PGliteDatabase>> = ((globalThis as Record<string, unknown>).__tdkPglite ??= new Map()) as Map<
+  string,
+  Promise<PGliteDatabase>
+>;
+
+export class PGliteDatabase implements Database {
+  readonly kind = "pglite" as const;
+
+  private constructor(private readonly pg: PGlite) {}
+
+  /** `dataDir` null: in memory (tests). Migrations are applied before the database is handed out. */
+  static open(dataDir: string | null): Promise<PGliteDatabase> {
+    const key = dataDir ?? `memory:${Math.random()}`;
+    let instance = instances.get(key);
+    if (!instance) {
+      instance = (async () => {
+        if (dataDir) await mkdir(dataDir, { recursive: true });
+        const pg = await PGlite.create(dataDir ?? undefined);
+        const db = new PGliteDatabase(pg);
+        await migrate(db.migrationTarget());
+        return db;
+      })();
+      instances.set(key, instance);
+      instance.catch(() => instances.delete(key));
+    }
+    return instance;
+  }
+
+  async call(fn: string, args: DbArgs): Promise<unknown> {
+    const { text, values } = buildFunctionCall(fn, args);
+    try {
+      const result = await this.pg.query<{ result: unknown }>(text, values);
+      return result.rows[0]?.result ?? null;
+    } catch (error) {
+      throw new DatabaseError(`Database function ${fn} failed: ${(error as Error).message}`, fn, error);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.pg.query("select 1");
+  }
+
+  async close(): Promise<void> {
+    for (const [key, instance] of instances) if ((await instance.catch(() => null)) === this) instances.delete(key);
+    await this.pg.close();
+  }
+
+  migrationTarget(): MigrationTarget {
+    return {
+      // PGlite is one connection: its transaction() already serialises everything.
+      transaction: (work) =>
+        this.pg.transaction(async (tx) => {
+          await work({
+            exec: async (sql) => void (await tx.exec(sql)),
+            appliedVersions: async () =>
+              new Set((await tx.query<{ version: string }>("select version from tdk_schema_migrations")).rows.map((r) => r.version)),
+          });
+        }),
+    };
+  }
+}

@@ -1,0 +1,168 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * The gateway's whole configuration, parsed once. Optional groups (Supabase, DATABASE_URL, Solana
+ * RPC, Stripe, Upstash, cron) parse to `null` and the matching part runs embedded or fails closed.
+ * A group that is half set is an error: it is almost always a typo, never an intent.
+ */
+
+const emptyToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const optionalUrl = z.preprocess(emptyToUndefined, z.url().optional());
+const intWithDefault = (fallback: number, min = 0) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).default(fallback));
+const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters (32 bytes)");
+
+const rawEnvSchema = z.object({
+  NODE_ENV: z.preprocess(emptyToUndefined, z.enum(["development", "production", "test"]).default("development")),
+  TDK_ALLOW_EMBEDDED: z.preprocess(emptyToUndefined, z.enum(["0", "1"]).default("0")),
+  TDK_DATA_DIR: optionalString,
+  APP_URL: optionalUrl,
+
+  DATABASE_URL: optionalUrl,
+  SUPABASE_URL: optionalUrl,
+  SUPABASE_SERVICE_ROLE_KEY: optionalString,
+
+  SOLANA_RPC_URL: optionalUrl,
+  USDC_MINT: optionalString,
+
+  WALLET_ENCRYPTION_KEY: z.preprocess(emptyToUndefined, hex64.optional()),
+  WALLET_ENCRYPTION_KEY_VERSION: intWithDefault(1, 1),
+  WALLET_ENCRYPTION_OLD_KEYS: optionalString,
+
+  WALLET_INITIAL_USDC_MICRO: intWithDefault(10_000_000),
+  WALLET_INITIAL_SOL_LAMPORTS: intWithDefault(10_000_000),
+  TREASURY_FLOAT_USDC_MICRO: intWithDefault(10_000_000_000),
+  TREASURY_FLOAT_SOL_LAMPORTS: intWithDefault(10_000_000_000),
+  MAX_KEYS_PER_ACCOUNT: intWithDefault(25, 1),
+  SESSION_TTL_HOURS: intWithDefault(168, 1),
+  TDK_KEY_MODE: z.preprocess(emptyToUndefined, z.enum(["live", "test"]).optional()),
+
+  STRIPE_SECRET_KEY: optionalString,
+  STRIPE_WEBHOOK_SECRET: optionalString,
+
+  UPSTASH_REDIS_REST_URL: optionalUrl,
+  UPSTASH_REDIS_REST_TOKEN: optionalString,
+
+  CRON_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
+});
+
+export type RawEnv = z.infer<typeof rawEnvSchema>;
+
+export interface KeyVersion {
+  version: number;
+  key: Buffer;
+}
+
+export interface Env {
+  nodeEnv: RawEnv["NODE_ENV"];
+  dataDir: string;
+  appUrl: string | null;
+  database:
+    | { kind: "pglite" }
+    | { kind: "postgres"; url: string }
+    | { kind: "supabase"; url: string; serviceRoleKey: string };
+  ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
+  /** Null in development without a key: the embedded key file in the data dir is used instead. */
+  encryption: { current: KeyVersion; decryptOnly: KeyVersion[] } | null;
+  funding: { initialUsdcMicro: bigint; initialSolLamports: bigint };
+  treasuryFloat: { usdcMicro: bigint; solLamports: bigint };
+  keys: { mode: "live" | "test"; maxPerAccount: number };
+  sessionTtlMs: number;
+  stripe: { secretKey: string; webhookSecret: string } | null;
+  upstash: { url: string; token: string } | null;
+  cronSecret: string | null;
+}
+
+export class EnvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EnvError";
+  }
+}
+
+/** Both or neither: a half-configured group is refused with the names of what is missing. */
+function group<K extends keyof RawEnv>(raw: RawEnv, names: K[], label: string): { [P in K]: NonNullable<RawEnv[P]> } | null {
+  const present = names.filter((name) => raw[name] !== undefined);
+  if (present.length === 0) return null;
+  if (present.length < names.length) {
+    const missing = names.filter((name) => raw[name] === undefined);
+    throw new EnvError(`${label}: ${present.join(", ")} is set but ${missing.join(", ")} is not. Set all of them or none.`);
+  }
+  return Object.fromEntries(names.map((name) => [name, raw[name]])) as { [P in K]: NonNullable<RawEnv[P]> };
+}
+
+function parseOldKeys(value: string | undefined): KeyVersion[] {
+  if (!value) return [];
+  return value.split(",").map((entry) => {
+    const match = /^\s*(\d+):([0-9a-fA-F]{64})\s*$/.exec(entry);
+    if (!match) throw new EnvError("WALLET_ENCRYPTION_OLD_KEYS: expected a comma-separated list of version:64-hex-chars");
+    return { version: Number(match[1]), key: Buffer.from(match[2]!, "hex") };
+  });
+}
+
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const parsed = rawEnvSchema.safeParse(source);
+  if (!parsed.success) {
+    // Name the variable and the rule, never echo the value (it may be a secret).
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new EnvError(`Invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+  const raw = parsed.data;
+
+  const supabase = group(raw, ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"], "Supabase");
+  const rpc = group(raw, ["SOLANA_RPC_URL", "USDC_MINT"], "Solana RPC");
+  const stripe = group(raw, ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"], "Stripe");
+  const upstash = group(raw, ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"], "Upstash");
+  if (supabase && raw.DATABASE_URL) {
+    throw new EnvError("Database: set SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY or DATABASE_URL, not both.");
+  }
+
+  const database: Env["database"] = supabase
+    ? { kind: "supabase", url: supabase.SUPABASE_URL, serviceRoleKey: supabase.SUPABASE_SERVICE_ROLE_KEY }
+    : raw.DATABASE_URL
+      ? { kind: "postgres", url: raw.DATABASE_URL }
+      : { kind: "pglite" };
+  const ledger: Env["ledger"] = rpc ? { kind: "rpc", rpcUrl: rpc.SOLANA_RPC_URL, usdcMint: rpc.USDC_MINT } : { kind: "local" };
+
+  const production = raw.NODE_ENV === "production";
+  const allowEmbedded = raw.TDK_ALLOW_EMBEDDED === "1";
+  const embeddedParts = [
+    database.kind === "pglite" ? "database (PGlite; set SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY or DATABASE_URL)" : null,
+    ledger.kind === "local" ? "Solana ledger (in-process; set SOLANA_RPC_URL + USDC_MINT)" : null,
+  ].filter((part): part is string => part !== null);
+  if (production && !allowEmbedded && embeddedParts.length > 0) {
+    throw new EnvError(
+      `Refusing to start in production on embedded parts: ${embeddedParts.join("; ")}. ` +
+        "Configure them, or set TDK_ALLOW_EMBEDDED=1 to run a production build on embedded defaults on purpose.",
+    );
+  }
+
+  const decryptOnly = parseOldKeys(raw.WALLET_ENCRYPTION_OLD_KEYS);
+  if (decryptOnly.some((old) => old.version === raw.WALLET_ENCRYPTION_KEY_VERSION)) {
+    throw new EnvError("WALLET_ENCRYPTION_OLD_KEYS must not contain the current WALLET_ENCRYPTION_KEY_VERSION.");
+  }
+  if (!raw.WALLET_ENCRYPTION_KEY && (production && !allowEmbedded)) {
+    throw new EnvError("WALLET_ENCRYPTION_KEY is required in production (64 hex chars; `npm run generate-encryption-key`).");
+  }
+  const encryption = raw.WALLET_ENCRYPTION_KEY
+    ? { current: { version: raw.WALLET_ENCRYPTION_KEY_VERSION, key: Buffer.from(raw.WALLET_ENCRYPTION_KEY, "hex") }, decryptOnly }
+    : null;
+
+  return {
+    nodeEnv: raw.NODE_ENV,
+    dataDir: path.resolve(raw.TDK_DATA_DIR ?? ".data"),
+    appUrl: raw.APP_URL ?? null,
+    database,
+    ledger,
+    encryption,
+    funding: { initialUsdcMicro: BigInt(raw.WALLET_INITIAL_USDC_MICRO), initialSolLamports: BigInt(raw.WALLET_INITIAL_SOL_LAMPORTS) },
+    treasuryFloat: { usdcMicro: BigInt(raw.TREASURY_FLOAT_USDC_MICRO), solLamports: BigInt(raw.TREASURY_FLOAT_SOL_LAMPORTS) },
+    keys: { mode: raw.TDK_KEY_MODE ?? (ledger.kind === "local" ? "test" : "live"), maxPerAccount: raw.MAX_KEYS_PER_ACCOUNT },
+    sessionTtlMs: raw.SESSION_TTL_HOURS * 3_600_000,
+    stripe: stripe ? { secretKey: stripe.STRIPE_SECRET_KEY, webhookSecret: stripe.STRIPE_WEBHOOK_SECRET } : null,
+    upstash: upstash ? { url: upstash.UPSTASH_REDIS_REST_URL, token: upstash.UPSTASH_REDIS_REST_TOKEN } : null,
+    cronSecret: raw.CRON_SECRET ?? null,
+  };
+}

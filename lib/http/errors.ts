@@ -1,0 +1,64 @@
+import { z } from "zod";
+
+/** Every error the API can answer with, and its HTTP status. One map, one shape. */
+export const errorStatus = {
+  bad_request: 400,
+  invalid_json: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  invalid_credentials: 401,
+  invalid_api_key: 401,
+  forbidden: 403,
+  cross_site_request: 403,
+  key_suspended: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  email_taken: 409,
+  key_limit_reached: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export type FieldErrors = Record<string, string[]>;
+
+export class ApiError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: { fields?: FieldErrors; headers?: Record<string, string>; [key: string]: unknown } = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+    this.status = errorStatus[code];
+  }
+}
+
+/** Zod issues as `{ "field.path": ["message", ...] }`, the shape forms and clients both read. */
+export function fieldErrors(error: z.ZodError): FieldErrors {
+  const fields: FieldErrors = {};
+  for (const issue of error.issues) {
+    const key = issue.path.length > 0 ? issue.path.join(".") : "_";
+    (fields[key] ??= []).push(issue.message);
+  }
+  return fields;
+}
+
+export function validationError(error: z.ZodError): ApiError {
+  return new ApiError("validation_failed", "The request body is invalid.", { fields: fieldErrors(error) });
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; request_id: string; fields?: FieldErrors; [key: string]: unknown };
+}
+
+export function errorBody(error: ApiError, requestId: string): ErrorBody {
+  const { headers: _headers, ...extra } = error.details;
+  return { error: { code: error.code, message: error.message, request_id: requestId, ...extra } };
+}

@@ -1,0 +1,71 @@
+import type { z } from "zod";
+import { ApiError, validationError } from "./errors";
+
+/** The client's IP as the platform reports it (Vercel sets x-forwarded-for; first hop is the client). */
+export function clientIp(request: Request): string {
+  const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+  return forwarded || request.headers.get("x-real-ip")?.trim() || "unknown";
+}
+
+const DEFAULT_MAX_BYTES = 16 * 1024;
+
+/** Reads a JSON body: JSON content type, bounded size, then the schema. Anything else is a 4xx. */
+export async function readJson<S extends z.ZodType>(request: Request, schema: S, options: { maxBytes?: number; optional?: boolean } = {}): Promise<z.infer<S>> {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw new ApiError("payload_too_large", `The request body must be at most ${maxBytes} bytes.`);
+
+  const text = await readBoundedText(request, maxBytes);
+  let value: unknown;
+  if (text.trim() === "") {
+    if (!options.optional) throw new ApiError("invalid_json", "The request body must be a JSON object.");
+    value = {};
+  } else {
+    const contentType = request.headers.get("content-type") ?? "";
+    if (!/^application\/json\b/i.test(contentType)) {
+      throw new ApiError("unsupported_media_type", "Send the body as JSON with Content-Type: application/json.");
+    }
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new ApiError("invalid_json", "The request body is not valid JSON.");
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationError(parsed.error);
+  return parsed.data;
+}
+
+async function readBoundedText(request: Request, maxBytes: number): Promise<string> {
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new ApiError("payload_too_large", `The request body must be at most ${maxBytes} bytes.`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** The origin this app is served from: APP_URL when set, else the Host the request came to. */
+export function expectedOrigin(request: Request, appUrl: string | null): string | null {
+  if (appUrl) return new URL(appUrl).origin;
+  const host = request.headers.get("x-forwarded-host") ?? request.headers.get("host");
+  if (!host) return null;
+  const protocol = request.headers.get("x-forwarded-proto") ?? new URL(request.url).protocol.replace(":", "");
+  return `${protocol}://${host}`;
+}
+
+/** CSRF check for cookie-authenticated state changes: the browser's Origin must be ours. */
+export function isSameOrigin(request: Request, appUrl: string | null): boolean {
+  const origin = request.headers.get("origin");
+  const expected = expectedOrigin(request, appUrl);
+  return origin !== null && expected !== null && origin === expected;
+}

@@ -1,0 +1,45 @@
+import type { PublicKey, Transaction } from "@solana/web3.js";
+
+/** USDC has 6 decimals: one base unit is one micro-USD. */
+export const USDC_DECIMALS = 6;
+export const LAMPORTS_PER_SOL = 1_000_000_000n;
+
+export type SignatureStatus = "confirmed" | "failed" | "unknown";
+
+/**
+ * The chain as the gateway needs it. Two implementations: the in-process local ledger (LiteSVM,
+ * the embedded default) and an RPC ledger (SOLANA_RPC_URL). Transactions are web3.js v1 objects,
+ * built and signed by the caller; the ledger only sends and reads.
+ */
+export interface Ledger {
+  readonly kind: "local" | "rpc";
+  readonly usdcMint: PublicKey;
+  latestBlockhash(): Promise<{ blockhash: string; lastValidBlockHeight: number }>;
+  /** Sends a fully signed transaction and waits for it; throws LedgerError (`rejected` means it did not land). */
+  sendTransaction(tx: Transaction): Promise<string>;
+  getSignatureStatus(signature: string): Promise<SignatureStatus>;
+  getSolBalance(owner: PublicKey): Promise<bigint>;
+  /** USDC in the owner's associated token account, 0 when it has none. */
+  getUsdcBalance(owner: PublicKey): Promise<bigint>;
+  ping(): Promise<void>;
+}
+
+export class LedgerError extends Error {
+  constructor(
+    message: string,
+    /** rejected: the transaction certainly did not land. unknown: it may have (timeout, network). */
+    readonly outcome: "rejected" | "unknown",
+  ) {
+    super(message);
+    this.name = "LedgerError";
+  }
+}
+
+export function formatUnits(amount: bigint, decimals: number): string {
+  const negative = amount < 0n;
+  const abs = negative ? -amount : amount;
+  const scale = 10n ** BigInt(decimals);
+  const whole = abs / scale;
+  const fraction = (abs % scale).toString().padStart(decimals, "0");
+  return `${negative ? "-" : ""}${whole}.${fraction}`;
+}

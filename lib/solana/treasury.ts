@@ -1,0 +1,53 @@
+import { Keypair } from "@solana/web3.js";
+import { z } from "zod";
+import { sealKeypair, openKeypair } from "@/lib/crypto/wallet-keys";
+import type { KeyRing } from "@/lib/crypto/secret-box";
+import { callFunction, type Database } from "@/lib/db";
+import type { LocalLedger } from "./local-ledger";
+
+const treasuryRowSchema = z.object({ public_key: z.string(), secret_encrypted: z.string(), created_at: z.string() }).nullable();
+const storeResultSchema = z.object({ ok: z.boolean(), code: z.string().optional(), public_key: z.string(), replaced: z.boolean().optional() });
+
+/** The treasury wallet, decrypted; null until one is created or imported. */
+export async function loadTreasury(db: Database, ring: KeyRing): Promise<Keypair | null> {
+  const row = await callFunction(db, "tdk_get_treasury", {}, treasuryRowSchema);
+  return row ? openKeypair(ring, row.secret_encrypted, row.public_key) : null;
+}
+
+export async function treasuryPublicKey(db: Database): Promise<string | null> {
+  return (await callFunction(db, "tdk_get_treasury", {}, treasuryRowSchema))?.public_key ?? null;
+}
+
+/** Stores a treasury keypair encrypted. Refuses to replace an existing one unless told to. */
+export async function storeTreasury(db: Database, ring: KeyRing, keypair: Keypair, options: { replace: boolean }) {
+  const sealed = sealKeypair(ring, keypair);
+  return callFunction(
+    db,
+    "tdk_store_treasury",
+    { p_public_key: sealed.publicKey, p_secret_encrypted: sealed.secretEncrypted, p_replace: options.replace },
+    storeResultSchema,
+  );
+}
+
+/**
+ * Embedded default: a treasury is created on first start and stocked from the local ledger's
+ * faucet up to its configured float, so new keys can be funded with no setup at all.
+ */
+export async function ensureEmbeddedTreasury(
+  db: Database,
+  ring: KeyRing,
+  ledger: LocalLedger,
+  float: { usdcMicro: bigint; solLamports: bigint },
+): Promise<Keypair> {
+  let treasury = await loadTreasury(db, ring);
+  if (!treasury) {
+    const stored = await storeTreasury(db, ring, Keypair.generate(), { replace: false });
+    if (!stored.ok && stored.code !== "treasury_exists") throw new Error(`Cannot create the treasury: ${stored.code}`);
+    treasury = (await loadTreasury(db, ring))!;
+  }
+  const [usdc, sol] = await Promise.all([ledger.getUsdcBalance(treasury.publicKey), ledger.getSolBalance(treasury.publicKey)]);
+  const usdcShort = usdc < float.usdcMicro ? float.usdcMicro - usdc : 0n;
+  const solShort = sol < float.solLamports ? float.solLamports - sol : 0n;
+  if (usdcShort > 0n || solShort > 0n) await ledger.fund(treasury.publicKey, usdcShort, solShort);
+  return treasury;
+}

@@ -1,0 +1,12 @@
+import type { NextConfig } from "next";
+
+const nextConfig: NextConfig = {
+  // PGlite ships WASM + data files and litesvm a native addon: both must be loaded by Node
+  // from node_modules at run time, not bundled.
+  serverExternalPackages: ["@electric-sql/pglite", "litesvm", "pg", "bcryptjs"],
+  // Migrations are read at start (embedded and DATABASE_URL backends): ship them with every route.
+  outputFileTracingIncludes: { "/**": ["./supabase/migrations/*.sql"] },
+  poweredByHeader: false,
+};
+
+export default nextConfig;
