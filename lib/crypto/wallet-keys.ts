@@ -15,7 +15,8 @@ export function openKeypair(ring: KeyRing, secretEncrypted: string, publicKey: s
   const secret = decryptSecret(ring, secretEncrypted, publicKey);
   try {
     if (secret.length !== 64) throw new SecretBoxError("Decrypted wallet secret has the wrong length");
-    const keypair = Keypair.fromSecretKey(secret);
+    // A copy: Keypair keeps views into the bytes it is given, and ours are wiped below.
+    const keypair = Keypair.fromSecretKey(Uint8Array.from(secret));
     if (keypair.publicKey.toBase58() !== publicKey) throw new SecretBoxError("Decrypted wallet does not match its public key");
     return keypair;
   } finally {

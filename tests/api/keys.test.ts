@@ -1,0 +1,158 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { PublicKey } from "@solana/web3.js";
+import * as register from "@/app/api/tdk/auth/register/route";
+import * as login from "@/app/api/tdk/auth/login/route";
+import * as list from "@/app/api/tdk/keys/route";
+import * as generate from "@/app/api/tdk/keys/generate/route";
+import * as one from "@/app/api/tdk/keys/[id]/route";
+import type { AppContext } from "@/lib/context";
+import { verifyApiKey } from "@/lib/keys/keys";
+import { callRoute, createTestApp, origin, strongPassword, uniqueEmail } from "../helpers/app";
+
+let app: AppContext;
+let alice: string;
+let bob: string;
+
+async function sessionFor(email: string): Promise<string> {
+  expect((await callRoute(register.POST, "POST", "/", { body: { email, password: strongPassword } })).status).toBe(201);
+  const res = await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } });
+  return res.json.session_token;
+}
+
+async function rowCount(table: string): Promise<number> {
+  return ((await (app.db as any).pg.query(`select count(*)::int as n from ${table}`)).rows[0] as { n: number }).n;
+}
+
+beforeAll(async () => {
+  app = await createTestApp({ env: { MAX_KEYS_PER_ACCOUNT: "3" } });
+  alice = await sessionFor(uniqueEmail("alice"));
+  bob = await sessionFor(uniqueEmail("bob"));
+});
+
+describe("POST /api/tdk/keys/generate", () => {
+  it("creates a key once, with a dedicated wallet funded from the treasury (balances from the chain)", async () => {
+    const res = await callRoute(generate.POST, "POST", "/", { bearer: alice, body: { name: "production" } });
+    expect(res.status).toBe(201);
+    const { api_key: apiKey, key, funding } = res.json;
+    expect(apiKey).toMatch(/^tk_test_[1-9A-HJ-NP-Za-km-z]{40,48}$/);
+    expect(key).toMatchObject({ name: "production", tier: "free", status: "active", prefix: apiKey.slice(0, 12) });
+    expect(key.wallet).toMatchObject({ usdc: "10.000000", sol: "0.010000000", usdc_micro: 10_000_000, sol_lamports: 10_000_000 });
+    expect(funding.status).toBe("confirmed");
+
+    const wallet = new PublicKey(key.wallet.public_key);
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(10_000_000n);
+    expect(await app.ledger.getSolBalance(wallet)).toBe(10_000_000n);
+    expect(await app.ledger.getSignatureStatus(funding.tx_signature)).toBe("confirmed");
+
+    // The full key never again: not in the list, not in the single read, not in the database.
+    const listed = await callRoute(list.GET, "GET", "/", { bearer: alice });
+    expect(listed.text).not.toContain(apiKey);
+    const read = await callRoute(one.GET, "GET", "/", { bearer: alice, params: { id: key.id } });
+    expect(read.json.key.id).toBe(key.id);
+    expect(read.text).not.toContain(apiKey);
+    const dump = await (app.db as any).pg.query("select * from tdk_api_keys");
+    expect(JSON.stringify(dump.rows)).not.toContain(apiKey);
+    expect(JSON.stringify(listed.json)).not.toMatch(/key_hash|secret|tdkenc/);
+
+    const verified = await verifyApiKey(app.db, apiKey);
+    expect(verified).toMatchObject({ ok: true, key: { key_id: key.id, tier: "free", wallet_public_key: key.wallet.public_key } });
+  });
+
+  it("records the funding with its signature in the funding ledger", async () => {
+    const res = await callRoute(generate.POST, "POST", "/", { bearer: alice, body: {} });
+    const rows = (
+      await (app.db as any).pg.query(
+        "select reason, status, usdc_micro::text as usdc, sol_lamports::text as sol, tx_signature from tdk_wallet_fundings where api_key_id = $1",
+        [res.json.key.id],
+      )
+    ).rows;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ reason: "initial", status: "confirmed", usdc: "10000000", sol: "10000000", tx_signature: res.json.funding.tx_signature });
+    expect(res.json.key.name).toBe("Default key");
+  });
+
+  it("accepts an empty body, refuses bad input with 400 and writes nothing", async () => {
+    const keysBefore = await rowCount("tdk_api_keys");
+    for (const body of [{ name: "" }, { name: "x".repeat(65) }, { name: 42 }, { other: true }]) {
+      const res = await callRoute(generate.POST, "POST", "/", { bearer: bob, body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.json.error.code).toBe("validation_failed");
+    }
+    expect((await callRoute(generate.POST, "POST", "/", { bearer: bob, rawBody: "[", headers: { "content-type": "application/json" } })).status).toBe(400);
+    expect(await rowCount("tdk_api_keys")).toBe(keysBefore);
+  });
+
+  it("caps the keys an account holds (409), revoked keys not counted", async () => {
+    const carol = await sessionFor(uniqueEmail("carol"));
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) ids.push((await callRoute(generate.POST, "POST", "/", { bearer: carol })).json.key.id);
+    const refused = await callRoute(generate.POST, "POST", "/", { bearer: carol });
+    expect(refused.status).toBe(409);
+    expect(refused.json.error).toMatchObject({ code: "key_limit_reached", limit: 3 });
+    expect((await callRoute(one.DELETE, "DELETE", "/", { bearer: carol, params: { id: ids[0]! } })).status).toBe(200);
+    expect((await callRoute(generate.POST, "POST", "/", { bearer: carol })).status).toBe(201);
+  });
+});
+
+describe("GET /api/tdk/keys and DELETE /api/tdk/keys/{id}", () => {
+  it("lists only the caller's keys", async () => {
+    const mine = await callRoute(generate.POST, "POST", "/", { bearer: bob, body: { name: "bob-key" } });
+    const aliceList = await callRoute(list.GET, "GET", "/", { bearer: alice });
+    const bobList = await callRoute(list.GET, "GET", "/", { bearer: bob });
+    expect(bobList.json.keys.map((k: { id: string }) => k.id)).toEqual([mine.json.key.id]);
+    expect(aliceList.json.keys.map((k: { id: string }) => k.id)).not.toContain(mine.json.key.id);
+    expect(bobList.json.keys[0].wallet.usdc).toBe("10.000000");
+  });
+
+  it("revokes a key: verification then fails, and revoking again is harmless", async () => {
+    const created = await callRoute(generate.POST, "POST", "/", { bearer: bob });
+    const id = created.json.key.id;
+    const revoked = await callRoute(one.DELETE, "DELETE", "/", { bearer: bob, params: { id } });
+    expect(revoked.status).toBe(200);
+    expect(revoked.json.key).toMatchObject({ id, status: "revoked" });
+    expect(await verifyApiKey(app.db, created.json.api_key)).toEqual({ ok: false, code: "key_revoked" });
+    expect((await callRoute(one.DELETE, "DELETE", "/", { bearer: bob, params: { id } })).status).toBe(200);
+  });
+
+  it("answers 404 for another account's key and leaves it untouched", async () => {
+    const bobs = await callRoute(generate.POST, "POST", "/", { bearer: bob });
+    const id = bobs.json.key.id;
+    expect((await callRoute(one.DELETE, "DELETE", "/", { bearer: alice, params: { id } })).status).toBe(404);
+    expect((await callRoute(one.GET, "GET", "/", { bearer: alice, params: { id } })).json.error.code).toBe("not_found");
+    expect((await verifyApiKey(app.db, bobs.json.api_key)).ok).toBe(true);
+  });
+
+  it("answers 400 for a malformed id and 404 for an unknown one", async () => {
+    expect((await callRoute(one.DELETE, "DELETE", "/", { bearer: alice, params: { id: "not-a-uuid" } })).status).toBe(400);
+    expect((await callRoute(one.DELETE, "DELETE", "/", { bearer: alice, params: { id: "00000000-0000-4000-8000-000000000000" } })).status).toBe(404);
+  });
+});
+
+describe("every key endpoint refuses callers without a valid session", () => {
+  const endpoints = [
+    ["GET /api/tdk/keys", () => callRoute(list.GET, "GET", "/")] as const,
+    ["POST /api/tdk/keys/generate", () => callRoute(generate.POST, "POST", "/", { body: {} })] as const,
+    ["DELETE /api/tdk/keys/{id}", () => callRoute(one.DELETE, "DELETE", "/", { params: { id: "00000000-0000-4000-8000-000000000000" } })] as const,
+  ];
+
+  it.each(endpoints)("%s: no session → 401", async (_name, call) => {
+    const res = await call();
+    expect(res.status).toBe(401);
+    expect(res.json.error).toMatchObject({ code: "unauthorized" });
+  });
+
+  it.each([["tds_" + "A".repeat(43)], ["garbage"], ["tk_test_notasession"]])("a bad bearer token %s → 401", async (token) => {
+    expect((await callRoute(list.GET, "GET", "/", { bearer: token })).status).toBe(401);
+    expect((await callRoute(generate.POST, "POST", "/", { bearer: token })).status).toBe(401);
+  });
+
+  it("cookie-authenticated key creation needs our Origin (403 cross-site, nothing created)", async () => {
+    const before = await rowCount("tdk_api_keys");
+    const cookie = `tdk_session=${alice}`;
+    const crossSite = await callRoute(generate.POST, "POST", "/", { cookie, headers: { origin: "https://evil.example" } });
+    expect(crossSite.status).toBe(403);
+    expect(await rowCount("tdk_api_keys")).toBe(before);
+    const sameSite = await callRoute(generate.POST, "POST", "/", { cookie, headers: { origin } });
+    expect(sameSite.status).toBe(201);
+  });
+});
