@@ -2,9 +2,9 @@ import type { z } from "zod";
 import { ApiError, validationError } from "./errors";
 
 /** The client's IP as the platform reports it (Vercel sets x-forwarded-for; first hop is the client). */
-export function clientIp(request: Request): string {
-  const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-  return forwarded || request.headers.get("x-real-ip")?.trim() || "unknown";
+export function clientIp(headers: Headers): string {
+  const forwarded = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+  return forwarded || headers.get("x-real-ip")?.trim() || "unknown";
 }
 
 const DEFAULT_MAX_BYTES = 16 * 1024;

@@ -9,7 +9,7 @@ import { clientIp, readJson } from "@/lib/http/request";
 import { json } from "@/lib/http/response";
 
 export const POST = withPublic(async ({ request, app, limit }) => {
-  await limit(authLimits.loginPerIp, clientIp(request));
+  await limit(authLimits.loginPerIp, clientIp(request.headers));
   const { email, password } = await readJson(request, loginSchema);
   await limit(authLimits.loginPerEmail, email);
 

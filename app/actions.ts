@@ -1,0 +1,106 @@
+"use server";
+
+import { cookies, headers } from "next/headers";
+import { revalidatePath } from "next/cache";
+import { redirect } from "next/navigation";
+import { logIn, registerAccount } from "@/lib/auth/accounts";
+import { clearedSessionCookie, sessionCookie } from "@/lib/auth/cookie";
+import { authLimits } from "@/lib/auth/limits";
+import { getPageSession } from "@/lib/auth/page-session";
+import { loginSchema, registerSchema } from "@/lib/auth/schemas";
+import { revokeSession, SESSION_COOKIE } from "@/lib/auth/sessions";
+import { getAppContext } from "@/lib/context";
+import { fieldErrors, type FieldErrors } from "@/lib/http/errors";
+import { clientIp } from "@/lib/http/request";
+import { keyDeps } from "@/lib/keys/deps";
+import { createApiKey, revokeApiKey, type KeyView } from "@/lib/keys/keys";
+import { createKeySchema, keyIdSchema } from "@/lib/keys/schemas";
+import type { RateLimitPolicy } from "@/lib/ratelimit/types";
+
+/**
+ * The web pages' forms. Server actions work without client-side JavaScript, and Next.js refuses
+ * a server action whose Origin is not this site. They call the same domain functions as the JSON
+ * endpoints, with the same schemas and rate limits.
+ */
+
+export interface FormState {
+  error?: string;
+  fields?: FieldErrors;
+  email?: string;
+}
+
+async function withinLimits(checks: [RateLimitPolicy, string][]): Promise<boolean> {
+  const app = await getAppContext();
+  for (const [policy, identifier] of checks) {
+    if (!(await app.limiter.limit(policy, identifier)).success) return false;
+  }
+  return true;
+}
+
+const TOO_MANY = "Too many attempts. Wait a few minutes and try again.";
+
+export async function signUpAction(_previous: FormState | null, form: FormData): Promise<FormState> {
+  const input = { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") };
+  const ip = clientIp(await headers());
+  if (!(await withinLimits([[authLimits.registerPerIp, ip]]))) return { error: TOO_MANY, email: input.email };
+  const parsed = registerSchema.safeParse(input);
+  if (!parsed.success) return { error: "Please correct the fields below.", fields: fieldErrors(parsed.error), email: input.email };
+  if (!(await withinLimits([[authLimits.registerPerEmail, parsed.data.email]]))) return { error: TOO_MANY, email: input.email };
+
+  const app = await getAppContext();
+  const result = await registerAccount(app.db, parsed.data.email, parsed.data.password);
+  if (!result.ok) return { error: "An account with this email already exists. Log in instead.", email: input.email };
+  redirect(`/login?registered=1&email=${encodeURIComponent(parsed.data.email)}`);
+}
+
+export async function logInAction(_previous: FormState | null, form: FormData): Promise<FormState> {
+  const input = { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") };
+  const ip = clientIp(await headers());
+  if (!(await withinLimits([[authLimits.loginPerIp, ip]]))) return { error: TOO_MANY, email: input.email };
+  const parsed = loginSchema.safeParse(input);
+  if (!parsed.success) return { error: "Please correct the fields below.", fields: fieldErrors(parsed.error), email: input.email };
+  if (!(await withinLimits([[authLimits.loginPerEmail, parsed.data.email]]))) return { error: TOO_MANY, email: input.email };
+
+  const app = await getAppContext();
+  const result = await logIn(app.db, parsed.data.email, parsed.data.password, app.env.sessionTtlMs);
+  if (!result.ok) return { error: "Email or password is incorrect.", email: input.email };
+  (await cookies()).set(sessionCookie(result.token, result.expiresAt));
+  redirect("/keys");
+}
+
+export async function logOutAction(): Promise<void> {
+  const jar = await cookies();
+  const token = jar.get(SESSION_COOKIE)?.value;
+  if (token) await revokeSession((await getAppContext()).db, token);
+  jar.set(clearedSessionCookie());
+  redirect("/login");
+}
+
+export type CreateKeyState =
+  | { ok: true; apiKey: string; key: KeyView }
+  | { ok: false; error: string; fields?: FieldErrors }
+  | null;
+
+export async function createKeyAction(_previous: CreateKeyState, form: FormData): Promise<CreateKeyState> {
+  const session = await getPageSession();
+  if (!session) redirect("/login");
+  const name = String(form.get("name") ?? "").trim();
+  const parsed = createKeySchema.safeParse(name ? { name } : {});
+  if (!parsed.success) return { ok: false, error: "Please correct the name.", fields: fieldErrors(parsed.error) };
+
+  const app = await getAppContext();
+  const result = await createApiKey(await keyDeps(app), session.account.id, parsed.data.name);
+  if (!result.ok) {
+    return { ok: false, error: result.code === "key_limit_reached" ? `You can hold at most ${result.limit} active keys. Revoke one first.` : "Log in again." };
+  }
+  revalidatePath("/keys");
+  return { ok: true, apiKey: result.apiKey, key: result.key };
+}
+
+export async function revokeKeyAction(form: FormData): Promise<void> {
+  const session = await getPageSession();
+  if (!session) redirect("/login");
+  const id = keyIdSchema.safeParse(form.get("key_id"));
+  if (id.success) await revokeApiKey((await getAppContext()).db, session.account.id, id.data);
+  revalidatePath("/keys");
+}

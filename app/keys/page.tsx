@@ -1,0 +1,72 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { CreateKeyForm } from "@/components/create-key-form";
+import { getPageSession } from "@/lib/auth/page-session";
+import { getAppContext } from "@/lib/context";
+import { listApiKeysWithBalances } from "@/lib/keys/keys";
+import { revokeKeyAction } from "../actions";
+
+export const metadata: Metadata = { title: "API keys · TDK gateway" };
+export const dynamic = "force-dynamic";
+
+export default async function KeysPage() {
+  const session = await getPageSession();
+  if (!session) redirect("/login");
+  const app = await getAppContext();
+  const keys = await listApiKeysWithBalances(app.db, app.ledger, session.account.id);
+
+  return (
+    <>
+      <h1>API keys</h1>
+      <p className="muted">
+        Each key has its own wallet. Tier: <strong>{session.account.tier}</strong>.
+      </p>
+      <CreateKeyForm />
+      <section aria-labelledby="keys-heading">
+        <h2 id="keys-heading">Your keys</h2>
+        {keys.length === 0 ? (
+          <p>No keys yet.</p>
+        ) : (
+          <table>
+            <caption className="muted">Full keys are shown only when created.</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Key</th>
+                <th scope="col">Wallet</th>
+                <th scope="col">USDC</th>
+                <th scope="col">SOL</th>
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span className="muted">Action</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {keys.map((key) => (
+                <tr key={key.id} data-testid="key-row">
+                  <td>{key.name}</td>
+                  <td className="mono">{key.prefix}…</td>
+                  <td className="mono">{key.wallet.public_key}</td>
+                  <td>{key.wallet.usdc}</td>
+                  <td>{key.wallet.sol}</td>
+                  <td>{key.status}</td>
+                  <td>
+                    {key.status !== "revoked" && (
+                      <form action={revokeKeyAction}>
+                        <input type="hidden" name="key_id" value={key.id} />
+                        <button type="submit" className="danger" aria-label={`Revoke key ${key.name} (${key.prefix}…)`}>
+                          Revoke
+                        </button>
+                      </form>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}

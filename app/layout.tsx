@@ -1,0 +1,45 @@
+import type { Metadata } from "next";
+import type { ReactNode } from "react";
+import Link from "next/link";
+import { getPageSession } from "@/lib/auth/page-session";
+import { logOutAction } from "./actions";
+import "./globals.css";
+
+export const metadata: Metadata = {
+  title: "TDK gateway",
+  description: "Call paid AI agents with a plain API key: no wallet, no crypto.",
+};
+
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  const session = await getPageSession();
+  return (
+    <html lang="en">
+      <body>
+        <header className="site">
+          <Link href="/">
+            <strong>TDK gateway</strong>
+          </Link>
+          <nav aria-label="Main">
+            {session ? (
+              <>
+                <Link href="/keys">API keys</Link>
+                <span className="muted">{session.account.email}</span>
+                <form action={logOutAction}>
+                  <button type="submit" className="secondary">
+                    Log out
+                  </button>
+                </form>
+              </>
+            ) : (
+              <>
+                <Link href="/login">Log in</Link>
+                <Link href="/signup">Sign up</Link>
+              </>
+            )}
+          </nav>
+        </header>
+        <main>{children}</main>
+      </body>
+    </html>
+  );
+}

@@ -1,0 +1,27 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { redirect } from "next/navigation";
+import { LogInForm } from "@/components/auth-forms";
+import { getPageSession } from "@/lib/auth/page-session";
+
+export const metadata: Metadata = { title: "Log in · TDK gateway" };
+export const dynamic = "force-dynamic";
+
+export default async function LogInPage({ searchParams }: { searchParams: Promise<{ registered?: string; email?: string }> }) {
+  if (await getPageSession()) redirect("/keys");
+  const { registered, email } = await searchParams;
+  return (
+    <>
+      <h1>Log in</h1>
+      {registered && (
+        <p className="notice" role="status">
+          Your account is ready. Log in to create your first API key.
+        </p>
+      )}
+      <LogInForm defaultEmail={typeof email === "string" ? email.slice(0, 254) : undefined} />
+      <p>
+        No account yet? <Link href="/signup">Sign up</Link>.
+      </p>
+    </>
+  );
+}

@@ -1,0 +1,21 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { redirect } from "next/navigation";
+import { SignUpForm } from "@/components/auth-forms";
+import { getPageSession } from "@/lib/auth/page-session";
+
+export const metadata: Metadata = { title: "Sign up · TDK gateway" };
+export const dynamic = "force-dynamic";
+
+export default async function SignUpPage() {
+  if (await getPageSession()) redirect("/keys");
+  return (
+    <>
+      <h1>Create your account</h1>
+      <SignUpForm />
+      <p>
+        Already registered? <Link href="/login">Log in</Link>.
+      </p>
+    </>
+  );
+}
