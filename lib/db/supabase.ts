@@ -1,4 +1,5 @@
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import WebSocket from "ws";
 import { DatabaseError, assertIdentifier, toJsonArg, type Database, type DbArgs } from "./types";
 
 /**
@@ -15,6 +16,9 @@ export class SupabaseDatabase implements Database {
     this.client = createClient(url, serviceRoleKey, {
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
       global: fetchImpl ? { fetch: fetchImpl } : undefined,
+      // Realtime is never used, but supabase-js builds its client eagerly and Node 20 has no
+      // global WebSocket; `ws` satisfies it.
+      realtime: { transport: WebSocket as never },
     });
   }
 
