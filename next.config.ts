@@ -7,6 +7,8 @@ const nextConfig: NextConfig = {
   // Migrations are read at start (embedded and DATABASE_URL backends): ship them with every route.
   outputFileTracingIncludes: { "/**": ["./supabase/migrations/*.sql"] },
   poweredByHeader: false,
+  // The browser test builds into its own folder so it never clobbers a developer's `.next`.
+  distDir: process.env.TDK_NEXT_DIST_DIR || ".next",
 };
 
 export default nextConfig;

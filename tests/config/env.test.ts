@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { EnvError, parseEnv } from "@/lib/env";
+
+const key = "ab".repeat(32);
+
+describe("configuration (lib/env.ts)", () => {
+  it("runs every part embedded when nothing is set", () => {
+    const env = parseEnv({});
+    expect(env.database).toEqual({ kind: "pglite" });
+    expect(env.ledger).toEqual({ kind: "local" });
+    expect(env.stripe).toBeNull();
+    expect(env.upstash).toBeNull();
+    expect(env.cronSecret).toBeNull();
+    expect(env.encryption).toBeNull();
+    expect(env.keys.mode).toBe("test");
+    expect(env.funding).toEqual({ initialUsdcMicro: 10_000_000n, initialSolLamports: 10_000_000n });
+  });
+
+  it("switches each part to production when its group is set", () => {
+    const env = parseEnv({
+      SUPABASE_URL: "https://project.supabase.co",
+      SUPABASE_SERVICE_ROLE_KEY: "service",
+      SOLANA_RPC_URL: "https://rpc.example",
+      USDC_MINT: "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+      UPSTASH_REDIS_REST_URL: "https://redis.example",
+      UPSTASH_REDIS_REST_TOKEN: "token",
+      STRIPE_SECRET_KEY: "sk_test_x",
+      STRIPE_WEBHOOK_SECRET: "whsec_x",
+      WALLET_ENCRYPTION_KEY: key,
+      NODE_ENV: "production",
+    });
+    expect(env.database).toMatchObject({ kind: "supabase", url: "https://project.supabase.co" });
+    expect(env.ledger).toMatchObject({ kind: "rpc" });
+    expect(env.upstash).not.toBeNull();
+    expect(env.stripe).not.toBeNull();
+    expect(env.keys.mode).toBe("live");
+    expect(env.encryption?.current.version).toBe(1);
+  });
+
+  it("refuses a half-configured group, naming what is missing", () => {
+    expect(() => parseEnv({ SUPABASE_URL: "https://project.supabase.co" })).toThrow(/SUPABASE_SERVICE_ROLE_KEY is not/);
+    expect(() => parseEnv({ SOLANA_RPC_URL: "https://rpc.example" })).toThrow(/USDC_MINT is not/);
+    expect(() => parseEnv({ UPSTASH_REDIS_REST_TOKEN: "t" })).toThrow(/UPSTASH_REDIS_REST_URL is not/);
+  });
+
+  it("refuses an embedded database or ledger in production unless TDK_ALLOW_EMBEDDED=1", () => {
+    expect(() => parseEnv({ NODE_ENV: "production", WALLET_ENCRYPTION_KEY: key })).toThrow(EnvError);
+    expect(() => parseEnv({ NODE_ENV: "production", WALLET_ENCRYPTION_KEY: key })).toThrow(/TDK_ALLOW_EMBEDDED=1/);
+    expect(() => parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgres://db/x", WALLET_ENCRYPTION_KEY: key })).toThrow(/Solana ledger/);
+    expect(parseEnv({ NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1" }).database.kind).toBe("pglite");
+  });
+
+  it("requires the wallet encryption key in production and validates its form without echoing it", () => {
+    const production = { NODE_ENV: "production", DATABASE_URL: "postgres://db/x", SOLANA_RPC_URL: "https://rpc.example", USDC_MINT: "mint" };
+    expect(() => parseEnv(production)).toThrow(/WALLET_ENCRYPTION_KEY is required/);
+    const secretLooking = "zz-secret-value-zz";
+    try {
+      parseEnv({ WALLET_ENCRYPTION_KEY: secretLooking });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).toMatch(/WALLET_ENCRYPTION_KEY: must be 64 hex characters/);
+      expect((error as Error).message).not.toContain(secretLooking);
+    }
+  });
+
+  it("parses decrypt-only old keys and refuses a clash with the current version", () => {
+    const env = parseEnv({ WALLET_ENCRYPTION_KEY: key, WALLET_ENCRYPTION_KEY_VERSION: "2", WALLET_ENCRYPTION_OLD_KEYS: `1:${"cd".repeat(32)}` });
+    expect(env.encryption?.decryptOnly.map((old) => old.version)).toEqual([1]);
+    expect(() => parseEnv({ WALLET_ENCRYPTION_KEY: key, WALLET_ENCRYPTION_OLD_KEYS: `1:${"cd".repeat(32)}` })).toThrow(/must not contain the current/);
+    expect(() => parseEnv({ WALLET_ENCRYPTION_OLD_KEYS: "garbage" })).toThrow(/version:64-hex-chars/);
+  });
+
+  it("refuses both database backends at once and bad numbers", () => {
+    expect(() => parseEnv({ DATABASE_URL: "postgres://db/x", SUPABASE_URL: "https://p.supabase.co", SUPABASE_SERVICE_ROLE_KEY: "k" })).toThrow(/not both/);
+    expect(() => parseEnv({ WALLET_INITIAL_USDC_MICRO: "-5" })).toThrow(/WALLET_INITIAL_USDC_MICRO/);
+    expect(() => parseEnv({ CRON_SECRET: "short" })).toThrow(/CRON_SECRET/);
+  });
+});
