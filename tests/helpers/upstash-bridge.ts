@@ -62,7 +62,7 @@ export async function startUpstashBridge(redisUrl: string): Promise<UpstashBridg
   const run = async (command: string[]) => {
     commands.push(command);
     try {
-      let result = await redis.sendCommand(translate(command));
+      let result: unknown = await redis.sendCommand(translate(command));
       // SCRIPT LOAD answers the stripped script's sha; the client expects the one it computed.
       if (command[0]!.toUpperCase() === "SCRIPT" && command[1]?.toUpperCase() === "LOAD") result = sha1(command[2]!);
       return { result };
