@@ -12,5 +12,8 @@ export default defineConfig({
     // Two cores: files run in parallel, two at a time.
     maxWorkers: 2,
     env: { NEXT_TELEMETRY_DISABLED: "1" },
+    // CI also writes a JSON report, from which .ci/run prints its "N passed, N failed" line.
+    reporters: process.env.CI === "true" ? ["default", "json"] : ["default"],
+    outputFile: process.env.CI === "true" ? { json: "test-results/vitest.json" } : undefined,
   },
 });
