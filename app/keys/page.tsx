@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
-import { CreateKeyForm } from "@/components/create-key-form";
+import { CreateKeyForm } from "@/app/_components/create-key-form";
 import { getPageSession } from "@/lib/auth/page-session";
 import { getAppContext } from "@/lib/context";
 import { listApiKeysWithBalances } from "@/lib/keys/keys";

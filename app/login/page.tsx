@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { redirect } from "next/navigation";
-import { LogInForm } from "@/components/auth-forms";
+import { LogInForm } from "@/app/_components/auth-forms";
 import { getPageSession } from "@/lib/auth/page-session";
 
 export const metadata: Metadata = { title: "Log in · TDK gateway" };

@@ -94,6 +94,31 @@ describe("POST /api/tdk/keys/generate", () => {
   });
 });
 
+describe("secrets at rest", () => {
+  it("keeps no plaintext API key, wallet secret, session token or password anywhere in the database", async () => {
+    const email = uniqueEmail("dump");
+    expect((await callRoute(register.POST, "POST", "/", { body: { email, password: strongPassword } })).status).toBe(201);
+    const session = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
+    const created = await callRoute(generate.POST, "POST", "/", { bearer: session });
+    const { openKeypair } = await import("@/lib/crypto/wallet-keys");
+    const row = (await (app.db as any).pg.query("select wallet_secret_encrypted from tdk_api_keys where id = $1", [created.json.key.id])).rows[0];
+    const wallet = openKeypair(app.ring, row.wallet_secret_encrypted, created.json.key.wallet.public_key);
+    const { toBase58 } = await import("@/lib/solana/base58");
+    const secretForms = [
+      toBase58(wallet.secretKey),
+      Buffer.from(wallet.secretKey).toString("hex"),
+      Buffer.from(wallet.secretKey).toString("base64"),
+      Buffer.from(wallet.secretKey.slice(0, 32)).toString("hex"),
+      JSON.stringify(Array.from(wallet.secretKey)),
+    ];
+
+    const tables = (await (app.db as any).pg.query("select tablename from pg_tables where schemaname = 'public'")).rows.map((r: { tablename: string }) => r.tablename);
+    let dump = "";
+    for (const table of tables) dump += JSON.stringify((await (app.db as any).pg.query(`select * from ${table}`)).rows, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+    for (const secret of [created.json.api_key, session, strongPassword, ...secretForms]) expect(dump).not.toContain(secret);
+  });
+});
+
 describe("GET /api/tdk/keys and DELETE /api/tdk/keys/{id}", () => {
   it("lists only the caller's keys", async () => {
     const mine = await callRoute(generate.POST, "POST", "/", { bearer: bob, body: { name: "bob-key" } });
