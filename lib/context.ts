@@ -6,6 +6,10 @@ import { parseEnv, type Env } from "@/lib/env";
 import type { RateLimiter } from "@/lib/ratelimit/types";
 import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
 import type { Ledger } from "@/lib/solana/ledger";
+import type { LocalLedger } from "@/lib/solana/local-ledger";
+import { MarketplaceClient } from "@/lib/agents/marketplace-client";
+import type { LocalMarketplace } from "@/lib/agents/local-marketplace";
+import { PublicKey } from "@solana/web3.js";
 
 /**
  * Everything a request needs, built once per process from the environment. Route bundles may
@@ -18,6 +22,15 @@ export interface AppContext {
   ledger: Ledger;
   ring: KeyRing;
   limiter: RateLimiter;
+  agents: AgentMarketplace;
+}
+
+/** The agent marketplace: its client, and the protocol wallet payments may go to. */
+export interface AgentMarketplace {
+  client: MarketplaceClient;
+  protocolWallet: PublicKey;
+  /** The in-process marketplace of the embedded default; null against the real one. */
+  local: LocalMarketplace | null;
 }
 
 const holder = globalThis as { __tdkAppContext?: Promise<AppContext> };
@@ -39,10 +52,23 @@ export async function buildAppContext(env: Env): Promise<AppContext> {
   const ledger = await openLedger(env);
   if (ledger.kind === "local") {
     const { ensureEmbeddedTreasury } = await import("@/lib/solana/treasury");
-    await ensureEmbeddedTreasury(db, ring, ledger as import("@/lib/solana/local-ledger").LocalLedger, env.treasuryFloat);
+    await ensureEmbeddedTreasury(db, ring, ledger as LocalLedger, env.treasuryFloat);
   }
-  const limiter = await openRateLimiter(env);
-  return { env, db, ledger, ring, limiter };
+  const [limiter, agents] = await Promise.all([openRateLimiter(env), openMarketplace(env, ledger)]);
+  return { env, db, ledger, ring, limiter, agents };
+}
+
+async function openMarketplace(env: Env, ledger: Ledger): Promise<AgentMarketplace> {
+  if (env.marketplace.kind === "remote") {
+    return { client: new MarketplaceClient(env.marketplace.apiUrl), protocolWallet: new PublicKey(env.marketplace.protocolWallet), local: null };
+  }
+  const [{ LocalMarketplace }, { demoAgents }] = await Promise.all([import("@/lib/agents/local-marketplace"), import("@/lib/agents/demo-agents")]);
+  return localMarketplaceAgents(await LocalMarketplace.create(ledger as LocalLedger, demoAgents()));
+}
+
+/** The client speaks HTTP to the in-process marketplace through its fetch handler: same code path. */
+export function localMarketplaceAgents(local: LocalMarketplace): AgentMarketplace {
+  return { client: new MarketplaceClient(local.apiUrl, local.fetch), protocolWallet: local.protocolWallet, local };
 }
 
 async function openLedger(env: Env): Promise<Ledger> {

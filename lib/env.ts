@@ -39,6 +39,17 @@ const rawEnvSchema = z.object({
   SESSION_TTL_HOURS: intWithDefault(168, 1),
   TDK_KEY_MODE: z.preprocess(emptyToUndefined, z.enum(["live", "test"]).optional()),
 
+  TETTO_API_URL: optionalUrl,
+  TETTO_PROTOCOL_WALLET: optionalString,
+  TDK_MARKUP_PCT: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().min(0).max(1000).refine((value) => Number.isInteger(value * 100), "at most two decimals").default(50),
+  ),
+  FREE_MONTHLY_QUOTA: intWithDefault(5_000),
+  TOPUP_TARGET_USDC_MICRO: intWithDefault(10_000_000),
+  TOPUP_KEY_DAILY_CAP_MICRO: intWithDefault(50_000_000),
+  TOPUP_TOTAL_DAILY_CAP_MICRO: intWithDefault(10_000_000_000),
+
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
 
@@ -64,6 +75,9 @@ export interface Env {
     | { kind: "postgres"; url: string }
     | { kind: "supabase"; url: string; serviceRoleKey: string };
   ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
+  marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
+  pricing: { markupBps: number; freeMonthlyQuota: number };
+  topup: { targetUsdcMicro: bigint; keyDailyCapMicro: bigint; totalDailyCapMicro: bigint };
   /** Null in development without a key: the embedded key file in the data dir is used instead. */
   encryption: { current: KeyVersion; decryptOnly: KeyVersion[] } | null;
   funding: { initialUsdcMicro: bigint; initialSolLamports: bigint };
@@ -115,6 +129,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   const rpc = group(raw, ["SOLANA_RPC_URL", "USDC_MINT"], "Solana RPC");
   const stripe = group(raw, ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"], "Stripe");
   const upstash = group(raw, ["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"], "Upstash");
+  const tetto = group(raw, ["TETTO_API_URL", "TETTO_PROTOCOL_WALLET"], "Marketplace");
   if (supabase && raw.DATABASE_URL) {
     throw new EnvError("Database: set SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY or DATABASE_URL, not both.");
   }
@@ -125,12 +140,22 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
       ? { kind: "postgres", url: raw.DATABASE_URL }
       : { kind: "pglite" };
   const ledger: Env["ledger"] = rpc ? { kind: "rpc", rpcUrl: rpc.SOLANA_RPC_URL, usdcMint: rpc.USDC_MINT } : { kind: "local" };
+  const marketplace: Env["marketplace"] = tetto
+    ? { kind: "remote", apiUrl: tetto.TETTO_API_URL, protocolWallet: tetto.TETTO_PROTOCOL_WALLET }
+    : { kind: "local" };
+  if (marketplace.kind === "local" && ledger.kind === "rpc") {
+    throw new EnvError("Marketplace: the local marketplace runs on the local ledger only. Set TETTO_API_URL + TETTO_PROTOCOL_WALLET with SOLANA_RPC_URL.");
+  }
+  if (marketplace.kind === "remote" && ledger.kind === "local") {
+    throw new EnvError("Marketplace: a real marketplace pays on a real chain. Set SOLANA_RPC_URL + USDC_MINT with TETTO_API_URL.");
+  }
 
   const production = raw.NODE_ENV === "production";
   const allowEmbedded = raw.TDK_ALLOW_EMBEDDED === "1";
   const embeddedParts = [
     database.kind === "pglite" ? "database (PGlite; set SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY or DATABASE_URL)" : null,
     ledger.kind === "local" ? "Solana ledger (in-process; set SOLANA_RPC_URL + USDC_MINT)" : null,
+    marketplace.kind === "local" ? "agent marketplace (demo agents; set TETTO_API_URL + TETTO_PROTOCOL_WALLET)" : null,
   ].filter((part): part is string => part !== null);
   if (production && !allowEmbedded && embeddedParts.length > 0) {
     throw new EnvError(
@@ -156,6 +181,13 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     appUrl: raw.APP_URL ?? null,
     database,
     ledger,
+    marketplace,
+    pricing: { markupBps: Math.round(raw.TDK_MARKUP_PCT * 100), freeMonthlyQuota: raw.FREE_MONTHLY_QUOTA },
+    topup: {
+      targetUsdcMicro: BigInt(raw.TOPUP_TARGET_USDC_MICRO),
+      keyDailyCapMicro: BigInt(raw.TOPUP_KEY_DAILY_CAP_MICRO),
+      totalDailyCapMicro: BigInt(raw.TOPUP_TOTAL_DAILY_CAP_MICRO),
+    },
     encryption,
     funding: { initialUsdcMicro: BigInt(raw.WALLET_INITIAL_USDC_MICRO), initialSolLamports: BigInt(raw.WALLET_INITIAL_SOL_LAMPORTS) },
     treasuryFloat: { usdcMicro: BigInt(raw.TREASURY_FLOAT_USDC_MICRO), solLamports: BigInt(raw.TREASURY_FLOAT_SOL_LAMPORTS) },

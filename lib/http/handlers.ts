@@ -3,8 +3,10 @@ import { getAppContext, type AppContext } from "@/lib/context";
 import { getSession, SESSION_COOKIE, type Session } from "@/lib/auth/sessions";
 import type { RateLimitPolicy } from "@/lib/ratelimit/types";
 import { rateLimitHeaders, retryAfterSeconds } from "@/lib/ratelimit/types";
+import { verifyApiKey } from "@/lib/keys/keys";
+import type { VerifiedKey } from "@/lib/keys/schemas";
 import { ApiError } from "./errors";
-import { isSameOrigin } from "./request";
+import { clientIp, isSameOrigin } from "./request";
 import { errorResponse, newRequestId } from "./response";
 
 /**
@@ -21,8 +23,10 @@ export interface PublicCall<P> {
   app: AppContext;
   requestId: string;
   params: P;
+  /** Headers added to whatever the answer turns out to be, errors included. */
+  responseHeaders: Headers;
   /** Applies a rate limit; throws `rate_limited` (429, Retry-After) when it is exceeded. */
-  limit(policy: RateLimitPolicy, identifier: string): Promise<void>;
+  limit(policy: RateLimitPolicy, identifier: string, options?: { headers?: boolean }): Promise<void>;
 }
 
 export interface SessionCall<P> extends PublicCall<P> {
@@ -38,25 +42,28 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 function run<P>(handler: Handler<PublicCall<P>>) {
   return async (request: NextRequest, route: RouteContext<P>): Promise<Response> => {
     const requestId = newRequestId();
+    const responseHeaders = new Headers({ "X-Request-Id": requestId });
+    let response: Response;
     try {
       const app = await getAppContext();
       const params = (await route?.params) ?? ({} as P);
-      const limit = async (policy: RateLimitPolicy, identifier: string) => {
+      const limit = async (policy: RateLimitPolicy, identifier: string, options: { headers?: boolean } = {}) => {
         const result = await app.limiter.limit(policy, identifier);
+        if (options.headers) for (const [name, value] of Object.entries(rateLimitHeaders(result))) responseHeaders.set(name, value);
         if (!result.success) {
           throw new ApiError("rate_limited", "Too many requests. Wait before trying again.", {
             headers: { ...rateLimitHeaders(result), "Retry-After": String(retryAfterSeconds(result)) },
           });
         }
       };
-      const response = await handler({ request, app, requestId, params, limit });
-      response.headers.set("X-Request-Id", requestId);
-      return response;
+      response = await handler({ request, app, requestId, params, responseHeaders, limit });
     } catch (error) {
-      const response = errorResponse(error, requestId);
-      response.headers.set("X-Request-Id", requestId);
-      return response;
+      response = errorResponse(error, requestId);
     }
+    responseHeaders.forEach((value, name) => {
+      if (!response.headers.has(name)) response.headers.set(name, value);
+    });
+    return response;
   };
 }
 
@@ -78,6 +85,41 @@ export function withSession<P = Record<string, never>>(handler: Handler<SessionC
       throw new ApiError("cross_site_request", "Cross-site request refused: the Origin header does not match this site.");
     }
     return handler({ ...call, session, via });
+  });
+}
+
+export interface ApiKeyCall<P> extends PublicCall<P> {
+  key: VerifiedKey;
+}
+
+/** Requests per minute per key, by the account's tier. */
+export const tierRateLimits: Record<VerifiedKey["tier"], RateLimitPolicy> = {
+  free: { name: "v1:free", limit: 100, windowMs: 60_000 },
+  paid: { name: "v1:paid", limit: 1_000, windowMs: 60_000 },
+  pro: { name: "v1:pro", limit: 10_000, windowMs: 60_000 },
+};
+
+/** Failed key authentications per client IP: guessing keys is throttled, and even a 401 carries the rate-limit headers. */
+export const unauthenticatedRateLimit: RateLimitPolicy = { name: "v1:unauthenticated", limit: 60, windowMs: 60_000 };
+
+/**
+ * The `/v1` API: `Authorization: Bearer tk_…`. Revoked or unknown keys → 401, suspended → 403.
+ * Rate limited by tier per key, with the X-RateLimit-* headers on every answer.
+ */
+export function withApiKey<P = Record<string, never>>(handler: Handler<ApiKeyCall<P>>) {
+  return run<P>(async (call) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(call.request.headers.get("authorization") ?? "");
+    const verified = match ? await verifyApiKey(call.app.db, match[1]!) : null;
+    if (!verified?.ok) {
+      await call.limit(unauthenticatedRateLimit, clientIp(call.request.headers), { headers: true });
+      if (verified?.code === "key_suspended") {
+        throw new ApiError("key_suspended", `This API key is suspended${verified.reason ? ` (${verified.reason})` : ""}.`, { reason: verified.reason ?? null });
+      }
+      if (verified?.code === "key_revoked") throw new ApiError("key_revoked", "This API key has been revoked.");
+      throw new ApiError(match ? "invalid_api_key" : "unauthorized", match ? "Unknown API key." : "Send your API key as Authorization: Bearer tk_….");
+    }
+    await call.limit(tierRateLimits[verified.key.tier], verified.key.key_id, { headers: true });
+    return handler({ ...call, key: verified.key });
   });
 }
 

@@ -18,6 +18,8 @@ export interface Ledger {
   /** Sends a fully signed transaction and waits for it; throws LedgerError (`rejected` means it did not land). */
   sendTransaction(tx: Transaction): Promise<string>;
   getSignatureStatus(signature: string): Promise<SignatureStatus>;
+  /** False once a transaction with this blockhash can no longer land. */
+  isBlockhashValid(blockhash: string): Promise<boolean>;
   getSolBalance(owner: PublicKey): Promise<bigint>;
   /** USDC in the owner's associated token account, 0 when it has none. */
   getUsdcBalance(owner: PublicKey): Promise<bigint>;

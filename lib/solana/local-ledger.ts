@@ -117,6 +117,11 @@ export class LocalLedger implements Ledger {
     return meta instanceof FailedTransactionMetadata ? "failed" : "confirmed";
   }
 
+  async isBlockhashValid(blockhash: string): Promise<boolean> {
+    // LiteSVM accepts only its latest blockhash, and a new one follows every transaction.
+    return blockhash === this.svm.latestBlockhash();
+  }
+
   async getSolBalance(owner: PublicKey): Promise<bigint> {
     return BigInt(this.svm.getBalance(address(owner.toBase58())) ?? 0n);
   }

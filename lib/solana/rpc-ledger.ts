@@ -50,6 +50,10 @@ export class RpcLedger implements Ledger {
     return value.confirmationStatus === "confirmed" || value.confirmationStatus === "finalized" ? "confirmed" : "unknown";
   }
 
+  async isBlockhashValid(blockhash: string): Promise<boolean> {
+    return (await this.connection.isBlockhashValid(blockhash, { commitment: this.commitment })).value;
+  }
+
   async getSolBalance(owner: PublicKey): Promise<bigint> {
     return BigInt(await this.connection.getBalance(owner, this.commitment));
   }

@@ -25,6 +25,10 @@ create table tdk_accounts (
   tier tdk_tier not null default 'free',
   stripe_customer_id text unique,
   stripe_subscription_id text unique,
+  -- Paid calls this calendar month (UTC), for the free tier's monthly quota; reset lazily when
+  -- the month changes (ops_month is the month the counter belongs to).
+  ops_this_month integer not null default 0 check (ops_this_month >= 0),
+  ops_month date not null default date_trunc('month', now() at time zone 'utc')::date,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   constraint tdk_accounts_email_normalized check (email = lower(btrim(email)) and length(email) between 3 and 254),
@@ -62,8 +66,8 @@ create table tdk_api_keys (
   wallet_usdc_micro bigint not null default 0 check (wallet_usdc_micro >= 0),
   wallet_sol_lamports bigint not null default 0 check (wallet_sol_lamports >= 0),
   wallet_balances_at timestamptz,
-  ops_this_month integer not null default 0 check (ops_this_month >= 0),
-  ops_month date not null default date_trunc('month', now())::date,
+  -- USDC held back for calls in flight (pending usage rows): spendable = wallet - reserved.
+  reserved_usdc_micro bigint not null default 0 check (reserved_usdc_micro >= 0),
   created_at timestamptz not null default now(),
   last_used_at timestamptz,
   revoked_at timestamptz,
@@ -117,11 +121,15 @@ create table tdk_usage (
   developer_cost_micro bigint not null,
   tier tdk_tier not null,
   payment_intent_id text,
+  -- Signature and blockhash of the signed payment, recorded before it is handed to the
+  -- marketplace: with them a crashed call is resolved from the chain, never paid again.
   tx_signature text unique,
+  recent_blockhash text,
   receipt_id text,
   error text,
   idempotency_key text,
   request_hash text,
+  -- The answer given ({status, body}), replayed for a repeated Idempotency-Key.
   response jsonb,
   billing_status tdk_billing_status not null default 'unreported',
   billing_batch_id text,

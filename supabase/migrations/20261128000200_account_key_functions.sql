@@ -48,6 +48,16 @@ language sql stable as $$
   select tdk_account_json(a) from tdk_accounts a where a.id = p_account_id
 $$;
 
+-- The account's tier (Stripe webhooks keep it in step with the subscription).
+create or replace function tdk_set_account_tier(p_account_id uuid, p_tier tdk_tier) returns jsonb
+language plpgsql as $$
+declare
+  v tdk_accounts;
+begin
+  update tdk_accounts set tier = p_tier, updated_at = now() where id = p_account_id returning * into v;
+  return case when v.id is null then null else tdk_account_json(v) end;
+end $$;
+
 create or replace function tdk_create_session(p_account_id uuid, p_token_hash text, p_expires_at timestamptz)
 returns jsonb language plpgsql as $$
 declare
@@ -150,12 +160,15 @@ language sql stable as $$
   from tdk_api_keys k where k.id = p_key_id
 $$;
 
+-- Caches balances read from the chain. Skipped while a signed payment of this key is unsettled:
+-- the chain may already show it spent, and settling subtracts it from the cache once more.
 create or replace function tdk_set_wallet_balances(p_key_id uuid, p_usdc_micro bigint, p_sol_lamports bigint)
 returns jsonb language sql as $$
   with updated as (
-    update tdk_api_keys
+    update tdk_api_keys k
        set wallet_usdc_micro = p_usdc_micro, wallet_sol_lamports = p_sol_lamports, wallet_balances_at = now()
-     where id = p_key_id
+     where k.id = p_key_id
+       and not exists (select 1 from tdk_usage u where u.api_key_id = k.id and u.status = 'pending' and u.tx_signature is not null)
     returning 1
   )
   select jsonb_build_object('updated', exists (select 1 from updated))
@@ -239,6 +252,12 @@ begin
       return jsonb_build_object('ok', false, 'code', 'not_found');
     end if;
     return jsonb_build_object('ok', v.status = p_status, 'code', 'already_resolved', 'funding', tdk_funding_json(v));
+  end if;
+  -- What landed is now in the wallet: the cache follows, whatever else is in flight.
+  if p_status = 'confirmed' then
+    update tdk_api_keys
+       set wallet_usdc_micro = wallet_usdc_micro + v.usdc_micro, wallet_sol_lamports = wallet_sol_lamports + v.sol_lamports
+     where id = v.api_key_id;
   end if;
   return jsonb_build_object('ok', true, 'funding', tdk_funding_json(v));
 end $$;

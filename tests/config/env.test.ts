@@ -22,6 +22,8 @@ describe("configuration (lib/env.ts)", () => {
       SUPABASE_SERVICE_ROLE_KEY: "service",
       SOLANA_RPC_URL: "https://rpc.example",
       USDC_MINT: "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+      TETTO_API_URL: "https://tetto.example",
+      TETTO_PROTOCOL_WALLET: "protocol",
       UPSTASH_REDIS_REST_URL: "https://redis.example",
       UPSTASH_REDIS_REST_TOKEN: "token",
       STRIPE_SECRET_KEY: "sk_test_x",
@@ -51,7 +53,14 @@ describe("configuration (lib/env.ts)", () => {
   });
 
   it("requires the wallet encryption key in production and validates its form without echoing it", () => {
-    const production = { NODE_ENV: "production", DATABASE_URL: "postgres://db/x", SOLANA_RPC_URL: "https://rpc.example", USDC_MINT: "mint" };
+    const production = {
+      NODE_ENV: "production",
+      DATABASE_URL: "postgres://db/x",
+      SOLANA_RPC_URL: "https://rpc.example",
+      USDC_MINT: "mint",
+      TETTO_API_URL: "https://tetto.example",
+      TETTO_PROTOCOL_WALLET: "protocol",
+    };
     expect(() => parseEnv(production)).toThrow(/WALLET_ENCRYPTION_KEY is required/);
     const secretLooking = "zz-secret-value-zz";
     try {
@@ -68,6 +77,16 @@ describe("configuration (lib/env.ts)", () => {
     expect(env.encryption?.decryptOnly.map((old) => old.version)).toEqual([1]);
     expect(() => parseEnv({ WALLET_ENCRYPTION_KEY: key, WALLET_ENCRYPTION_OLD_KEYS: `1:${"cd".repeat(32)}` })).toThrow(/must not contain the current/);
     expect(() => parseEnv({ WALLET_ENCRYPTION_OLD_KEYS: "garbage" })).toThrow(/version:64-hex-chars/);
+  });
+
+  it("reads the markup, the free quota and the top-up caps, and pairs marketplace with chain", () => {
+    const env = parseEnv({ TDK_MARKUP_PCT: "12.5", FREE_MONTHLY_QUOTA: "10" });
+    expect(env.pricing).toEqual({ markupBps: 1250, freeMonthlyQuota: 10 });
+    expect(parseEnv({}).pricing.markupBps).toBe(5000);
+    expect(env.topup).toEqual({ targetUsdcMicro: 10_000_000n, keyDailyCapMicro: 50_000_000n, totalDailyCapMicro: 10_000_000_000n });
+    expect(() => parseEnv({ TDK_MARKUP_PCT: "1.234" })).toThrow(/TDK_MARKUP_PCT/);
+    expect(() => parseEnv({ SOLANA_RPC_URL: "https://rpc.example", USDC_MINT: "mint" })).toThrow(/local marketplace runs on the local ledger/);
+    expect(() => parseEnv({ TETTO_API_URL: "https://t.example", TETTO_PROTOCOL_WALLET: "p" })).toThrow(/real chain/);
   });
 
   it("refuses both database backends at once and bad numbers", () => {

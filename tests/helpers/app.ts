@@ -7,12 +7,17 @@ import { PGliteDatabase } from "@/lib/db/pglite";
 import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
+import { localMarketplaceAgents } from "@/lib/context";
+import { LocalMarketplace } from "@/lib/agents/local-marketplace";
+import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
 
 /**
  * A real application context for tests: real database (PGlite in memory unless one is given),
  * real local ledger in memory, real rate limiter. Nothing of ours is mocked.
  */
-export async function createTestApp(options: { db?: Database; env?: Record<string, string> } = {}): Promise<AppContext> {
+export async function createTestApp(
+  options: { db?: Database; env?: Record<string, string>; agents?: LocalAgentDefinition[] } = {},
+): Promise<AppContext> {
   const env = parseEnv({
     NODE_ENV: "test",
     WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
@@ -23,7 +28,8 @@ export async function createTestApp(options: { db?: Database; env?: Record<strin
   const db = options.db ?? (await PGliteDatabase.open(null));
   const ledger = await LocalLedger.open(null);
   await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
-  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter() };
+  const marketplace = await LocalMarketplace.create(ledger, options.agents ?? demoAgents());
+  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(marketplace) };
   setAppContext(app);
   return app;
 }
@@ -74,3 +80,20 @@ export function uniqueEmail(label = "dev"): string {
 }
 
 export const strongPassword = "correct-horse-42-battery";
+
+/** An account with one funded key, created through the domain functions the routes use. */
+export async function createKeyedAccount(app: AppContext, options: { tier?: "free" | "paid" | "pro"; label?: string } = {}) {
+  const { registerAccount } = await import("@/lib/auth/accounts");
+  const { createApiKey } = await import("@/lib/keys/keys");
+  const { keyDeps } = await import("@/lib/keys/deps");
+  const { callFunction } = await import("@/lib/db");
+  const { z } = await import("zod");
+  const account = await registerAccount(app.db, uniqueEmail(options.label ?? "caller"), strongPassword);
+  if (!account.ok) throw new Error(account.code);
+  if (options.tier && options.tier !== "free") {
+    await callFunction(app.db, "tdk_set_account_tier", { p_account_id: account.account.id, p_tier: options.tier }, z.unknown());
+  }
+  const key = await createApiKey(await keyDeps(app), account.account.id, "test key");
+  if (!key.ok) throw new Error(key.code);
+  return { accountId: account.account.id, apiKey: key.apiKey, key: key.key };
+}

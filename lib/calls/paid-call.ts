@@ -1,0 +1,231 @@
+import { PublicKey } from "@solana/web3.js";
+import { z } from "zod";
+import type { AgentMarketplace } from "@/lib/context";
+import { MarketplaceError, type CallResult } from "@/lib/agents/marketplace-client";
+import { developerCostMicro, microToUsd } from "@/lib/agents/pricing";
+import type { MarketplaceAgent } from "@/lib/agents/protocol";
+import { verifyPaymentTransaction } from "@/lib/agents/verify-transaction";
+import type { KeyRing } from "@/lib/crypto/secret-box";
+import { openKeypair } from "@/lib/crypto/wallet-keys";
+import { callFunction, type Database } from "@/lib/db";
+import { ApiError, errorBody, type ErrorCode } from "@/lib/http/errors";
+import type { VerifiedKey } from "@/lib/keys/schemas";
+import { toBase58 } from "@/lib/solana/base58";
+import { USDC_DECIMALS, type Ledger } from "@/lib/solana/ledger";
+import { topUpWallet, type TopUpDeps } from "@/lib/solana/topup";
+import { recoverPendingCalls, resolvePayment } from "./recovery";
+import type { CallBody } from "./schemas";
+import { hashCallBody, recordCallPayment, reserveCall, settleCall, type CallAnswer, type ReserveArgs } from "./usage-store";
+
+/**
+ * One paid call (DESIGN.md "One paid call"): reserve → build → verify → sign → record → submit
+ * and call → settle. Every step that changes money is recorded before the next one starts, so a
+ * crash anywhere leaves a row that recovery settles from the chain: no double payment, no lost
+ * usage row, no charge without a call.
+ */
+
+export type PipelineStep = "reserved" | "built" | "signed" | "submitted" | "settled";
+
+export interface CallDeps {
+  db: Database;
+  ledger: Ledger;
+  ring: KeyRing;
+  agents: AgentMarketplace;
+  pricing: { markupBps: number; freeMonthlyQuota: number };
+  /** Top-up on the call path; null when no treasury is configured. Loaded only when needed. */
+  topUp: () => Promise<TopUpDeps | null>;
+  /** Crash-injection seam for tests: runs after each step; throwing there stops the call as a crash would. */
+  afterStep?: (step: PipelineStep, usageId: string) => void | Promise<void>;
+  /** Operator log (no secret ever goes in). */
+  log?: (line: string) => void;
+}
+
+export interface CallRequest {
+  requestId: string;
+  body: CallBody;
+  idempotencyKey: string | null;
+}
+
+/** Pending calls older than this are settled from the chain by the next call of the same key. */
+export const STALE_PENDING_MS = 120_000;
+
+export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRequest): Promise<CallAnswer & { replayed?: boolean }> {
+  const { requestId, body } = request;
+  const fail = (code: ErrorCode, message: string, details: Record<string, unknown> = {}): CallAnswer => {
+    const error = new ApiError(code, message, details);
+    return { status: error.status, body: errorBody(error, requestId) };
+  };
+  const log = deps.log ?? ((line: string) => console.warn(line));
+
+  await recoverPendingCalls(deps, { keyId: key.key_id, olderThan: new Date(Date.now() - STALE_PENDING_MS) });
+
+  // Step 5: the agent and its price, from the (cached) catalog.
+  let agent: MarketplaceAgent | null;
+  try {
+    agent = await deps.agents.client.findAgent(body.agent_id);
+  } catch (error) {
+    return fail("marketplace_error", `The agent marketplace is unavailable: ${(error as Error).message}`, { paid: false });
+  }
+  if (!agent) return fail("unknown_agent", `No agent "${body.agent_id}" in the marketplace. GET /api/tdk/v1/agents lists them.`);
+  if (agent.token_mint !== deps.ledger.usdcMint.toBase58() || agent.token_decimals !== USDC_DECIMALS) {
+    return fail("marketplace_error", `Agent ${agent.name} is not priced in this gateway's USDC.`, { paid: false });
+  }
+  const agentCost = BigInt(agent.price_base);
+  const reserveArgs: ReserveArgs = {
+    keyId: key.key_id,
+    requestId,
+    agentId: agent.id,
+    agentName: agent.name,
+    agentCostMicro: agentCost,
+    markupBps: deps.pricing.markupBps,
+    developerCostMicro: developerCostMicro(agentCost, deps.pricing.markupBps),
+    freeMonthlyQuota: deps.pricing.freeMonthlyQuota,
+    idempotencyKey: request.idempotencyKey,
+    requestHash: hashCallBody(body),
+  };
+
+  // Step 6: reserve (quota, balance, pending row), with one top-up from the treasury if short (step 7).
+  let reservation = await reserveCall(deps.db, reserveArgs);
+  let topUpOutcome: string | null = null;
+  if (!reservation.ok && reservation.code === "insufficient_balance") {
+    const topUp = await deps.topUp();
+    if (!topUp) {
+      topUpOutcome = "no_treasury";
+    } else {
+      const result = await topUpWallet(topUp, { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) });
+      topUpOutcome = result.ok ? "funded" : result.code;
+      if (result.ok) reservation = await reserveCall(deps.db, reserveArgs);
+    }
+  }
+  if (!reservation.ok) {
+    switch (reservation.code) {
+      case "idempotent_replay": {
+        const first = reservation.usage;
+        if (first.request_hash !== reserveArgs.requestHash) {
+          return fail("idempotency_key_reused", "This Idempotency-Key was used with a different request body.");
+        }
+        if (first.status === "pending" || !first.response) {
+          return fail("idempotency_in_progress", "The first request with this Idempotency-Key is still being processed. Retry later.");
+        }
+        return { ...first.response, replayed: true };
+      }
+      case "quota_exceeded":
+        return fail("quota_exceeded", `The free tier's ${reservation.limit} calls this month are used up. Upgrade to keep calling.`, {
+          limit: reservation.limit,
+          used: reservation.used,
+        });
+      case "insufficient_balance":
+        return fail("insufficient_balance", "The key's wallet cannot cover this call and could not be topped up now.", {
+          available_usd: microToUsd(reservation.available_micro),
+          required_usd: microToUsd(reservation.required_micro),
+          topup: topUpOutcome,
+        });
+      case "key_inactive":
+        return fail("key_revoked", "This API key is no longer active.");
+    }
+  }
+  const usage = reservation.usage;
+  await deps.afterStep?.("reserved", usage.id);
+
+  const settleFailed = async (answer: CallAnswer, error: string) => {
+    await settleCall(deps.db, usage.id, { status: "failed", error, response: answer });
+    return answer;
+  };
+
+  // Step 8a: the marketplace builds the payment; the input is validated there, before any payment.
+  const wallet = new PublicKey(key.wallet_public_key);
+  let build;
+  try {
+    build = await deps.agents.client.buildTransaction(agent.id, key.wallet_public_key, body.input);
+  } catch (error) {
+    const status = error instanceof MarketplaceError ? error.status : null;
+    const code = status !== null && status >= 400 && status < 500 ? "invalid_agent_input" : "marketplace_error";
+    return settleFailed(fail(code, (error as Error).message, { paid: false }), (error as Error).message);
+  }
+  if (!build.ok) {
+    const code = build.httpStatus >= 400 && build.httpStatus < 500 ? "invalid_agent_input" : "marketplace_error";
+    return settleFailed(fail(code, build.error, { paid: false }), build.error);
+  }
+
+  // Step 8b: never sign blind.
+  const verified =
+    BigInt(build.amount_base) !== agentCost
+      ? ({ ok: false, reason: `the intent is for ${build.amount_base} base units, the agent's price is ${agentCost}` } as const)
+      : verifyPaymentTransaction(build.transaction, {
+          wallet,
+          usdcMint: deps.ledger.usdcMint,
+          priceMicro: agentCost,
+          recipients: [new PublicKey(agent.owner_wallet), deps.agents.protocolWallet],
+        });
+  if (!verified.ok) {
+    log(`[tdk] request_id=${requestId} refused to sign a marketplace transaction for agent ${agent.name}: ${verified.reason}`);
+    return settleFailed(
+      fail("unsafe_transaction", `The marketplace built a payment this gateway will not sign: ${verified.reason}.`, { paid: false }),
+      `refused to sign: ${verified.reason}`,
+    );
+  }
+  await deps.afterStep?.("built", usage.id);
+
+  // Step 8c: decrypt the wallet for this signature only; record the signature before it leaves.
+  const tx = verified.transaction;
+  const secret = await callFunction(deps.db, "tdk_get_wallet_secret", { p_key_id: key.key_id }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
+  tx.sign(openKeypair(deps.ring, secret.secret_encrypted, secret.public_key));
+  const signature = toBase58(tx.signature!);
+  await recordCallPayment(deps.db, usage.id, build.payment_intent_id, signature, tx.recentBlockhash!);
+  await deps.afterStep?.("signed", usage.id);
+
+  // Step 8d: the marketplace submits the payment and calls the agent.
+  let result: CallResult | null = null;
+  let callError = "";
+  try {
+    result = await deps.agents.client.callAgent(build.payment_intent_id, tx.serialize().toString("base64"));
+  } catch (error) {
+    callError = (error as Error).message;
+  }
+  await deps.afterStep?.("submitted", usage.id);
+
+  // Step 9: settle.
+  if (result?.ok) {
+    if (result.tx_signature !== signature) log(`[tdk] request_id=${requestId} marketplace reported signature ${result.tx_signature}, signed ${signature}`);
+    const answer: CallAnswer = {
+      status: 200,
+      body: {
+        success: true,
+        output: result.output,
+        usage: {
+          request_id: requestId,
+          agent_id: agent.id,
+          agent_name: agent.name,
+          agent_cost_usd: microToUsd(agentCost),
+          markup_pct: deps.pricing.markupBps / 100,
+          developer_cost_usd: microToUsd(reserveArgs.developerCostMicro),
+          agent_cost_micro: Number(agentCost),
+          developer_cost_micro: Number(reserveArgs.developerCostMicro),
+          tier: usage.tier,
+          tx_signature: signature,
+          receipt_id: result.receipt_id ?? null,
+        },
+      },
+    };
+    await settleCall(deps.db, usage.id, { status: "succeeded", txSignature: signature, receiptId: result.receipt_id ?? null, response: answer });
+    await deps.afterStep?.("settled", usage.id);
+    return answer;
+  }
+
+  // The call failed: whether it was paid is read from the chain, never assumed.
+  const message = result && !result.ok ? result.error : `The marketplace did not answer: ${callError}`;
+  const payment = await resolvePayment(deps.ledger, signature, tx.recentBlockhash!);
+  if (payment === "paid") {
+    const answer = fail("agent_failed", `The agent failed after it was paid: ${message}. This call is not billed to you.`, {
+      paid: true,
+      tx_signature: signature,
+    });
+    await settleCall(deps.db, usage.id, { status: "agent_failed", txSignature: signature, error: message, response: answer });
+    return answer;
+  }
+  if (payment === "not_paid") return settleFailed(fail("marketplace_error", message, { paid: false }), message);
+  return fail("outcome_unknown", "The call's outcome is not known yet. Its payment is checked on the chain and never made twice; see your usage history.", {
+    paid: null,
+    tx_signature: signature,
+  });
+}

@@ -1,0 +1,38 @@
+import { z } from "zod";
+
+export const callBodySchema = z
+  .object({
+    agent_id: z.string({ error: "agent_id is required" }).trim().min(1, "agent_id is required").max(128),
+    input: z.record(z.string(), z.unknown(), { error: "input must be a JSON object" }),
+  })
+  .strict();
+export type CallBody = z.infer<typeof callBodySchema>;
+
+/** Optional `Idempotency-Key` header: printable ASCII, 1–255 characters. */
+export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, "Idempotency-Key must be 1-255 printable ASCII characters");
+
+export const usageRowSchema = z.object({
+  id: z.string().uuid(),
+  request_id: z.string(),
+  api_key_id: z.string().uuid(),
+  account_id: z.string().uuid(),
+  agent_id: z.string(),
+  agent_name: z.string().nullable(),
+  status: z.enum(["pending", "succeeded", "failed", "agent_failed"]),
+  agent_cost_micro: z.number().int(),
+  markup_bps: z.number().int(),
+  developer_cost_micro: z.number().int(),
+  tier: z.enum(["free", "paid", "pro"]),
+  payment_intent_id: z.string().nullable(),
+  tx_signature: z.string().nullable(),
+  recent_blockhash: z.string().nullable(),
+  receipt_id: z.string().nullable(),
+  error: z.string().nullable(),
+  idempotency_key: z.string().nullable(),
+  request_hash: z.string().nullable(),
+  response: z.object({ status: z.number().int(), body: z.unknown() }).nullable(),
+  billing_status: z.enum(["unreported", "claimed", "reported", "not_billable", "flagged"]),
+  created_at: z.string(),
+  settled_at: z.string().nullable(),
+});
+export type UsageRow = z.infer<typeof usageRowSchema>;

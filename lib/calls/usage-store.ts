@@ -1,0 +1,104 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { callFunction, type Database } from "@/lib/db";
+import { usageRowSchema, type CallBody, type UsageRow } from "./schemas";
+
+/** The paid call's SQL functions, typed. Each is one atomic step. */
+
+export type CallAnswer = { status: number; body: unknown };
+
+export const reservationSchema = z.union([
+  z.object({ ok: z.literal(true), usage: usageRowSchema, ops_this_month: z.number().int() }),
+  z.object({ ok: z.literal(false), code: z.literal("key_inactive") }),
+  z.object({ ok: z.literal(false), code: z.literal("idempotent_replay"), usage: usageRowSchema }),
+  z.object({ ok: z.literal(false), code: z.literal("quota_exceeded"), limit: z.number().int(), used: z.number().int() }),
+  z.object({ ok: z.literal(false), code: z.literal("insufficient_balance"), available_micro: z.number().int(), required_micro: z.number().int() }),
+]);
+export type Reservation = z.infer<typeof reservationSchema>;
+
+export interface ReserveArgs {
+  keyId: string;
+  requestId: string;
+  agentId: string;
+  agentName: string;
+  agentCostMicro: bigint;
+  markupBps: number;
+  developerCostMicro: bigint;
+  freeMonthlyQuota: number;
+  idempotencyKey: string | null;
+  requestHash: string;
+}
+
+export function reserveCall(db: Database, args: ReserveArgs): Promise<Reservation> {
+  return callFunction(
+    db,
+    "tdk_reserve_call",
+    {
+      p_key_id: args.keyId,
+      p_request_id: args.requestId,
+      p_agent_id: args.agentId,
+      p_agent_name: args.agentName,
+      p_agent_cost_micro: args.agentCostMicro,
+      p_markup_bps: args.markupBps,
+      p_developer_cost_micro: args.developerCostMicro,
+      p_free_monthly_quota: args.freeMonthlyQuota,
+      p_idempotency_key: args.idempotencyKey,
+      p_request_hash: args.requestHash,
+    },
+    reservationSchema,
+  );
+}
+
+export async function recordCallPayment(db: Database, usageId: string, paymentIntentId: string, txSignature: string, recentBlockhash: string) {
+  const result = await callFunction(
+    db,
+    "tdk_record_call_payment",
+    { p_usage_id: usageId, p_payment_intent_id: paymentIntentId, p_tx_signature: txSignature, p_recent_blockhash: recentBlockhash },
+    z.object({ ok: z.boolean(), code: z.string().optional() }),
+  );
+  if (!result.ok) throw new Error(`Cannot record the payment of usage ${usageId}: ${result.code}`);
+}
+
+export interface Settlement {
+  status: "succeeded" | "failed" | "agent_failed";
+  txSignature?: string | null;
+  receiptId?: string | null;
+  error?: string | null;
+  response: CallAnswer;
+}
+
+/** Settles a pending call once; a second settlement of the same row changes nothing. */
+export async function settleCall(db: Database, usageId: string, settlement: Settlement): Promise<{ settled: boolean; usage: UsageRow | null }> {
+  const result = await callFunction(
+    db,
+    "tdk_settle_call",
+    {
+      p_usage_id: usageId,
+      p_status: settlement.status,
+      p_tx_signature: settlement.txSignature ?? null,
+      p_receipt_id: settlement.receiptId ?? null,
+      p_error: settlement.error?.slice(0, 1000) ?? null,
+      p_response: settlement.response as unknown as Record<string, unknown>,
+    },
+    z.object({ ok: z.boolean(), code: z.string().optional(), usage: usageRowSchema.nullable().optional() }),
+  );
+  return { settled: result.ok, usage: result.usage ?? null };
+}
+
+export function listPendingCalls(db: Database, keyId: string | null, olderThan: Date, limit = 100): Promise<UsageRow[]> {
+  return callFunction(db, "tdk_list_pending_calls", { p_key_id: keyId, p_older_than: olderThan, p_limit: limit }, z.array(usageRowSchema));
+}
+
+/** Same body, same hash: keys sorted, so key order never makes two requests differ. */
+export function hashCallBody(body: CallBody): string {
+  return createHash("sha256").update(canonicalJson(body)).digest("hex");
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
