@@ -1,0 +1,152 @@
+import { z } from "zod";
+import { microToUsd } from "@/lib/agents/pricing";
+import { usageRowSchema, type UsageRow } from "@/lib/calls/schemas";
+import { callFunction, type Database } from "@/lib/db";
+
+/** Usage history and summaries, for one key (Bearer API key) or a whole account (session). */
+
+export const usageQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().max(200).optional(),
+    from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    format: z.enum(["json", "csv"]).default("json"),
+    key_id: z.string().uuid().optional(),
+  })
+  .strict();
+export type UsageQuery = z.infer<typeof usageQuerySchema>;
+
+export interface UsageView {
+  id: string;
+  request_id: string;
+  key_id: string;
+  agent_id: string;
+  agent_name: string | null;
+  status: UsageRow["status"];
+  agent_cost_usd: string;
+  developer_cost_usd: string;
+  /** What the developer is billed: the developer cost of a succeeded call, nothing otherwise. */
+  billed_usd: string;
+  billed_micro: number;
+  markup_pct: number;
+  tier: UsageRow["tier"];
+  tx_signature: string | null;
+  receipt_id: string | null;
+  error: string | null;
+  created_at: string;
+  settled_at: string | null;
+}
+
+export function toUsageView(row: UsageRow): UsageView {
+  const billed = row.status === "succeeded" ? row.developer_cost_micro : 0;
+  return {
+    id: row.id,
+    request_id: row.request_id,
+    key_id: row.api_key_id,
+    agent_id: row.agent_id,
+    agent_name: row.agent_name,
+    status: row.status,
+    agent_cost_usd: microToUsd(row.agent_cost_micro),
+    developer_cost_usd: microToUsd(row.developer_cost_micro),
+    billed_usd: microToUsd(billed),
+    billed_micro: billed,
+    markup_pct: row.markup_bps / 100,
+    tier: row.tier,
+    tx_signature: row.tx_signature,
+    receipt_id: row.receipt_id,
+    error: row.error,
+    created_at: row.created_at,
+    settled_at: row.settled_at,
+  };
+}
+
+const amountsSchema = { calls: z.number().int(), agent_cost_micro: z.number().int(), developer_cost_micro: z.number().int() };
+const summarySchema = z.object({
+  ...amountsSchema,
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  agent_failed: z.number().int(),
+  pending: z.number().int(),
+  by_agent: z.array(z.object({ agent_id: z.string(), agent_name: z.string().nullable(), ...amountsSchema })),
+  by_day: z.array(z.object({ day: z.string(), ...amountsSchema })),
+});
+export type UsageSummary = z.infer<typeof summarySchema>;
+
+export interface UsageScope {
+  accountId: string;
+  keyId: string | null;
+}
+
+/** The [from, to) range of a query: the last 30 days by default; a bare date `to` includes that day. */
+export function usageRange(query: Pick<UsageQuery, "from" | "to">, now = new Date()): { from: Date; to: Date } {
+  const to = query.to ? new Date(query.to.length === 10 ? Date.parse(query.to) + 86_400_000 : query.to) : new Date(now.getTime() + 1);
+  const from = query.from ? new Date(query.from) : new Date(to.getTime() - 30 * 86_400_000);
+  return { from, to };
+}
+
+function encodeCursor(row: UsageRow): string {
+  return Buffer.from(`${row.created_at}|${row.id}`, "utf8").toString("base64url");
+}
+
+export function decodeCursor(cursor: string): { time: string; id: string } | null {
+  const [time, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  if (!time || !id || Number.isNaN(Date.parse(time)) || !z.string().uuid().safeParse(id).success) return null;
+  return { time, id };
+}
+
+/** One page of the range, newest first, with the cursor of the next page (null at the end). */
+export async function usagePage(
+  db: Database,
+  scope: UsageScope,
+  options: { limit: number; range: { from: Date; to: Date }; cursor?: { time: string; id: string } | null },
+) {
+  // Without a cursor the page starts at the range's end; (time, id) keyset order makes pages stable.
+  const start = options.cursor ?? { time: options.range.to.toISOString(), id: "ffffffff-ffff-4fff-bfff-ffffffffffff" };
+  const rows = await callFunction(
+    db,
+    "tdk_usage_history",
+    { p_account_id: scope.accountId, p_key_id: scope.keyId, p_before_time: start.time, p_before_id: start.id, p_limit: options.limit + 1 },
+    z.array(usageRowSchema),
+  );
+  const inRange = rows.filter((row) => Date.parse(row.created_at) >= options.range.from.getTime());
+  const page = inRange.slice(0, options.limit);
+  return { items: page.map(toUsageView), nextCursor: inRange.length > options.limit ? encodeCursor(page.at(-1)!) : null };
+}
+
+export function usageSummary(db: Database, scope: UsageScope, range: { from: Date; to: Date }): Promise<UsageSummary> {
+  return callFunction(db, "tdk_usage_summary", { p_account_id: scope.accountId, p_key_id: scope.keyId, p_from: range.from, p_to: range.to }, summarySchema);
+}
+
+export function summaryView(summary: UsageSummary) {
+  const money = <T extends { agent_cost_micro: number; developer_cost_micro: number }>(entry: T) => ({
+    ...entry,
+    agent_cost_usd: microToUsd(entry.agent_cost_micro),
+    developer_cost_usd: microToUsd(entry.developer_cost_micro),
+  });
+  return { ...money(summary), by_agent: summary.by_agent.map(money), by_day: summary.by_day.map(money) };
+}
+
+const CSV_COLUMNS = [
+  "created_at", "request_id", "key_id", "agent_id", "agent_name", "status", "agent_cost_usd", "developer_cost_usd",
+  "billed_usd", "tier", "tx_signature", "receipt_id",
+] as const;
+
+function csvCell(value: unknown): string {
+  const text = value === null || value === undefined ? "" : String(value);
+  // Quote when needed; neutralise spreadsheet formulas (a cell starting with = + - @).
+  const safe = /^[=+\-@]/.test(text) ? `'${text}` : text;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+/** Every row of the range as CSV, newest first, read page by page. */
+export async function usageCsv(db: Database, scope: UsageScope, range: { from: Date; to: Date }): Promise<string> {
+  const lines = [CSV_COLUMNS.join(",")];
+  let cursor: { time: string; id: string } | null = null;
+  do {
+    const page: Awaited<ReturnType<typeof usagePage>> = await usagePage(db, scope, { limit: 200, range, cursor });
+    for (const item of page.items) lines.push(CSV_COLUMNS.map((column) => csvCell(item[column])).join(","));
+    cursor = page.nextCursor ? decodeCursor(page.nextCursor) : null;
+  } while (cursor);
+  return `${lines.join("\r\n")}\r\n`;
+}
