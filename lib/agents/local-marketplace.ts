@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createTransferCheckedInstruction, getAssociatedTokenAddressSync } from "@solana/spl-token";
-import { Keypair, PublicKey, Transaction } from "@solana/web3.js";
+import { Keypair, PublicKey, Transaction, TransactionInstruction } from "@solana/web3.js";
 import { z } from "zod";
-import { LedgerError, USDC_DECIMALS } from "@/lib/solana/ledger";
+import { LedgerError, MEMO_PROGRAM_ID, USDC_DECIMALS } from "@/lib/solana/ledger";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { signAgentRequest, verifyAgentRequest } from "./agent-signature";
 import type { LocalAgentDefinition } from "./demo-agents";
@@ -107,7 +107,12 @@ export class LocalMarketplace {
     return this.agents.find((agent) => agent.definition.id === wanted || agent.definition.name === wanted);
   }
 
+  private sweepExpiredIntents(now: number): void {
+    for (const [id, intent] of this.intents) if (intent.expiresAt < now - INTENT_TTL_MS) this.intents.delete(id);
+  }
+
   private async buildTransaction(agentId: string, body: unknown): Promise<Response> {
+    this.sweepExpiredIntents(Date.now());
     const agent = this.find(agentId);
     if (!agent) return json(404, { ok: false, error: "Agent not found" });
     const request = buildTransactionRequestSchema.safeParse(body);
@@ -132,7 +137,10 @@ export class LocalMarketplace {
     tx.add(createTransferCheckedInstruction(source, mint, getAssociatedTokenAddressSync(mint, agent.owner, true), payer, price - fee, USDC_DECIMALS));
     if (fee > 0n) tx.add(createTransferCheckedInstruction(source, mint, getAssociatedTokenAddressSync(mint, this.protocolWallet, true), payer, fee, USDC_DECIMALS));
 
+    // The intent's reference in a memo makes every payment unique: two identical transfers with
+    // the same blockhash would otherwise share one signature, and only one could land.
     const intentId = randomUUID();
+    tx.add(new TransactionInstruction({ programId: MEMO_PROGRAM_ID, keys: [], data: Buffer.from(`tetto:${intentId}`, "utf8") }));
     const expiresAt = Date.now() + INTENT_TTL_MS;
     this.intents.set(intentId, { agent: agent.definition, input: input.data, payer: payer.toBase58(), message: tx.serializeMessage().toString("base64"), expiresAt, used: false });
     return json(200, {

@@ -14,6 +14,9 @@ import { USDC_DECIMALS } from "@/lib/solana/ledger";
  * must be exactly a payment of the agent's price from this wallet to the agent's owner and/or the
  * protocol wallet, with this wallet paying the fee, and nothing else.
  */
+/** SPL Memo v2 and v1: they record bytes in the transaction and do nothing else. */
+export const MEMO_PROGRAMS = [new PublicKey("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"), new PublicKey("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo")];
+
 export interface PaymentExpectation {
   wallet: PublicKey;
   usdcMint: PublicKey;
@@ -45,6 +48,11 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   for (const [index, instruction] of transaction.instructions.entries()) {
     const where = `instruction ${index}`;
     if (instruction.programId.equals(ComputeBudgetProgram.programId)) continue;
+    if (MEMO_PROGRAMS.some((memo) => memo.equals(instruction.programId))) {
+      // A memo (the marketplace's intent reference) moves nothing; it may only ask the wallet to sign.
+      if (!instruction.keys.every((key) => key.pubkey.equals(expected.wallet) && !key.isWritable)) return refuse(`${where}: memo names other accounts`);
+      continue;
+    }
 
     if (instruction.programId.equals(ASSOCIATED_TOKEN_PROGRAM_ID)) {
       // create (no data / 0) or create-idempotent (1): [payer, ata, owner, mint, system, token]

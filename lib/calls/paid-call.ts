@@ -171,7 +171,12 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
   const secret = await callFunction(deps.db, "tdk_get_wallet_secret", { p_key_id: key.key_id }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
   tx.sign(openKeypair(deps.ring, secret.secret_encrypted, secret.public_key));
   const signature = toBase58(tx.signature!);
-  await recordCallPayment(deps.db, usage.id, build.payment_intent_id, signature, tx.recentBlockhash!);
+  const recorded = await recordCallPayment(deps.db, usage.id, build.payment_intent_id, signature, tx.recentBlockhash!);
+  if (!recorded.ok) {
+    log(`[tdk] request_id=${requestId} marketplace built a payment identical to one already in flight (agent ${agent.name})`);
+    const message = "The marketplace built a payment identical to another one in flight; nothing was paid. Retry.";
+    return settleFailed(fail("marketplace_error", message, { paid: false }), message);
+  }
   await deps.afterStep?.("signed", usage.id);
 
   // Step 8d: the marketplace submits the payment and calls the agent.

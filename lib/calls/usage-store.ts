@@ -49,14 +49,23 @@ export function reserveCall(db: Database, args: ReserveArgs): Promise<Reservatio
   );
 }
 
-export async function recordCallPayment(db: Database, usageId: string, paymentIntentId: string, txSignature: string, recentBlockhash: string) {
+/** Records the signed payment before it leaves; refuses a signature another call already holds. */
+export async function recordCallPayment(
+  db: Database,
+  usageId: string,
+  paymentIntentId: string,
+  txSignature: string,
+  recentBlockhash: string,
+): Promise<{ ok: true } | { ok: false; code: "duplicate_signature" }> {
   const result = await callFunction(
     db,
     "tdk_record_call_payment",
     { p_usage_id: usageId, p_payment_intent_id: paymentIntentId, p_tx_signature: txSignature, p_recent_blockhash: recentBlockhash },
     z.object({ ok: z.boolean(), code: z.string().optional() }),
   );
-  if (!result.ok) throw new Error(`Cannot record the payment of usage ${usageId}: ${result.code}`);
+  if (result.ok) return { ok: true };
+  if (result.code === "duplicate_signature") return { ok: false, code: "duplicate_signature" };
+  throw new Error(`Cannot record the payment of usage ${usageId}: ${result.code}`);
 }
 
 export interface Settlement {

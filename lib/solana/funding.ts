@@ -8,6 +8,7 @@ import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
 import { toBase58 } from "./base58";
 import { LedgerError, USDC_DECIMALS, type Ledger } from "./ledger";
+import { nonceMemo } from "./memo";
 
 export const fundingSchema = z.object({
   id: z.string().uuid(),
@@ -96,6 +97,8 @@ export async function buildFundingTransaction(ledger: Ledger, treasury: Keypair,
   if (request.solLamports > 0n) {
     tx.add(SystemProgram.transfer({ fromPubkey: treasury.publicKey, toPubkey: request.wallet, lamports: request.solLamports }));
   }
+  // Two fundings of the same amounts to the same wallet are two payments, with two signatures.
+  tx.add(nonceMemo("tdk-funding"));
   tx.sign(treasury);
   return tx;
 }

@@ -1,8 +1,10 @@
-import type { PublicKey, Transaction } from "@solana/web3.js";
+import { PublicKey, type Transaction } from "@solana/web3.js";
 
 /** USDC has 6 decimals: one base unit is one micro-USD. */
 export const USDC_DECIMALS = 6;
 export const LAMPORTS_PER_SOL = 1_000_000_000n;
+/** SPL Memo (v2): records bytes in a transaction, moves nothing. */
+export const MEMO_PROGRAM_ID = new PublicKey("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr");
 
 export type SignatureStatus = "confirmed" | "failed" | "unknown";
 

@@ -14,13 +14,20 @@ import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js"
 import { fromBase58, toBase58 } from "./base58";
 import { FailedTransactionMetadata, LiteSVM } from "litesvm";
 import { LedgerError, USDC_DECIMALS, type Ledger, type SignatureStatus } from "./ledger";
+import { nonceMemo } from "./memo";
 
 /**
  * The embedded chain: LiteSVM in process, with a local USDC mint (6 decimals). Its state is
  * written to `<dataDir>/ledger.bin` after every transaction, so the chain and the database agree
  * across a restart. The mint authority is a local faucet that exists only here (`fund`), used to
  * stock the treasury on the embedded default.
+ *
+ * Blockhashes behave as on a cluster: a new one every slot (400 ms), each usable for 60 s, so
+ * payments built concurrently all land. LiteSVM itself accepts only its latest blockhash, so its
+ * check is off and the age is checked here; it still refuses a signature it has already processed.
  */
+const SLOT_MS = 400;
+const BLOCKHASH_TTL_MS = 60_000;
 
 interface LedgerMeta {
   usdcMint: string;
@@ -38,6 +45,8 @@ export class LocalLedger implements Ledger {
   readonly usdcMint: PublicKey;
   private readonly faucet: Keypair;
   private readonly history = new Map<string, SignatureStatus>();
+  /** Blockhashes handed out, with when: the ones a transaction may still use. */
+  private readonly blockhashes = new Map<string, number>();
   private persisting: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -47,6 +56,7 @@ export class LocalLedger implements Ledger {
   ) {
     this.usdcMint = new PublicKey(meta.usdcMint);
     this.faucet = Keypair.fromSecretKey(fromBase58(meta.faucetSecret));
+    svm.withBlockhashCheck(false);
   }
 
   /** `dir` null: in memory only (tests). One instance per directory per process. */
@@ -83,19 +93,37 @@ export class LocalLedger implements Ledger {
       createInitializeMint2Instruction(mint.publicKey, USDC_DECIMALS, faucet.publicKey, null),
     );
     tx.feePayer = faucet.publicKey;
-    tx.recentBlockhash = svm.latestBlockhash();
+    tx.recentBlockhash = (await ledger.latestBlockhash()).blockhash;
     tx.sign(faucet, mint);
     await ledger.sendTransaction(tx);
     return ledger;
   }
 
   async latestBlockhash() {
-    return { blockhash: this.svm.latestBlockhash(), lastValidBlockHeight: 0 };
+    const now = Date.now();
+    let blockhash = this.svm.latestBlockhash();
+    const issuedAt = this.blockhashes.get(blockhash);
+    if (issuedAt === undefined || now - issuedAt >= SLOT_MS) {
+      if (issuedAt !== undefined) this.svm.expireBlockhash();
+      blockhash = this.svm.latestBlockhash();
+      this.blockhashes.set(blockhash, now);
+      for (const [hash, at] of this.blockhashes) if (now - at > BLOCKHASH_TTL_MS) this.blockhashes.delete(hash);
+    }
+    return { blockhash, lastValidBlockHeight: 0 };
+  }
+
+  /** The chain moves on: every blockhash handed out so far can no longer be used. */
+  expireBlockhashes(): void {
+    this.blockhashes.clear();
+    this.svm.expireBlockhash();
   }
 
   async sendTransaction(tx: Transaction): Promise<string> {
     if (!tx.signature) throw new LedgerError("Transaction is not signed", "rejected");
     const signature = toBase58(tx.signature);
+    if (!tx.recentBlockhash || !(await this.isBlockhashValid(tx.recentBlockhash))) {
+      throw new LedgerError("Transaction failed: BlockhashNotFound", "rejected");
+    }
     const decoded = getTransactionDecoder().decode(tx.serialize());
     const result = this.svm.sendTransaction(decoded);
     if (result instanceof FailedTransactionMetadata) {
@@ -103,8 +131,6 @@ export class LocalLedger implements Ledger {
       throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
     }
     this.history.set(signature, "confirmed");
-    // A new blockhash per transaction, as on a real chain: two identical transfers stay two.
-    this.svm.expireBlockhash();
     await this.persist();
     return signature;
   }
@@ -118,8 +144,8 @@ export class LocalLedger implements Ledger {
   }
 
   async isBlockhashValid(blockhash: string): Promise<boolean> {
-    // LiteSVM accepts only its latest blockhash, and a new one follows every transaction.
-    return blockhash === this.svm.latestBlockhash();
+    const issuedAt = this.blockhashes.get(blockhash);
+    return issuedAt !== undefined && Date.now() - issuedAt <= BLOCKHASH_TTL_MS;
   }
 
   async getSolBalance(owner: PublicKey): Promise<bigint> {
@@ -142,8 +168,9 @@ export class LocalLedger implements Ledger {
     );
     if (usdcMicro > 0n) tx.add(createMintToInstruction(this.usdcMint, ata, this.faucet.publicKey, usdcMicro));
     if (lamports > 0n) tx.add(SystemProgram.transfer({ fromPubkey: this.faucet.publicKey, toPubkey: owner, lamports }));
+    tx.add(nonceMemo());
     tx.feePayer = this.faucet.publicKey;
-    tx.recentBlockhash = this.svm.latestBlockhash();
+    tx.recentBlockhash = (await this.latestBlockhash()).blockhash;
     tx.sign(this.faucet);
     return this.sendTransaction(tx);
   }

@@ -72,6 +72,10 @@ returns jsonb language plpgsql as $$
 declare
   v tdk_usage;
 begin
+  -- Two identical payments have one signature and only one can land: refuse the second.
+  if exists (select 1 from tdk_usage where tx_signature = p_tx_signature) then
+    return jsonb_build_object('ok', false, 'code', 'duplicate_signature');
+  end if;
   update tdk_usage
      set payment_intent_id = p_payment_intent_id, tx_signature = p_tx_signature, recent_blockhash = p_recent_blockhash
    where id = p_usage_id and status = 'pending' and tx_signature is null

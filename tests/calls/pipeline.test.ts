@@ -1,0 +1,279 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { getAssociatedTokenAddressSync } from "@solana/spl-token";
+import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
+import * as call from "@/app/api/tdk/v1/call/route";
+import { MarketplaceClient, type FetchLike } from "@/lib/agents/marketplace-client";
+import { callDeps } from "@/lib/calls/deps";
+import { paidCall, type PipelineStep } from "@/lib/calls/paid-call";
+import { recoverPendingCalls } from "@/lib/calls/recovery";
+import type { AppContext } from "@/lib/context";
+import { setAppContext } from "@/lib/context";
+import { verifyApiKey } from "@/lib/keys/keys";
+import type { VerifiedKey } from "@/lib/keys/schemas";
+import type { LocalLedger } from "@/lib/solana/local-ledger";
+import { callRoute, createKeyedAccount, createTestApp } from "../helpers/app";
+
+let app: AppContext;
+beforeAll(async () => {
+  app = await createTestApp();
+});
+
+const PRICE = 1_000n; // warmmemory
+const store = (key: string, value: string) => ({ agent_id: "warmmemory", input: { action: "store", key, value } });
+
+async function verified(apiKey: string): Promise<VerifiedKey> {
+  const result = await verifyApiKey(app.db, apiKey);
+  if (!result.ok) throw new Error(result.code);
+  return result.key;
+}
+
+async function rows(db: AppContext["db"], keyId: string) {
+  return (
+    await (db as any).pg.query(
+      "select status, agent_cost_micro::int as cost, tx_signature, response is not null as answered from tdk_usage where api_key_id = $1 order by created_at",
+      [keyId],
+    )
+  ).rows as { status: string; cost: number; tx_signature: string | null; answered: boolean }[];
+}
+
+async function reserved(db: AppContext["db"], keyId: string): Promise<number> {
+  return (await (db as any).pg.query("select reserved_usdc_micro::int as r from tdk_api_keys where id = $1", [keyId])).rows[0].r;
+}
+
+describe("Idempotency-Key", () => {
+  it("replays the stored answer for the same key and body, and pays once", async () => {
+    const { apiKey, key } = await createKeyedAccount(app);
+    const wallet = new PublicKey(key.wallet.public_key);
+    const before = await app.ledger.getUsdcBalance(wallet);
+    const headers = { "idempotency-key": "order-123" };
+    const first = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("a", "1"), headers });
+    const second = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { input: { value: "1", key: "a", action: "store" }, agent_id: "warmmemory" }, headers });
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.headers.get("idempotent-replayed")).toBe("true");
+    expect(second.json).toEqual(first.json);
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(before - PRICE);
+    expect(await rows(app.db, key.id)).toHaveLength(1);
+
+    const other = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("a", "2"), headers });
+    expect(other.status).toBe(422);
+    expect(other.json.error.code).toBe("idempotency_key_reused");
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(before - PRICE);
+  });
+
+  it("answers 409 while the first request with the key is still running", async () => {
+    const { apiKey } = await createKeyedAccount(app);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reachedGate!: () => void;
+    const atGate = new Promise<void>((resolve) => (reachedGate = resolve));
+    const deps = {
+      ...callDeps(app),
+      afterStep: async (step: PipelineStep) => {
+        if (step === "reserved") {
+          reachedGate();
+          await gate;
+        }
+      },
+    };
+    const first = paidCall(deps, await verified(apiKey), { requestId: "req_first", body: store("slow", "1"), idempotencyKey: "slow-1" });
+    await atGate;
+    const concurrent = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("slow", "1"), headers: { "idempotency-key": "slow-1" } });
+    expect(concurrent.status).toBe(409);
+    expect(concurrent.json.error.code).toBe("idempotency_in_progress");
+    release();
+    expect((await first).status).toBe(200);
+    const replay = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("slow", "1"), headers: { "idempotency-key": "slow-1" } });
+    expect(replay.status).toBe(200);
+    expect(replay.json.usage.request_id).toBe("req_first");
+  });
+
+  it("replays a refusal too, without calling the marketplace again", async () => {
+    const { apiKey, key } = await createKeyedAccount(app);
+    const headers = { "idempotency-key": "bad-input" };
+    const body = { agent_id: "warmmemory", input: { action: "nope" } };
+    const first = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body, headers });
+    const again = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body, headers });
+    expect(first.status).toBe(400);
+    expect(again.status).toBe(400);
+    expect(again.json).toEqual(first.json);
+    expect(await rows(app.db, key.id)).toHaveLength(1);
+  });
+});
+
+describe("concurrency", () => {
+  it("200 concurrent calls on a wallet holding enough for 100: exactly 100 paid, 100 refused with 402, to the micro-dollar", async () => {
+    const tight = await createTestApp({ env: { WALLET_INITIAL_USDC_MICRO: String(100n * PRICE), TOPUP_KEY_DAILY_CAP_MICRO: "0" } });
+    try {
+      const { apiKey, key } = await createKeyedAccount(tight, { tier: "paid" });
+      const wallet = new PublicKey(key.wallet.public_key);
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store(`k${i}`, `v${i}`) })),
+      );
+      const statuses = answers.map((answer) => answer.status);
+      expect(statuses.filter((status) => status === 200)).toHaveLength(100);
+      expect(statuses.filter((status) => status === 402)).toHaveLength(100);
+      expect(answers.filter((answer) => answer.status === 402).every((answer) => answer.json.error.code === "insufficient_balance")).toBe(true);
+
+      const usage = await rows(tight.db, key.id);
+      expect(usage.filter((row) => row.status === "succeeded")).toHaveLength(100);
+      expect(usage).toHaveLength(100);
+      const signatures = new Set(usage.map((row) => row.tx_signature));
+      expect(signatures.size).toBe(100);
+      for (const signature of signatures) expect(await tight.ledger.getSignatureStatus(signature!)).toBe("confirmed");
+      // The chain and the database agree to the micro-dollar.
+      expect(await tight.ledger.getUsdcBalance(wallet)).toBe(0n);
+      const cached = (await (tight.db as any).pg.query("select wallet_usdc_micro::int as w, reserved_usdc_micro::int as r from tdk_api_keys where id = $1", [key.id])).rows[0];
+      expect(cached).toEqual({ w: 0, r: 0 });
+      const paidToMarketplace = tight.agents.local!.submitted.length;
+      expect(paidToMarketplace).toBe(100);
+    } finally {
+      setAppContext(app);
+    }
+  }, 120_000);
+});
+
+describe("a crash between any two steps, then recovery", () => {
+  class SimulatedCrash extends Error {}
+  const steps: PipelineStep[] = ["reserved", "built", "signed", "submitted", "settled"];
+
+  it.each(steps)("crash after %s: no double payment, no lost usage row, no charge without a call", async (crashAt) => {
+    const { apiKey, key } = await createKeyedAccount(app, { label: `crash-${crashAt}` });
+    const wallet = new PublicKey(key.wallet.public_key);
+    const before = await app.ledger.getUsdcBalance(wallet);
+    const deps = {
+      ...callDeps(app),
+      afterStep: (step: PipelineStep) => {
+        if (step === crashAt) throw new SimulatedCrash(`crash after ${step}`);
+      },
+    };
+    const body = store("crash", crashAt);
+    await expect(paidCall(deps, await verified(apiKey), { requestId: `req_crash_${crashAt}`, body, idempotencyKey: "retry-me" })).rejects.toBeInstanceOf(SimulatedCrash);
+
+    // The intent survived the crash.
+    const [row] = await rows(app.db, key.id);
+    expect(row).toBeDefined();
+    const paidOnChain = before - (await app.ledger.getUsdcBalance(wallet));
+    expect([0n, PRICE]).toContain(paidOnChain);
+
+    await recoverPendingCalls(app, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
+    if (crashAt === "signed") {
+      // Signed but never sent: it could still land while its blockhash lives, so it stays pending…
+      expect((await rows(app.db, key.id))[0]!.status).toBe("pending");
+      // …until the chain moves on and it no longer can.
+      (app.ledger as LocalLedger).expireBlockhashes();
+      await recoverPendingCalls(app, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
+    }
+
+    const [settled] = await rows(app.db, key.id);
+    const expected = paidOnChain === PRICE ? (crashAt === "settled" ? "succeeded" : "agent_failed") : "failed";
+    expect(settled!.status).toBe(expected);
+    expect(settled!.answered).toBe(true);
+    expect(await reserved(app.db, key.id)).toBe(0);
+    if (settled!.tx_signature) expect(await app.ledger.getSignatureStatus(settled!.tx_signature)).toBe(paidOnChain ? "confirmed" : "unknown");
+
+    // Retrying with the same Idempotency-Key never pays again.
+    const retry = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body, headers: { "idempotency-key": "retry-me" } });
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(before - (await app.ledger.getUsdcBalance(wallet))).toBe(paidOnChain);
+    expect(await rows(app.db, key.id)).toHaveLength(1);
+
+    // And the key keeps working: the next call pays exactly once.
+    expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("after", "crash") })).status).toBe(200);
+    expect(before - (await app.ledger.getUsdcBalance(wallet))).toBe(paidOnChain + PRICE);
+  });
+});
+
+describe("a marketplace that misbehaves", () => {
+  /** The real local marketplace, with its answers altered on the wire by `alter`. */
+  function alteredMarketplace(alter: (path: string, body: any) => any): AppContext["agents"] {
+    const local = app.agents.local!;
+    const fetchImpl: FetchLike = async (url, init) => {
+      const response = await local.fetch(url, init);
+      const altered = alter(new URL(url).pathname, await response.json());
+      if (altered instanceof Response) return altered;
+      return new Response(JSON.stringify(altered), { status: response.status, headers: { "content-type": "application/json" } });
+    };
+    return { ...app.agents, client: new MarketplaceClient(local.apiUrl, fetchImpl) };
+  }
+
+  function tamper(change: (tx: Transaction) => Transaction) {
+    return alteredMarketplace((path, body) => {
+      if (!path.endsWith("/build-transaction") || !body.ok) return body;
+      const tx = change(Transaction.from(Buffer.from(body.transaction, "base64")));
+      return { ...body, transaction: tx.serialize({ requireAllSignatures: false, verifySignatures: false }).toString("base64") };
+    });
+  }
+
+  const attacker = Keypair.generate().publicKey;
+  const tamperings: [string, (tx: Transaction, wallet: PublicKey) => Transaction][] = [
+    [
+      "another recipient",
+      (tx) => {
+        const mint = app.ledger.usdcMint;
+        tx.instructions[0]!.keys[2]!.pubkey = getAssociatedTokenAddressSync(mint, attacker, true);
+        return tx;
+      },
+    ],
+    [
+      "a higher amount",
+      (tx) => {
+        const data = Buffer.from(tx.instructions[0]!.data);
+        data.writeBigUInt64LE(data.readBigUInt64LE(1) + 1n, 1);
+        tx.instructions[0]!.data = data;
+        return tx;
+      },
+    ],
+    ["an extra instruction", (tx, wallet) => tx.add(SystemProgram.transfer({ fromPubkey: wallet, toPubkey: attacker, lamports: 1_000_000 }))],
+  ];
+
+  it.each(tamperings)("refuses to sign a payment with %s, pays nothing, and logs it", async (_label, change) => {
+    const { apiKey, key } = await createKeyedAccount(app);
+    const wallet = new PublicKey(key.wallet.public_key);
+    const before = { usdc: await app.ledger.getUsdcBalance(wallet), sol: await app.ledger.getSolBalance(wallet) };
+    const logs: string[] = [];
+    const deps = { ...callDeps(app), agents: tamper((tx) => change(tx, wallet)), log: (line: string) => logs.push(line) };
+    const requestId = `req_tampered_${key.id}`;
+    const answer = await paidCall(deps, await verified(apiKey), { requestId, body: store("t", "1"), idempotencyKey: null });
+    expect(answer.status).toBe(502);
+    expect(answer.body).toMatchObject({ error: { code: "unsafe_transaction", paid: false } });
+    expect(logs.join("\n")).toContain(`request_id=${requestId} refused to sign`);
+    expect(logs.join("\n")).not.toContain(apiKey);
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(before.usdc);
+    expect(await app.ledger.getSolBalance(wallet)).toBe(before.sol);
+    const [row] = await rows(app.db, key.id);
+    expect(row).toMatchObject({ status: "failed", tx_signature: null });
+    expect(await reserved(app.db, key.id)).toBe(0);
+  });
+
+  it("a failing build (5xx) releases the reservation: 502, nothing paid", async () => {
+    const { apiKey, key } = await createKeyedAccount(app);
+    const deps = {
+      ...callDeps(app),
+      agents: alteredMarketplace((path, body) =>
+        path.endsWith("/build-transaction") ? new Response(JSON.stringify({ ok: false, error: "database down" }), { status: 503 }) : body,
+      ),
+    };
+    const answer = await paidCall(deps, await verified(apiKey), { requestId: "req_5xx", body: store("x", "1"), idempotencyKey: null });
+    expect(answer).toMatchObject({ status: 502, body: { error: { code: "marketplace_error", paid: false, message: "database down" } } });
+    expect((await rows(app.db, key.id))[0]!.status).toBe("failed");
+    expect(await reserved(app.db, key.id)).toBe(0);
+  });
+
+  it("an answer lost after payment is resolved from the chain: paid, agent_failed, not paid again", async () => {
+    const { apiKey, key } = await createKeyedAccount(app);
+    const wallet = new PublicKey(key.wallet.public_key);
+    const before = await app.ledger.getUsdcBalance(wallet);
+    const deps = {
+      ...callDeps(app),
+      agents: alteredMarketplace((path, body) => {
+        if (path === "/api/agents/call") throw new TypeError("fetch failed: socket hang up");
+        return body;
+      }),
+    };
+    const answer = await paidCall(deps, await verified(apiKey), { requestId: "req_lost", body: store("x", "1"), idempotencyKey: null });
+    expect(answer).toMatchObject({ status: 502, body: { error: { code: "agent_failed", paid: true } } });
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(before - PRICE);
+    expect((await rows(app.db, key.id))[0]!.status).toBe("agent_failed");
+  });
+});
