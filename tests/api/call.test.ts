@@ -237,6 +237,8 @@ describe("GET /api/tdk/v1/agents", () => {
   it("lists the catalog with developer prices after markup, rounded up", async () => {
     const res = await callRoute(agents.GET, "GET", "/api/tdk/v1/agents");
     expect(res.status).toBe(200);
+    expect(res.headers.get("x-request-id")).toMatch(/^req_/);
+    expect(res.headers.get("x-ratelimit-limit")).toBe("300");
     const byName = Object.fromEntries(res.json.agents.map((agent: { name: string }) => [agent.name, agent]));
     expect(byName.warmmemory).toMatchObject({ agent_cost_usd: "0.001000", developer_price_usd: "0.001500", developer_price_micro: 1500 });
     expect(byName.sentiment.developer_price_usd).toBe("0.007500");

@@ -2,9 +2,14 @@
 import { developerCostMicro, microToUsd } from "@/lib/agents/pricing";
 import { ApiError } from "@/lib/http/errors";
 import { withPublic } from "@/lib/http/handlers";
+import { clientIp } from "@/lib/http/request";
 import { json } from "@/lib/http/response";
 
-export const GET = withPublic(async ({ app }) => {
+/** The catalog is public; each client IP may read it this often (headers on every answer). */
+const catalogRateLimit = { name: "v1:agents", limit: 300, windowMs: 60_000 };
+
+export const GET = withPublic(async ({ app, request, limit }) => {
+  await limit(catalogRateLimit, clientIp(request.headers), { headers: true });
   const agents = await app.agents.client.listAgents().catch((error: Error) => {
     throw new ApiError("marketplace_error", `The agent marketplace is unavailable: ${error.message}`);
   });

@@ -1,0 +1,237 @@
+// npm run bench — the figures the paid-call issue asks for, measured side by side in one process:
+//   1. API key verification with 10,000 keys: one indexed SHA-256 lookup vs the seeds' design
+//      (a bcrypt compare against every active key), the latter measured on a sample and extrapolated;
+//   2. rate limiting under 500 concurrent requests: admitted vs limit and latency, for this
+//      gateway's limiter vs a database read-check-increment counter (the seeds' first design);
+//   3. gateway overhead: a paid call through POST /api/tdk/v1/call vs the same agent called
+//      directly with a wallet (build → sign → call), on the local marketplace and ledger.
+// Set BENCH_DATABASE_URL to run the database parts on a real PostgreSQL as well, TEST_REDIS_URL for Upstash.
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import { Keypair } from "@solana/web3.js";
+import bcrypt from "bcryptjs";
+import { NextRequest } from "next/server";
+import { POST as callRoute } from "@/app/api/tdk/v1/call/route";
+import { LocalMarketplace } from "@/lib/agents/local-marketplace";
+import { demoAgents } from "@/lib/agents/demo-agents";
+import { MarketplaceClient } from "@/lib/agents/marketplace-client";
+import { registerAccount } from "@/lib/auth/accounts";
+import { localMarketplaceAgents, setAppContext, type AppContext } from "@/lib/context";
+import { PGliteDatabase } from "@/lib/db/pglite";
+import { parseEnv } from "@/lib/env";
+import { generateApiKey } from "@/lib/keys/api-key";
+import { keyDeps } from "@/lib/keys/deps";
+import { createApiKey, verifyApiKey } from "@/lib/keys/keys";
+import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
+import type { RateLimiter } from "@/lib/ratelimit/types";
+import { fundWallet } from "@/lib/solana/funding";
+import { LocalLedger } from "@/lib/solana/local-ledger";
+import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+function stats(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length };
+}
+const ms = (value: number) => `${value.toFixed(3)} ms`;
+async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
+  const start = performance.now();
+  const result = await work();
+  return [performance.now() - start, result];
+}
+
+async function setup(): Promise<AppContext> {
+  const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"), FREE_MONTHLY_QUOTA: "1000000" });
+  const db = await PGliteDatabase.open(null);
+  const ledger = await LocalLedger.open(null);
+  await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
+  const agents = localMarketplaceAgents(await LocalMarketplace.create(ledger, demoAgents()));
+  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents };
+  setAppContext(app);
+  return app;
+}
+
+async function benchKeyVerification(app: AppContext) {
+  console.log("\n## 1. API key verification with 10,000 keys in the database");
+  const account = await registerAccount(app.db, `bench-${Date.now()}@example.com`, "bench-password-42");
+  if (!account.ok) throw new Error("setup");
+  // 10,000 keys inserted through the same SQL function key creation uses (wallets unfunded: not what is measured).
+  const keys: string[] = [];
+  const wallet = Keypair.generate();
+  const { sealKeypair } = await import("@/lib/crypto/wallet-keys");
+  const sealed = sealKeypair(app.ring, wallet);
+  const pg = (app.db as unknown as { pg: import("@electric-sql/pglite").PGlite }).pg;
+  const [insertMs] = await timed(async () => {
+    await pg.query("begin");
+    for (let i = 0; i < 10_000; i += 1) {
+      const key = generateApiKey("test");
+      keys.push(key.apiKey);
+      const walletKey = Keypair.generate().publicKey.toBase58();
+      await pg.query(
+        "insert into tdk_api_keys (account_id, name, key_hash, key_prefix, wallet_public_key, wallet_secret_encrypted) values ($1, $2, $3, $4, $5, $6)",
+        [account.account.id, `k${i}`, key.hash, key.prefix, walletKey, sealed.secretEncrypted],
+      );
+    }
+    await pg.query("commit");
+  });
+  console.log(`inserted 10,000 keys in ${(insertMs / 1000).toFixed(1)} s`);
+
+  const lookups: number[] = [];
+  for (let i = 0; i < 2_000; i += 1) {
+    const key = keys[Math.floor(Math.random() * keys.length)]!;
+    const [elapsed, result] = await timed(() => verifyApiKey(app.db, key));
+    if (!result.ok) throw new Error("lookup failed");
+    lookups.push(elapsed);
+  }
+  const ours = stats(lookups);
+  console.log(`this gateway (SHA-256 + unique index, PGlite): n=${ours.n} p50 ${ms(ours.p50)} p99 ${ms(ours.p99)} mean ${ms(ours.mean)}`);
+
+  // The seeds' design stores bcrypt hashes (not findable by value) and compares the presented key
+  // against every active key. Measured: the cost of one compare (cost 10, the seeds' bcrypt default),
+  // on a sample; extrapolated to 10,000 keys (a miss or a revoked key scans all of them; a hit, half on average).
+  const sampleHashes = await Promise.all(keys.slice(0, 5).map((key) => bcrypt.hash(key, 10)));
+  const compares: number[] = [];
+  for (let i = 0; i < 20; i += 1) {
+    const [elapsed] = await timed(() => bcrypt.compare(keys[100]!, sampleHashes[i % sampleHashes.length]!));
+    compares.push(elapsed);
+  }
+  const compare = stats(compares);
+  const fullScanMs = compare.mean * 10_000;
+  console.log(`seeds' design: one bcrypt compare (cost 10, bcryptjs) n=${compare.n} p50 ${ms(compare.p50)} mean ${ms(compare.mean)}`);
+  console.log(`  extrapolated per verification with 10,000 keys: hit ≈ ${(fullScanMs / 2 / 1000).toFixed(1)} s (half the keys), miss ≈ ${(fullScanMs / 1000).toFixed(1)} s (all keys)`);
+  console.log(`  ratio (hit, mean): ${(fullScanMs / 2 / ours.mean).toFixed(0)}× slower than the indexed lookup`);
+}
+
+/** The seeds' first design: read the counter, check it, write it back: two statements, not atomic. */
+type RunSql = (sql: string, params: unknown[]) => Promise<{ rows: { count: number }[] }>;
+function databaseCounter(run: RunSql, table: string) {
+  return {
+    setup: () => run(`create table if not exists ${table} (key text primary key, count integer not null)`, []),
+    async limit(key: string, limit: number): Promise<boolean> {
+      const { rows } = await run(`select count from ${table} where key = $1`, [key]);
+      const count = rows[0]?.count ?? 0;
+      if (count >= limit) return false;
+      await run(`insert into ${table} (key, count) values ($1, $2) on conflict (key) do update set count = $2`, [key, count + 1]);
+      return true;
+    },
+  };
+}
+
+async function benchRateLimiter(app: AppContext) {
+  console.log("\n## 2. Rate limiter: 500 concurrent requests against a limit of 100");
+  const report = (name: string, admitted: number, latencies: number[]) => {
+    const s = stats(latencies);
+    console.log(`${name}: admitted ${admitted} / limit 100 · p50 ${ms(s.p50)} p99 ${ms(s.p99)}`);
+  };
+  const limiters: [string, RateLimiter, () => Promise<void>][] = [["this gateway, in-process sliding window", new MemoryRateLimiter(), async () => {}]];
+  const redisUrl = process.env.TEST_REDIS_URL;
+  if (redisUrl) {
+    const { startUpstashBridge } = await import("../tests/helpers/upstash-bridge");
+    const { UpstashRateLimiter } = await import("@/lib/ratelimit/upstash");
+    const bridge = await startUpstashBridge(redisUrl);
+    limiters.push(["this gateway, @upstash/ratelimit on Redis (REST bridge)", new UpstashRateLimiter({ url: bridge.url, token: bridge.token }), () => bridge.close()]);
+  }
+  for (const [name, limiter, close] of limiters) {
+    const policy = { name: `bench-${randomBytes(4).toString("hex")}`, limit: 100, windowMs: 60_000 };
+    const results = await Promise.all(Array.from({ length: 500 }, () => timed(() => limiter.limit(policy, "client"))));
+    report(name, results.filter(([, r]) => r.success).length, results.map(([t]) => t));
+    await close();
+  }
+
+  const pglite = (app.db as unknown as { pg: { query: RunSql } }).pg;
+  const databases: [string, RunSql, () => Promise<void>][] = [
+    ["database read-check-increment (PGlite)", (sql, params) => pglite.query(sql, params), async () => {}],
+  ];
+  if (process.env.BENCH_DATABASE_URL) {
+    const pg = (await import("pg")).default;
+    const pool = new pg.Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: 20 });
+    databases.push(["database read-check-increment (PostgreSQL, pool of 20)", (sql, params) => pool.query(sql, params), () => pool.end()]);
+  }
+  for (const [name, run, close] of databases) {
+    const counter = databaseCounter(run, `bench_counter_${randomBytes(3).toString("hex")}`);
+    await counter.setup();
+    const results = await Promise.all(Array.from({ length: 500 }, () => timed(() => counter.limit("client", 100))));
+    report(name, results.filter(([, ok]) => ok).length, results.map(([t]) => t));
+    await close();
+  }
+}
+
+async function benchGatewayOverhead(app: AppContext) {
+  console.log("\n## 3. Gateway overhead: a paid call (warmmemory store), local marketplace and ledger");
+  const account = await registerAccount(app.db, `overhead-${Date.now()}@example.com`, "bench-password-42");
+  if (!account.ok) throw new Error("setup");
+  await app.db.call("tdk_set_account_tier", { p_account_id: account.account.id, p_tier: "pro" });
+  const deps = await keyDeps(app);
+  const created = await createApiKey({ ...deps, config: { ...deps.config, initialUsdcMicro: 100_000_000n } }, account.account.id, "bench");
+  if (!created.ok) throw new Error(created.code);
+
+  const throughGateway = async (i: number) => {
+    const request = new NextRequest("http://localhost/api/tdk/v1/call", {
+      method: "POST",
+      headers: { authorization: `Bearer ${created.apiKey}`, "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
+      body: JSON.stringify({ agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } }),
+    });
+    const response = await callRoute(request, { params: Promise.resolve({}) });
+    if (response.status !== 200) throw new Error(`gateway answered ${response.status}: ${await response.text()}`);
+    await response.json();
+  };
+
+  // The "before" path: a developer with a funded wallet talking to the marketplace directly.
+  const wallet = Keypair.generate();
+  const treasury = (await import("@/lib/solana/treasury")).loadTreasury;
+  const treasuryKey = (await treasury(app.db, app.ring))!;
+  const walletKey = await createApiKey({ ...deps, config: { ...deps.config, initialUsdcMicro: 0n, initialSolLamports: 0n } }, account.account.id, "direct");
+  if (!walletKey.ok) throw new Error(walletKey.code);
+  await fundWallet({ db: app.db, ledger: app.ledger, treasury: treasuryKey }, { apiKeyId: walletKey.key.id, wallet: wallet.publicKey, usdcMicro: 100_000_000n, solLamports: 100_000_000n, reason: "topup" });
+  const direct = new MarketplaceClient(app.agents.local!.apiUrl, app.agents.local!.fetch);
+  const agentId = (await direct.findAgent("warmmemory"))!.id;
+  const directCall = async (i: number) => {
+    const { Transaction } = await import("@solana/web3.js");
+    const build = await direct.buildTransaction(agentId, wallet.publicKey.toBase58(), { action: "store", key: `k${i}`, value: "v" });
+    if (!build.ok) throw new Error(build.error);
+    const tx = Transaction.from(Buffer.from(build.transaction, "base64"));
+    tx.sign(wallet);
+    const result = await direct.callAgent(build.payment_intent_id, tx.serialize().toString("base64"));
+    if (!result.ok) throw new Error(result.error);
+  };
+
+  const N = 300;
+  for (const warm of [throughGateway, directCall]) for (let i = 0; i < 20; i += 1) await warm(i);
+  const sequential = async (fn: (i: number) => Promise<void>) => {
+    const samples: number[] = [];
+    for (let i = 0; i < N; i += 1) samples.push((await timed(() => fn(i)))[0]);
+    return stats(samples);
+  };
+  const gateway = await sequential(throughGateway);
+  const before = await sequential(directCall);
+  console.log(`direct with a wallet (before): n=${before.n} p50 ${ms(before.p50)} p99 ${ms(before.p99)}`);
+  console.log(`through the gateway:            n=${gateway.n} p50 ${ms(gateway.p50)} p99 ${ms(gateway.p99)}`);
+  console.log(`gateway overhead: p50 +${ms(gateway.p50 - before.p50)}, p99 +${ms(gateway.p99 - before.p99)}`);
+
+  for (const concurrency of [1, 8]) {
+    let next = 0;
+    const total = 400;
+    const [elapsed] = await timed(() =>
+      Promise.all(Array.from({ length: concurrency }, async () => {
+        while (next < total) await throughGateway(10_000 + next++);
+      })),
+    );
+    console.log(`throughput through the gateway, ${concurrency} in flight: ${((total / elapsed) * 1000).toFixed(0)} calls/s (${total} calls)`);
+  }
+}
+
+async function main() {
+  console.log(`# TDK gateway benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`);
+  const app = await setup();
+  await benchKeyVerification(app);
+  await benchRateLimiter(app);
+  await benchGatewayOverhead(app);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
