@@ -260,6 +260,31 @@ describe("a marketplace that misbehaves", () => {
     expect(await reserved(app.db, key.id)).toBe(0);
   });
 
+  it("no answer and no payment on the chain yet: 502 outcome_unknown, kept pending, then released once the payment can no longer land", async () => {
+    const { apiKey, key } = await createKeyedAccount(app);
+    const wallet = new PublicKey(key.wallet.public_key);
+    const before = await app.ledger.getUsdcBalance(wallet);
+    const unreachable: FetchLike = async (url, init) => {
+      if (new URL(url).pathname === "/api/agents/call") throw new TypeError("fetch failed: connect ECONNREFUSED");
+      return app.agents.local!.fetch(url, init);
+    };
+    const deps = { ...callDeps(app), agents: { ...app.agents, client: new MarketplaceClient(app.agents.local!.apiUrl, unreachable) } };
+    const answer = await paidCall(deps, await verified(apiKey), { requestId: `req_unknown_${key.id}`, body: store("x", "1"), idempotencyKey: "unknown-1" });
+    expect(answer).toMatchObject({ status: 502, body: { error: { code: "outcome_unknown", paid: null } } });
+    expect((await rows(app.db, key.id))[0]!.status).toBe("pending");
+    // A retry with the same Idempotency-Key waits for the outcome instead of paying again.
+    expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("x", "1"), headers: { "idempotency-key": "unknown-1" } })).status).toBe(409);
+
+    (app.ledger as LocalLedger).expireBlockhashes();
+    expect(await recoverPendingCalls(app, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({ resolved: 1, pending: 0 });
+    expect((await rows(app.db, key.id))[0]!.status).toBe("failed");
+    expect(await reserved(app.db, key.id)).toBe(0);
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(before);
+    const replay = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("x", "1"), headers: { "idempotency-key": "unknown-1" } });
+    expect(replay.status).toBe(502);
+    expect(replay.json.error).toMatchObject({ code: "marketplace_error", paid: false });
+  });
+
   it("an answer lost after payment is resolved from the chain: paid, agent_failed, not paid again", async () => {
     const { apiKey, key } = await createKeyedAccount(app);
     const wallet = new PublicKey(key.wallet.public_key);
