@@ -18,6 +18,7 @@ export const fundingSchema = z.object({
   usdc_micro: z.number().int().nonnegative(),
   sol_lamports: z.number().int().nonnegative(),
   tx_signature: z.string(),
+  recent_blockhash: z.string().nullable(),
   status: z.enum(["pending", "confirmed", "failed"]),
   error: z.string().nullable(),
   created_at: z.string(),
@@ -65,6 +66,7 @@ export async function fundWallet(deps: FundingDeps, request: FundingRequest): Pr
       p_usdc_micro: request.usdcMicro,
       p_sol_lamports: request.solLamports,
       p_tx_signature: signature,
+      p_recent_blockhash: tx.recentBlockhash!,
     },
     recordResultSchema,
   );
@@ -82,20 +84,31 @@ export async function fundWallet(deps: FundingDeps, request: FundingRequest): Pr
   }
 }
 
-export async function buildFundingTransaction(ledger: Ledger, treasury: Keypair, request: FundingRequest): Promise<Transaction> {
+export function buildFundingTransaction(ledger: Ledger, treasury: Keypair, request: Omit<FundingRequest, "apiKeyId" | "reason">): Promise<Transaction> {
+  return buildBatchFundingTransaction(ledger, treasury, [request]);
+}
+
+/** Transfers to several wallets in one transaction (the top-up cron batches them). */
+export async function buildBatchFundingTransaction(
+  ledger: Ledger,
+  treasury: Keypair,
+  transfers: Omit<FundingRequest, "apiKeyId" | "reason">[],
+): Promise<Transaction> {
   const mint = ledger.usdcMint;
+  const treasuryAta = getAssociatedTokenAddressSync(mint, treasury.publicKey, true);
   const { blockhash, lastValidBlockHeight } = await ledger.latestBlockhash();
   const tx = new Transaction({ feePayer: treasury.publicKey, blockhash, lastValidBlockHeight });
-  if (request.usdcMicro > 0n) {
-    const walletAta = getAssociatedTokenAddressSync(mint, request.wallet, true);
-    const treasuryAta = getAssociatedTokenAddressSync(mint, treasury.publicKey, true);
-    tx.add(
-      createAssociatedTokenAccountIdempotentInstruction(treasury.publicKey, walletAta, request.wallet, mint),
-      createTransferCheckedInstruction(treasuryAta, mint, walletAta, treasury.publicKey, request.usdcMicro, USDC_DECIMALS),
-    );
-  }
-  if (request.solLamports > 0n) {
-    tx.add(SystemProgram.transfer({ fromPubkey: treasury.publicKey, toPubkey: request.wallet, lamports: request.solLamports }));
+  for (const transfer of transfers) {
+    if (transfer.usdcMicro > 0n) {
+      const walletAta = getAssociatedTokenAddressSync(mint, transfer.wallet, true);
+      tx.add(
+        createAssociatedTokenAccountIdempotentInstruction(treasury.publicKey, walletAta, transfer.wallet, mint),
+        createTransferCheckedInstruction(treasuryAta, mint, walletAta, treasury.publicKey, transfer.usdcMicro, USDC_DECIMALS),
+      );
+    }
+    if (transfer.solLamports > 0n) {
+      tx.add(SystemProgram.transfer({ fromPubkey: treasury.publicKey, toPubkey: transfer.wallet, lamports: transfer.solLamports }));
+    }
   }
   // Two fundings of the same amounts to the same wallet are two payments, with two signatures.
   tx.add(nonceMemo("tdk-funding"));
@@ -114,14 +127,21 @@ export async function resolveFunding(
   return result.funding;
 }
 
-/** Resolves pending fundings from the chain (never by sending again). Returns how many changed. */
+/**
+ * Resolves pending fundings from the chain, never by sending again: confirmed when the signature
+ * landed, failed when it failed or its blockhash expired without it landing. Returns how many changed.
+ */
 export async function resolvePendingFundings(db: Database, ledger: Ledger, olderThan: Date): Promise<number> {
   const pending = await callFunction(db, "tdk_list_pending_fundings", { p_older_than: olderThan }, z.array(fundingSchema));
   let resolved = 0;
   for (const funding of pending) {
-    const status = await ledger.getSignatureStatus(funding.tx_signature);
+    let status = await ledger.getSignatureStatus(funding.tx_signature);
+    if (status === "unknown" && funding.recent_blockhash && !(await ledger.isBlockhashValid(funding.recent_blockhash))) {
+      // Expired: one more look in case it landed just before, then it never will.
+      status = (await ledger.getSignatureStatus(funding.tx_signature)) === "confirmed" ? "confirmed" : "failed";
+    }
     if (status === "unknown") continue;
-    await resolveFunding(db, funding.id, status, status === "failed" ? "Transaction failed on chain" : null);
+    await resolveFunding(db, funding.id, status, status === "failed" ? "Transaction did not land" : null);
     resolved += 1;
   }
   return resolved;

@@ -95,7 +95,9 @@ create table tdk_wallet_fundings (
   reason tdk_funding_reason not null,
   usdc_micro bigint not null check (usdc_micro >= 0),
   sol_lamports bigint not null check (sol_lamports >= 0),
-  tx_signature text not null unique check (length(tx_signature) between 64 and 88),
+  -- One transaction may fund several wallets (the top-up cron batches transfers).
+  tx_signature text not null check (length(tx_signature) between 64 and 88),
+  recent_blockhash text,
   status tdk_funding_status not null default 'pending',
   error text,
   created_at timestamptz not null default now(),
@@ -105,6 +107,7 @@ create table tdk_wallet_fundings (
   constraint tdk_wallet_fundings_error_only_when_failed check (error is null or status = 'failed')
 );
 create index tdk_wallet_fundings_key_idx on tdk_wallet_fundings (api_key_id, created_at);
+create unique index tdk_wallet_fundings_tx_key on tdk_wallet_fundings (tx_signature, api_key_id);
 create index tdk_wallet_fundings_pending_idx on tdk_wallet_fundings (created_at) where status = 'pending';
 
 -- One row per paid call: written `pending` before anything is paid (the intent), then settled.

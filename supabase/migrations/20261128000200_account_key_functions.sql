@@ -212,12 +212,13 @@ language sql immutable as $$
   select jsonb_build_object(
     'id', f.id, 'api_key_id', f.api_key_id, 'wallet_public_key', f.wallet_public_key, 'reason', f.reason,
     'usdc_micro', f.usdc_micro, 'sol_lamports', f.sol_lamports, 'tx_signature', f.tx_signature,
-    'status', f.status, 'error', f.error, 'created_at', f.created_at, 'resolved_at', f.resolved_at)
+    'recent_blockhash', f.recent_blockhash, 'status', f.status, 'error', f.error, 'created_at', f.created_at, 'resolved_at', f.resolved_at)
 $$;
 
 -- Records a funding before its (already signed) transaction is sent.
 create or replace function tdk_record_funding(
-  p_api_key_id uuid, p_reason tdk_funding_reason, p_usdc_micro bigint, p_sol_lamports bigint, p_tx_signature text
+  p_api_key_id uuid, p_reason tdk_funding_reason, p_usdc_micro bigint, p_sol_lamports bigint, p_tx_signature text,
+  p_recent_blockhash text
 ) returns jsonb language plpgsql as $$
 declare
   v_wallet text;
@@ -227,8 +228,8 @@ begin
   if v_wallet is null then
     return jsonb_build_object('ok', false, 'code', 'not_found');
   end if;
-  insert into tdk_wallet_fundings (api_key_id, wallet_public_key, reason, usdc_micro, sol_lamports, tx_signature)
-  values (p_api_key_id, v_wallet, p_reason, p_usdc_micro, p_sol_lamports, p_tx_signature)
+  insert into tdk_wallet_fundings (api_key_id, wallet_public_key, reason, usdc_micro, sol_lamports, tx_signature, recent_blockhash)
+  values (p_api_key_id, v_wallet, p_reason, p_usdc_micro, p_sol_lamports, p_tx_signature, p_recent_blockhash)
   returning * into v;
   return jsonb_build_object('ok', true, 'funding', tdk_funding_json(v));
 end $$;

@@ -209,42 +209,60 @@ returns jsonb language sql stable as $$
   from totals t
 $$;
 
--- A top-up from the treasury, recorded before it is sent, only within the caps: at most one
--- pending top-up per key, a per-key daily cap and a treasury-wide daily cap (UTC day).
-create or replace function tdk_record_topup(
-  p_api_key_id uuid, p_usdc_micro bigint, p_sol_lamports bigint, p_tx_signature text,
-  p_key_daily_cap_micro bigint, p_total_daily_cap_micro bigint
+-- Top-ups from the treasury, recorded before their transaction is sent, only within the caps:
+-- no key with a top-up already pending, a per-key daily cap and a treasury-wide daily cap (UTC
+-- day). p_items: [{"api_key_id", "usdc_micro", "sol_lamports"}], all paid by one transaction.
+-- All or nothing: when a key is refused, nothing is recorded and the refusals are returned, so the
+-- caller rebuilds the transaction without them.
+create or replace function tdk_record_topups(
+  p_items jsonb, p_tx_signature text, p_recent_blockhash text, p_key_daily_cap_micro bigint, p_total_daily_cap_micro bigint
 ) returns jsonb language plpgsql as $$
 declare
-  v_key tdk_api_keys;
   v_day timestamptz := date_trunc('day', now() at time zone 'utc') at time zone 'utc';
-  v_key_today bigint;
   v_total_today bigint;
+  v_item jsonb;
+  v_key tdk_api_keys;
+  v_key_today bigint;
+  v_refused jsonb := '[]'::jsonb;
+  v_recorded jsonb := '[]'::jsonb;
   v tdk_wallet_fundings;
 begin
-  select * into v_key from tdk_api_keys where id = p_api_key_id for update;
-  if v_key.id is null or v_key.status <> 'active' then
-    return jsonb_build_object('ok', false, 'code', 'key_inactive');
-  end if;
-  if exists (select 1 from tdk_wallet_fundings where api_key_id = p_api_key_id and status = 'pending') then
-    return jsonb_build_object('ok', false, 'code', 'topup_in_flight');
-  end if;
-  -- Serialise the treasury-wide cap: one top-up decision at a time.
+  -- One top-up decision at a time, treasury-wide: the total cap cannot be raced past.
   perform 1 from tdk_treasury where id = 1 for update;
-  select coalesce(sum(usdc_micro), 0) into v_key_today from tdk_wallet_fundings
-   where api_key_id = p_api_key_id and reason = 'topup' and status <> 'failed' and created_at >= v_day;
   select coalesce(sum(usdc_micro), 0) into v_total_today from tdk_wallet_fundings
    where reason = 'topup' and status <> 'failed' and created_at >= v_day;
-  if v_key_today + p_usdc_micro > p_key_daily_cap_micro then
-    return jsonb_build_object('ok', false, 'code', 'key_cap_reached', 'funded_today_micro', v_key_today);
+  for v_item in select * from jsonb_array_elements(p_items) loop
+    select * into v_key from tdk_api_keys where id = (v_item->>'api_key_id')::uuid for update;
+    if v_key.id is null or v_key.status <> 'active' then
+      v_refused := v_refused || jsonb_build_object('api_key_id', v_item->>'api_key_id', 'code', 'key_inactive');
+      continue;
+    end if;
+    if exists (select 1 from tdk_wallet_fundings where api_key_id = v_key.id and status = 'pending') then
+      v_refused := v_refused || jsonb_build_object('api_key_id', v_key.id, 'code', 'topup_in_flight');
+      continue;
+    end if;
+    select coalesce(sum(usdc_micro), 0) into v_key_today from tdk_wallet_fundings
+     where api_key_id = v_key.id and reason = 'topup' and status <> 'failed' and created_at >= v_day;
+    if v_key_today + (v_item->>'usdc_micro')::bigint > p_key_daily_cap_micro then
+      v_refused := v_refused || jsonb_build_object('api_key_id', v_key.id, 'code', 'key_cap_reached', 'funded_today_micro', v_key_today);
+      continue;
+    end if;
+    if v_total_today + (v_item->>'usdc_micro')::bigint > p_total_daily_cap_micro then
+      v_refused := v_refused || jsonb_build_object('api_key_id', v_key.id, 'code', 'treasury_cap_reached', 'funded_today_micro', v_total_today);
+      continue;
+    end if;
+    v_total_today := v_total_today + (v_item->>'usdc_micro')::bigint;
+    insert into tdk_wallet_fundings (api_key_id, wallet_public_key, reason, usdc_micro, sol_lamports, tx_signature, recent_blockhash)
+    values (v_key.id, v_key.wallet_public_key, 'topup', (v_item->>'usdc_micro')::bigint, (v_item->>'sol_lamports')::bigint, p_tx_signature, p_recent_blockhash)
+    returning * into v;
+    v_recorded := v_recorded || tdk_funding_json(v);
+  end loop;
+  if jsonb_array_length(v_refused) > 0 then
+    -- Undo this call's inserts: the transaction pays for all of them or none.
+    delete from tdk_wallet_fundings where tx_signature = p_tx_signature and status = 'pending';
+    return jsonb_build_object('ok', false, 'refused', v_refused);
   end if;
-  if v_total_today + p_usdc_micro > p_total_daily_cap_micro then
-    return jsonb_build_object('ok', false, 'code', 'treasury_cap_reached', 'funded_today_micro', v_total_today);
-  end if;
-  insert into tdk_wallet_fundings (api_key_id, wallet_public_key, reason, usdc_micro, sol_lamports, tx_signature)
-  values (p_api_key_id, v_key.wallet_public_key, 'topup', p_usdc_micro, p_sol_lamports, p_tx_signature)
-  returning * into v;
-  return jsonb_build_object('ok', true, 'funding', tdk_funding_json(v));
+  return jsonb_build_object('ok', true, 'fundings', v_recorded);
 end $$;
 
 -- Wallet state needed by the call path (balances, reservation) for one key.

@@ -85,7 +85,7 @@ describe("wallet funding on the local ledger", () => {
     // What fundWallet does, stopped right after the send (as if the process died there).
     const tx = await buildFundingTransaction(app.ledger, treasury, request);
     const signature = toBase58(tx.signature!);
-    await callFunction(app.db, "tdk_record_funding", { p_api_key_id: key.id, p_reason: "topup", p_usdc_micro: 3_000_000n, p_sol_lamports: 0n, p_tx_signature: signature }, z.object({ ok: z.literal(true) }));
+    await callFunction(app.db, "tdk_record_funding", { p_api_key_id: key.id, p_reason: "topup", p_usdc_micro: 3_000_000n, p_sol_lamports: 0n, p_tx_signature: signature, p_recent_blockhash: tx.recentBlockhash! }, z.object({ ok: z.literal(true) }));
     await app.ledger.sendTransaction(tx);
     expect((await listFundings(app.db, key.id))[0]!.status).toBe("pending");
 
