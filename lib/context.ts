@@ -10,6 +10,7 @@ import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { MarketplaceClient } from "@/lib/agents/marketplace-client";
 import type { LocalMarketplace } from "@/lib/agents/local-marketplace";
 import { PublicKey } from "@solana/web3.js";
+import Stripe from "stripe";
 
 /**
  * Everything a request needs, built once per process from the environment. Route bundles may
@@ -23,6 +24,8 @@ export interface AppContext {
   ring: KeyRing;
   limiter: RateLimiter;
   agents: AgentMarketplace;
+  /** Null when Stripe is not configured: billing is off, usage stays unreported. */
+  stripe: Stripe | null;
 }
 
 /** The agent marketplace: its client, and the protocol wallet payments may go to. */
@@ -55,7 +58,8 @@ export async function buildAppContext(env: Env): Promise<AppContext> {
     await ensureEmbeddedTreasury(db, ring, ledger as LocalLedger, env.treasuryFloat);
   }
   const [limiter, agents] = await Promise.all([openRateLimiter(env), openMarketplace(env, ledger)]);
-  return { env, db, ledger, ring, limiter, agents };
+  const stripe = env.stripe ? new Stripe(env.stripe.secretKey, { maxNetworkRetries: 2, telemetry: false, timeout: 20_000 }) : null;
+  return { env, db, ledger, ring, limiter, agents, stripe };
 }
 
 async function openMarketplace(env: Env, ledger: Ledger): Promise<AgentMarketplace> {

@@ -52,6 +52,11 @@ const rawEnvSchema = z.object({
 
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
+  STRIPE_METER_EVENT_NAME: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z0-9_]{1,100}$/).default("tdk_usage_micro")),
+  STRIPE_PRICE_PAID: optionalString,
+  STRIPE_PRICE_PRO: optionalString,
+  ALERT_WEBHOOK_URL: optionalUrl,
+  TOPUP_LOW_WATER_USDC_MICRO: intWithDefault(2_000_000),
 
   UPSTASH_REDIS_REST_URL: optionalUrl,
   UPSTASH_REDIS_REST_TOKEN: optionalString,
@@ -77,14 +82,20 @@ export interface Env {
   ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
   marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
   pricing: { markupBps: number; freeMonthlyQuota: number };
-  topup: { targetUsdcMicro: bigint; keyDailyCapMicro: bigint; totalDailyCapMicro: bigint };
+  topup: { lowWaterUsdcMicro: bigint; targetUsdcMicro: bigint; keyDailyCapMicro: bigint; totalDailyCapMicro: bigint };
   /** Null in development without a key: the embedded key file in the data dir is used instead. */
   encryption: { current: KeyVersion; decryptOnly: KeyVersion[] } | null;
   funding: { initialUsdcMicro: bigint; initialSolLamports: bigint };
   treasuryFloat: { usdcMicro: bigint; solLamports: bigint };
   keys: { mode: "live" | "test"; maxPerAccount: number };
   sessionTtlMs: number;
-  stripe: { secretKey: string; webhookSecret: string } | null;
+  stripe: {
+    secretKey: string;
+    webhookSecret: string;
+    meterEventName: string;
+    prices: { paid: string | null; pro: string | null };
+  } | null;
+  alertWebhookUrl: string | null;
   upstash: { url: string; token: string } | null;
   cronSecret: string | null;
 }
@@ -184,6 +195,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     marketplace,
     pricing: { markupBps: Math.round(raw.TDK_MARKUP_PCT * 100), freeMonthlyQuota: raw.FREE_MONTHLY_QUOTA },
     topup: {
+      lowWaterUsdcMicro: BigInt(raw.TOPUP_LOW_WATER_USDC_MICRO),
       targetUsdcMicro: BigInt(raw.TOPUP_TARGET_USDC_MICRO),
       keyDailyCapMicro: BigInt(raw.TOPUP_KEY_DAILY_CAP_MICRO),
       totalDailyCapMicro: BigInt(raw.TOPUP_TOTAL_DAILY_CAP_MICRO),
@@ -193,7 +205,15 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     treasuryFloat: { usdcMicro: BigInt(raw.TREASURY_FLOAT_USDC_MICRO), solLamports: BigInt(raw.TREASURY_FLOAT_SOL_LAMPORTS) },
     keys: { mode: raw.TDK_KEY_MODE ?? (ledger.kind === "local" ? "test" : "live"), maxPerAccount: raw.MAX_KEYS_PER_ACCOUNT },
     sessionTtlMs: raw.SESSION_TTL_HOURS * 3_600_000,
-    stripe: stripe ? { secretKey: stripe.STRIPE_SECRET_KEY, webhookSecret: stripe.STRIPE_WEBHOOK_SECRET } : null,
+    stripe: stripe
+      ? {
+          secretKey: stripe.STRIPE_SECRET_KEY,
+          webhookSecret: stripe.STRIPE_WEBHOOK_SECRET,
+          meterEventName: raw.STRIPE_METER_EVENT_NAME,
+          prices: { paid: raw.STRIPE_PRICE_PAID ?? null, pro: raw.STRIPE_PRICE_PRO ?? null },
+        }
+      : null,
+    alertWebhookUrl: raw.ALERT_WEBHOOK_URL ?? null,
     upstash: upstash ? { url: upstash.UPSTASH_REDIS_REST_URL, token: upstash.UPSTASH_REDIS_REST_TOKEN } : null,
     cronSecret: raw.CRON_SECRET ?? null,
   };

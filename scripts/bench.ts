@@ -46,7 +46,7 @@ async function setup(): Promise<AppContext> {
   const ledger = await LocalLedger.open(null);
   await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
   const agents = localMarketplaceAgents(await LocalMarketplace.create(ledger, demoAgents()));
-  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents };
+  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents, stripe: null };
   setAppContext(app);
   return app;
 }

@@ -83,7 +83,7 @@ describe("configuration (lib/env.ts)", () => {
     const env = parseEnv({ TDK_MARKUP_PCT: "12.5", FREE_MONTHLY_QUOTA: "10" });
     expect(env.pricing).toEqual({ markupBps: 1250, freeMonthlyQuota: 10 });
     expect(parseEnv({}).pricing.markupBps).toBe(5000);
-    expect(env.topup).toEqual({ targetUsdcMicro: 10_000_000n, keyDailyCapMicro: 50_000_000n, totalDailyCapMicro: 10_000_000_000n });
+    expect(env.topup).toEqual({ lowWaterUsdcMicro: 2_000_000n, targetUsdcMicro: 10_000_000n, keyDailyCapMicro: 50_000_000n, totalDailyCapMicro: 10_000_000_000n });
     expect(() => parseEnv({ TDK_MARKUP_PCT: "1.234" })).toThrow(/TDK_MARKUP_PCT/);
     expect(() => parseEnv({ SOLANA_RPC_URL: "https://rpc.example", USDC_MINT: "mint" })).toThrow(/local marketplace runs on the local ledger/);
     expect(() => parseEnv({ TETTO_API_URL: "https://t.example", TETTO_PROTOCOL_WALLET: "p" })).toThrow(/real chain/);

@@ -16,7 +16,7 @@ import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents"
  * real local ledger in memory, real rate limiter. Nothing of ours is mocked.
  */
 export async function createTestApp(
-  options: { db?: Database; env?: Record<string, string>; agents?: LocalAgentDefinition[] } = {},
+  options: { db?: Database; env?: Record<string, string>; agents?: LocalAgentDefinition[]; stripe?: import("stripe").default } = {},
 ): Promise<AppContext> {
   const env = parseEnv({
     NODE_ENV: "test",
@@ -29,7 +29,7 @@ export async function createTestApp(
   const ledger = await LocalLedger.open(null);
   await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
   const marketplace = await LocalMarketplace.create(ledger, options.agents ?? demoAgents());
-  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(marketplace) };
+  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(marketplace), stripe: options.stripe ?? null };
   setAppContext(app);
   return app;
 }

@@ -1,0 +1,157 @@
+import Stripe from "stripe";
+import { z } from "zod";
+import { callFunction, type Database } from "@/lib/db";
+
+/**
+ * Reports settled usage to Stripe's Billing Meter, exactly once:
+ *  1. claim: one SQL function moves every unreported billable row into a batch per customer (the
+ *     batch id is chosen once and is the meter event's `identifier`); leftovers of earlier runs
+ *     come back with it;
+ *  2. send: one meter event per batch (value: the batch's developer cost in micro-USD), with the
+ *     batch id as identifier and idempotency key, one request at a time per customer;
+ *  3. complete: rows are marked reported only after Stripe accepted the event.
+ * A crash or a Stripe error anywhere leaves the batch open; the next run sends the same identifier,
+ * which Stripe counts once. Free-tier usage is recorded, never reported; usage older than Stripe
+ * accepts is flagged for an operator.
+ */
+
+export const METER_EVENT_MAX_AGE_DAYS = 35;
+/** Batches older than this are flagged instead of sent: Stripe refuses events past 35 days. */
+const SEND_MAX_AGE_MS = (METER_EVENT_MAX_AGE_DAYS * 24 - 1) * 3_600_000;
+
+const batchSchema = z.object({
+  id: z.string(),
+  account_id: z.string().uuid(),
+  stripe_customer_id: z.string(),
+  total_micro: z.number().int().nonnegative(),
+  calls: z.number().int(),
+  status: z.enum(["claimed", "reported", "flagged"]),
+  attempts: z.number().int(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+});
+export type UsageBatch = z.infer<typeof batchSchema>;
+
+export type ReportStep = "claimed" | "accepted";
+
+export interface ReportDeps {
+  db: Database;
+  stripe: Stripe;
+  meterEventName: string;
+  /** Customers reported in parallel (each customer's batches strictly one at a time). */
+  concurrency?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Crash-injection seam for tests: runs after each step; throwing stops the run there. */
+  afterStep?: (step: ReportStep, batch: UsageBatch | null) => void | Promise<void>;
+  log?: (line: string) => void;
+}
+
+export interface ReportSummary {
+  batches: number;
+  reported: number;
+  reported_micro: number;
+  retry_later: number;
+  flagged: number;
+  flagged_rows: number;
+  not_billable_rows: number;
+}
+
+const RATE_LIMIT_BACKOFF_MS = [250, 1_000, 4_000];
+
+export async function reportUsage(deps: ReportDeps): Promise<ReportSummary> {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const log = deps.log ?? ((line: string) => console.warn(line));
+  const claim = await callFunction(
+    deps.db,
+    "tdk_claim_usage_batches",
+    { p_max_age: `${METER_EVENT_MAX_AGE_DAYS} days` },
+    z.object({ not_billable: z.number().int(), flagged: z.number().int(), batches: z.array(batchSchema) }),
+  );
+  await deps.afterStep?.("claimed", null);
+  const summary: ReportSummary = {
+    batches: claim.batches.length,
+    reported: 0,
+    reported_micro: 0,
+    retry_later: 0,
+    flagged: 0,
+    flagged_rows: claim.flagged,
+    not_billable_rows: claim.not_billable,
+  };
+  if (claim.flagged > 0) log(`[tdk] ALERT usage: ${claim.flagged} settled calls are older than ${METER_EVENT_MAX_AGE_DAYS} days and were flagged, not reported`);
+
+  const byCustomer = new Map<string, UsageBatch[]>();
+  for (const batch of claim.batches) (byCustomer.get(batch.stripe_customer_id) ?? byCustomer.set(batch.stripe_customer_id, []).get(batch.stripe_customer_id)!).push(batch);
+  const queues = [...byCustomer.values()];
+
+  const fail = (batch: UsageBatch, error: string, flag: boolean) =>
+    callFunction(deps.db, "tdk_fail_usage_batch", { p_batch_id: batch.id, p_error: error.slice(0, 500), p_flag: flag }, z.unknown());
+
+  const sendCustomer = async (batches: UsageBatch[]) => {
+    for (const batch of batches) {
+      if (Date.now() - Date.parse(batch.created_at) > SEND_MAX_AGE_MS) {
+        await fail(batch, `older than the ${METER_EVENT_MAX_AGE_DAYS} days Stripe accepts`, true);
+        summary.flagged += 1;
+        log(`[tdk] ALERT usage batch ${batch.id} of customer ${batch.stripe_customer_id} is too old for Stripe and was flagged`);
+        continue;
+      }
+      const outcome = await sendBatch(deps, batch, sleep);
+      if (outcome === "accepted") {
+        await deps.afterStep?.("accepted", batch);
+        await callFunction(deps.db, "tdk_complete_usage_batch", { p_batch_id: batch.id }, z.unknown());
+        summary.reported += 1;
+        summary.reported_micro += batch.total_micro;
+      } else if (outcome.kind === "permanent") {
+        await fail(batch, outcome.message, true);
+        summary.flagged += 1;
+        log(`[tdk] ALERT usage batch ${batch.id} refused by Stripe and flagged: ${outcome.message}`);
+      } else {
+        await fail(batch, outcome.message, false);
+        summary.retry_later += batches.length - batches.indexOf(batch);
+        // Stop this customer's later batches too: they are sent in order, on the next run.
+        return;
+      }
+    }
+  };
+
+  // A small pool over customers: never two requests for the same customer at once.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(deps.concurrency ?? 4, queues.length) }, async () => {
+      while (next < queues.length) await sendCustomer(queues[next++]!);
+    }),
+  );
+  return summary;
+}
+
+type SendOutcome = "accepted" | { kind: "permanent" | "retry"; message: string };
+
+async function sendBatch(deps: ReportDeps, batch: UsageBatch, sleep: (ms: number) => Promise<void>): Promise<SendOutcome> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await deps.stripe.billing.meterEvents.create(
+        {
+          event_name: deps.meterEventName,
+          payload: { stripe_customer_id: batch.stripe_customer_id, value: String(batch.total_micro) },
+          identifier: batch.id,
+          timestamp: Math.floor(Date.parse(batch.created_at) / 1000),
+        },
+        { idempotencyKey: batch.id },
+      );
+      return "accepted";
+    } catch (error) {
+      if (!(error instanceof Stripe.errors.StripeError)) return { kind: "retry", message: (error as Error).message };
+      // Already counted under this identifier (an earlier run's request got through).
+      if (error.code === "resource_already_exists") return "accepted";
+      if (error instanceof Stripe.errors.StripeRateLimitError) {
+        const delay = RATE_LIMIT_BACKOFF_MS[attempt];
+        if (delay === undefined) return { kind: "retry", message: "rate limited by Stripe" };
+        await sleep(delay);
+        continue;
+      }
+      if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 400) {
+        return { kind: "permanent", message: error.message };
+      }
+      return { kind: "retry", message: `${error.type}: ${error.message}` };
+    }
+  }
+}

@@ -1,0 +1,154 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import Stripe from "stripe";
+
+/**
+ * A local stand-in for the part of Stripe's API the gateway uses, for the real `stripe` client
+ * (pointed at it with host/port/protocol). Form-encoded requests, Bearer secret key, Stripe's error
+ * shape, Idempotency-Key replay (same key → the stored answer), and meter events deduplicated on
+ * their `identifier` (a duplicate is refused with `resource_already_exists`). It records every
+ * request and can be told to fail the next requests to a path with a status (429, 500…).
+ */
+export interface RecordedStripeRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown>;
+}
+
+export interface StripeStandIn {
+  url: string;
+  secretKey: string;
+  requests: RecordedStripeRequest[];
+  /** Accepted meter event values (micro-USD) summed per customer. */
+  meterTotals: Map<string, bigint>;
+  meterEvents: { identifier: string; customer: string; value: bigint; timestamp: number }[];
+  failNext(pathPrefix: string, status: number, times?: number): void;
+  client(options?: { maxNetworkRetries?: number }): Stripe;
+  close(): Promise<void>;
+}
+
+/** `a[b][0][c]=v` form keys into nested objects, as Stripe reads them. */
+function parseForm(text: string): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    const parts = key.replace(/\]/g, "").split("[");
+    let node: Record<string, unknown> = root;
+    parts.forEach((part, index) => {
+      if (index === parts.length - 1) node[part] = value;
+      else node = (node[part] ??= {}) as Record<string, unknown>;
+    });
+  }
+  return root;
+}
+
+export async function startStripeStandIn(): Promise<StripeStandIn> {
+  const secretKey = `sk_test_${randomBytes(12).toString("hex")}`;
+  const requests: RecordedStripeRequest[] = [];
+  const meterTotals = new Map<string, bigint>();
+  const meterEvents: StripeStandIn["meterEvents"] = [];
+  const identifiers = new Set<string>();
+  const idempotent = new Map<string, { status: number; body: unknown }>();
+  const failures: { prefix: string; status: number; times: number }[] = [];
+  const objects = new Map<string, Record<string, unknown>[]>();
+  let counter = 0;
+  const newId = (prefix: string) => `${prefix}_${(++counter).toString().padStart(6, "0")}${randomBytes(4).toString("hex")}`;
+
+  const handle = (method: string, path: string, body: Record<string, unknown>, query: URLSearchParams): { status: number; body: unknown } => {
+    const error = (status: number, type: string, message: string, code?: string) => ({ status, body: { error: { type, message, ...(code ? { code } : {}) } } });
+    const store = (kind: string, object: Record<string, unknown>) => {
+      (objects.get(kind) ?? objects.set(kind, []).get(kind)!).push(object);
+      return { status: 200, body: object };
+    };
+    const list = (kind: string, filter: (o: Record<string, unknown>) => boolean = () => true) => ({
+      status: 200,
+      body: { object: "list", data: (objects.get(kind) ?? []).filter(filter), has_more: false, url: path },
+    });
+
+    if (method === "POST" && path === "/v1/customers") {
+      return store("customer", { id: newId("cus"), object: "customer", email: body.email ?? null, metadata: body.metadata ?? {} });
+    }
+    if (method === "POST" && path === "/v1/checkout/sessions") {
+      if (!body.success_url || !body.line_items) return error(400, "invalid_request_error", "Missing required param: success_url or line_items.");
+      const id = newId("cs_test");
+      return store("checkout.session", { id, object: "checkout.session", url: `https://checkout.stripe.test/c/pay/${id}`, mode: body.mode, customer: body.customer, client_reference_id: body.client_reference_id ?? null, metadata: body.metadata ?? {}, line_items: body.line_items });
+    }
+    if (method === "POST" && path === "/v1/billing/meter_events") {
+      const payload = (body.payload ?? {}) as Record<string, string>;
+      const identifier = String(body.identifier ?? newId("mev"));
+      if (!body.event_name || !payload.stripe_customer_id || !/^\d+$/.test(payload.value ?? "")) {
+        return error(400, "invalid_request_error", "Invalid meter event: event_name, payload[stripe_customer_id] and a whole payload[value] are required.");
+      }
+      const timestamp = Number(body.timestamp ?? Math.floor(Date.now() / 1000));
+      if (timestamp < Date.now() / 1000 - 35 * 86_400) return error(400, "invalid_request_error", "Timestamp must be within the past 35 days.");
+      if (identifiers.has(identifier)) {
+        return error(400, "invalid_request_error", `An event with identifier ${identifier} already exists.`, "resource_already_exists");
+      }
+      identifiers.add(identifier);
+      const value = BigInt(payload.value!);
+      meterTotals.set(payload.stripe_customer_id, (meterTotals.get(payload.stripe_customer_id) ?? 0n) + value);
+      meterEvents.push({ identifier, customer: payload.stripe_customer_id, value, timestamp });
+      return { status: 200, body: { object: "billing.meter_event", event_name: body.event_name, identifier, payload, timestamp, created: timestamp, livemode: false } };
+    }
+    if (method === "POST" && path === "/v1/billing/meters") {
+      return store("billing.meter", { id: newId("mtr"), object: "billing.meter", event_name: body.event_name, display_name: body.display_name, status: "active", default_aggregation: body.default_aggregation, customer_mapping: body.customer_mapping, value_settings: body.value_settings });
+    }
+    if (method === "GET" && path === "/v1/billing/meters") return list("billing.meter");
+    if (method === "POST" && path === "/v1/products") return store("product", { id: newId("prod"), object: "product", name: body.name, metadata: body.metadata ?? {} });
+    if (method === "GET" && path === "/v1/products") return list("product");
+    if (method === "POST" && path === "/v1/prices") {
+      return store("price", { id: newId("price"), object: "price", product: body.product, currency: body.currency, lookup_key: body.lookup_key ?? null, recurring: body.recurring ?? null, unit_amount_decimal: body.unit_amount_decimal ?? null, active: true });
+    }
+    if (method === "GET" && path === "/v1/prices") {
+      const keys = query.getAll("lookup_keys[]").concat(query.getAll("lookup_keys[0]"), query.getAll("lookup_keys[1]"));
+      return list("price", (price) => keys.length === 0 || keys.includes(String(price.lookup_key)));
+    }
+    return error(404, "invalid_request_error", `Unrecognized request URL (${method}: ${path}).`);
+  };
+
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const url = new URL(req.url ?? "/", "http://stripe.local");
+    const body = parseForm(Buffer.concat(chunks).toString("utf8"));
+    const method = req.method ?? "GET";
+    requests.push({ method, path: url.pathname, headers: req.headers, body });
+    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "application/json", "request-id": `req_${randomBytes(6).toString("hex")}`, ...headers });
+      res.end(JSON.stringify(payload));
+    };
+    if (req.headers.authorization !== `Bearer ${secretKey}`) {
+      return send(401, { error: { type: "invalid_request_error", message: "Invalid API Key provided." } });
+    }
+    const failure = failures.find((f) => url.pathname.startsWith(f.prefix) && f.times > 0);
+    if (failure) {
+      failure.times -= 1;
+      const type = failure.status === 429 ? "rate_limit_error" : failure.status >= 500 ? "api_error" : "invalid_request_error";
+      return send(failure.status, { error: { type, message: `Injected ${failure.status}` } }, failure.status === 429 ? { "stripe-should-retry": "false" } : {});
+    }
+    const key = req.headers["idempotency-key"];
+    const cacheKey = typeof key === "string" ? `${method} ${url.pathname} ${key}` : null;
+    if (cacheKey && idempotent.has(cacheKey)) {
+      const stored = idempotent.get(cacheKey)!;
+      return send(stored.status, stored.body, { "idempotent-replayed": "true" });
+    }
+    const answer = handle(method, url.pathname, body, url.searchParams);
+    if (cacheKey && answer.status < 500) idempotent.set(cacheKey, answer);
+    send(answer.status, answer.body);
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    secretKey,
+    requests,
+    meterTotals,
+    meterEvents,
+    failNext: (prefix, status, times = 1) => failures.push({ prefix, status, times }),
+    client: (options = {}) =>
+      new Stripe(secretKey, { host: "127.0.0.1", port, protocol: "http", maxNetworkRetries: options.maxNetworkRetries ?? 0, telemetry: false, timeout: 10_000 }),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
