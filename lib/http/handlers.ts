@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextRequest } from "next/server";
 import { getAppContext, type AppContext } from "@/lib/context";
 import { getSession, SESSION_COOKIE, type Session } from "@/lib/auth/sessions";
@@ -121,6 +122,25 @@ export function withApiKey<P = Record<string, never>>(handler: Handler<ApiKeyCal
     await call.limit(tierRateLimits[verified.key.tier], verified.key.key_id, { headers: true });
     return handler({ ...call, key: verified.key });
   });
+}
+
+/**
+ * Vercel cron routes: `Authorization: Bearer $CRON_SECRET`, compared in constant time. Without a
+ * configured secret every call is refused: an unprotected cron would let anyone move money.
+ */
+export function withCron<P = Record<string, never>>(handler: Handler<PublicCall<P>>) {
+  return run<P>(async (call) => {
+    const secret = call.app.env.cronSecret;
+    const presented = /^Bearer\s+(\S+)$/i.exec(call.request.headers.get("authorization") ?? "")?.[1] ?? "";
+    if (!secret || !constantTimeEqual(presented, secret)) throw new ApiError("unauthorized", "Cron routes need Authorization: Bearer <CRON_SECRET>.");
+    return handler(call);
+  });
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  // Hash first: equal lengths for timingSafeEqual, and the secret's length is not revealed.
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 export function sessionToken(request: NextRequest): { token: string | null; via: "cookie" | "bearer" } {
