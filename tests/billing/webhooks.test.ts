@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import Stripe from "stripe";
+import * as webhook from "@/app/api/webhooks/stripe/route";
+import * as checkout from "@/app/api/tdk/billing/checkout/route";
+import * as login from "@/app/api/tdk/auth/login/route";
+import * as call from "@/app/api/tdk/v1/call/route";
+import { ensureStripeCustomer, getBillingAccount } from "@/lib/billing/customers";
+import type { AppContext } from "@/lib/context";
+import { callRoute, createKeyedAccount, createTestApp, strongPassword } from "../helpers/app";
+import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
+
+const WEBHOOK_SECRET = "whsec_test_secret_for_webhooks";
+let stripe: StripeStandIn;
+let app: AppContext;
+const signer = new Stripe("sk_test_unused");
+
+beforeAll(async () => {
+  stripe = await startStripeStandIn();
+  app = await createTestApp({
+    stripe: stripe.client(),
+    env: { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_PRICE_PAID: "price_paid_test", STRIPE_PRICE_PRO: "price_pro_test" },
+  });
+});
+afterAll(async () => stripe?.close());
+
+let eventCounter = 0;
+function event(type: string, object: Record<string, unknown>, id = `evt_test_${++eventCounter}_${Date.now()}`) {
+  return JSON.stringify({ id, object: "event", type, api_version: "2025-01-01", created: Math.floor(Date.now() / 1000), livemode: false, data: { object } });
+}
+
+function deliver(payload: string, options: { secret?: string; timestamp?: number; signature?: string | null } = {}) {
+  const signature =
+    options.signature !== undefined
+      ? options.signature
+      : signer.webhooks.generateTestHeaderString({ payload, secret: options.secret ?? WEBHOOK_SECRET, timestamp: options.timestamp });
+  return callRoute(webhook.POST, "POST", "/api/webhooks/stripe", {
+    rawBody: payload,
+    headers: { "content-type": "application/json", ...(signature ? { "stripe-signature": signature } : {}) },
+  });
+}
+
+async function account(accountId: string) {
+  return (await getBillingAccount(app.db, accountId))!;
+}
+
+async function keyStatus(keyId: string) {
+  return (await (app.db as any).pg.query("select status, suspended_reason from tdk_api_keys where id = $1", [keyId])).rows[0];
+}
+
+describe("POST /api/webhooks/stripe: signatures and replays", () => {
+  it("refuses a bad, missing or stale signature with 400 and does nothing", async () => {
+    const caller = await createKeyedAccount(app);
+    const payload = event("checkout.session.completed", { id: "cs_1", object: "checkout.session", mode: "subscription", customer: "cus_x", subscription: "sub_x", client_reference_id: caller.accountId, metadata: { tier: "pro" } });
+    const wrongSecret = await deliver(payload, { secret: "whsec_wrong" });
+    expect(wrongSecret.status).toBe(400);
+    expect(wrongSecret.json.error.code).toBe("invalid_signature");
+    expect((await deliver(payload, { signature: null })).status).toBe(400);
+    expect((await deliver(payload, { timestamp: Math.floor(Date.now() / 1000) - 3_600 })).status).toBe(400);
+    const tampered = await deliver(payload.replace('"pro"', '"paid"'), { signature: signer.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET }) });
+    expect(tampered.status).toBe(400);
+    expect((await account(caller.accountId)).tier).toBe("free");
+  });
+
+  it("processes each event id once: a replay is a 200 no-op", async () => {
+    const caller = await createKeyedAccount(app);
+    const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
+    const failed = event("invoice.payment_failed", { id: "in_replay", object: "invoice", customer, total: 1234, period_start: 1_760_000_000, period_end: 1_762_600_000 }, "evt_replay_failed");
+    const paid = event("invoice.paid", { id: "in_replay", object: "invoice", customer, total: 1234, period_start: 1_760_000_000, period_end: 1_762_600_000 }, "evt_replay_paid");
+    expect((await deliver(failed)).json.outcome).toBe("processed");
+    expect(await keyStatus(caller.key.id)).toEqual({ status: "suspended", suspended_reason: "payment_failed" });
+    expect((await deliver(paid)).json.outcome).toBe("processed");
+    expect((await keyStatus(caller.key.id)).status).toBe("active");
+    const replay = await deliver(failed);
+    expect(replay.status).toBe(200);
+    expect(replay.json.outcome).toBe("duplicate");
+    expect((await keyStatus(caller.key.id)).status).toBe("active");
+  });
+
+  it("acknowledges and ignores unknown event types", async () => {
+    const res = await deliver(event("customer.created", { id: "cus_new", object: "customer" }));
+    expect(res.status).toBe(200);
+    expect(res.json.outcome).toBe("ignored");
+  });
+});
+
+describe("POST /api/webhooks/stripe: the handled events", () => {
+  it("checkout.session.completed stores the customer and subscription and sets the tier", async () => {
+    const caller = await createKeyedAccount(app);
+    const res = await deliver(
+      event("checkout.session.completed", {
+        id: "cs_pro",
+        object: "checkout.session",
+        mode: "subscription",
+        customer: "cus_checkout_1",
+        subscription: "sub_checkout_1",
+        client_reference_id: caller.accountId,
+        metadata: { tdk_account_id: caller.accountId, tier: "pro" },
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect(await account(caller.accountId)).toMatchObject({ tier: "pro", stripe_customer_id: "cus_checkout_1", stripe_subscription_id: "sub_checkout_1", subscription_status: "active" });
+    const limits = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: {} });
+    expect(limits.headers.get("x-ratelimit-limit")).toBe("10000");
+  });
+
+  it("customer.subscription.updated and .deleted: the tier follows the subscription", async () => {
+    const caller = await createKeyedAccount(app);
+    const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
+    const subscription = (status: string, price: string, metadata: Record<string, string> = {}) => ({
+      id: "sub_follow",
+      object: "subscription",
+      customer,
+      status,
+      metadata,
+      items: { object: "list", data: [{ id: "si_1", object: "subscription_item", price: { id: price, object: "price" } }] },
+    });
+    await deliver(event("customer.subscription.updated", subscription("active", "price_paid_test")));
+    expect((await account(caller.accountId)).tier).toBe("paid");
+    await deliver(event("customer.subscription.updated", subscription("active", "price_pro_test")));
+    expect((await account(caller.accountId)).tier).toBe("pro");
+    await deliver(event("customer.subscription.updated", subscription("past_due", "price_pro_test")));
+    expect((await account(caller.accountId)).tier).toBe("pro");
+    await deliver(event("customer.subscription.updated", subscription("unpaid", "price_pro_test")));
+    expect((await account(caller.accountId)).tier).toBe("free");
+    await deliver(event("customer.subscription.updated", subscription("active", "price_paid_test", { tier: "paid" })));
+    expect((await account(caller.accountId)).tier).toBe("paid");
+    await deliver(event("customer.subscription.deleted", subscription("canceled", "price_paid_test")));
+    expect(await account(caller.accountId)).toMatchObject({ tier: "free", stripe_subscription_id: null, subscription_status: "deleted" });
+  });
+
+  it("invoice.finalized, .payment_failed and .paid keep the billing period current and suspend then restore the keys", async () => {
+    const caller = await createKeyedAccount(app, { tier: "paid" });
+    const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
+    const invoice = { id: "in_cycle", object: "invoice", customer, total: 4_321, period_start: 1_761_955_200, period_end: 1_764_547_200, parent: { subscription_details: { subscription: "sub_cycle" } } };
+    const periods = async () =>
+      (await (app.db as any).pg.query("select status, total_cost_micro::text as total, stripe_subscription_id as sub from tdk_billing_periods where stripe_invoice_id = 'in_cycle'")).rows;
+
+    await deliver(event("invoice.finalized", invoice));
+    expect(await periods()).toEqual([{ status: "open", total: "43210000", sub: "sub_cycle" }]);
+
+    await deliver(event("invoice.payment_failed", invoice));
+    expect((await periods())[0].status).toBe("payment_failed");
+    expect(await keyStatus(caller.key.id)).toEqual({ status: "suspended", suspended_reason: "payment_failed" });
+    const refused = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } });
+    expect(refused.status).toBe(403);
+    expect(refused.json.error).toMatchObject({ code: "key_suspended", reason: "payment_failed" });
+
+    await deliver(event("invoice.paid", invoice));
+    expect((await periods())[0].status).toBe("paid");
+    expect((await keyStatus(caller.key.id)).status).toBe("active");
+    // A late "finalized" after "paid" does not undo the payment.
+    await deliver(event("invoice.finalized", invoice));
+    expect((await periods())[0].status).toBe("paid");
+    expect((await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } })).status).toBe(200);
+  });
+
+  it("a paid invoice lifts only a payment suspension, not a revocation", async () => {
+    const caller = await createKeyedAccount(app);
+    const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
+    await (app.db as any).pg.query("select tdk_revoke_api_key($1, $2)", [caller.accountId, caller.key.id]);
+    await deliver(event("invoice.paid", { id: "in_revoked", object: "invoice", customer, total: 0, period_start: 1_761_955_200, period_end: 1_764_547_200 }));
+    expect((await keyStatus(caller.key.id)).status).toBe("revoked");
+  });
+});
+
+describe("POST /api/tdk/billing/checkout", () => {
+  it("creates the customer once and answers a Checkout session URL for the metered price", async () => {
+    const caller = await createKeyedAccount(app);
+    const { email } = await account(caller.accountId);
+    const session = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
+    const first = await callRoute(checkout.POST, "POST", "/api/tdk/billing/checkout", { bearer: session, body: { tier: "pro" } });
+    expect(first.status, first.text).toBe(200);
+    expect(first.json.url).toMatch(/^https:\/\/checkout\.stripe\.test\/c\/pay\/cs_test_/);
+    const second = await callRoute(checkout.POST, "POST", "/", { bearer: session, body: {} });
+    expect(second.status).toBe(200);
+    const customers = stripe.requests.filter((r) => r.path === "/v1/customers" && r.body.metadata && (r.body.metadata as Record<string, string>).tdk_account_id === caller.accountId);
+    expect(new Set(customers.map((r) => r.headers["idempotency-key"])).size).toBe(1);
+    const sessions = stripe.requests.filter((r) => r.path === "/v1/checkout/sessions" && r.body.client_reference_id === caller.accountId);
+    expect(sessions.map((r) => (r.body.line_items as any)["0"].price)).toEqual(["price_pro_test", "price_paid_test"]);
+    expect(sessions[0]!.body).toMatchObject({ mode: "subscription", customer: (await account(caller.accountId)).stripe_customer_id });
+    expect((await callRoute(checkout.POST, "POST", "/", { bearer: session, body: { tier: "gold" } })).status).toBe(400);
+    expect((await callRoute(checkout.POST, "POST", "/", { body: {} })).status).toBe(401);
+  });
+});
