@@ -1,0 +1,202 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PublicKey } from "@solana/web3.js";
+import { z } from "zod";
+import * as topupCron from "@/app/api/cron/treasury-topup/route";
+import * as resetCron from "@/app/api/cron/reset-monthly/route";
+import * as recoverCron from "@/app/api/cron/recover-calls/route";
+import * as reportCron from "@/app/api/cron/report-usage/route";
+import * as health from "@/app/api/health/route";
+import type { AppContext } from "@/lib/context";
+import { setAppContext } from "@/lib/context";
+import { callFunction } from "@/lib/db";
+import { toBase58 } from "@/lib/solana/base58";
+import { buildBatchFundingTransaction, listFundings } from "@/lib/solana/funding";
+import type { LocalLedger } from "@/lib/solana/local-ledger";
+import { loadTreasury } from "@/lib/solana/treasury";
+import { callRoute, createKeyedAccount, createTestApp } from "../helpers/app";
+
+const CRON_SECRET = "cron-secret-for-ops-tests-0123";
+const cron = (handler: typeof topupCron.GET, secret: string | null = CRON_SECRET) => callRoute(handler, "GET", "/api/cron/x", secret ? { bearer: secret } : {});
+
+/** A local HTTP server standing in for the operator's alert webhook. */
+const alerts: unknown[] = [];
+let alertServer: ReturnType<typeof createServer>;
+let alertUrl: string;
+beforeAll(async () => {
+  alertServer = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    alerts.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+    res.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => alertServer.listen(0, "127.0.0.1", resolve));
+  alertUrl = `http://127.0.0.1:${(alertServer.address() as AddressInfo).port}/alerts`;
+});
+afterAll(() => new Promise<void>((resolve) => alertServer.close(() => resolve())));
+
+async function appWith(env: Record<string, string>) {
+  return createTestApp({ env: { CRON_SECRET, ALERT_WEBHOOK_URL: alertUrl, ...env } });
+}
+
+describe("cron authentication", () => {
+  it("every cron route refuses a missing or wrong secret with 401 and runs with the right one", async () => {
+    await appWith({});
+    for (const handler of [topupCron.GET, resetCron.GET, recoverCron.GET, reportCron.GET]) {
+      expect((await cron(handler, null)).status).toBe(401);
+      expect((await cron(handler, "not-the-cron-secret-0000000")).status).toBe(401);
+      const ok = await cron(handler);
+      expect(ok.status, ok.text).toBe(200);
+      expect(ok.text.includes("\n")).toBe(false);
+    }
+  });
+
+  it("refuses everything when no CRON_SECRET is configured", async () => {
+    const app = await createTestApp();
+    expect(app.env.cronSecret).toBeNull();
+    expect((await cron(resetCron.GET)).status).toBe(401);
+  });
+});
+
+describe("GET /api/cron/treasury-topup", () => {
+  let app: AppContext;
+  beforeAll(async () => {
+    // Keys start with 1 USDC (under the 2 USDC low-water mark); the target is 5 USDC.
+    app = await appWith({ WALLET_INITIAL_USDC_MICRO: "1000000", TOPUP_TARGET_USDC_MICRO: "5000000", TOPUP_KEY_DAILY_CAP_MICRO: "6000000" });
+  });
+
+  it("refills every wallet under the low-water mark to the target, several per transaction, the treasury paying", async () => {
+    const keys = await Promise.all(Array.from({ length: 5 }, () => createKeyedAccount(app)));
+    const full = await createKeyedAccount(app);
+    await (app.ledger as LocalLedger).fund(new PublicKey(full.key.wallet.public_key), 9_000_000n, 0n);
+    const treasury = (await loadTreasury(app.db, app.ring))!;
+    const treasuryBefore = await app.ledger.getUsdcBalance(treasury.publicKey);
+
+    const res = await cron(topupCron.GET);
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ ok: true, funded: 5, funded_usdc_micro: 20_000_000, transactions: 2, failed: 0, skipped: [] });
+    for (const key of keys) expect(await app.ledger.getUsdcBalance(new PublicKey(key.key.wallet.public_key))).toBe(5_000_000n);
+    expect(await app.ledger.getUsdcBalance(new PublicKey(full.key.wallet.public_key))).toBe(10_000_000n);
+    expect(await app.ledger.getUsdcBalance(treasury.publicKey)).toBe(treasuryBefore - 20_000_000n);
+    const signatures = new Set((await Promise.all(keys.map((key) => listFundings(app.db, key.key.id)))).map((rows) => rows.at(-1)!.tx_signature));
+    expect(signatures.size).toBe(2);
+
+    // Nothing under the mark any more: the next run sends nothing.
+    expect((await cron(topupCron.GET)).json).toMatchObject({ funded: 0, transactions: 0 });
+  });
+
+  it("skips and reports a key at its daily cap", async () => {
+    const key = await createKeyedAccount(app);
+    const wallet = new PublicKey(key.key.wallet.public_key);
+    expect((await cron(topupCron.GET)).json.funded).toBe(1); // 4 USDC of the 6 USDC cap
+    // Spend it down again (moved to a stranger), and ask for another 4 USDC: over the cap.
+    const { Keypair } = await import("@solana/web3.js");
+    const { createTransferCheckedInstruction, getAssociatedTokenAddressSync, createAssociatedTokenAccountIdempotentInstruction } = await import("@solana/spl-token");
+    const { openKeypair } = await import("@/lib/crypto/wallet-keys");
+    const secret = await callFunction(app.db, "tdk_get_wallet_secret", { p_key_id: key.key.id }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
+    const owner = openKeypair(app.ring, secret.secret_encrypted, secret.public_key);
+    const stranger = Keypair.generate().publicKey;
+    const mint = app.ledger.usdcMint;
+    const { Transaction } = await import("@solana/web3.js");
+    const tx = new Transaction({ feePayer: owner.publicKey, ...(await app.ledger.latestBlockhash()) }).add(
+      createAssociatedTokenAccountIdempotentInstruction(owner.publicKey, getAssociatedTokenAddressSync(mint, stranger), stranger, mint),
+      createTransferCheckedInstruction(getAssociatedTokenAddressSync(mint, wallet), mint, getAssociatedTokenAddressSync(mint, stranger), owner.publicKey, 4_500_000n, 6),
+    );
+    tx.sign(owner);
+    await app.ledger.sendTransaction(tx);
+
+    const res = await cron(topupCron.GET);
+    expect(res.json.skipped).toEqual([{ key_id: key.key.id, code: "key_cap_reached" }]);
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(500_000n);
+  });
+
+  it("a crash between recording a funding and sending it: resolved from the chain, never sent twice", async () => {
+    const key = await createKeyedAccount(app);
+    const wallet = new PublicKey(key.key.wallet.public_key);
+    const treasury = (await loadTreasury(app.db, app.ring))!;
+    // What sendTopUps does, stopped after the record (the process died before sending).
+    const tx = await buildBatchFundingTransaction(app.ledger, treasury, [{ wallet, usdcMicro: 4_000_000n, solLamports: 0n }]);
+    await callFunction(
+      app.db,
+      "tdk_record_topups",
+      {
+        p_items: [{ api_key_id: key.key.id, usdc_micro: "4000000", sol_lamports: "0" }],
+        p_tx_signature: toBase58(tx.signature!),
+        p_recent_blockhash: tx.recentBlockhash!,
+        p_key_daily_cap_micro: 100_000_000n,
+        p_total_daily_cap_micro: 100_000_000_000n,
+      },
+      z.object({ ok: z.literal(true) }),
+    );
+    // While the recorded transaction could still land, the key is left alone.
+    const waiting = await cron(topupCron.GET);
+    expect(waiting.json.skipped).toContainEqual({ key_id: key.key.id, code: "topup_in_flight" });
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(1_000_000n);
+    // Once it can no longer land, it is failed and the wallet is funded by a new transaction.
+    (app.ledger as LocalLedger).expireBlockhashes();
+    const resumed = await cron(topupCron.GET);
+    expect(resumed.json.resolved_pending).toBeGreaterThanOrEqual(1);
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(5_000_000n);
+    const rows = await listFundings(app.db, key.key.id);
+    expect(rows.map((row) => [row.reason, row.status])).toEqual([
+      ["initial", "confirmed"],
+      ["topup", "failed"],
+      ["topup", "confirmed"],
+    ]);
+    expect(await app.ledger.getSignatureStatus(rows[1]!.tx_signature)).toBe("unknown");
+  });
+
+  it("a crash after sending: the pending funding is confirmed from the chain", async () => {
+    const key = await createKeyedAccount(app);
+    const wallet = new PublicKey(key.key.wallet.public_key);
+    const treasury = (await loadTreasury(app.db, app.ring))!;
+    const tx = await buildBatchFundingTransaction(app.ledger, treasury, [{ wallet, usdcMicro: 4_000_000n, solLamports: 0n }]);
+    await callFunction(
+      app.db,
+      "tdk_record_topups",
+      { p_items: [{ api_key_id: key.key.id, usdc_micro: "4000000", sol_lamports: "0" }], p_tx_signature: toBase58(tx.signature!), p_recent_blockhash: tx.recentBlockhash!, p_key_daily_cap_micro: 100_000_000n, p_total_daily_cap_micro: 100_000_000_000n },
+      z.object({ ok: z.literal(true) }),
+    );
+    await app.ledger.sendTransaction(tx);
+    const res = await cron(topupCron.GET);
+    expect(res.json.resolved_pending).toBeGreaterThanOrEqual(1);
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(5_000_000n);
+    expect((await listFundings(app.db, key.key.id)).map((row) => row.status)).toEqual(["confirmed", "confirmed"]);
+  });
+});
+
+describe("treasury health", () => {
+  it("alerts (log, webhook, /api/health) when the treasury falls under 20% of its float", async () => {
+    // The embedded treasury is stocked to its float at start; a float 10× larger makes it 10%.
+    const app = await appWith({});
+    const healthy = await callRoute(health.GET, "GET", "/api/health");
+    expect(healthy.json).toMatchObject({ status: "ok", treasury: { status: "ok", low: [] }, database: { status: "ok" }, ledger: { status: "ok" }, stripe: { status: "off" } });
+    alerts.length = 0;
+    app.env.treasuryFloat = { usdcMicro: app.env.treasuryFloat.usdcMicro * 10n, solLamports: app.env.treasuryFloat.solLamports };
+    setAppContext(app);
+    const low = await callRoute(health.GET, "GET", "/api/health");
+    expect(low.status).toBe(200);
+    expect(low.json).toMatchObject({ status: "warning", treasury: { status: "low", low: ["usdc"] } });
+    expect(low.json.treasury.alert).toMatch(/under 20%/);
+
+    const res = await cron(topupCron.GET);
+    expect(res.json.treasury.status).toBe("low");
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ source: "tdk-gateway", kind: "treasury_low", details: { low: ["usdc"] } });
+  });
+});
+
+describe("GET /api/cron/reset-monthly", () => {
+  it("resets last month's counters once", async () => {
+    const app = await appWith({});
+    const caller = await createKeyedAccount(app);
+    await (app.db as any).pg.query("update tdk_accounts set ops_this_month = 42, ops_month = (date_trunc('month', now()) - interval '1 month')::date where id = $1", [caller.accountId]);
+    const first = await cron(resetCron.GET);
+    expect(first.json.accounts_reset).toBeGreaterThanOrEqual(1);
+    const row = (await (app.db as any).pg.query("select ops_this_month, ops_month::text as month from tdk_accounts where id = $1", [caller.accountId])).rows[0];
+    expect(row.ops_this_month).toBe(0);
+    expect(row.month).toBe(first.json.month);
+    expect((await cron(resetCron.GET)).json.accounts_reset).toBe(0);
+  });
+});
