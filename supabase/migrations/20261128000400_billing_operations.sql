@@ -243,24 +243,22 @@ begin
   return jsonb_build_object('ok', true, 'batch', tdk_usage_batch_json(v));
 end $$;
 
--- Reconciliation: per period, settled usage (paid on chain) vs what was reported to Stripe.
+-- Reconciliation input for a period: every usage row with its payment and billing state, and the
+-- report batches with the sum of their rows.
 create or replace function tdk_reconciliation(p_from timestamptz, p_to timestamptz) returns jsonb
 language sql stable as $$
   select jsonb_build_object(
-    'paid_calls', (select coalesce(jsonb_agg(jsonb_build_object('usage_id', u.id, 'tx_signature', u.tx_signature,
-                     'wallet_public_key', k.wallet_public_key, 'agent_cost_micro', u.agent_cost_micro, 'status', u.status)
-                     order by u.created_at, u.id), '[]'::jsonb)
-                   from tdk_usage u join tdk_api_keys k on k.id = u.api_key_id
-                  where u.status in ('succeeded', 'agent_failed') and u.created_at >= p_from and u.created_at < p_to),
-    'reported_rows_micro', (select coalesce(sum(u.developer_cost_micro), 0) from tdk_usage u
-                             where u.billing_status = 'reported' and u.created_at >= p_from and u.created_at < p_to),
-    'batches', (select coalesce(jsonb_agg(jsonb_build_object('id', b.id, 'status', b.status, 'total_micro', b.total_micro,
-                  'rows_micro', (select coalesce(sum(u.developer_cost_micro), 0) from tdk_usage u where u.billing_batch_id = b.id)))
-                  , '[]'::jsonb)
-                from tdk_usage_batches b where b.created_at >= p_from),
-    'billing', (select coalesce(jsonb_object_agg(s.billing_status, s.total), '{}'::jsonb)
-                  from (select billing_status, sum(developer_cost_micro) as total from tdk_usage
-                         where status = 'succeeded' and created_at >= p_from and created_at < p_to group by billing_status) s))
+    'usage', (select coalesce(jsonb_agg(jsonb_build_object('id', u.id, 'status', u.status, 'billing_status', u.billing_status,
+                'tier', u.tier, 'tx_signature', u.tx_signature, 'agent_cost_micro', u.agent_cost_micro,
+                'developer_cost_micro', u.developer_cost_micro, 'batch_id', u.billing_batch_id, 'created_at', u.created_at)
+                order by u.created_at, u.id), '[]'::jsonb)
+              from tdk_usage u where u.created_at >= p_from and u.created_at < p_to),
+    'batches', (select coalesce(jsonb_agg(jsonb_build_object('id', b.id, 'status', b.status, 'stripe_customer_id', b.stripe_customer_id,
+                  'total_micro', b.total_micro, 'calls', b.calls,
+                  'rows_micro', (select coalesce(sum(u.developer_cost_micro), 0) from tdk_usage u where u.billing_batch_id = b.id),
+                  'rows', (select count(*) from tdk_usage u where u.billing_batch_id = b.id)) order by b.created_at, b.id), '[]'::jsonb)
+                from tdk_usage_batches b
+               where exists (select 1 from tdk_usage u where u.billing_batch_id = b.id and u.created_at >= p_from and u.created_at < p_to)))
 $$;
 
 -- ---------------------------------------------------------------------------------------------

@@ -1,0 +1,51 @@
+// Reconciles a period: on-chain payments to agents vs settled usage, and usage vs what was reported
+// to Stripe. Prints the totals and every difference; exits 1 when there is any.
+//
+//   npm run reconcile -- [--from 2026-11-01] [--to 2026-12-01]      (default: the current UTC month)
+import path from "node:path";
+import { openDatabase } from "@/lib/db";
+import { parseEnv } from "@/lib/env";
+import { reconcile } from "@/lib/ops/reconcile";
+import type { Ledger } from "@/lib/solana/ledger";
+
+function argument(name: string): string | undefined {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 ? process.argv[index + 1] : undefined;
+}
+
+async function main() {
+  const env = parseEnv(process.env);
+  const now = new Date();
+  const from = new Date(argument("from") ?? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const to = new Date(argument("to") ?? Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) throw new Error("--from and --to must be dates, from before to");
+  const db = await openDatabase(env);
+  let ledger: Ledger;
+  if (env.ledger.kind === "rpc") {
+    const { RpcLedger } = await import("@/lib/solana/rpc-ledger");
+    ledger = new RpcLedger(env.ledger.rpcUrl, env.ledger.usdcMint);
+  } else {
+    const { LocalLedger } = await import("@/lib/solana/local-ledger");
+    ledger = await LocalLedger.open(path.join(env.dataDir, "ledger"));
+  }
+  try {
+    const report = await reconcile(db, ledger, { from, to });
+    console.log(`Period ${report.from} → ${report.to}: ${report.calls} calls`);
+    console.log(`paid to agents on chain: ${report.paid_on_chain_micro} micro-USD`);
+    console.log(`billable (developer price): ${report.billable_developer_micro} · reported to Stripe: ${report.reported_micro} · in flight: ${report.in_flight_micro}`);
+    if (report.differences.length === 0) {
+      console.log("No differences.");
+      return;
+    }
+    console.log(`${report.differences.length} difference(s):`);
+    for (const difference of report.differences) console.log(`  ${difference.kind} ${difference.id}: ${difference.detail}`);
+    process.exitCode = 1;
+  } finally {
+    await db.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});
