@@ -15,6 +15,7 @@ import { clientIp } from "@/lib/http/request";
 import { keyDeps } from "@/lib/keys/deps";
 import { createApiKey, revokeApiKey, type KeyView } from "@/lib/keys/keys";
 import { createKeySchema, keyIdSchema } from "@/lib/keys/schemas";
+import { checkoutSchema, createCheckoutSession } from "@/lib/billing/checkout";
 import type { RateLimitPolicy } from "@/lib/ratelimit/types";
 
 /**
@@ -95,6 +96,22 @@ export async function createKeyAction(_previous: CreateKeyState, form: FormData)
   }
   revalidatePath("/keys");
   return { ok: true, apiKey: result.apiKey, key: result.key };
+}
+
+/** The upgrade button: a Stripe Checkout session for a metered subscription, then off to Stripe. */
+export async function upgradeAction(form: FormData): Promise<void> {
+  const session = await getPageSession();
+  if (!session) redirect("/login");
+  const app = await getAppContext();
+  const tier = checkoutSchema.safeParse({ tier: form.get("tier") ?? undefined });
+  if (!app.stripe || !app.env.stripe || !tier.success) redirect("/keys?billing=unavailable");
+  const origin = (await headers()).get("origin");
+  const result = await createCheckoutSession(
+    { db: app.db, stripe: app.stripe, prices: app.env.stripe.prices, appUrl: app.env.appUrl ?? origin ?? "http://localhost:3000" },
+    session.account.id,
+    tier.data.tier,
+  );
+  redirect(result.ok ? result.url : `/keys?billing=${result.code}`);
 }
 
 export async function revokeKeyAction(form: FormData): Promise<void> {

@@ -4,23 +4,47 @@ import { CreateKeyForm } from "@/app/_components/create-key-form";
 import { getPageSession } from "@/lib/auth/page-session";
 import { getAppContext } from "@/lib/context";
 import { listApiKeysWithBalances } from "@/lib/keys/keys";
-import { revokeKeyAction } from "../actions";
+import { revokeKeyAction, upgradeAction } from "../actions";
 
 export const metadata: Metadata = { title: "API keys · TDK gateway" };
 export const dynamic = "force-dynamic";
 
-export default async function KeysPage() {
+const billingMessages: Record<string, string> = {
+  unavailable: "Billing is not configured on this gateway.",
+  already_subscribed: "You are already on that tier.",
+  price_not_configured: "That tier has no price configured yet.",
+};
+
+export default async function KeysPage({ searchParams }: { searchParams: Promise<{ upgraded?: string; billing?: string }> }) {
   const session = await getPageSession();
   if (!session) redirect("/login");
   const app = await getAppContext();
   const keys = await listApiKeysWithBalances(app.db, app.ledger, session.account.id);
+  const { upgraded, billing } = await searchParams;
+  const tier = session.account.tier;
 
   return (
     <>
       <h1>API keys</h1>
       <p className="muted">
-        Each key has its own wallet. Tier: <strong>{session.account.tier}</strong>.
+        Each key has its own wallet. Tier: <strong>{tier}</strong>.
       </p>
+      {upgraded && (
+        <p className="notice" role="status">
+          Thanks! Your upgrade is being confirmed by Stripe; your tier changes in a moment.
+        </p>
+      )}
+      {billing && billingMessages[billing] && (
+        <p className="error" role="alert">
+          {billingMessages[billing]}
+        </p>
+      )}
+      {app.stripe && tier !== "pro" && (
+        <form action={upgradeAction}>
+          <input type="hidden" name="tier" value={tier === "free" ? "paid" : "pro"} />
+          <button type="submit">{tier === "free" ? "Upgrade to paid (pay per call, 1,000 calls/min)" : "Upgrade to pro (10,000 calls/min)"}</button>
+        </form>
+      )}
       <CreateKeyForm />
       <section aria-labelledby="keys-heading">
         <h2 id="keys-heading">Your keys</h2>
@@ -50,7 +74,10 @@ export default async function KeysPage() {
                   <td className="mono">{key.wallet.public_key}</td>
                   <td>{key.wallet.usdc}</td>
                   <td>{key.wallet.sol}</td>
-                  <td>{key.status}</td>
+                  <td>
+                    {key.status}
+                    {key.suspended_reason && <span className="muted"> ({key.suspended_reason.replace("_", " ")})</span>}
+                  </td>
                   <td>
                     {key.status !== "revoked" && (
                       <form action={revokeKeyAction}>

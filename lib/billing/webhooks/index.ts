@@ -2,8 +2,11 @@ import Stripe from "stripe";
 import { z } from "zod";
 import { callFunction } from "@/lib/db";
 import { checkoutSessionCompleted } from "./checkout-session-completed";
-import { customerSubscriptionDeleted, customerSubscriptionUpdated } from "./customer-subscription-changed";
-import { invoiceFinalized, invoicePaid, invoicePaymentFailed } from "./invoice-events";
+import { customerSubscriptionDeleted } from "./customer-subscription-deleted";
+import { customerSubscriptionUpdated } from "./customer-subscription-updated";
+import { invoiceFinalized } from "./invoice-finalized";
+import { invoicePaid } from "./invoice-paid";
+import { invoicePaymentFailed } from "./invoice-payment-failed";
 import type { WebhookDeps, WebhookHandler } from "./types";
 
 /** One small handler per event type; anything else is acknowledged and ignored. */

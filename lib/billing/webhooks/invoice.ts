@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
-import { idOf, type WebhookHandler } from "./types";
+import { idOf } from "./types";
 
 type PeriodStatus = "open" | "paid" | "payment_failed";
 
@@ -11,7 +11,8 @@ function subscriptionOf(invoice: Stripe.Invoice): string | null {
   return idOf(invoice.parent?.subscription_details?.subscription ?? legacy ?? null);
 }
 
-async function recordPeriod(db: Database, invoice: Stripe.Invoice, status: PeriodStatus) {
+/** Upserts the invoice's billing period with a status. */
+export async function recordPeriod(db: Database, invoice: Stripe.Invoice, status: PeriodStatus) {
   const customer = idOf(invoice.customer);
   if (!customer || !invoice.id) return null;
   // Stripe amounts are in cents; one cent is 10,000 micro-USD.
@@ -32,25 +33,10 @@ async function recordPeriod(db: Database, invoice: Stripe.Invoice, status: Perio
   );
 }
 
-async function setSuspension(db: Database, invoice: Stripe.Invoice, suspend: boolean) {
+/** Suspends the account's keys for a failed payment, or lifts that suspension. */
+export async function setPaymentSuspension(db: Database, invoice: Stripe.Invoice, suspend: boolean) {
   const customer = idOf(invoice.customer);
   if (!customer) return;
   await callFunction(db, "tdk_set_billing_suspension", { p_customer_id: customer, p_reason: "payment_failed", p_suspend: suspend }, z.unknown());
 }
 
-export const invoiceFinalized: WebhookHandler<Stripe.Invoice> = async (invoice, { db }) => {
-  await recordPeriod(db, invoice, "open");
-};
-
-/** Paid: the period is paid, and a suspension for a failed payment is lifted. */
-export const invoicePaid: WebhookHandler<Stripe.Invoice> = async (invoice, { db }) => {
-  await recordPeriod(db, invoice, "paid");
-  await setSuspension(db, invoice, false);
-};
-
-/** Payment failed: the account's keys are suspended (reason payment_failed) until an invoice is paid. */
-export const invoicePaymentFailed: WebhookHandler<Stripe.Invoice> = async (invoice, { db, log }) => {
-  await recordPeriod(db, invoice, "payment_failed");
-  await setSuspension(db, invoice, true);
-  log?.(`[tdk] invoice ${invoice.id} payment failed: keys of customer ${idOf(invoice.customer)} suspended`);
-};

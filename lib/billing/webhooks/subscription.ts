@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import { z } from "zod";
 import { callFunction } from "@/lib/db";
-import { idOf, type WebhookDeps, type WebhookHandler } from "./types";
+import { idOf, type WebhookDeps } from "./types";
 
 /** The tier a subscription pays for: its metadata, else the configured price it holds. */
 function tierOf(subscription: Stripe.Subscription, prices: WebhookDeps["prices"]): "paid" | "pro" {
@@ -10,7 +10,8 @@ function tierOf(subscription: Stripe.Subscription, prices: WebhookDeps["prices"]
   return prices.pro && priceIds.includes(prices.pro) ? "pro" : "paid";
 }
 
-async function apply(subscription: Stripe.Subscription, deps: WebhookDeps, status: string) {
+/** Applies a subscription's state to its account: tier, status, ids. */
+export async function applySubscription(subscription: Stripe.Subscription, deps: WebhookDeps, status: string) {
   const customer = idOf(subscription.customer);
   if (!customer) return;
   const result = await callFunction(
@@ -28,8 +29,3 @@ async function apply(subscription: Stripe.Subscription, deps: WebhookDeps, statu
   if (!result.ok) deps.log?.(`[tdk] subscription ${subscription.id}: ${result.code}`);
 }
 
-/** The tier follows the subscription's status (active, trialing, past_due keep it). */
-export const customerSubscriptionUpdated: WebhookHandler<Stripe.Subscription> = (subscription, deps) => apply(subscription, deps, subscription.status);
-
-/** Subscription gone: back to free. */
-export const customerSubscriptionDeleted: WebhookHandler<Stripe.Subscription> = (subscription, deps) => apply(subscription, deps, "deleted");
