@@ -58,8 +58,18 @@ export async function buildAppContext(env: Env): Promise<AppContext> {
     await ensureEmbeddedTreasury(db, ring, ledger as LocalLedger, env.treasuryFloat);
   }
   const [limiter, agents] = await Promise.all([openRateLimiter(env), openMarketplace(env, ledger)]);
-  const stripe = env.stripe ? new Stripe(env.stripe.secretKey, { maxNetworkRetries: 2, telemetry: false, timeout: 20_000 }) : null;
+  const stripe = env.stripe ? createStripeClient(env.stripe) : null;
   return { env, db, ledger, ring, limiter, agents, stripe };
+}
+
+function createStripeClient(config: NonNullable<Env["stripe"]>): Stripe {
+  const base = config.apiBase ? new URL(config.apiBase) : null;
+  return new Stripe(config.secretKey, {
+    maxNetworkRetries: 2,
+    telemetry: false,
+    timeout: 20_000,
+    ...(base && { host: base.hostname, port: base.port || (base.protocol === "https:" ? 443 : 80), protocol: base.protocol.replace(":", "") as "http" | "https" }),
+  });
 }
 
 async function openMarketplace(env: Env, ledger: Ledger): Promise<AgentMarketplace> {

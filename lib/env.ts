@@ -52,6 +52,7 @@ const rawEnvSchema = z.object({
 
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
+  STRIPE_API_BASE: optionalUrl,
   STRIPE_METER_EVENT_NAME: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z0-9_]{1,100}$/).default("tdk_usage_micro")),
   STRIPE_PRICE_PAID: optionalString,
   STRIPE_PRICE_PRO: optionalString,
@@ -94,6 +95,8 @@ export interface Env {
     webhookSecret: string;
     meterEventName: string;
     prices: { paid: string | null; pro: string | null };
+    /** Another Stripe API endpoint (stripe-mock, a test stand-in); null for api.stripe.com. */
+    apiBase: string | null;
   } | null;
   alertWebhookUrl: string | null;
   upstash: { url: string; token: string } | null;
@@ -211,6 +214,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
           webhookSecret: stripe.STRIPE_WEBHOOK_SECRET,
           meterEventName: raw.STRIPE_METER_EVENT_NAME,
           prices: { paid: raw.STRIPE_PRICE_PAID ?? null, pro: raw.STRIPE_PRICE_PRO ?? null },
+          apiBase: raw.STRIPE_API_BASE ?? null,
         }
       : null,
     alertWebhookUrl: raw.ALERT_WEBHOOK_URL ?? null,

@@ -3,20 +3,29 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser } from "playwright-core";
 import { chromiumArgs, chromiumPath, startApp, type RunningApp } from "../helpers/server";
+import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 
 const artifacts = path.resolve(__dirname, "..", "..", "test-results");
 let app: RunningApp;
 let browser: Browser;
+let stripe: StripeStandIn;
 
 beforeAll(async () => {
   await mkdir(artifacts, { recursive: true });
-  app = await startApp();
+  stripe = await startStripeStandIn();
+  app = await startApp({
+    STRIPE_SECRET_KEY: stripe.secretKey,
+    STRIPE_WEBHOOK_SECRET: "whsec_browser",
+    STRIPE_API_BASE: stripe.url,
+    STRIPE_PRICE_PAID: "price_paid_browser",
+  });
   browser = await chromium.launch({ executablePath: chromiumPath(), args: chromiumArgs });
 });
 
 afterAll(async () => {
   await browser?.close();
   await app?.stop();
+  await stripe?.close();
 });
 
 describe("the web pages in real Chromium", () => {
@@ -78,6 +87,13 @@ describe("the web pages in real Chromium", () => {
 
     await page.getByRole("button", { name: /Revoke key from the browser/ }).click();
     await expect.poll(() => page.getByTestId("key-row").first().textContent()).toContain("revoked");
+
+    // The upgrade button sends the browser to Stripe Checkout for the metered paid price.
+    await page.route("https://checkout.stripe.test/**", (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<h1>Stripe Checkout</h1>" }));
+    await page.getByRole("button", { name: /Upgrade to paid/ }).click();
+    await page.waitForURL("https://checkout.stripe.test/**");
+    const checkoutRequest = stripe.requests.find((r) => r.path === "/v1/checkout/sessions")!;
+    expect(checkoutRequest.body).toMatchObject({ mode: "subscription", line_items: { "0": { price: "price_paid_browser" } } });
 
     expect(app.output()).not.toContain(apiKey);
     expect(app.output()).not.toContain(session.value);
