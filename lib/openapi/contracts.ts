@@ -1,0 +1,93 @@
+import { z } from "zod";
+import { loginSchema, registerSchema } from "@/lib/auth/schemas";
+import { checkoutSchema } from "@/lib/billing/checkout";
+import { callBodySchema } from "@/lib/calls/schemas";
+import { createKeySchema, keyIdSchema } from "@/lib/keys/schemas";
+import { usageQuerySchema } from "@/lib/usage/usage";
+import * as responses from "./responses";
+
+/**
+ * Every public route's contract: the request schemas here are the very objects the handlers parse
+ * with, and the response schemas the shapes they answer. The OpenAPI document is generated from
+ * this list and nothing else; tests check it against the route files and their behaviour.
+ */
+export type Auth = "none" | "session" | "api_key";
+
+export interface RouteContract {
+  method: "get" | "post" | "delete";
+  path: string;
+  summary: string;
+  auth: Auth;
+  tags: string[];
+  body?: z.ZodType;
+  bodyOptional?: boolean;
+  query?: z.ZodObject;
+  params?: z.ZodObject;
+  headers?: { name: string; description: string; schema: z.ZodType }[];
+  success: { status: number; description: string; schema: z.ZodType; contentTypes?: string[] };
+  errors: number[];
+}
+
+const keyIdParams = z.object({ id: keyIdSchema });
+
+export const routeContracts: RouteContract[] = [
+  {
+    method: "post", path: "/api/tdk/auth/register", summary: "Create a developer account", auth: "none", tags: ["Accounts"],
+    body: registerSchema, success: { status: 201, description: "The account", schema: responses.accountResponseSchema }, errors: [400, 409, 413, 415, 429],
+  },
+  {
+    method: "post", path: "/api/tdk/auth/login", summary: "Log in: a session token (and cookie)", auth: "none", tags: ["Accounts"],
+    body: loginSchema, success: { status: 200, description: "The session", schema: responses.sessionResponseSchema }, errors: [400, 401, 429],
+  },
+  {
+    method: "post", path: "/api/tdk/auth/logout", summary: "Revoke the current session", auth: "session", tags: ["Accounts"],
+    success: { status: 200, description: "Revoked", schema: responses.logoutResponseSchema }, errors: [401, 403],
+  },
+  {
+    method: "get", path: "/api/tdk/keys", summary: "List your API keys with their wallets' balances", auth: "session", tags: ["Keys"],
+    success: { status: 200, description: "Your keys", schema: responses.keyListResponseSchema }, errors: [401],
+  },
+  {
+    method: "post", path: "/api/tdk/keys/generate", summary: "Create an API key with its own funded wallet (the key is shown once)", auth: "session", tags: ["Keys"],
+    body: createKeySchema, bodyOptional: true, success: { status: 201, description: "The new key", schema: responses.createdKeyResponseSchema }, errors: [400, 401, 403, 409],
+  },
+  {
+    method: "get", path: "/api/tdk/keys/{id}", summary: "One of your keys", auth: "session", tags: ["Keys"],
+    params: keyIdParams, success: { status: 200, description: "The key", schema: responses.keyResponseSchema }, errors: [400, 401, 404],
+  },
+  {
+    method: "delete", path: "/api/tdk/keys/{id}", summary: "Revoke one of your keys", auth: "session", tags: ["Keys"],
+    params: keyIdParams, success: { status: 200, description: "The revoked key", schema: responses.keyResponseSchema }, errors: [400, 401, 403, 404],
+  },
+  {
+    method: "post", path: "/api/tdk/v1/call", summary: "Pay and call an agent", auth: "api_key", tags: ["Agents"],
+    body: callBodySchema,
+    headers: [{ name: "Idempotency-Key", description: "Same key and body: the stored answer, nothing paid again", schema: z.string().max(255) }],
+    success: { status: 200, description: "The agent's output and what the call cost", schema: responses.callSuccessSchema },
+    errors: [400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 502],
+  },
+  {
+    method: "get", path: "/api/tdk/v1/agents", summary: "The agent catalog with your price for each agent", auth: "none", tags: ["Agents"],
+    success: { status: 200, description: "The catalog", schema: responses.agentCatalogSchema }, errors: [429, 502],
+  },
+  {
+    method: "get", path: "/api/tdk/v1/usage", summary: "This API key's usage: history, summary, CSV", auth: "api_key", tags: ["Usage"],
+    query: usageQuerySchema, success: { status: 200, description: "Usage", schema: responses.usageResponseSchema, contentTypes: ["application/json", "text/csv"] }, errors: [400, 401, 403, 404, 429],
+  },
+  {
+    method: "get", path: "/api/tdk/usage", summary: "Your account's usage over all keys (or ?key_id=)", auth: "session", tags: ["Usage"],
+    query: usageQuerySchema, success: { status: 200, description: "Usage", schema: responses.usageResponseSchema, contentTypes: ["application/json", "text/csv"] }, errors: [400, 401, 404],
+  },
+  {
+    method: "post", path: "/api/tdk/billing/checkout", summary: "A Stripe Checkout session to upgrade", auth: "session", tags: ["Billing"],
+    body: checkoutSchema, bodyOptional: true, success: { status: 200, description: "Where to send the browser", schema: responses.checkoutResponseSchema }, errors: [400, 401, 403, 409, 503],
+  },
+  {
+    method: "get", path: "/api/health", summary: "Reachability of the gateway's parts and the treasury's health", auth: "none", tags: ["Operations"],
+    success: { status: 200, description: "Healthy (503 when degraded)", schema: responses.healthResponseSchema }, errors: [503],
+  },
+  {
+    method: "get", path: "/api/openapi.json", summary: "This document", auth: "none", tags: ["Operations"],
+    success: { status: 200, description: "OpenAPI 3.1", schema: z.object({ openapi: z.string() }).catchall(z.unknown()) }, errors: [],
+  },
+];
