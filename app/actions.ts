@@ -66,7 +66,7 @@ export async function logInAction(_previous: FormState | null, form: FormData): 
   const result = await logIn(app.db, parsed.data.email, parsed.data.password, app.env.sessionTtlMs);
   if (!result.ok) return { error: "Email or password is incorrect.", email: input.email };
   (await cookies()).set(sessionCookie(result.token, result.expiresAt));
-  redirect("/keys");
+  redirect("/dashboard");
 }
 
 export async function logOutAction(): Promise<void> {
@@ -95,6 +95,7 @@ export async function createKeyAction(_previous: CreateKeyState, form: FormData)
     return { ok: false, error: result.code === "key_limit_reached" ? `You can hold at most ${result.limit} active keys. Revoke one first.` : "Log in again." };
   }
   revalidatePath("/keys");
+  revalidatePath("/dashboard");
   return { ok: true, apiKey: result.apiKey, key: result.key };
 }
 

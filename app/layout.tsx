@@ -22,7 +22,9 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
           <nav aria-label="Main">
             {session ? (
               <>
+                <Link href="/dashboard">Dashboard</Link>
                 <Link href="/keys">API keys</Link>
+                <Link href="/docs">Docs</Link>
                 <span className="muted">{session.account.email}</span>
                 <form action={logOutAction}>
                   <button type="submit" className="secondary">
@@ -32,6 +34,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               </>
             ) : (
               <>
+                <Link href="/docs">Docs</Link>
                 <Link href="/login">Log in</Link>
                 <Link href="/signup">Sign up</Link>
               </>

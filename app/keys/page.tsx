@@ -4,7 +4,8 @@ import { CreateKeyForm } from "@/app/_components/create-key-form";
 import { getPageSession } from "@/lib/auth/page-session";
 import { getAppContext } from "@/lib/context";
 import { listApiKeysWithBalances } from "@/lib/keys/keys";
-import { revokeKeyAction, upgradeAction } from "../actions";
+import { UpgradeForm } from "@/app/_components/upgrade-form";
+import { revokeKeyAction } from "../actions";
 
 export const metadata: Metadata = { title: "API keys · TDK gateway" };
 export const dynamic = "force-dynamic";
@@ -39,12 +40,7 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
           {billingMessages[billing]}
         </p>
       )}
-      {app.stripe && tier !== "pro" && (
-        <form action={upgradeAction}>
-          <input type="hidden" name="tier" value={tier === "free" ? "paid" : "pro"} />
-          <button type="submit">{tier === "free" ? "Upgrade to paid (pay per call, 1,000 calls/min)" : "Upgrade to pro (10,000 calls/min)"}</button>
-        </form>
-      )}
+      {app.stripe && <UpgradeForm tier={tier} />}
       <CreateKeyForm />
       <section aria-labelledby="keys-heading">
         <h2 id="keys-heading">Your keys</h2>

@@ -8,7 +8,7 @@ export const metadata: Metadata = { title: "Log in · TDK gateway" };
 export const dynamic = "force-dynamic";
 
 export default async function LogInPage({ searchParams }: { searchParams: Promise<{ registered?: string; email?: string }> }) {
-  if (await getPageSession()) redirect("/keys");
+  if (await getPageSession()) redirect("/dashboard");
   const { registered, email } = await searchParams;
   return (
     <>

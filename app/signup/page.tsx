@@ -8,7 +8,7 @@ export const metadata: Metadata = { title: "Sign up · TDK gateway" };
 export const dynamic = "force-dynamic";
 
 export default async function SignUpPage() {
-  if (await getPageSession()) redirect("/keys");
+  if (await getPageSession()) redirect("/dashboard");
   return (
     <>
       <h1>Create your account</h1>

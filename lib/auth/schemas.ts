@@ -30,5 +30,6 @@ export const accountSchema = z.object({
   email: z.string(),
   tier: z.enum(["free", "paid", "pro"]),
   created_at: z.string(),
+  ops_this_month: z.number().int().nonnegative().describe("Paid calls this calendar month (UTC)"),
 });
 export type Account = z.infer<typeof accountSchema>;

@@ -121,6 +121,7 @@ export const usageResponseSchema = z.object({
     pending: z.number().int(),
     by_agent: z.array(z.object({ agent_id: z.string(), agent_name: z.string().nullable(), ...amounts })),
     by_day: z.array(z.object({ day: z.string(), ...amounts })),
+    by_day_agent: z.array(z.object({ day: z.string(), agent_id: z.string(), agent_name: z.string().nullable(), ...amounts })),
   }),
 });
 

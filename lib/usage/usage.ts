@@ -70,6 +70,7 @@ const summarySchema = z.object({
   pending: z.number().int(),
   by_agent: z.array(z.object({ agent_id: z.string(), agent_name: z.string().nullable(), ...amountsSchema })),
   by_day: z.array(z.object({ day: z.string(), ...amountsSchema })),
+  by_day_agent: z.array(z.object({ day: z.string(), agent_id: z.string(), agent_name: z.string().nullable(), ...amountsSchema })),
 });
 export type UsageSummary = z.infer<typeof summarySchema>;
 
@@ -124,7 +125,7 @@ export function summaryView(summary: UsageSummary) {
     agent_cost_usd: microToUsd(entry.agent_cost_micro),
     developer_cost_usd: microToUsd(entry.developer_cost_micro),
   });
-  return { ...money(summary), by_agent: summary.by_agent.map(money), by_day: summary.by_day.map(money) };
+  return { ...money(summary), by_agent: summary.by_agent.map(money), by_day: summary.by_day.map(money), by_day_agent: summary.by_day_agent.map(money) };
 }
 
 const CSV_COLUMNS = [

@@ -6,8 +6,10 @@
 
 -- Public shape of an account (never the password hash).
 create or replace function tdk_account_json(a tdk_accounts) returns jsonb
-language sql immutable as $$
-  select jsonb_build_object('id', a.id, 'email', a.email, 'tier', a.tier, 'created_at', a.created_at)
+language sql stable as $$
+  select jsonb_build_object('id', a.id, 'email', a.email, 'tier', a.tier, 'created_at', a.created_at,
+    -- The counter belongs to ops_month: in a later month nothing has been used yet.
+    'ops_this_month', case when a.ops_month = date_trunc('month', now() at time zone 'utc')::date then a.ops_this_month else 0 end)
 $$;
 
 -- Public shape of a key (never the key hash or the wallet secret).

@@ -198,6 +198,12 @@ returns jsonb language sql stable as $$
            coalesce(sum(agent_cost_micro) filter (where status in ('succeeded', 'agent_failed')), 0) as agent_cost,
            coalesce(sum(developer_cost_micro) filter (where status = 'succeeded'), 0) as developer_cost
       from rows group by 1
+  ),
+  by_day_agent as (
+    select (created_at at time zone 'utc')::date as day, agent_id, max(agent_name) as agent_name, count(*) as calls,
+           coalesce(sum(agent_cost_micro) filter (where status in ('succeeded', 'agent_failed')), 0) as agent_cost,
+           coalesce(sum(developer_cost_micro) filter (where status = 'succeeded'), 0) as developer_cost
+      from rows group by 1, 2
   )
   select jsonb_build_object(
     'calls', t.calls, 'succeeded', t.succeeded, 'failed', t.failed, 'agent_failed', t.agent_failed, 'pending', t.pending,
@@ -205,7 +211,9 @@ returns jsonb language sql stable as $$
     'by_agent', (select coalesce(jsonb_agg(jsonb_build_object('agent_id', agent_id, 'agent_name', agent_name, 'calls', calls,
                    'agent_cost_micro', agent_cost, 'developer_cost_micro', developer_cost) order by developer_cost desc, agent_id), '[]'::jsonb) from by_agent),
     'by_day', (select coalesce(jsonb_agg(jsonb_build_object('day', day, 'calls', calls,
-                   'agent_cost_micro', agent_cost, 'developer_cost_micro', developer_cost) order by day), '[]'::jsonb) from by_day))
+                   'agent_cost_micro', agent_cost, 'developer_cost_micro', developer_cost) order by day), '[]'::jsonb) from by_day),
+    'by_day_agent', (select coalesce(jsonb_agg(jsonb_build_object('day', day, 'agent_id', agent_id, 'agent_name', agent_name, 'calls', calls,
+                   'agent_cost_micro', agent_cost, 'developer_cost_micro', developer_cost) order by day, agent_id), '[]'::jsonb) from by_day_agent))
   from totals t
 $$;
 

@@ -53,6 +53,8 @@ describe("the web pages in real Chromium", () => {
 
     await page.getByLabel("Password").fill(password);
     await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL("**/dashboard");
+    await page.getByRole("link", { name: "API keys" }).click();
     await page.waitForURL("**/keys");
     const cookies = await context.cookies();
     const session = cookies.find((cookie) => cookie.name === "tdk_session")!;
@@ -116,10 +118,72 @@ describe("the web pages in real Chromium", () => {
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(password);
     await page.getByRole("button", { name: "Log in" }).click();
-    await page.waitForURL("**/keys");
+    await page.waitForURL("**/dashboard");
     await page.getByRole("button", { name: "Create API key" }).click();
     await page.getByTestId("new-api-key").waitFor();
     expect(await page.getByTestId("new-api-key").textContent()).toMatch(/^tk_test_/);
+    await context.close();
+  });
+
+  it("dashboard: sign up, create a key, call with it; the call shows in recent calls and today's chart totals equal the usage rows", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const email = `dashboard-${Date.now()}@example.com`;
+    const password = "dashboard-test-42!";
+
+    await page.goto(`${app.url}/signup`);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.waitForURL("**/login?registered=1**");
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL("**/dashboard");
+    expect(await page.getByTestId("quota-used").textContent()).toBe("0");
+
+    await page.getByLabel("Key name (optional)").fill("dashboard key");
+    await page.getByRole("button", { name: "Create API key" }).click();
+    await page.getByTestId("new-api-key").waitFor();
+    const apiKey = (await page.getByTestId("new-api-key").textContent())!;
+
+    // The program's side: two calls with the key that was shown.
+    const requestIds: string[] = [];
+    for (const body of [
+      { agent_id: "warmmemory", input: { action: "store", key: "theme", value: "dark" } },
+      { agent_id: "sentiment", input: { text: "great and fast" } },
+    ]) {
+      const res = await fetch(`${app.url}/api/tdk/v1/call`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      expect(res.status).toBe(200);
+      requestIds.push(((await res.json()) as { usage: { request_id: string } }).usage.request_id);
+    }
+
+    await page.reload();
+    const recent = page.getByTestId("recent-call");
+    await expect.poll(() => recent.count()).toBe(2);
+    expect(await recent.evaluateAll((rows) => rows.map((row) => row.getAttribute("data-request-id")))).toEqual([...requestIds].reverse());
+    expect(await recent.first().textContent()).toContain("sentiment");
+    const link = await recent.first().locator("a").getAttribute("href");
+    expect(link).toMatch(/^https:\/\/explorer\.solana\.com\/tx\//);
+
+    // The chart's bar for today holds exactly what the usage rows say.
+    const usage = (await (await page.request.get(`${app.url}/api/tdk/usage`)).json()) as { usage: { created_at: string; billed_micro: number }[] };
+    const today = new Date().toISOString().slice(0, 10);
+    const todayRows = usage.usage.filter((row) => row.created_at.slice(0, 10) === today);
+    const bar = page.locator(`[data-testid="chart-day"][data-day="${today}"]`);
+    expect(Number(await bar.getAttribute("data-calls"))).toBe(todayRows.length);
+    expect(Number(await bar.getAttribute("data-spend-micro"))).toBe(todayRows.reduce((sum, row) => sum + row.billed_micro, 0));
+    expect(await page.getByTestId("quota-used").textContent()).toBe("2");
+    expect(await page.getByTestId("spend-today").textContent()).toContain("0.009000");
+    await page.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true });
+
+    // Docs: the quickstart carries this user's key prefix; every error code is explained.
+    await page.goto(`${app.url}/docs`);
+    expect(await page.getByTestId("quickstart-curl").textContent()).toContain(apiKey.slice(0, 12));
+    expect(await page.getByTestId("quickstart-curl").textContent()).toContain(`${app.url}/api/tdk/v1/call`);
+    expect(await page.getByTestId("agent-row").count()).toBe(3);
+    expect(await page.getByTestId("error-row").count()).toBeGreaterThan(25);
+    expect(await page.getByTestId("reference-operation").count()).toBeGreaterThanOrEqual(14);
+    await page.screenshot({ path: path.join(artifacts, "docs.png"), fullPage: true });
     await context.close();
   });
 });

@@ -1,0 +1,155 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { redirect } from "next/navigation";
+import { CreateKeyForm } from "@/app/_components/create-key-form";
+import { UpgradeForm } from "@/app/_components/upgrade-form";
+import { UsageChart } from "@/app/_components/usage-chart";
+import { microToUsd } from "@/lib/agents/pricing";
+import { getPageSession } from "@/lib/auth/page-session";
+import { getAppContext } from "@/lib/context";
+import { tierRateLimits } from "@/lib/http/handlers";
+import { listApiKeysWithBalances } from "@/lib/keys/keys";
+import { explorerTxUrl } from "@/lib/solana/explorer";
+import { usagePage, usageSummary } from "@/lib/usage/usage";
+
+export const metadata: Metadata = { title: "Dashboard · TDK gateway" };
+export const dynamic = "force-dynamic";
+
+const DAY_MS = 86_400_000;
+
+export default async function DashboardPage() {
+  const session = await getPageSession();
+  if (!session) redirect("/login");
+  const app = await getAppContext();
+  const scope = { accountId: session.account.id, keyId: null };
+  const now = new Date();
+  const end = new Date(now.getTime() + 1);
+  const todayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const chartStart = new Date(todayStart.getTime() - 29 * DAY_MS);
+  const days = Array.from({ length: 30 }, (_, i) => new Date(chartStart.getTime() + i * DAY_MS).toISOString().slice(0, 10));
+
+  const [keys, today, month, last30, recent] = await Promise.all([
+    listApiKeysWithBalances(app.db, app.ledger, session.account.id),
+    usageSummary(app.db, scope, { from: todayStart, to: end }),
+    usageSummary(app.db, scope, { from: monthStart, to: end }),
+    usageSummary(app.db, scope, { from: chartStart, to: end }),
+    usagePage(app.db, scope, { limit: 20, range: { from: chartStart, to: end } }),
+  ]);
+  const { tier, ops_this_month: used } = session.account;
+  const quota = app.env.pricing.freeMonthlyQuota;
+  const keyNames = new Map(keys.map((key) => [key.id, `${key.name} (${key.prefix}…)`]));
+
+  return (
+    <>
+      <h1>Dashboard</h1>
+      <section aria-labelledby="plan-heading">
+        <h2 id="plan-heading">Plan and limits</h2>
+        <p>
+          Tier <strong data-testid="tier">{tier}</strong>: {tierRateLimits[tier].limit.toLocaleString("en-US")} calls per minute per key.
+        </p>
+        {tier === "free" ? (
+          <p>
+            <span id="quota-label">
+              Calls this month: <strong data-testid="quota-used">{used}</strong> of {quota.toLocaleString("en-US")}
+            </span>{" "}
+            <progress aria-labelledby="quota-label" max={quota} value={Math.min(used, quota)} />
+          </p>
+        ) : (
+          <p>Calls this month: <strong data-testid="quota-used">{used}</strong> (no monthly quota; billed per call).</p>
+        )}
+        {app.stripe && <UpgradeForm tier={tier} />}
+      </section>
+
+      <section aria-labelledby="spend-heading">
+        <h2 id="spend-heading">Spend</h2>
+        <table>
+          <thead>
+            <tr><th scope="col">Period</th><th scope="col">Calls</th><th scope="col">Billed (USD)</th></tr>
+          </thead>
+          <tbody>
+            <tr data-testid="spend-today"><th scope="row">Today (UTC)</th><td>{today.calls}</td><td>{microToUsd(today.developer_cost_micro)}</td></tr>
+            <tr data-testid="spend-month"><th scope="row">This month</th><td>{month.calls}</td><td>{microToUsd(month.developer_cost_micro)}</td></tr>
+          </tbody>
+        </table>
+        <h3>This month by agent</h3>
+        {month.by_agent.length === 0 ? (
+          <p>No calls yet this month.</p>
+        ) : (
+          <ul>
+            {month.by_agent.map((agent) => (
+              <li key={agent.agent_id}>
+                {agent.agent_name ?? agent.agent_id}: {agent.calls} calls, ${microToUsd(agent.developer_cost_micro)}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+
+      <section aria-labelledby="chart-heading">
+        <h2 id="chart-heading">Last 30 days</h2>
+        <UsageChart rows={last30.by_day_agent} days={days} />
+      </section>
+
+      <section aria-labelledby="keys-heading">
+        <h2 id="keys-heading">Keys and wallets</h2>
+        {keys.length === 0 ? (
+          <p>No keys yet: create your first one below, then follow the <Link href="/docs#quickstart">quickstart</Link>.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Wallet</th><th scope="col">USDC</th><th scope="col">SOL</th></tr>
+            </thead>
+            <tbody>
+              {keys.map((key) => (
+                <tr key={key.id} data-testid="dashboard-key">
+                  <td>{key.name} <span className="mono">{key.prefix}…</span></td>
+                  <td>{key.status}{key.suspended_reason ? ` (${key.suspended_reason.replace("_", " ")})` : ""}</td>
+                  <td className="mono">{key.wallet.public_key}</td>
+                  <td>{key.wallet.usdc}</td>
+                  <td>{key.wallet.sol}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <CreateKeyForm />
+        <p><Link href="/keys">Manage keys</Link> · <Link href="/docs">Docs and API reference</Link></p>
+      </section>
+
+      <section aria-labelledby="recent-heading">
+        <h2 id="recent-heading">Recent calls</h2>
+        {recent.items.length === 0 ? (
+          <p>No calls yet.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr><th scope="col">Time (UTC)</th><th scope="col">Key</th><th scope="col">Agent</th><th scope="col">Status</th><th scope="col">Billed (USD)</th><th scope="col">Transaction</th></tr>
+            </thead>
+            <tbody>
+              {recent.items.map((call) => (
+                <tr key={call.id} data-testid="recent-call" data-request-id={call.request_id}>
+                  <td>{call.created_at.replace("T", " ").slice(0, 19)}</td>
+                  <td>{keyNames.get(call.key_id) ?? call.key_id}</td>
+                  <td>{call.agent_name ?? call.agent_id}</td>
+                  <td>{call.status.replace("_", " ")}</td>
+                  <td>{call.billed_usd}</td>
+                  <td>
+                    {call.tx_signature ? (
+                      <a className="mono" href={explorerTxUrl(app.env, call.tx_signature)} rel="noreferrer" target="_blank">
+                        {call.tx_signature.slice(0, 8)}…{call.tx_signature.slice(-6)}
+                        <span className="visually-hidden"> (opens the Solana Explorer)</span>
+                      </a>
+                    ) : (
+                      "—"
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,184 @@
+import type { Metadata } from "next";
+import { headers } from "next/headers";
+import Link from "next/link";
+import { developerCostMicro, microToUsd } from "@/lib/agents/pricing";
+import { getPageSession } from "@/lib/auth/page-session";
+import { getAppContext } from "@/lib/context";
+import { errorDocs } from "@/lib/http/error-docs";
+import { errorStatus, type ErrorCode } from "@/lib/http/errors";
+import { expectedOrigin } from "@/lib/http/request";
+import { listApiKeys } from "@/lib/keys/keys";
+import { buildOpenApiDocument } from "@/lib/openapi/document";
+
+export const metadata: Metadata = { title: "Docs · TDK gateway" };
+export const dynamic = "force-dynamic";
+
+interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  description?: string;
+  enum?: unknown[];
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+}
+
+function typeOf(schema: JsonSchema | undefined): string {
+  if (!schema) return "any";
+  if (schema.enum) return schema.enum.map((value) => JSON.stringify(value)).join(" | ");
+  if (schema.type) return Array.isArray(schema.type) ? schema.type.join(" | ") : schema.type;
+  const options = schema.anyOf ?? schema.oneOf;
+  if (options) return options.map(typeOf).join(" | ");
+  return "any";
+}
+
+export default async function DocsPage() {
+  const app = await getAppContext();
+  const session = await getPageSession();
+  const requestHeaders = await headers();
+  const origin = app.env.appUrl ?? expectedOrigin(new Request("http://localhost/", { headers: requestHeaders }), null) ?? "http://localhost:3000";
+  const keys = session ? (await listApiKeys(app.db, session.account.id)).filter((key) => key.status === "active") : [];
+  const keyHint = keys[0] ? `${keys[0].prefix}…` : `tk_${app.env.keys.mode}_…`;
+  const agents = await app.agents.client.listAgents().catch(() => []);
+  const document = buildOpenApiDocument(origin);
+  const example = agents.find((agent) => agent.name === "warmmemory") ?? agents[0];
+  const exampleInput = example?.name === "warmmemory" ? { action: "store", key: "user:prefs", value: '{"theme":"dark"}' } : { text: "Hello!" };
+  const body = JSON.stringify({ agent_id: example?.name ?? "AGENT", input: exampleInput });
+
+  const curl = `export TDK_KEY='${keyHint}'   # paste your full key here
+curl -X POST ${origin}/api/tdk/v1/call \\
+  -H "Authorization: Bearer $TDK_KEY" \\
+  -H 'Content-Type: application/json' \\
+  -H 'Idempotency-Key: my-first-call' \\
+  -d '${body}'`;
+  const typescript = `const TDK_KEY = process.env.TDK_KEY!; // starts with ${keyHint}
+
+const response = await fetch("${origin}/api/tdk/v1/call", {
+  method: "POST",
+  headers: { Authorization: \`Bearer \${TDK_KEY}\`, "Content-Type": "application/json" },
+  body: JSON.stringify(${JSON.stringify(JSON.parse(body), null, 2).replace(/\n/g, "\n  ")}),
+});
+const result = await response.json();
+if (!response.ok) throw new Error(\`\${result.error.code}: \${result.error.message}\`);
+console.log(result.output, result.usage.developer_cost_usd);`;
+
+  return (
+    <>
+      <h1>Docs</h1>
+      <nav aria-label="On this page">
+        <ul>
+          <li><a href="#quickstart">Quickstart</a></li>
+          <li><a href="#agents">Agents and prices</a></li>
+          <li><a href="#headers">Rate limits, idempotency, request ids</a></li>
+          <li><a href="#errors">Errors</a></li>
+          <li><a href="#reference">API reference</a></li>
+        </ul>
+      </nav>
+
+      <section aria-labelledby="quickstart">
+        <h2 id="quickstart">Quickstart</h2>
+        <ol>
+          <li>{session ? <Link href="/dashboard">Open your dashboard</Link> : <><Link href="/signup">Sign up</Link> and log in</>}.</li>
+          <li>Create an API key: it is shown once, with its own funded wallet.</li>
+          <li>Call an agent:</li>
+        </ol>
+        <h3>curl</h3>
+        <pre data-testid="quickstart-curl"><code>{curl}</code></pre>
+        <h3>TypeScript (fetch)</h3>
+        <pre data-testid="quickstart-ts"><code>{typescript}</code></pre>
+      </section>
+
+      <section aria-labelledby="agents">
+        <h2 id="agents">Agents and prices</h2>
+        <p>Your price is the agent&apos;s price plus {app.env.pricing.markupBps / 100}%, rounded up to the micro-dollar. Use the name or the id as agent_id.</p>
+        <table>
+          <thead>
+            <tr><th scope="col">Agent</th><th scope="col">What it does</th><th scope="col">Your price per call</th><th scope="col">Id</th></tr>
+          </thead>
+          <tbody>
+            {agents.map((agent) => (
+              <tr key={agent.id} data-testid="agent-row">
+                <td><strong>{agent.name}</strong></td>
+                <td>{agent.description}</td>
+                <td>${microToUsd(developerCostMicro(BigInt(agent.price_base), app.env.pricing.markupBps))}</td>
+                <td className="mono">{agent.id}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+
+      <section aria-labelledby="headers">
+        <h2 id="headers">Rate limits, idempotency, request ids</h2>
+        <dl>
+          <dt><code>X-RateLimit-Limit</code>, <code>X-RateLimit-Remaining</code>, <code>X-RateLimit-Reset</code></dt>
+          <dd>On every <code>/v1</code> answer: requests per minute for your tier (free 100, paid 1,000, pro 10,000), what is left, and when the window frees up (Unix seconds). Over the limit: <code>429</code> with <code>Retry-After</code> in seconds.</dd>
+          <dt><code>Idempotency-Key</code> (request)</dt>
+          <dd>Any string up to 255 characters. The same key with the same body returns the first answer and pays nothing again (<code>Idempotent-Replayed: true</code>); another body gets <code>422</code>; while the first request runs, <code>409</code>.</dd>
+          <dt><code>X-Request-Id</code></dt>
+          <dd>On every answer, and in every error body as <code>error.request_id</code>. Quote it when you contact us.</dd>
+        </dl>
+      </section>
+
+      <section aria-labelledby="errors">
+        <h2 id="errors">Errors</h2>
+        <p>Every error has one shape: <code>{`{"error": {"code", "message", "request_id", ...}}`}</code>.</p>
+        <table>
+          <thead>
+            <tr><th scope="col">Code</th><th scope="col">Status</th><th scope="col">Meaning</th><th scope="col">What to do</th></tr>
+          </thead>
+          <tbody>
+            {(Object.keys(errorDocs) as ErrorCode[]).map((code) => (
+              <tr key={code} data-testid="error-row">
+                <td className="mono">{code}</td>
+                <td>{errorStatus[code]}</td>
+                <td>{errorDocs[code].meaning}</td>
+                <td>{errorDocs[code].action}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+
+      <section aria-labelledby="reference">
+        <h2 id="reference">API reference</h2>
+        <p>
+          Generated from the same schemas the routes validate with: <a href="/api/openapi.json">/api/openapi.json</a> (OpenAPI {document.openapi}).
+        </p>
+        {Object.entries(document.paths).flatMap(([path, operations]) =>
+          Object.entries(operations as Record<string, { summary: string; security: Record<string, unknown>[]; parameters?: { name: string; in: string; required: boolean; schema: JsonSchema }[]; requestBody?: { content: Record<string, { schema: JsonSchema }> }; responses: Record<string, { description: string }> }>).map(([method, operation]) => {
+            const bodySchema = operation.requestBody?.content["application/json"]?.schema;
+            const auth = operation.security.length === 0 ? "none" : Object.keys(operation.security[0]!)[0] === "apiKey" ? "API key (Bearer tk_…)" : "session (Bearer token or cookie)";
+            return (
+              <article key={`${method} ${path}`} data-testid="reference-operation" aria-labelledby={`op-${method}-${path}`}>
+                <h3 id={`op-${method}-${path}`} className="mono">
+                  {method.toUpperCase()} {path}
+                </h3>
+                <p>{operation.summary}. Auth: {auth}. Success: {Object.keys(operation.responses)[0]}.</p>
+                {(operation.parameters?.length || bodySchema?.properties) && (
+                  <table>
+                    <thead>
+                      <tr><th scope="col">Field</th><th scope="col">In</th><th scope="col">Type</th><th scope="col">Required</th></tr>
+                    </thead>
+                    <tbody>
+                      {(operation.parameters ?? []).map((parameter) => (
+                        <tr key={`${parameter.in}-${parameter.name}`}>
+                          <td className="mono">{parameter.name}</td><td>{parameter.in}</td><td>{typeOf(parameter.schema)}</td><td>{parameter.required ? "yes" : "no"}</td>
+                        </tr>
+                      ))}
+                      {Object.entries(bodySchema?.properties ?? {}).map(([name, schema]) => (
+                        <tr key={`body-${name}`}>
+                          <td className="mono">{name}</td><td>body</td><td>{typeOf(schema)}</td><td>{bodySchema?.required?.includes(name) ? "yes" : "no"}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                )}
+              </article>
+            );
+          }),
+        )}
+      </section>
+    </>
+  );
+}
