@@ -30,41 +30,46 @@ export interface FormState {
   email?: string;
 }
 
-async function withinLimits(checks: [RateLimitPolicy, string][]): Promise<boolean> {
+async function withinLimit(policy: RateLimitPolicy, identifier: string): Promise<boolean> {
   const app = await getAppContext();
-  for (const [policy, identifier] of checks) {
-    if (!(await app.limiter.limit(policy, identifier)).success) return false;
-  }
-  return true;
+  return (await app.limiter.limit(policy, identifier)).success;
 }
 
 const TOO_MANY = "Too many attempts. Wait a few minutes and try again.";
 
-export async function signUpAction(_previous: FormState | null, form: FormData): Promise<FormState> {
+/**
+ * The credentials of a sign-up or log-in form, through the same limits and schema as the JSON
+ * endpoint: per IP first (every attempt counts), then per email. A form state when refused.
+ */
+async function readCredentials(
+  form: FormData,
+  schema: typeof registerSchema | typeof loginSchema,
+  limits: { perIp: RateLimitPolicy; perEmail: RateLimitPolicy },
+): Promise<{ ok: true; email: string; password: string } | { ok: false; state: FormState }> {
   const input = { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") };
-  const ip = clientIp(await headers());
-  if (!(await withinLimits([[authLimits.registerPerIp, ip]]))) return { error: TOO_MANY, email: input.email };
-  const parsed = registerSchema.safeParse(input);
-  if (!parsed.success) return { error: "Please correct the fields below.", fields: fieldErrors(parsed.error), email: input.email };
-  if (!(await withinLimits([[authLimits.registerPerEmail, parsed.data.email]]))) return { error: TOO_MANY, email: input.email };
+  const refuse = (state: Omit<FormState, "email">) => ({ ok: false as const, state: { ...state, email: input.email } });
+  if (!(await withinLimit(limits.perIp, clientIp(await headers())))) return refuse({ error: TOO_MANY });
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) return refuse({ error: "Please correct the fields below.", fields: fieldErrors(parsed.error) });
+  if (!(await withinLimit(limits.perEmail, parsed.data.email))) return refuse({ error: TOO_MANY });
+  return { ok: true, ...parsed.data };
+}
 
+export async function signUpAction(_previous: FormState | null, form: FormData): Promise<FormState> {
+  const credentials = await readCredentials(form, registerSchema, { perIp: authLimits.registerPerIp, perEmail: authLimits.registerPerEmail });
+  if (!credentials.ok) return credentials.state;
   const app = await getAppContext();
-  const result = await registerAccount(app.db, parsed.data.email, parsed.data.password);
-  if (!result.ok) return { error: "An account with this email already exists. Log in instead.", email: input.email };
-  redirect(`/login?registered=1&email=${encodeURIComponent(parsed.data.email)}`);
+  const result = await registerAccount(app.db, credentials.email, credentials.password);
+  if (!result.ok) return { error: "An account with this email already exists. Log in instead.", email: credentials.email };
+  redirect(`/login?registered=1&email=${encodeURIComponent(credentials.email)}`);
 }
 
 export async function logInAction(_previous: FormState | null, form: FormData): Promise<FormState> {
-  const input = { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") };
-  const ip = clientIp(await headers());
-  if (!(await withinLimits([[authLimits.loginPerIp, ip]]))) return { error: TOO_MANY, email: input.email };
-  const parsed = loginSchema.safeParse(input);
-  if (!parsed.success) return { error: "Please correct the fields below.", fields: fieldErrors(parsed.error), email: input.email };
-  if (!(await withinLimits([[authLimits.loginPerEmail, parsed.data.email]]))) return { error: TOO_MANY, email: input.email };
-
+  const credentials = await readCredentials(form, loginSchema, { perIp: authLimits.loginPerIp, perEmail: authLimits.loginPerEmail });
+  if (!credentials.ok) return credentials.state;
   const app = await getAppContext();
-  const result = await logIn(app.db, parsed.data.email, parsed.data.password, app.env.sessionTtlMs);
-  if (!result.ok) return { error: "Email or password is incorrect.", email: input.email };
+  const result = await logIn(app.db, credentials.email, credentials.password, app.env.sessionTtlMs);
+  if (!result.ok) return { error: "Email or password is incorrect.", email: credentials.email };
   (await cookies()).set(sessionCookie(result.token, result.expiresAt));
   redirect("/dashboard");
 }

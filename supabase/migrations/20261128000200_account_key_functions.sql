@@ -277,11 +277,13 @@ language sql stable as $$
   from tdk_wallet_fundings f where f.status = 'pending' and f.created_at <= p_older_than
 $$;
 
--- Only the service role may call these through PostgREST (Supabase). On plain Postgres and
--- PGlite those roles do not exist and the owner calls them directly.
-revoke execute on all functions in schema public from public;
-do $$
+-- Every function in `public` is callable by the service role only: PostgREST (Supabase) exposes
+-- them to anon and authenticated otherwise. On plain Postgres and PGlite those roles do not exist
+-- and the owner calls them directly. Each migration that adds functions ends by calling this.
+create or replace function tdk_restrict_functions_to_service_role() returns void
+language plpgsql as $$
 begin
+  execute 'revoke execute on all functions in schema public from public';
   if exists (select 1 from pg_roles where rolname = 'anon') then
     execute 'revoke execute on all functions in schema public from anon, authenticated';
   end if;
@@ -289,3 +291,5 @@ begin
     execute 'grant execute on all functions in schema public to service_role';
   end if;
 end $$;
+
+select tdk_restrict_functions_to_service_role();

@@ -282,13 +282,4 @@ language sql stable as $$
   from tdk_api_keys k where k.id = p_key_id
 $$;
 
-revoke execute on all functions in schema public from public;
-do $$
-begin
-  if exists (select 1 from pg_roles where rolname = 'anon') then
-    execute 'revoke execute on all functions in schema public from anon, authenticated';
-  end if;
-  if exists (select 1 from pg_roles where rolname = 'service_role') then
-    execute 'grant execute on all functions in schema public to service_role';
-  end if;
-end $$;
+select tdk_restrict_functions_to_service_role();

@@ -302,13 +302,4 @@ language sql as $$
   select jsonb_build_object('updated', exists (select 1 from updated))
 $$;
 
-revoke execute on all functions in schema public from public;
-do $$
-begin
-  if exists (select 1 from pg_roles where rolname = 'anon') then
-    execute 'revoke execute on all functions in schema public from anon, authenticated';
-  end if;
-  if exists (select 1 from pg_roles where rolname = 'service_role') then
-    execute 'grant execute on all functions in schema public to service_role';
-  end if;
-end $$;
+select tdk_restrict_functions_to_service_role();

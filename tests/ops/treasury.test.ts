@@ -66,6 +66,25 @@ describe("GET /api/cron/treasury-topup", () => {
     app = await appWith({ WALLET_INITIAL_USDC_MICRO: "1000000", TOPUP_TARGET_USDC_MICRO: "5000000", TOPUP_KEY_DAILY_CAP_MICRO: "6000000" });
   });
 
+  /** What sendTopUps does, stopped right after the record (as if the process died before sending). */
+  async function recordTopUpWithoutSending(keyId: string, wallet: PublicKey) {
+    const treasury = (await loadTreasury(app.db, app.ring))!;
+    const tx = await buildBatchFundingTransaction(app.ledger, treasury, [{ wallet, usdcMicro: 4_000_000n, solLamports: 0n }]);
+    await callFunction(
+      app.db,
+      "tdk_record_topups",
+      {
+        p_items: [{ api_key_id: keyId, usdc_micro: "4000000", sol_lamports: "0" }],
+        p_tx_signature: toBase58(tx.signature!),
+        p_recent_blockhash: tx.recentBlockhash!,
+        p_key_daily_cap_micro: 100_000_000n,
+        p_total_daily_cap_micro: 100_000_000_000n,
+      },
+      z.object({ ok: z.literal(true) }),
+    );
+    return tx;
+  }
+
   it("refills every wallet under the low-water mark to the target, several per transaction, the treasury paying", async () => {
     const keys = await Promise.all(Array.from({ length: 5 }, () => createKeyedAccount(app)));
     const full = await createKeyedAccount(app);
@@ -114,21 +133,7 @@ describe("GET /api/cron/treasury-topup", () => {
   it("a crash between recording a funding and sending it: resolved from the chain, never sent twice", async () => {
     const key = await createKeyedAccount(app);
     const wallet = new PublicKey(key.key.wallet.public_key);
-    const treasury = (await loadTreasury(app.db, app.ring))!;
-    // What sendTopUps does, stopped after the record (the process died before sending).
-    const tx = await buildBatchFundingTransaction(app.ledger, treasury, [{ wallet, usdcMicro: 4_000_000n, solLamports: 0n }]);
-    await callFunction(
-      app.db,
-      "tdk_record_topups",
-      {
-        p_items: [{ api_key_id: key.key.id, usdc_micro: "4000000", sol_lamports: "0" }],
-        p_tx_signature: toBase58(tx.signature!),
-        p_recent_blockhash: tx.recentBlockhash!,
-        p_key_daily_cap_micro: 100_000_000n,
-        p_total_daily_cap_micro: 100_000_000_000n,
-      },
-      z.object({ ok: z.literal(true) }),
-    );
+    await recordTopUpWithoutSending(key.key.id, wallet);
     // While the recorded transaction could still land, the key is left alone.
     const waiting = await cron(topupCron.GET);
     expect(waiting.json.skipped).toContainEqual({ key_id: key.key.id, code: "topup_in_flight" });
@@ -150,15 +155,7 @@ describe("GET /api/cron/treasury-topup", () => {
   it("a crash after sending: the pending funding is confirmed from the chain", async () => {
     const key = await createKeyedAccount(app);
     const wallet = new PublicKey(key.key.wallet.public_key);
-    const treasury = (await loadTreasury(app.db, app.ring))!;
-    const tx = await buildBatchFundingTransaction(app.ledger, treasury, [{ wallet, usdcMicro: 4_000_000n, solLamports: 0n }]);
-    await callFunction(
-      app.db,
-      "tdk_record_topups",
-      { p_items: [{ api_key_id: key.key.id, usdc_micro: "4000000", sol_lamports: "0" }], p_tx_signature: toBase58(tx.signature!), p_recent_blockhash: tx.recentBlockhash!, p_key_daily_cap_micro: 100_000_000n, p_total_daily_cap_micro: 100_000_000_000n },
-      z.object({ ok: z.literal(true) }),
-    );
-    await app.ledger.sendTransaction(tx);
+    await app.ledger.sendTransaction(await recordTopUpWithoutSending(key.key.id, wallet));
     const res = await cron(topupCron.GET);
     expect(res.json.resolved_pending).toBeGreaterThanOrEqual(1);
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(5_000_000n);
