@@ -22,6 +22,7 @@ export function UsageChart({ rows, days }: { rows: DayAgentUsage[]; days: string
     return { day, entries, calls: entries.reduce((sum, row) => sum + row.calls, 0), spend: entries.reduce((sum, row) => sum + row.developer_cost_micro, 0) };
   });
   const max = Math.max(1, ...perDay.map((day) => day.calls));
+  const maxSpend = Math.max(1, ...perDay.map((day) => day.spend));
   const width = 720;
   const height = 200;
   const barWidth = width / days.length;
@@ -29,7 +30,7 @@ export function UsageChart({ rows, days }: { rows: DayAgentUsage[]; days: string
   return (
     <figure aria-labelledby="usage-chart-caption">
       <svg viewBox={`0 0 ${width} ${height + 24}`} role="img" aria-labelledby="usage-chart-title" style={{ width: "100%", maxWidth: width }}>
-        <title id="usage-chart-title">Calls per day over the last 30 days, by agent</title>
+        <title id="usage-chart-title">Calls per day over the last 30 days by agent (bars), and spend per day (line)</title>
         <line x1={0} y1={height} x2={width} y2={height} stroke="#6b7280" />
         {perDay.map((day, index) => {
           let y = height;
@@ -50,9 +51,16 @@ export function UsageChart({ rows, days }: { rows: DayAgentUsage[]; days: string
             </g>
           );
         })}
+        <polyline
+          fill="none"
+          stroke="#111827"
+          strokeWidth={2}
+          strokeDasharray="4 3"
+          points={perDay.map((day, index) => `${index * barWidth + barWidth / 2},${height - (day.spend / maxSpend) * (height - 10)}`).join(" ")}
+        />
       </svg>
       <figcaption id="usage-chart-caption">
-        Calls per day (last 30 days, UTC).{" "}
+        Calls per day (bars, last 30 days, UTC) and spend per day (dashed line, up to ${microToUsd(maxSpend)}).{" "}
         {agents.map((agent) => (
           <span key={agent} style={{ marginRight: "1rem" }}>
             <span aria-hidden="true" style={{ display: "inline-block", width: 10, height: 10, background: color(agent), marginRight: 4 }} />
