@@ -60,7 +60,7 @@ export function UsageChart({ rows, days }: { rows: DayAgentUsage[]; days: string
         />
       </svg>
       <figcaption id="usage-chart-caption">
-        Calls per day (bars, last 30 days, UTC) and spend per day (dashed line, up to ${microToUsd(maxSpend)}).{" "}
+        Calls per day (bars, last 30 days, UTC) and spend per day (dashed line, up to ${microToUsd(Math.max(0, ...perDay.map((day) => day.spend)))}).{" "}
         {agents.map((agent) => (
           <span key={agent} style={{ marginRight: "1rem" }}>
             <span aria-hidden="true" style={{ display: "inline-block", width: 10, height: 10, background: color(agent), marginRight: 4 }} />
