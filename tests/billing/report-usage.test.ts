@@ -150,6 +150,32 @@ describe("exactly once, whatever fails", () => {
     expect(stripe.meterTotals.get(next.account.customer)).toBe(next.total);
   });
 
+  it("sends customers in parallel but never two requests for the same customer at once", async () => {
+    const accounts = await Promise.all([freshUsage(), freshUsage(), freshUsage()]);
+    // Leave each customer a batch open (a crash after the claim), then add usage: two batches each.
+    await expect(run((at) => {
+      if (at === "claimed") throw new Crash("claimed");
+    })).rejects.toBeInstanceOf(Crash);
+    for (const { account } of accounts) {
+      await callRoute(call.POST, "POST", "/", { bearer: account.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } });
+    }
+    stripe.setMeterEventDelay(100);
+    stripe.maxInFlight.perCustomer = 0;
+    stripe.maxInFlight.overall = 0;
+    try {
+      const summary = await run();
+      expect(summary.reported).toBe(6);
+    } finally {
+      stripe.setMeterEventDelay(0);
+    }
+    expect(stripe.maxInFlight.perCustomer).toBe(1);
+    expect(stripe.maxInFlight.overall).toBeGreaterThan(1);
+    for (const { account } of accounts) {
+      expect(stripe.meterTotals.get(account.customer)).toBe(await developerTotal(account.accountId));
+      expect(stripe.meterEvents.filter((event) => event.customer === account.customer)).toHaveLength(2);
+    }
+  });
+
   it("flags usage older than Stripe accepts (35 days) instead of sending it", async () => {
     const account = await accountWithUsage("paid", 2);
     await (app.db as any).pg.query("update tdk_usage set created_at = now() - interval '40 days' where account_id = $1", [account.accountId]);

@@ -25,6 +25,10 @@ export interface StripeStandIn {
   meterTotals: Map<string, bigint>;
   meterEvents: { identifier: string; customer: string; value: bigint; timestamp: number }[];
   failNext(pathPrefix: string, status: number, times?: number): void;
+  /** Holds each meter event this long before answering, to observe concurrency. */
+  setMeterEventDelay(ms: number): void;
+  /** Most meter-event requests seen in flight at once: per customer, and overall. */
+  maxInFlight: { perCustomer: number; overall: number };
   client(options?: { maxNetworkRetries?: number }): Stripe;
   close(): Promise<void>;
 }
@@ -52,6 +56,10 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const idempotent = new Map<string, { status: number; body: unknown }>();
   const failures: { prefix: string; status: number; times: number }[] = [];
   const objects = new Map<string, Record<string, unknown>[]>();
+  let meterEventDelay = 0;
+  const inFlight = new Map<string, number>();
+  let inFlightOverall = 0;
+  const maxInFlight = { perCustomer: 0, overall: 0 };
   let counter = 0;
   const newId = (prefix: string) => `${prefix}_${(++counter).toString().padStart(6, "0")}${randomBytes(4).toString("hex")}`;
 
@@ -133,6 +141,16 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       const stored = idempotent.get(cacheKey)!;
       return send(stored.status, stored.body, { "idempotent-replayed": "true" });
     }
+    if (url.pathname === "/v1/billing/meter_events" && meterEventDelay > 0) {
+      const customer = String((body.payload as Record<string, unknown> | undefined)?.stripe_customer_id);
+      inFlight.set(customer, (inFlight.get(customer) ?? 0) + 1);
+      inFlightOverall += 1;
+      maxInFlight.perCustomer = Math.max(maxInFlight.perCustomer, inFlight.get(customer)!);
+      maxInFlight.overall = Math.max(maxInFlight.overall, inFlightOverall);
+      await new Promise((resolve) => setTimeout(resolve, meterEventDelay));
+      inFlight.set(customer, inFlight.get(customer)! - 1);
+      inFlightOverall -= 1;
+    }
     const answer = handle(method, url.pathname, body, url.searchParams);
     if (cacheKey && answer.status < 500) idempotent.set(cacheKey, answer);
     send(answer.status, answer.body);
@@ -147,6 +165,10 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     meterTotals,
     meterEvents,
     failNext: (prefix, status, times = 1) => failures.push({ prefix, status, times }),
+    setMeterEventDelay: (ms) => {
+      meterEventDelay = ms;
+    },
+    maxInFlight,
     client: (options = {}) =>
       new Stripe(secretKey, { host: "127.0.0.1", port, protocol: "http", maxNetworkRetries: options.maxNetworkRetries ?? 0, telemetry: false, timeout: 10_000 }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
