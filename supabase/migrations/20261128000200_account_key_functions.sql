@@ -162,8 +162,8 @@ language sql stable as $$
   from tdk_api_keys k where k.id = p_key_id
 $$;
 
--- Caches balances read from the chain. Skipped while a signed payment of this key is unsettled:
--- the chain may already show it spent, and settling subtracts it from the cache once more.
+-- Caches balances read from the chain. Skipped while a signed payment or a funding of this key is
+-- unresolved: the chain may already show it, and resolving it moves the cache once more.
 create or replace function tdk_set_wallet_balances(p_key_id uuid, p_usdc_micro bigint, p_sol_lamports bigint)
 returns jsonb language sql as $$
   with updated as (
@@ -171,6 +171,7 @@ returns jsonb language sql as $$
        set wallet_usdc_micro = p_usdc_micro, wallet_sol_lamports = p_sol_lamports, wallet_balances_at = now()
      where k.id = p_key_id
        and not exists (select 1 from tdk_usage u where u.api_key_id = k.id and u.status = 'pending' and u.tx_signature is not null)
+       and not exists (select 1 from tdk_wallet_fundings f where f.api_key_id = k.id and f.status = 'pending')
     returning 1
   )
   select jsonb_build_object('updated', exists (select 1 from updated))
