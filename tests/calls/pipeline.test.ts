@@ -11,7 +11,10 @@ import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
-import { callRoute, createKeyedAccount, createTestApp } from "../helpers/app";
+import type { Database } from "@/lib/db";
+import { PostgresDatabase } from "@/lib/db/postgres";
+import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
+import { createTempDatabase, testDatabaseUrl } from "../helpers/postgres";
 
 let app: AppContext;
 beforeAll(async () => {
@@ -101,10 +104,27 @@ describe("Idempotency-Key", () => {
   });
 });
 
-describe("concurrency", () => {
+/** The concurrency guarantees hold on PGlite (one connection) and on PostgreSQL with a pool (row locks). */
+const concurrencyBackends: { name: string; open(): Promise<{ db?: Database; close(): Promise<void> }> }[] = [
+  { name: "PGlite", open: async () => ({ close: async () => {} }) },
+];
+const postgresUrl = testDatabaseUrl();
+if (postgresUrl) {
+  concurrencyBackends.push({
+    name: "PostgreSQL (pool of 10)",
+    open: async () => {
+      const temp = await createTempDatabase(postgresUrl);
+      const db = await PostgresDatabase.open(temp.url, { max: 10 });
+      return { db, close: async () => (await db.close(), await temp.drop()) };
+    },
+  });
+}
+
+describe.each(concurrencyBackends)("concurrency on $name", (backend) => {
   it("200 concurrent calls on a wallet holding enough for 100: exactly 100 paid, 100 refused with 402, to the micro-dollar", async () => {
-    const tight = await createTestApp({ env: { WALLET_INITIAL_USDC_MICRO: String(100n * PRICE), TOPUP_KEY_DAILY_CAP_MICRO: "0" } });
+    const { db, close } = await backend.open();
     try {
+      const tight = await createTestApp({ db, env: { WALLET_INITIAL_USDC_MICRO: String(100n * PRICE), TOPUP_KEY_DAILY_CAP_MICRO: "0" } });
       const { apiKey, key } = await createKeyedAccount(tight, { tier: "paid" });
       const wallet = new PublicKey(key.wallet.public_key);
       const answers = await Promise.all(
@@ -115,22 +135,24 @@ describe("concurrency", () => {
       expect(statuses.filter((status) => status === 402)).toHaveLength(100);
       expect(answers.filter((answer) => answer.status === 402).every((answer) => answer.json.error.code === "insufficient_balance")).toBe(true);
 
-      const usage = await rows(tight.db, key.id);
-      expect(usage.filter((row) => row.status === "succeeded")).toHaveLength(100);
+      const usage = await sql<{ status: string; tx_signature: string | null }>(tight.db, "select status, tx_signature from tdk_usage where api_key_id = $1", [key.id]);
       expect(usage).toHaveLength(100);
+      expect(usage.every((row) => row.status === "succeeded")).toBe(true);
       const signatures = new Set(usage.map((row) => row.tx_signature));
       expect(signatures.size).toBe(100);
       for (const signature of signatures) expect(await tight.ledger.getSignatureStatus(signature!)).toBe("confirmed");
       // The chain and the database agree to the micro-dollar.
       expect(await tight.ledger.getUsdcBalance(wallet)).toBe(0n);
-      const cached = (await (tight.db as any).pg.query("select wallet_usdc_micro::int as w, reserved_usdc_micro::int as r from tdk_api_keys where id = $1", [key.id])).rows[0];
+      const [cached] = await sql<{ w: number; r: number }>(tight.db, "select wallet_usdc_micro::int as w, reserved_usdc_micro::int as r from tdk_api_keys where id = $1", [key.id]);
       expect(cached).toEqual({ w: 0, r: 0 });
-      const paidToMarketplace = tight.agents.local!.submitted.length;
-      expect(paidToMarketplace).toBe(100);
+      expect(tight.agents.local!.submitted).toHaveLength(100);
+      const [account] = await sql<{ ops: number }>(tight.db, "select ops_this_month as ops from tdk_accounts where id = (select account_id from tdk_api_keys where id = $1)", [key.id]);
+      expect(account!.ops).toBe(100);
     } finally {
       setAppContext(app);
+      await close();
     }
-  }, 120_000);
+  }, 180_000);
 });
 
 describe("a crash between any two steps, then recovery", () => {

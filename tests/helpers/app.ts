@@ -97,3 +97,11 @@ export async function createKeyedAccount(app: AppContext, options: { tier?: "fre
   if (!key.ok) throw new Error(key.code);
   return { accountId: account.account.id, apiKey: key.apiKey, key: key.key };
 }
+
+/** Raw SQL on the test database, whichever backend it is (for assertions, never for the code under test). */
+export async function sql<T = Record<string, unknown>>(db: Database, text: string, params: unknown[] = []): Promise<T[]> {
+  const raw = db as unknown as { pg?: { query(text: string, params: unknown[]): Promise<{ rows: T[] }> }; pool?: { query(text: string, params: unknown[]): Promise<{ rows: T[] }> } };
+  const client = raw.pg ?? raw.pool;
+  if (!client) throw new Error(`No raw SQL access to a ${db.kind} database`);
+  return (await client.query(text, params)).rows;
+}
