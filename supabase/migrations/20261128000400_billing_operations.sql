@@ -173,10 +173,14 @@ create or replace function tdk_claim_usage_batches(p_max_age interval) returns j
 language plpgsql as $$
 declare
   v_account record;
-  v_batch tdk_usage_batches;
+  v_batch_id text;
+  v_total bigint;
+  v_calls integer;
   v_flagged integer;
   v_free integer;
 begin
+  -- One claim at a time: two overlapping cron runs must not batch the same rows twice.
+  perform pg_advisory_xact_lock(hashtext('tdk_claim_usage_batches'));
   update tdk_usage set billing_status = 'not_billable'
    where billing_status = 'unreported' and status = 'succeeded' and tier = 'free';
   get diagnostics v_free = row_count;
@@ -191,14 +195,21 @@ begin
      group by u.account_id, a.stripe_customer_id
      order by u.account_id
   loop
+    v_batch_id := 'tdkb_' || gen_random_uuid();
     insert into tdk_usage_batches (id, account_id, stripe_customer_id, total_micro, calls)
-    select 'tdkb_' || gen_random_uuid(), v_account.account_id, v_account.stripe_customer_id,
-           sum(developer_cost_micro), count(*)
-      from tdk_usage
-     where account_id = v_account.account_id and billing_status = 'unreported' and status = 'succeeded'
-    returning * into v_batch;
-    update tdk_usage set billing_status = 'claimed', billing_batch_id = v_batch.id
-     where account_id = v_account.account_id and billing_status = 'unreported' and status = 'succeeded';
+    values (v_batch_id, v_account.account_id, v_account.stripe_customer_id, 0, 1);
+    -- The batch's value is the sum of the rows this statement actually claimed, nothing else.
+    with claimed as (
+      update tdk_usage set billing_status = 'claimed', billing_batch_id = v_batch_id
+       where account_id = v_account.account_id and billing_status = 'unreported' and status = 'succeeded'
+      returning developer_cost_micro
+    )
+    select coalesce(sum(developer_cost_micro), 0), count(*) into v_total, v_calls from claimed;
+    if v_calls = 0 then
+      delete from tdk_usage_batches where id = v_batch_id;
+    else
+      update tdk_usage_batches set total_micro = v_total, calls = v_calls where id = v_batch_id;
+    end if;
   end loop;
 
   return jsonb_build_object(
