@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { redirect } from "next/navigation";
 import { CreateKeyForm } from "@/app/_components/create-key-form";
+import { KeyStatus } from "@/app/_components/key-status";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
 import { UsageChart } from "@/app/_components/usage-chart";
 import { microToUsd } from "@/lib/agents/pricing";
@@ -104,7 +105,7 @@ export default async function DashboardPage() {
               {keys.map((key) => (
                 <tr key={key.id} data-testid="dashboard-key">
                   <td>{key.name} <span className="mono">{key.prefix}…</span></td>
-                  <td>{key.status}{key.suspended_reason ? ` (${key.suspended_reason.replace("_", " ")})` : ""}</td>
+                  <td><KeyStatus keyView={key} /></td>
                   <td className="mono">{key.wallet.public_key}</td>
                   <td>{key.wallet.usdc}</td>
                   <td>{key.wallet.sol}</td>

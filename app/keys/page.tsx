@@ -4,6 +4,7 @@ import { CreateKeyForm } from "@/app/_components/create-key-form";
 import { getPageSession } from "@/lib/auth/page-session";
 import { getAppContext } from "@/lib/context";
 import { listApiKeysWithBalances } from "@/lib/keys/keys";
+import { KeyStatus } from "@/app/_components/key-status";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
 import { revokeKeyAction } from "../actions";
 
@@ -71,8 +72,7 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
                   <td>{key.wallet.usdc}</td>
                   <td>{key.wallet.sol}</td>
                   <td>
-                    {key.status}
-                    {key.suspended_reason && <span className="muted"> ({key.suspended_reason.replace("_", " ")})</span>}
+                    <KeyStatus keyView={key} />
                   </td>
                   <td>
                     {key.status !== "revoked" && (

@@ -2,27 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { ensureStripeCustomer, getBillingAccount } from "@/lib/billing/customers";
 import { reportUsage } from "@/lib/billing/report-usage";
-import type { Database } from "@/lib/db";
-import { PostgresDatabase } from "@/lib/db/postgres";
 import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
-import { createTempDatabase, testDatabaseUrl } from "../helpers/postgres";
+import { concurrencyBackends } from "../helpers/postgres";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 
 /** Two report runs at once (a slow cron overlapping the next) still bill every call exactly once. */
-const backends: { name: string; open(): Promise<{ db?: Database; close(): Promise<void> }> }[] = [
-  { name: "PGlite", open: async () => ({ close: async () => {} }) },
-];
-const postgresUrl = testDatabaseUrl();
-if (postgresUrl) {
-  backends.push({
-    name: "PostgreSQL (pool of 10)",
-    open: async () => {
-      const temp = await createTempDatabase(postgresUrl);
-      const db = await PostgresDatabase.open(temp.url, { max: 10 });
-      return { db, close: async () => (await db.close(), await temp.drop()) };
-    },
-  });
-}
+const backends = concurrencyBackends();
 
 let stripe: StripeStandIn;
 beforeAll(async () => {

@@ -11,10 +11,8 @@ import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
-import type { Database } from "@/lib/db";
-import { PostgresDatabase } from "@/lib/db/postgres";
 import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
-import { createTempDatabase, testDatabaseUrl } from "../helpers/postgres";
+import { concurrencyBackends } from "../helpers/postgres";
 
 let app: AppContext;
 beforeAll(async () => {
@@ -105,22 +103,7 @@ describe("Idempotency-Key", () => {
 });
 
 /** The concurrency guarantees hold on PGlite (one connection) and on PostgreSQL with a pool (row locks). */
-const concurrencyBackends: { name: string; open(): Promise<{ db?: Database; close(): Promise<void> }> }[] = [
-  { name: "PGlite", open: async () => ({ close: async () => {} }) },
-];
-const postgresUrl = testDatabaseUrl();
-if (postgresUrl) {
-  concurrencyBackends.push({
-    name: "PostgreSQL (pool of 10)",
-    open: async () => {
-      const temp = await createTempDatabase(postgresUrl);
-      const db = await PostgresDatabase.open(temp.url, { max: 10 });
-      return { db, close: async () => (await db.close(), await temp.drop()) };
-    },
-  });
-}
-
-describe.each(concurrencyBackends)("concurrency on $name", (backend) => {
+describe.each(concurrencyBackends())("concurrency on $name", (backend) => {
   it("200 concurrent calls on a wallet holding enough for 100: exactly 100 paid, 100 refused with 402, to the micro-dollar", async () => {
     const { db, close } = await backend.open();
     try {

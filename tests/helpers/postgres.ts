@@ -37,3 +37,30 @@ export async function createTempDatabase(baseUrl: string): Promise<{ url: string
     },
   };
 }
+
+/**
+ * Databases to run a concurrency test on: PGlite (the app's default, one connection) always, and a
+ * fresh real PostgreSQL behind a pool when TEST_DATABASE_URL is set, where row locks do the work.
+ * `db` undefined means "let createTestApp open its in-memory PGlite".
+ */
+export interface ConcurrencyBackend {
+  name: string;
+  open(): Promise<{ db?: import("@/lib/db").Database; close(): Promise<void> }>;
+}
+
+export function concurrencyBackends(): ConcurrencyBackend[] {
+  const backends: ConcurrencyBackend[] = [{ name: "PGlite", open: async () => ({ close: async () => {} }) }];
+  const url = testDatabaseUrl();
+  if (url) {
+    backends.push({
+      name: "PostgreSQL (pool of 10)",
+      open: async () => {
+        const { PostgresDatabase } = await import("@/lib/db/postgres");
+        const temp = await createTempDatabase(url);
+        const db = await PostgresDatabase.open(temp.url, { max: 10 });
+        return { db, close: async () => (await db.close(), await temp.drop()) };
+      },
+    });
+  }
+  return backends;
+}
