@@ -13,9 +13,11 @@ import { getAppContext } from "@/lib/context";
 import { fieldErrors, type FieldErrors } from "@/lib/http/errors";
 import { clientIp } from "@/lib/http/request";
 import { keyDeps } from "@/lib/keys/deps";
-import { createApiKey, revokeApiKey, type KeyView } from "@/lib/keys/keys";
-import { createKeySchema, keyIdSchema } from "@/lib/keys/schemas";
-import { checkoutSchema, createCheckoutSession } from "@/lib/billing/checkout";
+import { createApiKey, revokeApiKey, setKeySpendLimit, type InitialFunding, type KeyView } from "@/lib/keys/keys";
+import { createKeySchema, keyIdSchema, updateKeySchema } from "@/lib/keys/schemas";
+import { createCardSetupSession } from "@/lib/billing/card";
+import { changePlan, checkoutSchema } from "@/lib/billing/checkout";
+import { createPortalSession } from "@/lib/billing/portal";
 import type { RateLimitPolicy } from "@/lib/ratelimit/types";
 
 /**
@@ -83,7 +85,7 @@ export async function logOutAction(): Promise<void> {
 }
 
 export type CreateKeyState =
-  | { ok: true; apiKey: string; key: KeyView }
+  | { ok: true; apiKey: string; key: KeyView; funding: InitialFunding }
   | { ok: false; error: string; fields?: FieldErrors }
   | null;
 
@@ -97,27 +99,79 @@ export async function createKeyAction(_previous: CreateKeyState, form: FormData)
   const app = await getAppContext();
   const result = await createApiKey(await keyDeps(app), session.account.id, parsed.data.name);
   if (!result.ok) {
-    return { ok: false, error: result.code === "key_limit_reached" ? `You can hold at most ${result.limit} active keys. Revoke one first.` : "Log in again." };
+    const errors: Record<(typeof result)["code"], string> = {
+      key_limit_reached: `You can hold at most ${"limit" in result ? result.limit : ""} active keys. Revoke one first.`,
+      key_daily_limit_reached: `You can create at most ${"limit" in result ? result.limit : ""} keys a day. Try again tomorrow (UTC).`,
+      account_suspended: "Your account is suspended for an unpaid invoice: pay it in the billing portal to create keys again.",
+      account_not_found: "Log in again.",
+    };
+    return { ok: false, error: errors[result.code] };
   }
   revalidatePath("/keys");
   revalidatePath("/dashboard");
-  return { ok: true, apiKey: result.apiKey, key: result.key };
+  return { ok: true, apiKey: result.apiKey, key: result.key, funding: result.funding };
 }
 
-/** The upgrade button: a Stripe Checkout session for a metered subscription, then off to Stripe. */
+/** The upgrade button: Stripe Checkout for a new subscription, or a price change on the one the account has. */
 export async function upgradeAction(form: FormData): Promise<void> {
   const session = await getPageSession();
   if (!session) redirect("/login");
   const app = await getAppContext();
   const tier = checkoutSchema.safeParse({ tier: form.get("tier") ?? undefined });
   if (!app.stripe || !app.env.stripe || !tier.success) redirect("/keys?billing=unavailable");
-  const origin = (await headers()).get("origin");
-  const result = await createCheckoutSession(
-    { db: app.db, stripe: app.stripe, prices: app.env.stripe.prices, appUrl: app.env.appUrl ?? origin ?? "http://localhost:3000" },
+  const result = await changePlan(
+    { db: app.db, stripe: app.stripe, prices: app.env.stripe.prices, appUrl: await pageOrigin() },
     session.account.id,
     tier.data.tier,
   );
-  redirect(result.ok ? result.url : `/keys?billing=${result.code}`);
+  if (!result.ok) redirect(`/keys?billing=${result.code}`);
+  revalidatePath("/dashboard");
+  redirect(result.action === "checkout" ? result.url : `/dashboard?plan=${result.tier}`);
+}
+
+/** Verify a card for the free tier: off to Stripe Checkout in setup mode (nothing is charged). */
+export async function verifyCardAction(): Promise<void> {
+  const session = await getPageSession();
+  if (!session) redirect("/login");
+  const app = await getAppContext();
+  if (!app.stripe) redirect("/dashboard");
+  const result = await createCardSetupSession({ db: app.db, stripe: app.stripe, appUrl: await pageOrigin() }, session.account.id);
+  redirect(result.ok ? result.url : "/login");
+}
+
+/** Manage billing (cancel, change the card, invoices) in Stripe's Billing Portal. */
+export async function billingPortalAction(): Promise<void> {
+  const session = await getPageSession();
+  if (!session) redirect("/login");
+  const app = await getAppContext();
+  if (!app.stripe) redirect("/dashboard?billing=unavailable");
+  const result = await createPortalSession({ db: app.db, stripe: app.stripe, appUrl: await pageOrigin() }, session.account.id);
+  redirect(result.ok ? result.url : "/login");
+}
+
+export type SpendLimitState = { ok: true; keyId: string } | { ok: false; keyId: string; error: string } | null;
+
+/** The keys page's spend-limit form: the same schema and domain function as PATCH /api/tdk/keys/{id}. */
+export async function setSpendLimitAction(_previous: SpendLimitState, form: FormData): Promise<SpendLimitState> {
+  const session = await getPageSession();
+  if (!session) redirect("/login");
+  const keyId = keyIdSchema.safeParse(form.get("key_id"));
+  if (!keyId.success) return { ok: false, keyId: "", error: "Unknown key." };
+  const amount = String(form.get("spend_limit_usd") ?? "").trim();
+  const parsed = updateKeySchema.safeParse(
+    amount === "" ? { spend_limit_usd: null } : { spend_limit_usd: amount, spend_limit_period: String(form.get("spend_limit_period") ?? "") },
+  );
+  if (!parsed.success) return { ok: false, keyId: keyId.data, error: Object.values(fieldErrors(parsed.error)).flat().join(" ") };
+  const result = await setKeySpendLimit((await getAppContext()).db, session.account.id, keyId.data, parsed.data);
+  if (!result.ok) return { ok: false, keyId: keyId.data, error: result.code === "key_revoked" ? "This key is revoked." : "Unknown key." };
+  revalidatePath("/keys");
+  return { ok: true, keyId: keyId.data };
+}
+
+/** The origin the browser is on, for Stripe's return URLs. */
+async function pageOrigin(): Promise<string> {
+  const app = await getAppContext();
+  return app.env.appUrl ?? (await headers()).get("origin") ?? "http://localhost:3000";
 }
 
 export async function revokeKeyAction(form: FormData): Promise<void> {

@@ -46,9 +46,30 @@ const rawEnvSchema = z.object({
     z.coerce.number().min(0).max(1000).refine((value) => Number.isInteger(value * 100), "at most two decimals").default(50),
   ),
   FREE_MONTHLY_QUOTA: intWithDefault(5_000),
+  FREE_MONTHLY_ALLOWANCE_MICRO: intWithDefault(5_000_000),
   TOPUP_TARGET_USDC_MICRO: intWithDefault(10_000_000),
-  TOPUP_KEY_DAILY_CAP_MICRO: intWithDefault(50_000_000),
-  TOPUP_TOTAL_DAILY_CAP_MICRO: intWithDefault(10_000_000_000),
+  // Daily caps (UTC day) on what leaves the treasury: USDC, and SOL with the rent and fees it pays.
+  FUNDING_CAP_TREASURY_DAILY_USDC_MICRO: intWithDefault(10_000_000_000),
+  FUNDING_CAP_TREASURY_DAILY_SOL_LAMPORTS: intWithDefault(20_000_000_000),
+  FUNDING_CAP_FREE_KEY_DAILY_USDC_MICRO: intWithDefault(5_000_000),
+  FUNDING_CAP_FREE_KEY_DAILY_SOL_LAMPORTS: intWithDefault(30_000_000),
+  FUNDING_CAP_FREE_ACCOUNT_DAILY_USDC_MICRO: intWithDefault(5_000_000),
+  FUNDING_CAP_FREE_ACCOUNT_DAILY_SOL_LAMPORTS: intWithDefault(50_000_000),
+  FUNDING_CAP_PAID_KEY_DAILY_USDC_MICRO: intWithDefault(100_000_000),
+  FUNDING_CAP_PAID_KEY_DAILY_SOL_LAMPORTS: intWithDefault(100_000_000),
+  FUNDING_CAP_PAID_ACCOUNT_DAILY_USDC_MICRO: intWithDefault(250_000_000),
+  FUNDING_CAP_PAID_ACCOUNT_DAILY_SOL_LAMPORTS: intWithDefault(500_000_000),
+  FUNDING_CAP_PRO_KEY_DAILY_USDC_MICRO: intWithDefault(1_000_000_000),
+  FUNDING_CAP_PRO_KEY_DAILY_SOL_LAMPORTS: intWithDefault(500_000_000),
+  FUNDING_CAP_PRO_ACCOUNT_DAILY_USDC_MICRO: intWithDefault(2_500_000_000),
+  FUNDING_CAP_PRO_ACCOUNT_DAILY_SOL_LAMPORTS: intWithDefault(2_000_000_000),
+  AGENT_FAILED_DAILY_CAP_PAID_MICRO: intWithDefault(10_000_000),
+  AGENT_FAILED_DAILY_CAP_PRO_MICRO: intWithDefault(100_000_000),
+  AGENT_BREAKER_FAILURES: intWithDefault(5, 1),
+  AGENT_BREAKER_WINDOW_SECONDS: intWithDefault(600, 1),
+  AGENT_BREAKER_COOLDOWN_SECONDS: intWithDefault(600, 1),
+  MAX_AGENT_PRICE_MICRO: intWithDefault(1_000_000),
+  KEYS_CREATED_PER_ACCOUNT_DAILY: intWithDefault(10, 1),
 
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
@@ -83,12 +104,14 @@ export interface Env {
   ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
   marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
   pricing: { markupBps: number; freeMonthlyQuota: number };
-  topup: { lowWaterUsdcMicro: bigint; targetUsdcMicro: bigint; keyDailyCapMicro: bigint; totalDailyCapMicro: bigint };
+  topup: { lowWaterUsdcMicro: bigint; targetUsdcMicro: bigint };
+  /** Everything that bounds what the gateway spends without billing it (DESIGN.md "Money safety"). */
+  limits: MoneyLimits;
   /** Null in development without a key: the embedded key file in the data dir is used instead. */
   encryption: { current: KeyVersion; decryptOnly: KeyVersion[] } | null;
   funding: { initialUsdcMicro: bigint; initialSolLamports: bigint };
   treasuryFloat: { usdcMicro: bigint; solLamports: bigint };
-  keys: { mode: "live" | "test"; maxPerAccount: number };
+  keys: { mode: "live" | "test"; maxPerAccount: number; createdPerDay: number };
   sessionTtlMs: number;
   stripe: {
     secretKey: string;
@@ -102,6 +125,33 @@ export interface Env {
   upstash: { url: string; token: string } | null;
   cronSecret: string | null;
 }
+
+export type Tier = "free" | "paid" | "pro";
+
+/** USDC in micro-USD and SOL in lamports (what the treasury pays: transfers, rent, fees). */
+export interface Amounts {
+  usdcMicro: bigint;
+  solLamports: bigint;
+}
+
+export interface MoneyLimits {
+  /** Agent cost a free account may spend per calendar month (UTC), failed-after-payment calls included. */
+  freeMonthlyAllowanceMicro: bigint;
+  /** Agent cost of calls that fail after payment, per paid account per UTC day (calls in flight count). */
+  agentFailedDailyCapMicro: { paid: bigint; pro: bigint };
+  /** Failures after payment within the window that cut an agent off for everyone, and for how long. */
+  breaker: { failures: number; windowSeconds: number; cooldownSeconds: number };
+  /** Agents priced above this are never paid. */
+  maxAgentPriceMicro: bigint;
+  /** What may leave the treasury per UTC day: everywhere, and per key and per account by tier. */
+  funding: { treasuryDaily: Amounts; tiers: Record<Tier, { keyDaily: Amounts; accountDaily: Amounts }> };
+}
+
+/** Variables that were renamed: a deploy that still sets one is told, not silently uncapped. */
+const RENAMED: Record<string, string> = {
+  TOPUP_KEY_DAILY_CAP_MICRO: "FUNDING_CAP_<TIER>_KEY_DAILY_USDC_MICRO",
+  TOPUP_TOTAL_DAILY_CAP_MICRO: "FUNDING_CAP_TREASURY_DAILY_USDC_MICRO",
+};
 
 export class EnvError extends Error {
   constructor(message: string) {
@@ -131,6 +181,10 @@ function parseOldKeys(value: string | undefined): KeyVersion[] {
 }
 
 export function parseEnv(source: Record<string, string | undefined>): Env {
+  const renamed = Object.keys(RENAMED).filter((name) => emptyToUndefined(source[name]) !== undefined);
+  if (renamed.length > 0) {
+    throw new EnvError(`Invalid configuration: ${renamed.map((name) => `${name} was replaced by ${RENAMED[name]}`).join("; ")}.`);
+  }
   const parsed = rawEnvSchema.safeParse(source);
   if (!parsed.success) {
     // Name the variable and the rule, never echo the value (it may be a secret).
@@ -197,16 +251,16 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     ledger,
     marketplace,
     pricing: { markupBps: Math.round(raw.TDK_MARKUP_PCT * 100), freeMonthlyQuota: raw.FREE_MONTHLY_QUOTA },
-    topup: {
-      lowWaterUsdcMicro: BigInt(raw.TOPUP_LOW_WATER_USDC_MICRO),
-      targetUsdcMicro: BigInt(raw.TOPUP_TARGET_USDC_MICRO),
-      keyDailyCapMicro: BigInt(raw.TOPUP_KEY_DAILY_CAP_MICRO),
-      totalDailyCapMicro: BigInt(raw.TOPUP_TOTAL_DAILY_CAP_MICRO),
-    },
+    topup: { lowWaterUsdcMicro: BigInt(raw.TOPUP_LOW_WATER_USDC_MICRO), targetUsdcMicro: BigInt(raw.TOPUP_TARGET_USDC_MICRO) },
+    limits: moneyLimits(raw),
     encryption,
     funding: { initialUsdcMicro: BigInt(raw.WALLET_INITIAL_USDC_MICRO), initialSolLamports: BigInt(raw.WALLET_INITIAL_SOL_LAMPORTS) },
     treasuryFloat: { usdcMicro: BigInt(raw.TREASURY_FLOAT_USDC_MICRO), solLamports: BigInt(raw.TREASURY_FLOAT_SOL_LAMPORTS) },
-    keys: { mode: raw.TDK_KEY_MODE ?? (ledger.kind === "local" ? "test" : "live"), maxPerAccount: raw.MAX_KEYS_PER_ACCOUNT },
+    keys: {
+      mode: raw.TDK_KEY_MODE ?? (ledger.kind === "local" ? "test" : "live"),
+      maxPerAccount: raw.MAX_KEYS_PER_ACCOUNT,
+      createdPerDay: raw.KEYS_CREATED_PER_ACCOUNT_DAILY,
+    },
     sessionTtlMs: raw.SESSION_TTL_HOURS * 3_600_000,
     stripe: stripe
       ? {
@@ -220,5 +274,36 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     alertWebhookUrl: raw.ALERT_WEBHOOK_URL ?? null,
     upstash: upstash ? { url: upstash.UPSTASH_REDIS_REST_URL, token: upstash.UPSTASH_REDIS_REST_TOKEN } : null,
     cronSecret: raw.CRON_SECRET ?? null,
+  };
+}
+
+function moneyLimits(raw: RawEnv): MoneyLimits {
+  const amounts = (usdc: number, sol: number): Amounts => ({ usdcMicro: BigInt(usdc), solLamports: BigInt(sol) });
+  return {
+    freeMonthlyAllowanceMicro: BigInt(raw.FREE_MONTHLY_ALLOWANCE_MICRO),
+    agentFailedDailyCapMicro: { paid: BigInt(raw.AGENT_FAILED_DAILY_CAP_PAID_MICRO), pro: BigInt(raw.AGENT_FAILED_DAILY_CAP_PRO_MICRO) },
+    breaker: {
+      failures: raw.AGENT_BREAKER_FAILURES,
+      windowSeconds: raw.AGENT_BREAKER_WINDOW_SECONDS,
+      cooldownSeconds: raw.AGENT_BREAKER_COOLDOWN_SECONDS,
+    },
+    maxAgentPriceMicro: BigInt(raw.MAX_AGENT_PRICE_MICRO),
+    funding: {
+      treasuryDaily: amounts(raw.FUNDING_CAP_TREASURY_DAILY_USDC_MICRO, raw.FUNDING_CAP_TREASURY_DAILY_SOL_LAMPORTS),
+      tiers: {
+        free: {
+          keyDaily: amounts(raw.FUNDING_CAP_FREE_KEY_DAILY_USDC_MICRO, raw.FUNDING_CAP_FREE_KEY_DAILY_SOL_LAMPORTS),
+          accountDaily: amounts(raw.FUNDING_CAP_FREE_ACCOUNT_DAILY_USDC_MICRO, raw.FUNDING_CAP_FREE_ACCOUNT_DAILY_SOL_LAMPORTS),
+        },
+        paid: {
+          keyDaily: amounts(raw.FUNDING_CAP_PAID_KEY_DAILY_USDC_MICRO, raw.FUNDING_CAP_PAID_KEY_DAILY_SOL_LAMPORTS),
+          accountDaily: amounts(raw.FUNDING_CAP_PAID_ACCOUNT_DAILY_USDC_MICRO, raw.FUNDING_CAP_PAID_ACCOUNT_DAILY_SOL_LAMPORTS),
+        },
+        pro: {
+          keyDaily: amounts(raw.FUNDING_CAP_PRO_KEY_DAILY_USDC_MICRO, raw.FUNDING_CAP_PRO_KEY_DAILY_SOL_LAMPORTS),
+          accountDaily: amounts(raw.FUNDING_CAP_PRO_ACCOUNT_DAILY_USDC_MICRO, raw.FUNDING_CAP_PRO_ACCOUNT_DAILY_SOL_LAMPORTS),
+        },
+      },
+    },
   };
 }

@@ -24,7 +24,6 @@ import { keyDeps } from "@/lib/keys/deps";
 import { createApiKey, verifyApiKey } from "@/lib/keys/keys";
 import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
 import type { RateLimiter } from "@/lib/ratelimit/types";
-import { fundWallet } from "@/lib/solana/funding";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 
@@ -178,11 +177,7 @@ async function benchGatewayOverhead(app: AppContext) {
 
   // The "before" path: a developer with a funded wallet talking to the marketplace directly.
   const wallet = Keypair.generate();
-  const treasury = (await import("@/lib/solana/treasury")).loadTreasury;
-  const treasuryKey = (await treasury(app.db, app.ring))!;
-  const walletKey = await createApiKey({ ...deps, config: { ...deps.config, initialUsdcMicro: 0n, initialSolLamports: 0n } }, account.account.id, "direct");
-  if (!walletKey.ok) throw new Error(walletKey.code);
-  await fundWallet({ db: app.db, ledger: app.ledger, treasury: treasuryKey }, { apiKeyId: walletKey.key.id, wallet: wallet.publicKey, usdcMicro: 100_000_000n, solLamports: 100_000_000n, reason: "topup" });
+  await (app.ledger as LocalLedger).fund(wallet.publicKey, 100_000_000n, 100_000_000n);
   const direct = new MarketplaceClient(app.agents.local!.apiUrl, app.agents.local!.fetch);
   const agentId = (await direct.findAgent("warmmemory"))!.id;
   const directCall = async (i: number) => {

@@ -1,5 +1,5 @@
-// Reconciles a period: on-chain payments to agents vs settled usage, and usage vs what was reported
-// to Stripe. Prints the totals and every difference; exits 1 when there is any.
+// Reconciles a period: on-chain payments to agents vs settled usage, usage vs what was reported
+// to Stripe, and fundings and sweeps vs the chain. Prints the totals and every difference; exits 1 when there is any.
 //
 //   npm run reconcile -- [--from 2026-11-01] [--to 2026-12-01]      (default: the current UTC month)
 import path from "node:path";
@@ -33,6 +33,7 @@ async function main() {
     console.log(`Period ${report.from} → ${report.to}: ${report.calls} calls`);
     console.log(`paid to agents on chain: ${report.paid_on_chain_micro} micro-USD`);
     console.log(`billable (developer price): ${report.billable_developer_micro} · reported to Stripe: ${report.reported_micro} · in flight: ${report.in_flight_micro}`);
+    console.log(`treasury → wallets: ${report.funded_usdc_micro} micro-USD, ${report.funded_sol_lamports} lamports · swept back: ${report.swept_usdc_micro} micro-USD, ${report.swept_sol_lamports} lamports (net of fees)`);
     if (report.differences.length === 0) {
       console.log("No differences.");
       return;

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { redirect } from "next/navigation";
+import { BillingPortalForm, VerifyCardForm } from "@/app/_components/billing-forms";
 import { CreateKeyForm } from "@/app/_components/create-key-form";
 import { KeyStatus } from "@/app/_components/key-status";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
@@ -59,7 +60,27 @@ export default async function DashboardPage() {
         ) : (
           <p>Calls this month: <strong data-testid="quota-used">{used}</strong> (no monthly quota; billed per call).</p>
         )}
+        {tier === "free" && (
+          <p data-testid="free-allowance">
+            Free allowance this month: {microToUsd(session.account.free_spent_micro)} of{" "}
+            {session.account.free_allowance ? microToUsd(app.env.limits.freeMonthlyAllowanceMicro) : "0.000000"} USD of agent cost used
+            {!session.account.free_allowance && " (your card already gave the free allowance to another account)"}.
+          </p>
+        )}
+        {session.account.suspended_reason && (
+          <p className="error" role="alert" data-testid="suspended">
+            Your account is suspended ({session.account.suspended_reason.replace("_", " ")}): its keys cannot call and no key can be created. Pay the
+            open invoice in the billing portal to lift it.
+          </p>
+        )}
+        {app.stripe && tier === "free" && !session.account.card_verified && (
+          <div className="notice" role="status">
+            <p>Verify a card to have your free-tier keys funded (nothing is charged; one free allowance per card).</p>
+            <VerifyCardForm />
+          </div>
+        )}
         {app.stripe && <UpgradeForm tier={tier} />}
+        {app.stripe && <BillingPortalForm />}
       </section>
 
       <section aria-labelledby="spend-heading">

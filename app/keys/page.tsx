@@ -4,7 +4,9 @@ import { CreateKeyForm } from "@/app/_components/create-key-form";
 import { getPageSession } from "@/lib/auth/page-session";
 import { getAppContext } from "@/lib/context";
 import { listApiKeysWithBalances } from "@/lib/keys/keys";
+import Link from "next/link";
 import { KeyStatus } from "@/app/_components/key-status";
+import { SpendLimitForm } from "@/app/_components/spend-limit-form";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
 import { revokeKeyAction } from "../actions";
 
@@ -14,6 +16,7 @@ export const dynamic = "force-dynamic";
 const billingMessages: Record<string, string> = {
   unavailable: "Billing is not configured on this gateway.",
   already_subscribed: "You are already on that tier.",
+  account_not_found: "Log in again.",
   price_not_configured: "That tier has no price configured yet.",
 };
 
@@ -29,7 +32,8 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
     <>
       <h1>API keys</h1>
       <p className="muted">
-        Each key has its own wallet. Tier: <strong>{tier}</strong>.
+        Each key has its own wallet. Tier: <strong>{tier}</strong>. A spend limit bounds what a key can cost you (at your price), per UTC day,
+        week, month or in total; a call that would pass it is refused before anything is paid.
       </p>
       {upgraded && (
         <p className="notice" role="status">
@@ -39,6 +43,17 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
       {billing && billingMessages[billing] && (
         <p className="error" role="alert">
           {billingMessages[billing]}
+        </p>
+      )}
+      {session.account.suspended_reason && (
+        <p className="error" role="alert">
+          Your account is suspended ({session.account.suspended_reason.replace("_", " ")}): its keys cannot call and no key can be created until the
+          open invoice is paid.
+        </p>
+      )}
+      {app.stripe && session.account.tier === "free" && !session.account.card_verified && (
+        <p className="notice" role="status">
+          Keys of the free tier are funded once you verify a card: <Link href="/billing/card">verify a card</Link> (nothing is charged).
         </p>
       )}
       {app.stripe && <UpgradeForm tier={tier} />}
@@ -58,6 +73,7 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
                 <th scope="col">USDC</th>
                 <th scope="col">SOL</th>
                 <th scope="col">Status</th>
+                <th scope="col">Spend limit</th>
                 <th scope="col">
                   <span className="muted">Action</span>
                 </th>
@@ -74,6 +90,7 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
                   <td>
                     <KeyStatus keyView={key} />
                   </td>
+                  <td>{key.status !== "revoked" ? <SpendLimitForm keyView={key} /> : <span className="muted">—</span>}</td>
                   <td>
                     {key.status !== "revoked" && (
                       <form action={revokeKeyAction}>

@@ -9,6 +9,9 @@ export const billingAccountSchema = z.object({
   stripe_customer_id: z.string().nullable(),
   stripe_subscription_id: z.string().nullable(),
   subscription_status: z.string().nullable(),
+  suspended_reason: z.string().nullable(),
+  card_verified: z.boolean(),
+  free_allowance: z.boolean(),
 });
 export type BillingAccount = z.infer<typeof billingAccountSchema>;
 
@@ -33,4 +36,10 @@ export async function ensureStripeCustomer(db: Database, stripe: Stripe, account
     z.object({ stripe_customer_id: z.string() }),
   );
   return stored.stripe_customer_id;
+}
+
+/** The account's Stripe customer, created on first need; null when the account does not exist. */
+export async function customerOfAccount(db: Database, stripe: Stripe, accountId: string): Promise<string | null> {
+  const account = await getBillingAccount(db, accountId);
+  return account ? ensureStripeCustomer(db, stripe, account) : null;
 }

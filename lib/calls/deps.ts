@@ -1,5 +1,6 @@
 import type { AppContext } from "@/lib/context";
-import { loadTreasury } from "@/lib/solana/treasury";
+import { fundingDeps } from "@/lib/money/funding-deps";
+import { moneyPolicy } from "@/lib/money/policy";
 import type { CallDeps } from "./paid-call";
 
 /** The paid call's dependencies from the app context; the treasury is decrypted only for a top-up. */
@@ -10,18 +11,12 @@ export function callDeps(app: AppContext): CallDeps {
     ring: app.ring,
     agents: app.agents,
     pricing: app.env.pricing,
+    policy: moneyPolicy(app.env),
+    maxAgentPriceMicro: app.env.limits.maxAgentPriceMicro,
     topUp: async () => {
-      const treasury = await loadTreasury(app.db, app.ring);
-      if (!treasury) return null;
-      return {
-        db: app.db,
-        ledger: app.ledger,
-        treasury,
-        targetUsdcMicro: app.env.topup.targetUsdcMicro,
-        solTarget: app.env.funding.initialSolLamports,
-        keyDailyCapMicro: app.env.topup.keyDailyCapMicro,
-        totalDailyCapMicro: app.env.topup.totalDailyCapMicro,
-      };
+      const funding = await fundingDeps(app);
+      if (!funding) return null;
+      return { funding, targets: { usdcMicro: app.env.topup.targetUsdcMicro, solLamports: app.env.funding.initialSolLamports } };
     },
   };
 }

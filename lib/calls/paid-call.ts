@@ -12,7 +12,8 @@ import { ApiError, errorBody, type ErrorCode } from "@/lib/http/errors";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import { toBase58 } from "@/lib/solana/base58";
 import { USDC_DECIMALS, type Ledger } from "@/lib/solana/ledger";
-import { topUpWallet, type TopUpDeps } from "@/lib/solana/topup";
+import type { MoneyPolicy } from "@/lib/money/policy";
+import { topUpWallet, type FundingDeps } from "@/lib/solana/funding";
 import { recoverPendingCalls, resolvePayment } from "./recovery";
 import type { CallBody } from "./schemas";
 import { hashCallBody, recordCallPayment, reserveCall, settleCall, type CallAnswer, type ReserveArgs } from "./usage-store";
@@ -31,9 +32,13 @@ export interface CallDeps {
   ledger: Ledger;
   ring: KeyRing;
   agents: AgentMarketplace;
-  pricing: { markupBps: number; freeMonthlyQuota: number };
+  pricing: { markupBps: number };
+  /** Every limit on unbilled spend, checked by the reservation and the settlement (lib/money/policy.ts). */
+  policy: MoneyPolicy;
+  /** Agents priced above this are never paid. */
+  maxAgentPriceMicro: bigint;
   /** Top-up on the call path; null when no treasury is configured. Loaded only when needed. */
-  topUp: () => Promise<TopUpDeps | null>;
+  topUp: () => Promise<{ funding: FundingDeps; targets: { usdcMicro: bigint; solLamports: bigint } } | null>;
   /** Crash-injection seam for tests: runs after each step; throwing there stops the call as a crash would. */
   afterStep?: (step: PipelineStep, usageId: string) => void | Promise<void>;
   /** Operator log (no secret ever goes in). */
@@ -44,6 +49,14 @@ export interface CallRequest {
   requestId: string;
   body: CallBody;
   idempotencyKey: string | null;
+  /** This gateway's origin, for links in answers (where to verify a card). */
+  origin: string;
+}
+
+/** An answer to retry later: with Retry-After, in whole seconds until `at`. */
+function retryLater(answer: CallAnswer, at: string): CallAnswer {
+  const seconds = Math.max(1, Math.ceil((Date.parse(at) - Date.now()) / 1000));
+  return { ...answer, headers: { "Retry-After": String(seconds) } };
 }
 
 /** Pending calls older than this are settled from the chain by the next call of the same key. */
@@ -71,6 +84,21 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
     return fail("marketplace_error", `Agent ${agent.name} is not priced in this gateway's USDC.`, { paid: false });
   }
   const agentCost = BigInt(agent.price_base);
+  // Nothing is reserved or paid for an agent above the gateway's maximum price, or above the caller's.
+  if (agentCost > deps.maxAgentPriceMicro) {
+    return fail("agent_not_callable", `Agent ${agent.name} costs ${microToUsd(agentCost)} USD a call, above this gateway's maximum of ${microToUsd(deps.maxAgentPriceMicro)} USD.`, {
+      agent_cost_usd: microToUsd(agentCost),
+      max_agent_price_usd: microToUsd(deps.maxAgentPriceMicro),
+    });
+  }
+  const developerCost = developerCostMicro(agentCost, deps.pricing.markupBps);
+  if (body.max_cost_usd !== undefined && developerCost > body.max_cost_usd) {
+    return fail("max_cost_exceeded", `Agent ${agent.name} costs you ${microToUsd(developerCost)} USD, above your max_cost_usd of ${microToUsd(body.max_cost_usd)}.`, {
+      developer_cost_usd: microToUsd(developerCost),
+      max_cost_usd: microToUsd(body.max_cost_usd),
+      paid: false,
+    });
+  }
   const reserveArgs: ReserveArgs = {
     keyId: key.key_id,
     requestId,
@@ -78,23 +106,22 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
     agentName: agent.name,
     agentCostMicro: agentCost,
     markupBps: deps.pricing.markupBps,
-    developerCostMicro: developerCostMicro(agentCost, deps.pricing.markupBps),
-    freeMonthlyQuota: deps.pricing.freeMonthlyQuota,
+    developerCostMicro: developerCost,
     idempotencyKey: request.idempotencyKey,
     requestHash: hashCallBody(body),
   };
 
-  // Step 6: reserve (quota, balance, pending row), with one top-up from the treasury if short (step 7).
-  let reservation = await reserveCall(deps.db, reserveArgs);
+  // Step 6: reserve (every limit, the balance, the pending row), with one top-up from the treasury if short (step 7).
+  let reservation = await reserveCall(deps.db, reserveArgs, deps.policy);
   let topUpOutcome: string | null = null;
   if (!reservation.ok && reservation.code === "insufficient_balance") {
     const topUp = await deps.topUp();
     if (!topUp) {
       topUpOutcome = "no_treasury";
     } else {
-      const result = await topUpWallet(topUp, { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) });
+      const result = await topUpWallet(topUp.funding, { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) }, topUp.targets);
       topUpOutcome = result.ok ? "funded" : result.code;
-      if (result.ok) reservation = await reserveCall(deps.db, reserveArgs);
+      if (result.ok) reservation = await reserveCall(deps.db, reserveArgs, deps.policy);
     }
   }
   if (!reservation.ok) {
@@ -109,10 +136,54 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
         }
         return { ...first.response, replayed: true };
       }
+      case "account_suspended":
+        return fail("account_suspended", `This account is suspended (${reservation.reason}): its keys cannot call until it is lifted.`, { reason: reservation.reason });
+      case "agent_unavailable":
+        return retryLater(
+          fail("agent_unavailable", `Agent ${agent.name} kept failing after being paid and is paused for everyone until ${reservation.retry_at}. Nothing was paid.`, {
+            retry_at: reservation.retry_at,
+            paid: false,
+          }),
+          reservation.retry_at,
+        );
+      case "card_required": {
+        const url = `${request.origin}/billing/card`;
+        return fail("card_required", `The free tier needs a verified card before anything is paid for you. Save one at ${url} (nothing is charged).`, { url });
+      }
       case "quota_exceeded":
         return fail("quota_exceeded", `The free tier's ${reservation.limit} calls this month are used up. Upgrade to keep calling.`, {
           limit: reservation.limit,
           used: reservation.used,
+        });
+      case "free_allowance_exhausted":
+        return fail(
+          "free_allowance_exhausted",
+          reservation.card_already_used && reservation.allowance_micro === 0
+            ? "This account's card already gave the free allowance to another account. Upgrade to keep calling."
+            : `The free tier's ${microToUsd(reservation.allowance_micro)} USD of agent cost this month is used up. Upgrade to keep calling.`,
+          {
+            allowance_usd: microToUsd(reservation.allowance_micro),
+            spent_usd: microToUsd(reservation.spent_micro),
+            required_usd: microToUsd(reservation.required_micro),
+          },
+        );
+      case "agent_failure_cap_reached":
+        return retryLater(
+          fail("agent_failure_cap_reached", `Calls that failed after payment (with those in flight) reached this account's daily cap of ${microToUsd(reservation.cap_micro)} USD.`, {
+            cap_usd: microToUsd(reservation.cap_micro),
+            failed_today_usd: microToUsd(reservation.failed_today_micro),
+            in_flight_usd: microToUsd(reservation.in_flight_micro),
+            retry_at: reservation.retry_at,
+          }),
+          reservation.retry_at,
+        );
+      case "spend_limit_reached":
+        return fail("spend_limit_reached", `This key's spend limit of ${microToUsd(reservation.limit_micro)} USD (${reservation.period}) would be exceeded. Nothing was paid.`, {
+          limit_usd: microToUsd(reservation.limit_micro),
+          spent_usd: microToUsd(reservation.spent_micro),
+          required_usd: microToUsd(developerCost),
+          period: reservation.period,
+          resets_at: reservation.resets_at,
         });
       case "insufficient_balance":
         return fail("insufficient_balance", "The key's wallet cannot cover this call and could not be topped up now.", {
@@ -128,7 +199,7 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
   await deps.afterStep?.("reserved", usage.id);
 
   const settleFailed = async (answer: CallAnswer, error: string) => {
-    await settleCall(deps.db, usage.id, { status: "failed", error, response: answer });
+    await settleCall(deps.db, usage.id, { status: "failed", error, response: answer }, deps.policy);
     return answer;
   };
 
@@ -203,16 +274,16 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
           agent_name: agent.name,
           agent_cost_usd: microToUsd(agentCost),
           markup_pct: deps.pricing.markupBps / 100,
-          developer_cost_usd: microToUsd(reserveArgs.developerCostMicro),
+          developer_cost_usd: microToUsd(developerCost),
           agent_cost_micro: Number(agentCost),
-          developer_cost_micro: Number(reserveArgs.developerCostMicro),
+          developer_cost_micro: Number(developerCost),
           tier: usage.tier,
           tx_signature: signature,
           receipt_id: result.receipt_id ?? null,
         },
       },
     };
-    await settleCall(deps.db, usage.id, { status: "succeeded", txSignature: signature, receiptId: result.receipt_id ?? null, response: answer });
+    await settleCall(deps.db, usage.id, { status: "succeeded", txSignature: signature, receiptId: result.receipt_id ?? null, response: answer }, deps.policy);
     await deps.afterStep?.("settled", usage.id);
     return answer;
   }
@@ -225,7 +296,7 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
       paid: true,
       tx_signature: signature,
     });
-    await settleCall(deps.db, usage.id, { status: "agent_failed", txSignature: signature, error: message, response: answer });
+    await settleCall(deps.db, usage.id, { status: "agent_failed", txSignature: signature, error: message, response: answer }, deps.policy);
     return answer;
   }
   if (payment === "not_paid") return settleFailed(fail("marketplace_error", message, { paid: false }), message);

@@ -1,5 +1,6 @@
 import type { Database } from "@/lib/db";
 import { ApiError, errorBody } from "@/lib/http/errors";
+import type { MoneyPolicy } from "@/lib/money/policy";
 import type { Ledger } from "@/lib/solana/ledger";
 import { listPendingCalls, settleCall } from "./usage-store";
 
@@ -24,7 +25,7 @@ export async function resolvePayment(ledger: Ledger, signature: string, blockhas
  *  - signed and still able to land → left pending for a later pass.
  */
 export async function recoverPendingCalls(
-  deps: { db: Database; ledger: Ledger },
+  deps: { db: Database; ledger: Ledger; policy: MoneyPolicy },
   options: { keyId?: string | null; olderThan: Date; limit?: number },
 ): Promise<{ resolved: number; pending: number }> {
   const rows = await listPendingCalls(deps.db, options.keyId ?? null, options.olderThan, options.limit ?? 100);
@@ -36,7 +37,7 @@ export async function recoverPendingCalls(
     };
     if (!row.tx_signature || !row.recent_blockhash) {
       const message = "The call was interrupted before anything was paid.";
-      const settled = await settleCall(deps.db, row.id, { status: "failed", error: message, response: answer("marketplace_error", message, { paid: false }) });
+      const settled = await settleCall(deps.db, row.id, { status: "failed", error: message, response: answer("marketplace_error", message, { paid: false }) }, deps.policy);
       if (settled.settled) resolved += 1;
       continue;
     }
@@ -49,12 +50,12 @@ export async function recoverPendingCalls(
             txSignature: row.tx_signature,
             error: "Paid on chain, but the agent's answer was lost; not billed.",
             response: answer("agent_failed", "The call was paid but its answer was lost. This call is not billed to you.", { paid: true, tx_signature: row.tx_signature }),
-          })
+          }, deps.policy)
         : await settleCall(deps.db, row.id, {
             status: "failed",
             error: "The payment never landed.",
             response: answer("marketplace_error", "The call was interrupted; its payment never landed.", { paid: false }),
-          });
+          }, deps.policy);
     if (settled.settled) resolved += 1;
   }
   return { resolved, pending: rows.length - resolved };

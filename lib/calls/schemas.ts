@@ -1,9 +1,12 @@
 import { z } from "zod";
+import { usdAmountSchema } from "@/lib/money/usd";
 
 export const callBodySchema = z
   .object({
     agent_id: z.string({ error: "agent_id is required" }).trim().min(1, "agent_id is required").max(128),
     input: z.record(z.string(), z.unknown(), { error: "input must be a JSON object" }),
+    /** The most this call may cost you (developer price); a pricier agent is refused before anything is paid. */
+    max_cost_usd: usdAmountSchema("max_cost_usd", 1_000_000_000_000n).optional(),
   })
   .strict();
 export type CallBody = z.infer<typeof callBodySchema>;

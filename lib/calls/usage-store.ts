@@ -1,18 +1,48 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
+import type { MoneyPolicy } from "@/lib/money/policy";
 import { usageRowSchema, type CallBody, type UsageRow } from "./schemas";
 
 /** The paid call's SQL functions, typed. Each is one atomic step. */
 
-export type CallAnswer = { status: number; body: unknown };
+/** An answer of the call endpoint: status, body, and headers beyond the usual ones (Retry-After). */
+export type CallAnswer = { status: number; body: unknown; headers?: Record<string, string> };
 
+const money = z.number().int();
 export const reservationSchema = z.union([
   z.object({ ok: z.literal(true), usage: usageRowSchema, ops_this_month: z.number().int() }),
   z.object({ ok: z.literal(false), code: z.literal("key_inactive") }),
   z.object({ ok: z.literal(false), code: z.literal("idempotent_replay"), usage: usageRowSchema }),
+  z.object({ ok: z.literal(false), code: z.literal("account_suspended"), reason: z.string() }),
+  z.object({ ok: z.literal(false), code: z.literal("agent_unavailable"), retry_at: z.string() }),
+  z.object({ ok: z.literal(false), code: z.literal("card_required") }),
   z.object({ ok: z.literal(false), code: z.literal("quota_exceeded"), limit: z.number().int(), used: z.number().int() }),
-  z.object({ ok: z.literal(false), code: z.literal("insufficient_balance"), available_micro: z.number().int(), required_micro: z.number().int() }),
+  z.object({
+    ok: z.literal(false),
+    code: z.literal("free_allowance_exhausted"),
+    allowance_micro: money,
+    spent_micro: money,
+    required_micro: money,
+    card_already_used: z.boolean(),
+  }),
+  z.object({
+    ok: z.literal(false),
+    code: z.literal("agent_failure_cap_reached"),
+    cap_micro: money,
+    failed_today_micro: money,
+    in_flight_micro: money,
+    retry_at: z.string(),
+  }),
+  z.object({
+    ok: z.literal(false),
+    code: z.literal("spend_limit_reached"),
+    limit_micro: money,
+    spent_micro: money,
+    period: z.enum(["day", "week", "month", "total"]),
+    resets_at: z.string().nullable(),
+  }),
+  z.object({ ok: z.literal(false), code: z.literal("insufficient_balance"), available_micro: money, required_micro: money }),
 ]);
 export type Reservation = z.infer<typeof reservationSchema>;
 
@@ -24,12 +54,12 @@ export interface ReserveArgs {
   agentCostMicro: bigint;
   markupBps: number;
   developerCostMicro: bigint;
-  freeMonthlyQuota: number;
   idempotencyKey: string | null;
   requestHash: string;
 }
 
-export function reserveCall(db: Database, args: ReserveArgs): Promise<Reservation> {
+/** Step 6: every limit of the policy checked and the pending row written, in one SQL function. */
+export function reserveCall(db: Database, args: ReserveArgs, policy: MoneyPolicy): Promise<Reservation> {
   return callFunction(
     db,
     "tdk_reserve_call",
@@ -41,9 +71,9 @@ export function reserveCall(db: Database, args: ReserveArgs): Promise<Reservatio
       p_agent_cost_micro: args.agentCostMicro,
       p_markup_bps: args.markupBps,
       p_developer_cost_micro: args.developerCostMicro,
-      p_free_monthly_quota: args.freeMonthlyQuota,
       p_idempotency_key: args.idempotencyKey,
       p_request_hash: args.requestHash,
+      p_policy: policy,
     },
     reservationSchema,
   );
@@ -76,8 +106,11 @@ export interface Settlement {
   response: CallAnswer;
 }
 
-/** Settles a pending call once; a second settlement of the same row changes nothing. */
-export async function settleCall(db: Database, usageId: string, settlement: Settlement): Promise<{ settled: boolean; usage: UsageRow | null }> {
+/**
+ * Settles a pending call once; a second settlement of the same row changes nothing. The policy's
+ * breaker settings apply to the agent when the call was paid.
+ */
+export async function settleCall(db: Database, usageId: string, settlement: Settlement, policy: MoneyPolicy): Promise<{ settled: boolean; usage: UsageRow | null }> {
   const result = await callFunction(
     db,
     "tdk_settle_call",
@@ -88,6 +121,7 @@ export async function settleCall(db: Database, usageId: string, settlement: Sett
       p_receipt_id: settlement.receiptId ?? null,
       p_error: settlement.error?.slice(0, 1000) ?? null,
       p_response: settlement.response as unknown as Record<string, unknown>,
+      p_policy: policy,
     },
     z.object({ ok: z.boolean(), code: z.string().optional(), usage: usageRowSchema.nullable().optional() }),
   );
@@ -104,6 +138,7 @@ export function hashCallBody(body: CallBody): string {
 }
 
 function canonicalJson(value: unknown): string {
+  if (typeof value === "bigint") return JSON.stringify(value.toString());
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

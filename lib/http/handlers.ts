@@ -116,6 +116,11 @@ export function withApiKey<P = Record<string, never>>(handler: Handler<ApiKeyCal
       if (verified?.code === "key_suspended") {
         throw new ApiError("key_suspended", `This API key is suspended${verified.reason ? ` (${verified.reason})` : ""}.`, { reason: verified.reason ?? null });
       }
+      if (verified?.code === "account_suspended") {
+        throw new ApiError("account_suspended", `This account is suspended${verified.reason ? ` (${verified.reason})` : ""}: its keys cannot call until it is lifted.`, {
+          reason: verified.reason ?? null,
+        });
+      }
       if (verified?.code === "key_revoked") throw new ApiError("key_revoked", "This API key has been revoked.");
       throw new ApiError(match ? "invalid_api_key" : "unauthorized", match ? "Unknown API key." : "Send your API key as Authorization: Bearer tk_….");
     }

@@ -1,5 +1,5 @@
 import type { AppContext } from "@/lib/context";
-import { loadTreasury } from "@/lib/solana/treasury";
+import { fundingDeps } from "@/lib/money/funding-deps";
 import type { KeyDeps } from "./keys";
 
 /** What key creation needs, from the app context; the treasury is decrypted only now. */
@@ -8,10 +8,11 @@ export async function keyDeps(app: AppContext): Promise<KeyDeps> {
     db: app.db,
     ledger: app.ledger,
     ring: app.ring,
-    treasury: await loadTreasury(app.db, app.ring),
+    funding: await fundingDeps(app),
     config: {
       mode: app.env.keys.mode,
       maxPerAccount: app.env.keys.maxPerAccount,
+      createdPerDay: app.env.keys.createdPerDay,
       initialUsdcMicro: app.env.funding.initialUsdcMicro,
       initialSolLamports: app.env.funding.initialSolLamports,
     },

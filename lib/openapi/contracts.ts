@@ -2,7 +2,7 @@ import { z } from "zod";
 import { loginSchema, registerSchema } from "@/lib/auth/schemas";
 import { checkoutSchema } from "@/lib/billing/checkout";
 import { callBodySchema } from "@/lib/calls/schemas";
-import { createKeySchema, keyIdSchema } from "@/lib/keys/schemas";
+import { createKeySchema, keyIdSchema, updateKeySchema } from "@/lib/keys/schemas";
 import { usageQuerySchema } from "@/lib/usage/usage";
 import * as responses from "./responses";
 
@@ -14,7 +14,7 @@ import * as responses from "./responses";
 export type Auth = "none" | "session" | "api_key";
 
 export interface RouteContract {
-  method: "get" | "post" | "delete";
+  method: "get" | "post" | "patch" | "delete";
   path: string;
   summary: string;
   auth: Auth;
@@ -49,11 +49,15 @@ export const routeContracts: RouteContract[] = [
   },
   {
     method: "post", path: "/api/tdk/keys/generate", summary: "Create an API key with its own funded wallet (the key is shown once)", auth: "session", tags: ["Keys"],
-    body: createKeySchema, bodyOptional: true, success: { status: 201, description: "The new key", schema: responses.createdKeyResponseSchema }, errors: [400, 401, 403, 409],
+    body: createKeySchema, bodyOptional: true, success: { status: 201, description: "The new key", schema: responses.createdKeyResponseSchema }, errors: [400, 401, 403, 409, 429],
   },
   {
     method: "get", path: "/api/tdk/keys/{id}", summary: "One of your keys", auth: "session", tags: ["Keys"],
     params: keyIdParams, success: { status: 200, description: "The key", schema: responses.keyResponseSchema }, errors: [400, 401, 404],
+  },
+  {
+    method: "patch", path: "/api/tdk/keys/{id}", summary: "Set or clear one of your keys' spend limit", auth: "session", tags: ["Keys"],
+    params: keyIdParams, body: updateKeySchema, success: { status: 200, description: "The key with its limit", schema: responses.keyResponseSchema }, errors: [400, 401, 403, 404, 409, 413, 415],
   },
   {
     method: "delete", path: "/api/tdk/keys/{id}", summary: "Revoke one of your keys", auth: "session", tags: ["Keys"],
@@ -64,7 +68,7 @@ export const routeContracts: RouteContract[] = [
     body: callBodySchema,
     headers: [{ name: "Idempotency-Key", description: "Same key and body: the stored answer, nothing paid again", schema: z.string().max(255) }],
     success: { status: 200, description: "The agent's output and what the call cost", schema: responses.callSuccessSchema },
-    errors: [400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 502],
+    errors: [400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 502, 503],
   },
   {
     method: "get", path: "/api/tdk/v1/agents", summary: "The agent catalog with your price for each agent", auth: "none", tags: ["Agents"],
@@ -79,8 +83,16 @@ export const routeContracts: RouteContract[] = [
     query: usageQuerySchema, success: { status: 200, description: "Usage", schema: responses.usageResponseSchema, contentTypes: ["application/json", "text/csv"] }, errors: [400, 401, 404],
   },
   {
-    method: "post", path: "/api/tdk/billing/checkout", summary: "A Stripe Checkout session to upgrade", auth: "session", tags: ["Billing"],
-    body: checkoutSchema, bodyOptional: true, success: { status: 200, description: "Where to send the browser", schema: responses.checkoutResponseSchema }, errors: [400, 401, 403, 409, 503],
+    method: "post", path: "/api/tdk/billing/checkout", summary: "Move to a paid tier: Stripe Checkout, or a price change on your one subscription", auth: "session", tags: ["Billing"],
+    body: checkoutSchema, bodyOptional: true, success: { status: 200, description: "Where to send the browser, or the tier now billed", schema: responses.checkoutResponseSchema }, errors: [400, 401, 403, 409, 503],
+  },
+  {
+    method: "post", path: "/api/tdk/billing/card", summary: "Save a card with Stripe (setup-mode Checkout) to verify the free tier", auth: "session", tags: ["Billing"],
+    success: { status: 200, description: "Where to send the browser", schema: responses.stripeUrlResponseSchema }, errors: [401, 403, 503],
+  },
+  {
+    method: "post", path: "/api/tdk/billing/portal", summary: "Stripe's Billing Portal: cancel, change the card, invoices", auth: "session", tags: ["Billing"],
+    success: { status: 200, description: "Where to send the browser", schema: responses.stripeUrlResponseSchema }, errors: [401, 403, 503],
   },
   {
     method: "get", path: "/api/health", summary: "Reachability of the gateway's parts and the treasury's health", auth: "none", tags: ["Operations"],

@@ -19,9 +19,9 @@ const rateLimitHeaders = {
 };
 
 const statusText: Record<number, string> = {
-  400: "Invalid request", 401: "Not authenticated", 402: "Payment required (quota or balance)", 403: "Forbidden (suspended key, cross-site request)",
+  400: "Invalid request", 401: "Not authenticated", 402: "Payment required (quota, allowance, balance, card, spend limit, max cost)", 403: "Forbidden (suspended account, agent not callable, cross-site request)",
   404: "Not found", 409: "Conflict", 413: "Body too large", 415: "Body is not JSON", 422: "Idempotency-Key reused with another body",
-  429: "Rate limited (see Retry-After)", 502: "Marketplace or agent failure", 503: "Unavailable",
+  429: "Rate or daily limit reached (see Retry-After)", 502: "Marketplace or agent failure", 503: "Unavailable (or agent paused: see Retry-After)",
 };
 
 function operation(contract: RouteContract) {

@@ -39,6 +39,16 @@ export const keyViewSchema = z.object({
     sol_lamports: z.number().int(),
     balances_at: z.string().nullable(),
   }),
+  spend_limit: z
+    .object({
+      usd: money,
+      period: z.enum(["day", "week", "month", "total"]).describe("UTC calendar day, week (from Monday) or month; or the key's lifetime"),
+      spent_usd: money.describe("Spent in the current period, at your price (calls in flight included)"),
+      remaining_usd: money,
+      resets_at: z.string().nullable().describe("When the period's spend starts again from zero (null for total)"),
+    })
+    .nullable()
+    .describe("Your own bound on what the key may cost; null when none is set"),
   created_at: z.string(),
   last_used_at: z.string().nullable(),
   revoked_at: z.string().nullable(),
@@ -47,7 +57,13 @@ export const keyViewSchema = z.object({
 export const createdKeyResponseSchema = z.object({
   api_key: z.string().describe("The full key: shown only in this answer"),
   key: keyViewSchema,
-  funding: z.object({ status: z.enum(["pending", "confirmed", "failed"]), tx_signature: z.string() }).nullable(),
+  funding: z
+    .union([
+      z.object({ status: z.enum(["pending", "confirmed", "failed"]), tx_signature: z.string().nullable(), usdc: z.string(), sol: z.string() }),
+      z.object({ status: z.literal("not_funded"), reason: z.string().describe("Why nothing was sent yet: card_required, account_cap_reached, ...") }),
+    ])
+    .nullable()
+    .describe("The wallet's first funding from the treasury, as far as the caps allow"),
 });
 export const keyListResponseSchema = z.object({ keys: z.array(keyViewSchema) });
 export const keyResponseSchema = z.object({ key: keyViewSchema });
@@ -73,6 +89,7 @@ export const callSuccessSchema = z.object({
 
 export const agentCatalogSchema = z.object({
   markup_pct: z.number(),
+  max_agent_price_usd: money.describe("Agents priced above this are never paid"),
   agents: z.array(
     z.object({
       id: z.string(),
@@ -81,6 +98,9 @@ export const agentCatalogSchema = z.object({
       agent_cost_usd: money,
       developer_price_usd: money,
       developer_price_micro: z.number().int(),
+      callable: z.boolean().describe("Whether this gateway calls the agent now"),
+      not_callable_reason: z.enum(["price_above_maximum", "circuit_open"]).nullable(),
+      available_at: z.string().nullable().describe("While the agent is paused for failing after payment: when it is called again"),
       input_schema: z.unknown(),
       output_schema: z.unknown(),
     }),
@@ -125,5 +145,9 @@ export const usageResponseSchema = z.object({
   }),
 });
 
-export const checkoutResponseSchema = z.object({ url: z.url().describe("Stripe Checkout: send the browser there") });
+export const checkoutResponseSchema = z.union([
+  z.object({ action: z.literal("checkout"), url: z.url().describe("Stripe Checkout: send the browser there") }),
+  z.object({ action: z.literal("updated"), tier: z.enum(["paid", "pro"]).describe("The account's one subscription now bills this tier's price") }),
+]);
+export const stripeUrlResponseSchema = z.object({ url: z.url().describe("A Stripe page: send the browser there") });
 export const healthResponseSchema = z.object({ status: z.enum(["ok", "warning", "degraded"]) }).catchall(z.unknown());

@@ -1,3 +1,4 @@
+import { PublicKey } from "@solana/web3.js";
 import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
 import type { Ledger } from "@/lib/solana/ledger";
@@ -8,6 +9,8 @@ import type { Ledger } from "@/lib/solana/ledger";
  *    call recorded as not paid has one;
  *  - usage vs Stripe: every report batch's meter value equals the sum of its rows; billable
  *    settled usage is reported (or still in flight), never silently left out;
+ *  - fundings vs chain: every first funding, top-up and sweep is on the chain as recorded, and a
+ *    swept wallet holds no USDC any more;
  *  - anything still pending is listed.
  */
 const reconciliationSchema = z.object({
@@ -27,6 +30,20 @@ const reconciliationSchema = z.object({
   batches: z.array(
     z.object({ id: z.string(), status: z.string(), stripe_customer_id: z.string(), total_micro: z.number().int(), calls: z.number().int(), rows_micro: z.number().int(), rows: z.number().int() }),
   ),
+  fundings: z.array(
+    z.object({
+      id: z.string(),
+      reason: z.enum(["initial", "topup", "sweep"]),
+      status: z.enum(["pending", "confirmed", "failed"]),
+      usdc_micro: z.number().int(),
+      sol_lamports: z.number().int(),
+      overhead_lamports: z.number().int(),
+      tx_signature: z.string().nullable(),
+      wallet_public_key: z.string(),
+      created_at: z.string(),
+      key_swept: z.boolean(),
+    }),
+  ),
 });
 
 export interface Difference {
@@ -37,7 +54,11 @@ export interface Difference {
     | "reported_not_in_batch"
     | "billable_not_reported"
     | "flagged_for_operator"
-    | "pending";
+    | "pending"
+    | "funding_not_on_chain"
+    | "funding_on_chain_recorded_failed"
+    | "funding_pending"
+    | "swept_wallet_not_empty";
   id: string;
   detail: string;
 }
@@ -50,6 +71,12 @@ export interface ReconciliationReport {
   billable_developer_micro: number;
   reported_micro: number;
   in_flight_micro: number;
+  /** Treasury → wallets (first fundings and top-ups) and wallets → treasury (sweeps), confirmed. */
+  funded_usdc_micro: number;
+  swept_usdc_micro: number;
+  /** SOL the treasury sent (transfers, rent, fees) and got back (sweeps, net of their fees). */
+  funded_sol_lamports: number;
+  swept_sol_lamports: number;
   differences: Difference[];
 }
 
@@ -88,6 +115,33 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
       }
     }
   }
+  // Fundings and sweeps: each recorded movement is on the chain as recorded, and a swept wallet is empty.
+  let fundedUsdc = 0;
+  let sweptUsdc = 0;
+  let fundedSol = 0;
+  let sweptSol = 0;
+  for (const funding of data.fundings) {
+    const onChain = funding.tx_signature ? await ledger.getSignatureStatus(funding.tx_signature) : "unknown";
+    if (funding.status === "pending") {
+      differences.push({ kind: "funding_pending", id: funding.id, detail: `${funding.reason} pending since ${funding.created_at}` });
+    } else if (funding.status === "confirmed" && onChain !== "confirmed") {
+      differences.push({ kind: "funding_not_on_chain", id: funding.id, detail: `${funding.reason} confirmed with ${funding.tx_signature} (${onChain} on chain)` });
+    } else if (funding.status === "failed" && onChain === "confirmed") {
+      differences.push({ kind: "funding_on_chain_recorded_failed", id: funding.id, detail: `${funding.reason} recorded failed, but ${funding.tx_signature} landed` });
+    }
+    if (funding.status !== "confirmed") continue;
+    if (funding.reason === "sweep") {
+      sweptUsdc += funding.usdc_micro;
+      sweptSol += funding.sol_lamports - funding.overhead_lamports;
+      if (funding.key_swept) {
+        const left = await ledger.getUsdcBalance(new PublicKey(funding.wallet_public_key));
+        if (left > 0n) differences.push({ kind: "swept_wallet_not_empty", id: funding.id, detail: `${funding.wallet_public_key} still holds ${left} micro-USDC` });
+      }
+    } else {
+      fundedUsdc += funding.usdc_micro;
+      fundedSol += funding.sol_lamports + funding.overhead_lamports;
+    }
+  }
   for (const batch of data.batches) {
     if (batch.total_micro !== batch.rows_micro || batch.calls !== batch.rows) {
       differences.push({ kind: "batch_total_mismatch", id: batch.id, detail: `meter value ${batch.total_micro} for ${batch.calls} calls, rows sum ${batch.rows_micro} for ${batch.rows}` });
@@ -101,6 +155,10 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
     billable_developer_micro: billable,
     reported_micro: reported,
     in_flight_micro: inFlight,
+    funded_usdc_micro: fundedUsdc,
+    swept_usdc_micro: sweptUsdc,
+    funded_sol_lamports: fundedSol,
+    swept_sol_lamports: sweptSol,
     differences,
   };
 }

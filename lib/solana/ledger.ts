@@ -9,6 +9,22 @@ export const MEMO_PROGRAM_ID = new PublicKey("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqX
 export type SignatureStatus = "confirmed" | "failed" | "unknown";
 
 /**
+ * The base fee per signature a transaction pays (Solana's, and LiteSVM's default). The gateway
+ * adds no priority fee, so a transaction costs its fee payer exactly this times its signatures.
+ */
+export const LAMPORTS_PER_SIGNATURE = 5_000n;
+
+/** Size of an SPL token account: its rent-exempt minimum is what creating one costs. */
+export const TOKEN_ACCOUNT_SIZE = 165;
+
+/** An owner's associated USDC account: whether it exists, its balance, and the rent it holds. */
+export interface UsdcAccount {
+  exists: boolean;
+  amount: bigint;
+  lamports: bigint;
+}
+
+/**
  * The chain as the gateway needs it. Two implementations: the in-process local ledger (LiteSVM,
  * the embedded default) and an RPC ledger (SOLANA_RPC_URL). Transactions are web3.js v1 objects,
  * built and signed by the caller; the ledger only sends and reads.
@@ -25,6 +41,9 @@ export interface Ledger {
   getSolBalance(owner: PublicKey): Promise<bigint>;
   /** USDC in the owner's associated token account, 0 when it has none. */
   getUsdcBalance(owner: PublicKey): Promise<bigint>;
+  getUsdcAccount(owner: PublicKey): Promise<UsdcAccount>;
+  /** Lamports it costs to create a token account (rent-exempt minimum). */
+  tokenAccountRentLamports(): Promise<bigint>;
   ping(): Promise<void>;
 }
 

@@ -13,7 +13,7 @@ import {
 import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
 import { fromBase58, toBase58 } from "./base58";
 import { FailedTransactionMetadata, LiteSVM } from "litesvm";
-import { LedgerError, USDC_DECIMALS, type Ledger, type SignatureStatus } from "./ledger";
+import { LedgerError, TOKEN_ACCOUNT_SIZE, USDC_DECIMALS, type Ledger, type SignatureStatus, type UsdcAccount } from "./ledger";
 import { nonceMemo } from "./memo";
 
 /**
@@ -153,9 +153,17 @@ export class LocalLedger implements Ledger {
   }
 
   async getUsdcBalance(owner: PublicKey): Promise<bigint> {
+    return (await this.getUsdcAccount(owner)).amount;
+  }
+
+  async getUsdcAccount(owner: PublicKey): Promise<UsdcAccount> {
     const account = this.svm.getAccount(address(getAssociatedTokenAddressSync(this.usdcMint, owner, true).toBase58()));
-    if (!account.exists) return 0n;
-    return AccountLayout.decode(Buffer.from(account.data)).amount;
+    if (!account.exists) return { exists: false, amount: 0n, lamports: 0n };
+    return { exists: true, amount: AccountLayout.decode(Buffer.from(account.data)).amount, lamports: BigInt(account.lamports) };
+  }
+
+  async tokenAccountRentLamports(): Promise<bigint> {
+    return this.svm.minimumBalanceForRentExemption(BigInt(TOKEN_ACCOUNT_SIZE));
   }
 
   async ping(): Promise<void> {}

@@ -1,13 +1,14 @@
-import { getAccount, getAssociatedTokenAddressSync, TokenAccountNotFoundError } from "@solana/spl-token";
+import { getAssociatedTokenAddressSync, unpackAccount } from "@solana/spl-token";
 import { Connection, PublicKey, type Commitment, type Transaction } from "@solana/web3.js";
 import { toBase58 } from "./base58";
-import { LedgerError, type Ledger, type SignatureStatus } from "./ledger";
+import { LedgerError, TOKEN_ACCOUNT_SIZE, type Ledger, type SignatureStatus, type UsdcAccount } from "./ledger";
 
 /** A real cluster through JSON-RPC (SOLANA_RPC_URL) and its USDC mint (USDC_MINT). */
 export class RpcLedger implements Ledger {
   readonly kind = "rpc" as const;
   readonly usdcMint: PublicKey;
   private readonly connection: Connection;
+  private rent: Promise<bigint> | undefined;
 
   constructor(rpcUrl: string, usdcMint: string, private readonly commitment: Commitment = "confirmed") {
     this.connection = new Connection(rpcUrl, commitment);
@@ -59,13 +60,19 @@ export class RpcLedger implements Ledger {
   }
 
   async getUsdcBalance(owner: PublicKey): Promise<bigint> {
-    try {
-      const account = await getAccount(this.connection, getAssociatedTokenAddressSync(this.usdcMint, owner, true), this.commitment);
-      return account.amount;
-    } catch (error) {
-      if (error instanceof TokenAccountNotFoundError) return 0n;
-      throw error;
-    }
+    return (await this.getUsdcAccount(owner)).amount;
+  }
+
+  async getUsdcAccount(owner: PublicKey): Promise<UsdcAccount> {
+    const address = getAssociatedTokenAddressSync(this.usdcMint, owner, true);
+    const info = await this.connection.getAccountInfo(address, this.commitment);
+    if (!info) return { exists: false, amount: 0n, lamports: 0n };
+    return { exists: true, amount: unpackAccount(address, info).amount, lamports: BigInt(info.lamports) };
+  }
+
+  async tokenAccountRentLamports(): Promise<bigint> {
+    this.rent ??= this.connection.getMinimumBalanceForRentExemption(TOKEN_ACCOUNT_SIZE, this.commitment).then(BigInt);
+    return this.rent;
   }
 
   async ping(): Promise<void> {

@@ -188,7 +188,8 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
   });
 
   it("402 insufficient_balance when the wallet is short and the top-up is capped; a failed call does not use quota", async () => {
-    const poorApp = await createTestApp({ env: { WALLET_INITIAL_USDC_MICRO: "1500", TOPUP_KEY_DAILY_CAP_MICRO: "0" } });
+    // The key's daily cap is exactly its first funding: no top-up fits under it.
+    const poorApp = await createTestApp({ env: { WALLET_INITIAL_USDC_MICRO: "1500", FUNDING_CAP_FREE_KEY_DAILY_USDC_MICRO: "1500" } });
     try {
       const { apiKey, key } = await createKeyedAccount(poorApp);
       expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("a", "1") })).status).toBe(200);

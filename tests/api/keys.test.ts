@@ -30,17 +30,18 @@ beforeAll(async () => {
 });
 
 describe("POST /api/tdk/keys/generate", () => {
-  it("creates a key once, with a dedicated wallet funded from the treasury (balances from the chain)", async () => {
+  it("creates a key once, with a dedicated wallet funded from the treasury within the caps (balances from the chain)", async () => {
     const res = await callRoute(generate.POST, "POST", "/", { bearer: alice, body: { name: "production" } });
     expect(res.status).toBe(201);
     const { api_key: apiKey, key, funding } = res.json;
     expect(apiKey).toMatch(/^tk_test_[1-9A-HJ-NP-Za-km-z]{40,48}$/);
     expect(key).toMatchObject({ name: "production", tier: "free", status: "active", prefix: apiKey.slice(0, 12) });
-    expect(key.wallet).toMatchObject({ usdc: "10.000000", sol: "0.010000000", usdc_micro: 10_000_000, sol_lamports: 10_000_000 });
-    expect(funding.status).toBe("confirmed");
+    // 10 USDC asked for; a free account may receive 5 USDC a day (FUNDING_CAP_FREE_ACCOUNT_DAILY_USDC_MICRO).
+    expect(key.wallet).toMatchObject({ usdc: "5.000000", sol: "0.010000000", usdc_micro: 5_000_000, sol_lamports: 10_000_000 });
+    expect(funding).toMatchObject({ status: "confirmed", usdc: "5.000000", sol: "0.010000000" });
 
     const wallet = new PublicKey(key.wallet.public_key);
-    expect(await app.ledger.getUsdcBalance(wallet)).toBe(10_000_000n);
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(5_000_000n);
     expect(await app.ledger.getSolBalance(wallet)).toBe(10_000_000n);
     expect(await app.ledger.getSignatureStatus(funding.tx_signature)).toBe("confirmed");
 
@@ -59,16 +60,26 @@ describe("POST /api/tdk/keys/generate", () => {
   });
 
   it("records the funding with its signature in the funding ledger", async () => {
-    const res = await callRoute(generate.POST, "POST", "/", { bearer: alice, body: {} });
+    const dave = await sessionFor(uniqueEmail("dave"));
+    const res = await callRoute(generate.POST, "POST", "/", { bearer: dave, body: {} });
     const rows = (
       await (app.db as any).pg.query(
-        "select reason, status, usdc_micro::text as usdc, sol_lamports::text as sol, tx_signature from tdk_wallet_fundings where api_key_id = $1",
+        "select reason, status, usdc_micro::text as usdc, sol_lamports::text as sol, overhead_lamports::text as overhead, tx_signature from tdk_wallet_fundings where api_key_id = $1",
         [res.json.key.id],
       )
     ).rows;
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ reason: "initial", status: "confirmed", usdc: "10000000", sol: "10000000", tx_signature: res.json.funding.tx_signature });
+    // The treasury's fee (5,000) and the new token account's rent (2,039,280) are recorded too: they count in the SOL caps.
+    expect(rows[0]).toMatchObject({ reason: "initial", status: "confirmed", usdc: "5000000", sol: "10000000", overhead: "2044280", tx_signature: res.json.funding.tx_signature });
     expect(res.json.key.name).toBe("Default key");
+  });
+
+  it("a second key the same day is created unfunded once the free account's daily funding cap is used", async () => {
+    const res = await callRoute(generate.POST, "POST", "/", { bearer: alice, body: { name: "second" } });
+    expect(res.status).toBe(201);
+    expect(res.json.funding).toEqual({ status: "not_funded", reason: "account_cap_reached" });
+    expect(res.json.key.wallet.usdc_micro).toBe(0);
+    expect(await app.ledger.getUsdcBalance(new PublicKey(res.json.key.wallet.public_key))).toBe(0n);
   });
 
   it("accepts an empty body, refuses bad input with 400 and writes nothing", async () => {
@@ -126,7 +137,7 @@ describe("GET /api/tdk/keys and DELETE /api/tdk/keys/{id}", () => {
     const bobList = await callRoute(list.GET, "GET", "/", { bearer: bob });
     expect(bobList.json.keys.map((k: { id: string }) => k.id)).toEqual([mine.json.key.id]);
     expect(aliceList.json.keys.map((k: { id: string }) => k.id)).not.toContain(mine.json.key.id);
-    expect(bobList.json.keys[0].wallet.usdc).toBe("10.000000");
+    expect(bobList.json.keys[0].wallet.usdc).toBe("5.000000");
   });
 
   it("revokes a key: verification then fails, and revoking again is harmless", async () => {

@@ -14,7 +14,8 @@ let keyA: { apiKey: string; id: string };
 let keyB: { apiKey: string; id: string };
 
 beforeAll(async () => {
-  app = await createTestApp();
+  // Two keys of one free account, both funded on their first day (the default cap funds one).
+  app = await createTestApp({ env: { FUNDING_CAP_FREE_ACCOUNT_DAILY_USDC_MICRO: "10000000" } });
   const email = uniqueEmail("usage");
   await callRoute(register.POST, "POST", "/", { body: { email, password: strongPassword } });
   session = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;

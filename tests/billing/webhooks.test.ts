@@ -4,7 +4,9 @@ import * as webhook from "@/app/api/webhooks/stripe/route";
 import * as checkout from "@/app/api/tdk/billing/checkout/route";
 import * as login from "@/app/api/tdk/auth/login/route";
 import * as call from "@/app/api/tdk/v1/call/route";
+import { changePlan } from "@/lib/billing/checkout";
 import { ensureStripeCustomer, getBillingAccount } from "@/lib/billing/customers";
+import { getApiKey } from "@/lib/keys/keys";
 import type { AppContext } from "@/lib/context";
 import { callRoute, createKeyedAccount, createTestApp, strongPassword } from "../helpers/app";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
@@ -47,6 +49,22 @@ async function keyStatus(keyId: string) {
   return (await (app.db as any).pg.query("select status, suspended_reason from tdk_api_keys where id = $1", [keyId])).rows[0];
 }
 
+/** The key as its owner sees it: a key of a suspended account shows suspended, with the account's reason. */
+async function keySeen(accountId: string, keyId: string) {
+  const key = (await getApiKey(app.db, accountId, keyId))!;
+  return { status: key.status, suspended_reason: key.suspended_reason };
+}
+
+/** The account checks out a tier at the stand-in, as a customer would, and Stripe reports it. */
+async function subscribe(accountId: string, tier: "paid" | "pro") {
+  const plan = await changePlan({ db: app.db, stripe: app.stripe!, prices: app.env.stripe!.prices, appUrl: "http://localhost:3000" }, accountId, tier);
+  if (!plan.ok || plan.action !== "checkout") throw new Error(`expected a checkout, got ${JSON.stringify(plan)}`);
+  const session = stripe.completeCheckout(plan.url.split("/").at(-1)!);
+  const res = await deliver(event("checkout.session.completed", session));
+  expect(res.status, res.text).toBe(200);
+  return session.subscription as string;
+}
+
 describe("POST /api/webhooks/stripe: signatures and replays", () => {
   it("refuses a bad, missing or stale signature with 400 and does nothing", async () => {
     const caller = await createKeyedAccount(app);
@@ -67,13 +85,13 @@ describe("POST /api/webhooks/stripe: signatures and replays", () => {
     const failed = event("invoice.payment_failed", { id: "in_replay", object: "invoice", customer, total: 1234, period_start: 1_760_000_000, period_end: 1_762_600_000 }, "evt_replay_failed");
     const paid = event("invoice.paid", { id: "in_replay", object: "invoice", customer, total: 1234, period_start: 1_760_000_000, period_end: 1_762_600_000 }, "evt_replay_paid");
     expect((await deliver(failed)).json.outcome).toBe("processed");
-    expect(await keyStatus(caller.key.id)).toEqual({ status: "suspended", suspended_reason: "payment_failed" });
+    expect(await keySeen(caller.accountId, caller.key.id)).toEqual({ status: "suspended", suspended_reason: "payment_failed" });
     expect((await deliver(paid)).json.outcome).toBe("processed");
-    expect((await keyStatus(caller.key.id)).status).toBe("active");
+    expect((await keySeen(caller.accountId, caller.key.id)).status).toBe("active");
     const replay = await deliver(failed);
     expect(replay.status).toBe(200);
     expect(replay.json.outcome).toBe("duplicate");
-    expect((await keyStatus(caller.key.id)).status).toBe("active");
+    expect((await keySeen(caller.accountId, caller.key.id)).status).toBe("active");
   });
 
   it("acknowledges and ignores unknown event types", async () => {
@@ -84,51 +102,46 @@ describe("POST /api/webhooks/stripe: signatures and replays", () => {
 });
 
 describe("POST /api/webhooks/stripe: the handled events", () => {
-  it("checkout.session.completed stores the customer and subscription and sets the tier", async () => {
+  it("checkout.session.completed stores the customer and subscription (read back from Stripe) and sets the tier", async () => {
     const caller = await createKeyedAccount(app);
-    const res = await deliver(
-      event("checkout.session.completed", {
-        id: "cs_pro",
-        object: "checkout.session",
-        mode: "subscription",
-        customer: "cus_checkout_1",
-        subscription: "sub_checkout_1",
-        client_reference_id: caller.accountId,
-        metadata: { tdk_account_id: caller.accountId, tier: "pro" },
-      }),
-    );
-    expect(res.status).toBe(200);
-    expect(await account(caller.accountId)).toMatchObject({ tier: "pro", stripe_customer_id: "cus_checkout_1", stripe_subscription_id: "sub_checkout_1", subscription_status: "active" });
+    const subscription = await subscribe(caller.accountId, "pro");
+    expect(await account(caller.accountId)).toMatchObject({ tier: "pro", stripe_subscription_id: subscription, subscription_status: "active", card_verified: true });
+    const retrieved = stripe.requests.filter((r) => r.method === "GET" && r.path === `/v1/subscriptions/${subscription}`);
+    expect(retrieved).toHaveLength(1);
     const limits = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: {} });
     expect(limits.headers.get("x-ratelimit-limit")).toBe("10000");
   });
 
-  it("customer.subscription.updated and .deleted: the tier follows the subscription", async () => {
+  it("customer.subscription.updated and .deleted: the tier follows the subscription as Stripe has it now", async () => {
     const caller = await createKeyedAccount(app);
-    const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
-    const subscription = (status: string, price: string, metadata: Record<string, string> = {}) => ({
-      id: "sub_follow",
-      object: "subscription",
-      customer,
-      status,
-      metadata,
-      items: { object: "list", data: [{ id: "si_1", object: "subscription_item", price: { id: price, object: "price" } }] },
-    });
-    await deliver(event("customer.subscription.updated", subscription("active", "price_paid_test")));
+    const subscriptionId = await subscribe(caller.accountId, "paid");
     expect((await account(caller.accountId)).tier).toBe("paid");
-    await deliver(event("customer.subscription.updated", subscription("active", "price_pro_test")));
+    const updated = async () => deliver(event("customer.subscription.updated", stripe.objects("subscription").find((sub) => sub.id === subscriptionId)!));
+
+    // A price change made at Stripe (say in the portal): the event's copy and Stripe agree.
+    const item = (stripe.objects("subscription").find((sub) => sub.id === subscriptionId)!.items as any).data[0].id;
+    await app.stripe!.subscriptions.update(subscriptionId, { items: [{ id: item, price: "price_pro_test" }] });
+    await updated();
     expect((await account(caller.accountId)).tier).toBe("pro");
-    await deliver(event("customer.subscription.updated", subscription("past_due", "price_pro_test")));
-    expect((await account(caller.accountId)).tier).toBe("pro");
-    await deliver(event("customer.subscription.updated", subscription("unpaid", "price_pro_test")));
-    expect((await account(caller.accountId)).tier).toBe("free");
-    await deliver(event("customer.subscription.updated", subscription("active", "price_paid_test", { tier: "paid" })));
-    expect((await account(caller.accountId)).tier).toBe("paid");
-    await deliver(event("customer.subscription.deleted", subscription("canceled", "price_paid_test")));
-    expect(await account(caller.accountId)).toMatchObject({ tier: "free", stripe_subscription_id: null, subscription_status: "deleted" });
+
+    // past_due keeps the tier but suspends the account: nothing more is paid for it until an invoice is paid.
+    stripe.setSubscriptionStatus(subscriptionId, "past_due");
+    await updated();
+    expect(await account(caller.accountId)).toMatchObject({ tier: "pro", suspended_reason: "payment_failed" });
+    stripe.setSubscriptionStatus(subscriptionId, "unpaid");
+    await updated();
+    expect(await account(caller.accountId)).toMatchObject({ tier: "free", suspended_reason: "payment_failed" });
+    // Back to active at Stripe: the tier returns; the suspension stays until invoice.paid.
+    stripe.setSubscriptionStatus(subscriptionId, "active");
+    await updated();
+    expect(await account(caller.accountId)).toMatchObject({ tier: "pro", suspended_reason: "payment_failed" });
+
+    await app.stripe!.subscriptions.cancel(subscriptionId);
+    await deliver(event("customer.subscription.deleted", stripe.objects("subscription").find((sub) => sub.id === subscriptionId)!));
+    expect(await account(caller.accountId)).toMatchObject({ tier: "free", stripe_subscription_id: null, subscription_status: "canceled" });
   });
 
-  it("invoice.finalized, .payment_failed and .paid keep the billing period current and suspend then restore the keys", async () => {
+  it("invoice.finalized, .payment_failed and .paid keep the billing period current and suspend then restore the account", async () => {
     const caller = await createKeyedAccount(app, { tier: "paid" });
     const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
     const invoice = { id: "in_cycle", object: "invoice", customer, total: 4_321, period_start: 1_761_955_200, period_end: 1_764_547_200, parent: { subscription_details: { subscription: "sub_cycle" } } };
@@ -140,14 +153,14 @@ describe("POST /api/webhooks/stripe: the handled events", () => {
 
     await deliver(event("invoice.payment_failed", invoice));
     expect((await periods())[0].status).toBe("payment_failed");
-    expect(await keyStatus(caller.key.id)).toEqual({ status: "suspended", suspended_reason: "payment_failed" });
+    expect(await keySeen(caller.accountId, caller.key.id)).toEqual({ status: "suspended", suspended_reason: "payment_failed" });
     const refused = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } });
     expect(refused.status).toBe(403);
-    expect(refused.json.error).toMatchObject({ code: "key_suspended", reason: "payment_failed" });
+    expect(refused.json.error).toMatchObject({ code: "account_suspended", reason: "payment_failed" });
 
     await deliver(event("invoice.paid", invoice));
     expect((await periods())[0].status).toBe("paid");
-    expect((await keyStatus(caller.key.id)).status).toBe("active");
+    expect((await keySeen(caller.accountId, caller.key.id)).status).toBe("active");
     // A late "finalized" after "paid" does not undo the payment.
     await deliver(event("invoice.finalized", invoice));
     expect((await periods())[0].status).toBe("paid");
@@ -170,6 +183,7 @@ describe("POST /api/tdk/billing/checkout", () => {
     const session = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
     const first = await callRoute(checkout.POST, "POST", "/api/tdk/billing/checkout", { bearer: session, body: { tier: "pro" } });
     expect(first.status, first.text).toBe(200);
+    expect(first.json.action).toBe("checkout");
     expect(first.json.url).toMatch(/^https:\/\/checkout\.stripe\.test\/c\/pay\/cs_test_/);
     const second = await callRoute(checkout.POST, "POST", "/", { bearer: session, body: {} });
     expect(second.status).toBe(200);

@@ -77,7 +77,7 @@ describe("Idempotency-Key", () => {
         }
       },
     };
-    const first = paidCall(deps, await verified(apiKey), { requestId: "req_first", body: store("slow", "1"), idempotencyKey: "slow-1" });
+    const first = paidCall(deps, await verified(apiKey), { requestId: "req_first", body: store("slow", "1"), idempotencyKey: "slow-1", origin: "http://localhost:3000" });
     await atGate;
     const concurrent = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("slow", "1"), headers: { "idempotency-key": "slow-1" } });
     expect(concurrent.status).toBe(409);
@@ -107,7 +107,8 @@ describe.each(concurrencyBackends())("concurrency on $name", (backend) => {
   it("200 concurrent calls on a wallet holding enough for 100: exactly 100 paid, 100 refused with 402, to the micro-dollar", async () => {
     const { db, close } = await backend.open();
     try {
-      const tight = await createTestApp({ db, env: { WALLET_INITIAL_USDC_MICRO: String(100n * PRICE), TOPUP_KEY_DAILY_CAP_MICRO: "0" } });
+      // The initial funding fills the key's daily cap: no top-up can add to the wallet.
+      const tight = await createTestApp({ db, env: { WALLET_INITIAL_USDC_MICRO: String(100n * PRICE), FUNDING_CAP_PAID_KEY_DAILY_USDC_MICRO: String(100n * PRICE) } });
       const { apiKey, key } = await createKeyedAccount(tight, { tier: "paid" });
       const wallet = new PublicKey(key.wallet.public_key);
       const answers = await Promise.all(
@@ -153,7 +154,7 @@ describe("a crash between any two steps, then recovery", () => {
       },
     };
     const body = store("crash", crashAt);
-    await expect(paidCall(deps, await verified(apiKey), { requestId: `req_crash_${crashAt}`, body, idempotencyKey: "retry-me" })).rejects.toBeInstanceOf(SimulatedCrash);
+    await expect(paidCall(deps, await verified(apiKey), { requestId: `req_crash_${crashAt}`, body, idempotencyKey: "retry-me", origin: "http://localhost:3000" })).rejects.toBeInstanceOf(SimulatedCrash);
 
     // The intent survived the crash.
     const [row] = await rows(app.db, key.id);
@@ -161,13 +162,13 @@ describe("a crash between any two steps, then recovery", () => {
     const paidOnChain = before - (await app.ledger.getUsdcBalance(wallet));
     expect([0n, PRICE]).toContain(paidOnChain);
 
-    await recoverPendingCalls(app, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
+    await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
     if (crashAt === "signed") {
       // Signed but never sent: it could still land while its blockhash lives, so it stays pending…
       expect((await rows(app.db, key.id))[0]!.status).toBe("pending");
       // …until the chain moves on and it no longer can.
       (app.ledger as LocalLedger).expireBlockhashes();
-      await recoverPendingCalls(app, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
+      await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
     }
 
     const [settled] = await rows(app.db, key.id);
@@ -239,7 +240,7 @@ describe("a marketplace that misbehaves", () => {
     const logs: string[] = [];
     const deps = { ...callDeps(app), agents: tamper((tx) => change(tx, wallet)), log: (line: string) => logs.push(line) };
     const requestId = `req_tampered_${key.id}`;
-    const answer = await paidCall(deps, await verified(apiKey), { requestId, body: store("t", "1"), idempotencyKey: null });
+    const answer = await paidCall(deps, await verified(apiKey), { requestId, body: store("t", "1"), idempotencyKey: null, origin: "http://localhost:3000" });
     expect(answer.status).toBe(502);
     expect(answer.body).toMatchObject({ error: { code: "unsafe_transaction", paid: false } });
     expect(logs.join("\n")).toContain(`request_id=${requestId} refused to sign`);
@@ -259,7 +260,7 @@ describe("a marketplace that misbehaves", () => {
         path.endsWith("/build-transaction") ? new Response(JSON.stringify({ ok: false, error: "database down" }), { status: 503 }) : body,
       ),
     };
-    const answer = await paidCall(deps, await verified(apiKey), { requestId: "req_5xx", body: store("x", "1"), idempotencyKey: null });
+    const answer = await paidCall(deps, await verified(apiKey), { requestId: "req_5xx", body: store("x", "1"), idempotencyKey: null, origin: "http://localhost:3000" });
     expect(answer).toMatchObject({ status: 502, body: { error: { code: "marketplace_error", paid: false, message: "database down" } } });
     expect((await rows(app.db, key.id))[0]!.status).toBe("failed");
     expect(await reserved(app.db, key.id)).toBe(0);
@@ -274,14 +275,14 @@ describe("a marketplace that misbehaves", () => {
       return app.agents.local!.fetch(url, init);
     };
     const deps = { ...callDeps(app), agents: { ...app.agents, client: new MarketplaceClient(app.agents.local!.apiUrl, unreachable) } };
-    const answer = await paidCall(deps, await verified(apiKey), { requestId: `req_unknown_${key.id}`, body: store("x", "1"), idempotencyKey: "unknown-1" });
+    const answer = await paidCall(deps, await verified(apiKey), { requestId: `req_unknown_${key.id}`, body: store("x", "1"), idempotencyKey: "unknown-1", origin: "http://localhost:3000" });
     expect(answer).toMatchObject({ status: 502, body: { error: { code: "outcome_unknown", paid: null } } });
     expect((await rows(app.db, key.id))[0]!.status).toBe("pending");
     // A retry with the same Idempotency-Key waits for the outcome instead of paying again.
     expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("x", "1"), headers: { "idempotency-key": "unknown-1" } })).status).toBe(409);
 
     (app.ledger as LocalLedger).expireBlockhashes();
-    expect(await recoverPendingCalls(app, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({ resolved: 1, pending: 0 });
+    expect(await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({ resolved: 1, pending: 0 });
     expect((await rows(app.db, key.id))[0]!.status).toBe("failed");
     expect(await reserved(app.db, key.id)).toBe(0);
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(before);
@@ -301,7 +302,7 @@ describe("a marketplace that misbehaves", () => {
         return body;
       }),
     };
-    const answer = await paidCall(deps, await verified(apiKey), { requestId: "req_lost", body: store("x", "1"), idempotencyKey: null });
+    const answer = await paidCall(deps, await verified(apiKey), { requestId: "req_lost", body: store("x", "1"), idempotencyKey: null, origin: "http://localhost:3000" });
     expect(answer).toMatchObject({ status: 502, body: { error: { code: "agent_failed", paid: true } } });
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(before - PRICE);
     expect((await rows(app.db, key.id))[0]!.status).toBe("agent_failed");

@@ -79,14 +79,37 @@ describe("configuration (lib/env.ts)", () => {
     expect(() => parseEnv({ WALLET_ENCRYPTION_OLD_KEYS: "garbage" })).toThrow(/version:64-hex-chars/);
   });
 
-  it("reads the markup, the free quota and the top-up caps, and pairs marketplace with chain", () => {
+  it("reads the markup, the free quota and the top-up targets, and pairs marketplace with chain", () => {
     const env = parseEnv({ TDK_MARKUP_PCT: "12.5", FREE_MONTHLY_QUOTA: "10" });
     expect(env.pricing).toEqual({ markupBps: 1250, freeMonthlyQuota: 10 });
     expect(parseEnv({}).pricing.markupBps).toBe(5000);
-    expect(env.topup).toEqual({ lowWaterUsdcMicro: 2_000_000n, targetUsdcMicro: 10_000_000n, keyDailyCapMicro: 50_000_000n, totalDailyCapMicro: 10_000_000_000n });
+    expect(env.topup).toEqual({ lowWaterUsdcMicro: 2_000_000n, targetUsdcMicro: 10_000_000n });
     expect(() => parseEnv({ TDK_MARKUP_PCT: "1.234" })).toThrow(/TDK_MARKUP_PCT/);
     expect(() => parseEnv({ SOLANA_RPC_URL: "https://rpc.example", USDC_MINT: "mint" })).toThrow(/local marketplace runs on the local ledger/);
     expect(() => parseEnv({ TETTO_API_URL: "https://t.example", TETTO_PROTOCOL_WALLET: "p" })).toThrow(/real chain/);
+  });
+
+  it("reads every money limit, with defaults that keep a free account small and let a pro account spend far beyond $50 a day", () => {
+    const { limits } = parseEnv({});
+    expect(limits.freeMonthlyAllowanceMicro).toBe(5_000_000n);
+    expect(limits.maxAgentPriceMicro).toBe(1_000_000n);
+    expect(limits.breaker).toEqual({ failures: 5, windowSeconds: 600, cooldownSeconds: 600 });
+    expect(limits.agentFailedDailyCapMicro).toEqual({ paid: 10_000_000n, pro: 100_000_000n });
+    expect(limits.funding.treasuryDaily).toEqual({ usdcMicro: 10_000_000_000n, solLamports: 20_000_000_000n });
+    expect(limits.funding.tiers.free.accountDaily).toEqual({ usdcMicro: 5_000_000n, solLamports: 50_000_000n });
+    expect(limits.funding.tiers.pro.accountDaily.usdcMicro).toBeGreaterThan(50_000_000n * 10n);
+    expect(limits.funding.tiers.pro.keyDaily.usdcMicro).toBeGreaterThan(50_000_000n * 10n);
+
+    const custom = parseEnv({ FUNDING_CAP_PAID_ACCOUNT_DAILY_SOL_LAMPORTS: "7", FREE_MONTHLY_ALLOWANCE_MICRO: "0", KEYS_CREATED_PER_ACCOUNT_DAILY: "3" });
+    expect(custom.limits.funding.tiers.paid.accountDaily.solLamports).toBe(7n);
+    expect(custom.limits.freeMonthlyAllowanceMicro).toBe(0n);
+    expect(custom.keys.createdPerDay).toBe(3);
+    expect(() => parseEnv({ KEYS_CREATED_PER_ACCOUNT_DAILY: "0" })).toThrow(/KEYS_CREATED_PER_ACCOUNT_DAILY/);
+  });
+
+  it("refuses the renamed cap variables instead of running uncapped", () => {
+    expect(() => parseEnv({ TOPUP_KEY_DAILY_CAP_MICRO: "50000000" })).toThrow(/TOPUP_KEY_DAILY_CAP_MICRO was replaced by FUNDING_CAP_<TIER>_KEY_DAILY_USDC_MICRO/);
+    expect(() => parseEnv({ TOPUP_TOTAL_DAILY_CAP_MICRO: "1" })).toThrow(/FUNDING_CAP_TREASURY_DAILY_USDC_MICRO/);
   });
 
   it("refuses both database backends at once and bad numbers", () => {

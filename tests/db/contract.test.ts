@@ -10,7 +10,9 @@ import { PGliteDatabase } from "@/lib/db/pglite";
 import { PostgresDatabase } from "@/lib/db/postgres";
 import { SupabaseDatabase } from "@/lib/db/supabase";
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey, verifyApiKey, type KeyDeps } from "@/lib/keys/keys";
-import { fundWallet, listFundings } from "@/lib/solana/funding";
+import { parseEnv } from "@/lib/env";
+import { buildMoneyPolicy } from "@/lib/money/policy";
+import { fundWallets, listFundings, type FundingDeps } from "@/lib/solana/funding";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { ensureEmbeddedTreasury, loadTreasury, storeTreasury, treasuryPublicKey } from "@/lib/solana/treasury";
 import { strongPassword, uniqueEmail } from "../helpers/app";
@@ -69,13 +71,17 @@ describe.each(backends)("data contract on $name", (backend) => {
   let teardown: () => Promise<void>;
   let ring: KeyRing;
   let deps: KeyDeps;
+  let funding: FundingDeps;
 
   beforeAll(async () => {
     ({ db, standIn, teardown } = await backend.open());
     ring = { current: { version: 1, key: randomBytes(32) }, decryptOnly: [] };
     const ledger = await LocalLedger.open(null);
     const treasury = await ensureEmbeddedTreasury(db, ring, ledger, { usdcMicro: 100_000_000n, solLamports: 1_000_000_000n });
-    deps = { db, ledger, ring, treasury, config: { mode: "test", maxPerAccount: 2, initialUsdcMicro: 10_000_000n, initialSolLamports: 10_000_000n } };
+    // The default limits: a free account's funding is cut to its daily cap ($5 of the $10 asked).
+    const policy = buildMoneyPolicy(parseEnv({ NODE_ENV: "test" }).limits, { freeMonthlyQuota: 5_000, requireCard: false });
+    funding = { db, ledger, treasury, policy };
+    deps = { db, ledger, ring, funding, config: { mode: "test", maxPerAccount: 2, createdPerDay: 10, initialUsdcMicro: 10_000_000n, initialSolLamports: 10_000_000n } };
   });
   afterAll(async () => teardown?.());
 
@@ -119,7 +125,8 @@ describe.each(backends)("data contract on $name", (backend) => {
     const other = await newAccount("other");
     const created = await createApiKey(deps, owner.id, "main");
     if (!created.ok) throw new Error(created.code);
-    expect(created.key.wallet.usdc_micro).toBe(10_000_000);
+    expect(created.key.wallet.usdc_micro).toBe(5_000_000);
+    expect(created.funding).toMatchObject({ status: "confirmed", usdc: "5.000000" });
 
     expect((await listApiKeys(db, owner.id)).map((key) => key.id)).toEqual([created.key.id]);
     expect(await listApiKeys(db, other.id)).toEqual([]);
@@ -136,7 +143,7 @@ describe.each(backends)("data contract on $name", (backend) => {
 
   it("enforces the per-account key limit inside the database", async () => {
     const account = await newAccount("limit");
-    const unfunded = { ...deps, treasury: null };
+    const unfunded = { ...deps, funding: null };
     expect((await createApiKey(unfunded, account.id, "a")).ok).toBe(true);
     expect((await createApiKey(unfunded, account.id, "b")).ok).toBe(true);
     expect(await createApiKey(unfunded, account.id, "c")).toEqual({ ok: false, code: "key_limit_reached", limit: 2 });
@@ -144,21 +151,21 @@ describe.each(backends)("data contract on $name", (backend) => {
 
   it("records fundings with signatures and resolves each once", async () => {
     const account = await newAccount("fund");
-    const created = await createApiKey({ ...deps, treasury: null }, account.id, "f");
+    const created = await createApiKey({ ...deps, funding: null }, account.id, "f");
     if (!created.ok) throw new Error(created.code);
-    const funding = await fundWallet(
-      { db, ledger: deps.ledger, treasury: deps.treasury! },
-      { apiKeyId: created.key.id, wallet: new PublicKey(created.key.wallet.public_key), usdcMicro: 1_234_567n, solLamports: 0n, reason: "topup" },
-    );
-    expect(funding).toMatchObject({ status: "confirmed", usdc_micro: 1_234_567, reason: "topup" });
-    const again = await callFunction(db, "tdk_resolve_funding", { p_funding_id: funding.id, p_status: "failed", p_error: "late" }, z.object({ ok: z.boolean(), code: z.string() }));
+    const outcome = await fundWallets(funding, [
+      { keyId: created.key.id, wallet: new PublicKey(created.key.wallet.public_key), usdcMicro: 1_234_567n, solLamports: 0n, reason: "topup", usdcAccountExists: false },
+    ]);
+    const [sent] = outcome.fundings;
+    expect(sent).toMatchObject({ status: "confirmed", usdc_micro: 1_234_567, reason: "topup", account_id: account.id });
+    const again = await callFunction(db, "tdk_resolve_funding", { p_funding_id: sent!.id, p_status: "failed", p_error: "late" }, z.object({ ok: z.boolean(), code: z.string() }));
     expect(again).toEqual({ ok: false, code: "already_resolved" });
     expect((await listFundings(db, created.key.id)).map((row) => row.status)).toEqual(["confirmed"]);
   });
 
   it("stores the treasury encrypted, once, unless replaced on purpose", async () => {
     const current = await treasuryPublicKey(db);
-    expect(current).toBe(deps.treasury!.publicKey.toBase58());
+    expect(current).toBe(funding.treasury.publicKey.toBase58());
     const refused = await storeTreasury(db, ring, Keypair.generate(), { replace: false });
     expect(refused).toMatchObject({ ok: false, code: "treasury_exists", public_key: current });
     expect((await loadTreasury(db, ring))!.publicKey.toBase58()).toBe(current);
@@ -168,7 +175,7 @@ describe.each(backends)("data contract on $name", (backend) => {
 
   it("carries large integer amounts exactly and refuses negative balances", async () => {
     const account = await newAccount("amounts");
-    const created = await createApiKey({ ...deps, treasury: null }, account.id, "amounts");
+    const created = await createApiKey({ ...deps, funding: null }, account.id, "amounts");
     if (!created.ok) throw new Error(created.code);
     const big = 9_007_199_254_740_991n; // 2^53 - 1 micro-USD
     await callFunction(db, "tdk_set_wallet_balances", { p_key_id: created.key.id, p_usdc_micro: big, p_sol_lamports: 1n }, z.object({ updated: z.literal(true) }));

@@ -81,18 +81,24 @@ export function uniqueEmail(label = "dev"): string {
 
 export const strongPassword = "correct-horse-42-battery";
 
-/** An account with one funded key, created through the domain functions the routes use. */
-export async function createKeyedAccount(app: AppContext, options: { tier?: "free" | "paid" | "pro"; label?: string } = {}) {
+/**
+ * An account with one funded key, created through the domain functions the routes use. With Stripe
+ * on, a free account has verified a card first (a fresh fingerprint), as it must to be funded;
+ * `verifyCard: false` leaves it unverified.
+ */
+export async function createKeyedAccount(app: AppContext, options: { tier?: "free" | "paid" | "pro"; label?: string; verifyCard?: boolean } = {}) {
   const { registerAccount } = await import("@/lib/auth/accounts");
   const { createApiKey } = await import("@/lib/keys/keys");
   const { keyDeps } = await import("@/lib/keys/deps");
   const { callFunction } = await import("@/lib/db");
+  const { recordCardFingerprint } = await import("@/lib/billing/card");
   const { z } = await import("zod");
   const account = await registerAccount(app.db, uniqueEmail(options.label ?? "caller"), strongPassword);
   if (!account.ok) throw new Error(account.code);
   if (options.tier && options.tier !== "free") {
     await callFunction(app.db, "tdk_set_account_tier", { p_account_id: account.account.id, p_tier: options.tier }, z.unknown());
   }
+  if (options.verifyCard ?? app.env.stripe !== null) await recordCardFingerprint(app.db, account.account.id, `fp_${randomBytes(8).toString("hex")}`);
   const key = await createApiKey(await keyDeps(app), account.account.id, "test key");
   if (!key.ok) throw new Error(key.code);
   return { accountId: account.account.id, apiKey: key.apiKey, key: key.key };

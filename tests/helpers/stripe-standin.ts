@@ -7,8 +7,11 @@ import Stripe from "stripe";
  * A local stand-in for the part of Stripe's API the gateway uses, for the real `stripe` client
  * (pointed at it with host/port/protocol). Form-encoded requests, Bearer secret key, Stripe's error
  * shape, Idempotency-Key replay (same key → the stored answer), and meter events deduplicated on
- * their `identifier` (a duplicate is refused with `resource_already_exists`). It records every
- * request and can be told to fail the next requests to a path with a status (429, 500…).
+ * their `identifier` (a duplicate is refused with `resource_already_exists`). Checkout sessions in
+ * subscription and setup mode, completed by the test as a customer would (`completeCheckout`):
+ * subscriptions (retrieve with `expand[]`, price changes, cancel, list), SetupIntents with their
+ * card payment methods, Billing Portal sessions. It records every request and can be told to fail
+ * the next requests to a path with a status (429, 500…).
  */
 export interface RecordedStripeRequest {
   method: string;
@@ -30,6 +33,16 @@ export interface StripeStandIn {
   /** Most meter-event requests seen in flight at once: per customer, and overall. */
   maxInFlight: { perCustomer: number; overall: number };
   client(options?: { maxNetworkRetries?: number }): Stripe;
+  /**
+   * What Stripe does when the customer finishes a Checkout session: a subscription (subscription
+   * mode) or a succeeded SetupIntent (setup mode), each with a card payment method of this
+   * fingerprint. Returns the completed session, as `checkout.session.completed` carries it.
+   */
+  completeCheckout(sessionId: string, options?: { cardFingerprint?: string }): Record<string, unknown>;
+  /** The objects the stand-in holds, by kind ("subscription", "checkout.session", ...). */
+  objects(kind: string): Record<string, unknown>[];
+  /** Changes a subscription's status as Stripe would on its own (past_due after a failed payment...). */
+  setSubscriptionStatus(subscriptionId: string, status: string): Record<string, unknown>;
   close(): Promise<void>;
 }
 
@@ -63,6 +76,20 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   let counter = 0;
   const newId = (prefix: string) => `${prefix}_${(++counter).toString().padStart(6, "0")}${randomBytes(4).toString("hex")}`;
 
+  const find = (kind: string, id: string) => (objects.get(kind) ?? []).find((object) => object.id === id);
+  /** `expand[]=field` (or `expand[0]=field`): the id in that field replaced by its object. */
+  const expand = (object: Record<string, unknown>, query: URLSearchParams) => {
+    const fields = [...query.entries()].filter(([key]) => /^expand\[\d*\]$/.test(key)).map(([, value]) => value);
+    const copy: Record<string, unknown> = { ...object };
+    for (const field of fields) {
+      const id = copy[field];
+      if (typeof id !== "string") continue;
+      const kind = id.startsWith("pm_") ? "payment_method" : id.startsWith("cus_") ? "customer" : null;
+      copy[field] = (kind && find(kind, id)) ?? id;
+    }
+    return copy;
+  };
+
   const handle = (method: string, path: string, body: Record<string, unknown>, query: URLSearchParams): { status: number; body: unknown } => {
     const error = (status: number, type: string, message: string, code?: string) => ({ status, body: { error: { type, message, ...(code ? { code } : {}) } } });
     const store = (kind: string, object: Record<string, unknown>) => {
@@ -78,9 +105,57 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       return store("customer", { id: newId("cus"), object: "customer", email: body.email ?? null, metadata: body.metadata ?? {} });
     }
     if (method === "POST" && path === "/v1/checkout/sessions") {
-      if (!body.success_url || !body.line_items) return error(400, "invalid_request_error", "Missing required param: success_url or line_items.");
+      if (!body.success_url) return error(400, "invalid_request_error", "Missing required param: success_url.");
+      if (body.mode === "subscription" && !body.line_items) return error(400, "invalid_request_error", "Missing required param: line_items.");
+      if (body.mode === "setup" && !body.currency && !body.allowed_payment_method_types) {
+        return error(400, "invalid_request_error", "currency is required in setup mode when allowed_payment_method_types is not set.");
+      }
       const id = newId("cs_test");
-      return store("checkout.session", { id, object: "checkout.session", url: `https://checkout.stripe.test/c/pay/${id}`, mode: body.mode, customer: body.customer, client_reference_id: body.client_reference_id ?? null, metadata: body.metadata ?? {}, line_items: body.line_items });
+      return store("checkout.session", {
+        id, object: "checkout.session", url: `https://checkout.stripe.test/c/pay/${id}`, mode: body.mode, status: "open", customer: body.customer,
+        client_reference_id: body.client_reference_id ?? null, metadata: body.metadata ?? {}, line_items: body.line_items ?? null,
+        subscription_data: body.subscription_data ?? null, setup_intent_data: body.setup_intent_data ?? null,
+        allowed_payment_method_types: body.allowed_payment_method_types ?? null, subscription: null, setup_intent: null,
+      });
+    }
+    const subscriptionPath = /^\/v1\/subscriptions\/([^/]+)$/.exec(path);
+    if (subscriptionPath) {
+      const subscription = find("subscription", subscriptionPath[1]!);
+      if (!subscription) return error(404, "invalid_request_error", `No such subscription: '${subscriptionPath[1]}'`, "resource_missing");
+      if (method === "GET") return { status: 200, body: expand(subscription, query) };
+      if (method === "DELETE") {
+        subscription.status = "canceled";
+        subscription.canceled_at = Math.floor(Date.now() / 1000);
+        return { status: 200, body: subscription };
+      }
+      if (method === "POST") {
+        if (subscription.status === "canceled") return error(400, "invalid_request_error", "A canceled subscription can only update its cancellation_details and metadata.");
+        const items = (body.items ?? {}) as Record<string, { id?: string; price?: string }>;
+        const current = (subscription.items as { data: { id: string; price: { id: string } }[] }).data;
+        for (const change of Object.values(items)) {
+          const item = current.find((candidate) => candidate.id === change.id);
+          if (!item) return error(400, "invalid_request_error", `No such subscription item: '${change.id}'`);
+          if (change.price) item.price = { id: change.price };
+        }
+        if (body.metadata) subscription.metadata = { ...(subscription.metadata as object), ...(body.metadata as object) };
+        subscription.last_proration_behavior = body.proration_behavior ?? null;
+        return { status: 200, body: subscription };
+      }
+    }
+    if (method === "GET" && path === "/v1/subscriptions") {
+      const customer = query.get("customer");
+      return list("subscription", (subscription) => !customer || subscription.customer === customer);
+    }
+    const setupIntentPath = /^\/v1\/setup_intents\/([^/]+)$/.exec(path);
+    if (method === "GET" && setupIntentPath) {
+      const intent = find("setup_intent", setupIntentPath[1]!);
+      if (!intent) return error(404, "invalid_request_error", `No such setupintent: '${setupIntentPath[1]}'`, "resource_missing");
+      return { status: 200, body: expand(intent, query) };
+    }
+    if (method === "POST" && path === "/v1/billing_portal/sessions") {
+      if (!body.customer) return error(400, "invalid_request_error", "Missing required param: customer.");
+      const id = newId("bps");
+      return store("billing_portal.session", { id, object: "billing_portal.session", customer: body.customer, return_url: body.return_url ?? null, url: `https://billing.stripe.test/p/session/${id}` });
     }
     if (method === "POST" && path === "/v1/billing/meter_events") {
       const payload = (body.payload ?? {}) as Record<string, string>;
@@ -169,6 +244,40 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       meterEventDelay = ms;
     },
     maxInFlight,
+    completeCheckout: (sessionId, options = {}) => {
+      const session = find("checkout.session", sessionId);
+      if (!session) throw new Error(`No checkout session ${sessionId}`);
+      const paymentMethod = {
+        id: newId("pm"), object: "payment_method", type: "card", customer: session.customer,
+        card: { brand: "visa", last4: "4242", fingerprint: options.cardFingerprint ?? `fp_${randomBytes(6).toString("hex")}` },
+      };
+      (objects.get("payment_method") ?? objects.set("payment_method", []).get("payment_method")!).push(paymentMethod);
+      const add = (kind: string, object: Record<string, unknown>) => (objects.get(kind) ?? objects.set(kind, []).get(kind)!).push(object);
+      if (session.mode === "setup") {
+        const intent = { id: newId("seti"), object: "setup_intent", status: "succeeded", customer: session.customer, payment_method: paymentMethod.id, metadata: (session.setup_intent_data as { metadata?: object } | null)?.metadata ?? {} };
+        add("setup_intent", intent);
+        session.setup_intent = intent.id;
+      } else {
+        const lineItems = Object.values((session.line_items ?? {}) as Record<string, { price: string }>);
+        const subscription = {
+          id: newId("sub"), object: "subscription", customer: session.customer, status: "active",
+          metadata: (session.subscription_data as { metadata?: object } | null)?.metadata ?? {},
+          items: { object: "list", data: lineItems.map((item) => ({ id: newId("si"), object: "subscription_item", price: { id: item.price } })) },
+          default_payment_method: paymentMethod.id, created: Math.floor(Date.now() / 1000),
+        };
+        add("subscription", subscription);
+        session.subscription = subscription.id;
+      }
+      session.status = "complete";
+      return { ...session };
+    },
+    objects: (kind) => objects.get(kind) ?? [],
+    setSubscriptionStatus: (subscriptionId, status) => {
+      const subscription = find("subscription", subscriptionId);
+      if (!subscription) throw new Error(`No subscription ${subscriptionId}`);
+      subscription.status = status;
+      return { ...subscription };
+    },
     client: (options = {}) =>
       new Stripe(secretKey, { host: "127.0.0.1", port, protocol: "http", maxNetworkRetries: options.maxNetworkRetries ?? 0, telemetry: false, timeout: 10_000 }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

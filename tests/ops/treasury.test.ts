@@ -11,8 +11,8 @@ import * as health from "@/app/api/health/route";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { callFunction } from "@/lib/db";
-import { toBase58 } from "@/lib/solana/base58";
-import { buildBatchFundingTransaction, listFundings } from "@/lib/solana/funding";
+import { fundingDeps } from "@/lib/money/funding-deps";
+import { fundWallets, listFundings, type FundingStep } from "@/lib/solana/funding";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { loadTreasury } from "@/lib/solana/treasury";
 import { callRoute, createKeyedAccount, createTestApp } from "../helpers/app";
@@ -62,27 +62,24 @@ describe("cron authentication", () => {
 describe("GET /api/cron/treasury-topup", () => {
   let app: AppContext;
   beforeAll(async () => {
-    // Keys start with 1 USDC (under the 2 USDC low-water mark); the target is 5 USDC.
-    app = await appWith({ WALLET_INITIAL_USDC_MICRO: "1000000", TOPUP_TARGET_USDC_MICRO: "5000000", TOPUP_KEY_DAILY_CAP_MICRO: "6000000" });
+    // Keys start with 1 USDC (under the 2 USDC low-water mark); the target is 5 USDC; a key may get 6 USDC a day.
+    app = await appWith({
+      WALLET_INITIAL_USDC_MICRO: "1000000",
+      TOPUP_TARGET_USDC_MICRO: "5000000",
+      FUNDING_CAP_FREE_KEY_DAILY_USDC_MICRO: "6000000",
+      FUNDING_CAP_FREE_ACCOUNT_DAILY_USDC_MICRO: "100000000",
+    });
   });
 
-  /** What sendTopUps does, stopped right after the record (as if the process died before sending). */
-  async function recordTopUpWithoutSending(keyId: string, wallet: PublicKey) {
-    const treasury = (await loadTreasury(app.db, app.ring))!;
-    const tx = await buildBatchFundingTransaction(app.ledger, treasury, [{ wallet, usdcMicro: 4_000_000n, solLamports: 0n }]);
-    await callFunction(
-      app.db,
-      "tdk_record_topups",
-      {
-        p_items: [{ api_key_id: keyId, usdc_micro: "4000000", sol_lamports: "0" }],
-        p_tx_signature: toBase58(tx.signature!),
-        p_recent_blockhash: tx.recentBlockhash!,
-        p_key_daily_cap_micro: 100_000_000n,
-        p_total_daily_cap_micro: 100_000_000_000n,
+  /** A top-up of 4 USDC through the funding path, stopped by a crash after `at`. */
+  async function crashedTopUp(keyId: string, wallet: PublicKey, at: FundingStep) {
+    const deps = {
+      ...(await fundingDeps(app))!,
+      afterStep: (step: FundingStep) => {
+        if (step === at) throw new Error(`crash after ${step}`);
       },
-      z.object({ ok: z.literal(true) }),
-    );
-    return tx;
+    };
+    await expect(fundWallets(deps, [{ keyId, wallet, reason: "topup", usdcMicro: 4_000_000n, solLamports: 0n, usdcAccountExists: true }])).rejects.toThrow("crash");
   }
 
   it("refills every wallet under the low-water mark to the target, several per transaction, the treasury paying", async () => {
@@ -105,11 +102,11 @@ describe("GET /api/cron/treasury-topup", () => {
     expect((await cron(topupCron.GET)).json).toMatchObject({ funded: 0, transactions: 0 });
   });
 
-  it("skips and reports a key at its daily cap", async () => {
+  it("cuts a top-up to what the key's daily cap leaves, then skips and reports the key at its cap", async () => {
     const key = await createKeyedAccount(app);
     const wallet = new PublicKey(key.key.wallet.public_key);
     expect((await cron(topupCron.GET)).json.funded).toBe(1); // 4 USDC of the 6 USDC cap
-    // Spend it down again (moved to a stranger), and ask for another 4 USDC: over the cap.
+    // Spend it down again (moved to a stranger): it needs 4.5 USDC, and 1 USDC is left under the cap.
     const { Keypair } = await import("@solana/web3.js");
     const { createTransferCheckedInstruction, getAssociatedTokenAddressSync, createAssociatedTokenAccountIdempotentInstruction } = await import("@solana/spl-token");
     const { openKeypair } = await import("@/lib/crypto/wallet-keys");
@@ -125,18 +122,25 @@ describe("GET /api/cron/treasury-topup", () => {
     tx.sign(owner);
     await app.ledger.sendTransaction(tx);
 
+    const cut = await cron(topupCron.GET);
+    expect(cut.json).toMatchObject({ funded: 1, funded_usdc_micro: 1_000_000, skipped: [] });
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(1_500_000n);
+
+    // Still under the low-water mark, and nothing left under the cap today.
     const res = await cron(topupCron.GET);
     expect(res.json.skipped).toEqual([{ key_id: key.key.id, code: "key_cap_reached" }]);
-    expect(await app.ledger.getUsdcBalance(wallet)).toBe(500_000n);
+    expect(await app.ledger.getUsdcBalance(wallet)).toBe(1_500_000n);
+    const today = await listFundings(app.db, key.key.id);
+    expect(today.filter((row) => row.status === "confirmed").reduce((sum, row) => sum + row.usdc_micro, 0)).toBe(6_000_000);
   });
 
-  it("a crash between recording a funding and sending it: resolved from the chain, never sent twice", async () => {
+  it("a crash between signing a funding and sending it: resolved from the chain, never sent twice", async () => {
     const key = await createKeyedAccount(app);
     const wallet = new PublicKey(key.key.wallet.public_key);
-    await recordTopUpWithoutSending(key.key.id, wallet);
+    await crashedTopUp(key.key.id, wallet, "signed");
     // While the recorded transaction could still land, the key is left alone.
     const waiting = await cron(topupCron.GET);
-    expect(waiting.json.skipped).toContainEqual({ key_id: key.key.id, code: "topup_in_flight" });
+    expect(waiting.json.skipped).toContainEqual({ key_id: key.key.id, code: "funding_in_flight" });
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(1_000_000n);
     // Once it can no longer land, it is failed and the wallet is funded by a new transaction.
     (app.ledger as LocalLedger).expireBlockhashes();
@@ -149,13 +153,13 @@ describe("GET /api/cron/treasury-topup", () => {
       ["topup", "failed"],
       ["topup", "confirmed"],
     ]);
-    expect(await app.ledger.getSignatureStatus(rows[1]!.tx_signature)).toBe("unknown");
+    expect(await app.ledger.getSignatureStatus(rows[1]!.tx_signature!)).toBe("unknown");
   });
 
   it("a crash after sending: the pending funding is confirmed from the chain", async () => {
     const key = await createKeyedAccount(app);
     const wallet = new PublicKey(key.key.wallet.public_key);
-    await app.ledger.sendTransaction(await recordTopUpWithoutSending(key.key.id, wallet));
+    await crashedTopUp(key.key.id, wallet, "sent");
     const res = await cron(topupCron.GET);
     expect(res.json.resolved_pending).toBeGreaterThanOrEqual(1);
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(5_000_000n);

@@ -9,56 +9,69 @@ import type { AppContext } from "@/lib/context";
 import { callFunction } from "@/lib/db";
 import { keyDeps } from "@/lib/keys/deps";
 import { createApiKey } from "@/lib/keys/keys";
-import { toBase58 } from "@/lib/solana/base58";
-import { buildFundingTransaction, fundWallet, listFundings, resolvePendingFundings } from "@/lib/solana/funding";
+import { fundingDeps } from "@/lib/money/funding-deps";
+import { fundWallets, listFundings, resolvePendingFundings, type FundingDeps, type FundingTarget } from "@/lib/solana/funding";
 import { LocalLedger } from "@/lib/solana/local-ledger";
-import { loadTreasury } from "@/lib/solana/treasury";
 import { createTestApp, strongPassword, uniqueEmail } from "../helpers/app";
 
 let app: AppContext;
 let accountId: string;
-let treasury: Keypair;
+let deps: FundingDeps;
 
 beforeAll(async () => {
   app = await createTestApp();
   const account = await registerAccount(app.db, uniqueEmail("funding"), strongPassword);
   if (!account.ok) throw new Error("setup");
   accountId = account.account.id;
-  treasury = (await loadTreasury(app.db, app.ring))!;
+  // A pro account: these tests are about the mechanics, far under its caps.
+  await callFunction(app.db, "tdk_set_account_tier", { p_account_id: accountId, p_tier: "pro" }, z.unknown());
+  deps = (await fundingDeps(app))!;
 });
 
 async function newKey() {
   // Unfunded at creation, so each test sees only the fundings it makes.
-  const deps = await keyDeps(app);
-  const result = await createApiKey({ ...deps, config: { ...deps.config, initialUsdcMicro: 0n, initialSolLamports: 0n } }, accountId, "k");
+  const keys = await keyDeps(app);
+  const result = await createApiKey({ ...keys, config: { ...keys.config, initialUsdcMicro: 0n, initialSolLamports: 0n } }, accountId, "k");
   if (!result.ok) throw new Error(result.code);
   return result.key;
 }
 
+const target = (key: { id: string; wallet: { public_key: string } }, usdcMicro: bigint, solLamports: bigint, usdcAccountExists = false): FundingTarget => ({
+  keyId: key.id,
+  wallet: new PublicKey(key.wallet.public_key),
+  reason: "topup",
+  usdcMicro,
+  solLamports,
+  usdcAccountExists,
+});
+
 describe("wallet funding on the local ledger", () => {
-  it("moves exactly the configured amounts; the treasury pays the fee and the token account's rent", async () => {
+  it("moves exactly the reserved amounts; the treasury pays the fee and the token account's rent, recorded to the lamport", async () => {
     const key = await newKey();
     const owner = new PublicKey(key.wallet.public_key);
-    const treasuryBefore = { usdc: await app.ledger.getUsdcBalance(treasury.publicKey), sol: await app.ledger.getSolBalance(treasury.publicKey) };
+    const treasury = deps.treasury.publicKey;
+    const treasuryBefore = { usdc: await app.ledger.getUsdcBalance(treasury), sol: await app.ledger.getSolBalance(treasury) };
 
-    const funding = await fundWallet({ db: app.db, ledger: app.ledger, treasury }, { apiKeyId: key.id, wallet: owner, usdcMicro: 2_500_000n, solLamports: 7_000_000n, reason: "topup" });
-    expect(funding.status).toBe("confirmed");
+    const { fundings, refused } = await fundWallets(deps, [target(key, 2_500_000n, 7_000_000n)]);
+    expect(refused).toEqual([]);
+    expect(fundings[0]!.status).toBe("confirmed");
 
     expect(await app.ledger.getUsdcBalance(owner)).toBe(2_500_000n);
     expect(await app.ledger.getSolBalance(owner)).toBe(7_000_000n);
-    expect(await app.ledger.getUsdcBalance(treasury.publicKey)).toBe(treasuryBefore.usdc - 2_500_000n);
-    const solSpent = treasuryBefore.sol - (await app.ledger.getSolBalance(treasury.publicKey));
-    // 7,000,000 sent + 5,000 fee + the token account's rent (2,039,280 lamports for 165 bytes).
+    expect(await app.ledger.getUsdcBalance(treasury)).toBe(treasuryBefore.usdc - 2_500_000n);
+    const solSpent = treasuryBefore.sol - (await app.ledger.getSolBalance(treasury));
+    // 7,000,000 sent + 5,000 fee + the token account's rent (2,039,280 lamports for 165 bytes)...
     expect(solSpent).toBe(7_000_000n + 5_000n + 2_039_280n);
+    // ...and the funding row says so: what the caps count is what the treasury paid.
+    const [row] = await listFundings(app.db, key.id);
+    expect(BigInt(row!.sol_lamports + row!.overhead_lamports)).toBe(solSpent);
   });
 
   it("two identical fundings are two transactions, both recorded with their signatures", async () => {
     const key = await newKey();
     const owner = new PublicKey(key.wallet.public_key);
-    const deps = { db: app.db, ledger: app.ledger, treasury };
-    const request = { apiKeyId: key.id, wallet: owner, usdcMicro: 1_000_000n, solLamports: 0n, reason: "topup" as const };
-    const first = await fundWallet(deps, request);
-    const second = await fundWallet(deps, request);
+    const first = (await fundWallets(deps, [target(key, 1_000_000n, 0n)])).fundings[0]!;
+    const second = (await fundWallets(deps, [target(key, 1_000_000n, 0n, true)])).fundings[0]!;
     expect(first.tx_signature).not.toBe(second.tx_signature);
     expect(await app.ledger.getUsdcBalance(owner)).toBe(2_000_000n);
     const rows = await listFundings(app.db, key.id);
@@ -72,30 +85,54 @@ describe("wallet funding on the local ledger", () => {
     const key = await newKey();
     const owner = new PublicKey(key.wallet.public_key);
     const poorTreasury = Keypair.generate(); // no SOL, no USDC: cannot even pay the fee
-    const funding = await fundWallet({ db: app.db, ledger: app.ledger, treasury: poorTreasury }, { apiKeyId: key.id, wallet: owner, usdcMicro: 1n, solLamports: 1n, reason: "topup" });
-    expect(funding.status).toBe("failed");
-    expect(funding.error).toMatch(/Transaction failed/);
+    const { fundings } = await fundWallets({ ...deps, treasury: poorTreasury }, [target(key, 1n, 1n)]);
+    expect(fundings[0]!.status).toBe("failed");
+    expect(fundings[0]!.error).toMatch(/Transaction failed/);
     expect(await app.ledger.getUsdcBalance(owner)).toBe(0n);
   });
 
   it("a crash after sending leaves a pending record that is resolved from the chain, not sent again", async () => {
     const key = await newKey();
     const owner = new PublicKey(key.wallet.public_key);
-    const request = { apiKeyId: key.id, wallet: owner, usdcMicro: 3_000_000n, solLamports: 0n, reason: "topup" as const };
-    // What fundWallet does, stopped right after the send (as if the process died there).
-    const tx = await buildFundingTransaction(app.ledger, treasury, request);
-    const signature = toBase58(tx.signature!);
-    await callFunction(app.db, "tdk_record_funding", { p_api_key_id: key.id, p_reason: "topup", p_usdc_micro: 3_000_000n, p_sol_lamports: 0n, p_tx_signature: signature, p_recent_blockhash: tx.recentBlockhash! }, z.object({ ok: z.literal(true) }));
-    await app.ledger.sendTransaction(tx);
-    expect((await listFundings(app.db, key.id))[0]!.status).toBe("pending");
+    const crash = { ...deps, afterStep: (step: string) => { if (step === "sent") throw new Error("crash after send"); } };
+    await expect(fundWallets(crash, [target(key, 3_000_000n, 0n)])).rejects.toThrow("crash after send");
+    const [pending] = await listFundings(app.db, key.id);
+    expect(pending!.status).toBe("pending");
 
     expect(await resolvePendingFundings(app.db, app.ledger, new Date())).toBeGreaterThanOrEqual(1);
     const [row] = await listFundings(app.db, key.id);
-    expect(row).toMatchObject({ status: "confirmed", tx_signature: signature });
+    expect(row).toMatchObject({ status: "confirmed", tx_signature: pending!.tx_signature });
     expect(await app.ledger.getUsdcBalance(owner)).toBe(3_000_000n);
     // A second pass changes nothing.
     await resolvePendingFundings(app.db, app.ledger, new Date());
     expect(await app.ledger.getUsdcBalance(owner)).toBe(3_000_000n);
+  });
+
+  it("a crash before signing leaves an unsigned reservation, released without anything sent; one signed but never sent fails once its blockhash expires", async () => {
+    const key = await newKey();
+    const owner = new PublicKey(key.wallet.public_key);
+    const crashAt = (at: string) => ({ ...deps, afterStep: (step: string) => { if (step === at) throw new Error(`crash at ${at}`); } });
+
+    await expect(fundWallets(crashAt("reserved"), [target(key, 1_000_000n, 0n)])).rejects.toThrow();
+    expect((await listFundings(app.db, key.id))[0]).toMatchObject({ status: "pending", tx_signature: null });
+    // While it is unresolved the key gets no other funding (no double funding).
+    expect((await fundWallets(deps, [target(key, 1_000_000n, 0n)])).refused).toEqual([{ keyId: key.id, code: "funding_in_flight" }]);
+    // Not released while it could still be signed; released after.
+    await resolvePendingFundings(app.db, app.ledger, new Date());
+    expect((await listFundings(app.db, key.id))[0]!.status).toBe("pending");
+    await resolvePendingFundings(app.db, app.ledger, new Date(), { unsignedTtlMs: 0 });
+    expect((await listFundings(app.db, key.id))[0]).toMatchObject({ status: "failed", tx_signature: null });
+
+    await expect(fundWallets(crashAt("signed"), [target(key, 2_000_000n, 0n)])).rejects.toThrow();
+    const signed = (await listFundings(app.db, key.id))[1]!;
+    expect(signed.tx_signature).not.toBeNull();
+    await resolvePendingFundings(app.db, app.ledger, new Date());
+    expect((await listFundings(app.db, key.id))[1]!.status).toBe("pending"); // could still land
+    (app.ledger as LocalLedger).expireBlockhashes();
+    await resolvePendingFundings(app.db, app.ledger, new Date());
+    expect((await listFundings(app.db, key.id))[1]!.status).toBe("failed");
+    expect(await app.ledger.getSignatureStatus(signed.tx_signature!)).toBe("unknown");
+    expect(await app.ledger.getUsdcBalance(owner)).toBe(0n);
   });
 });
 

@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
-import { applySubscription } from "./subscription";
+import { syncSubscription } from "./subscription";
 import type { WebhookHandler } from "./types";
 
-/** Subscription gone: back to the free tier. */
-export const customerSubscriptionDeleted: WebhookHandler<Stripe.Subscription> = (subscription, deps) => applySubscription(subscription, deps, "deleted");
+/** Subscription gone: back to the free tier (read back from Stripe like every subscription event). */
+export const customerSubscriptionDeleted: WebhookHandler<Stripe.Subscription> = (subscription, deps) => syncSubscription(subscription, deps);

@@ -1,7 +1,6 @@
 import type Stripe from "stripe";
-import { applySubscription } from "./subscription";
+import { syncSubscription } from "./subscription";
 import type { WebhookHandler } from "./types";
 
-/** The tier follows the subscription's status (active, trialing, past_due keep it). */
-export const customerSubscriptionUpdated: WebhookHandler<Stripe.Subscription> = (subscription, deps) =>
-  applySubscription(subscription, deps, subscription.status);
+/** The tier follows the subscription's current status (active, trialing, past_due keep it). */
+export const customerSubscriptionUpdated: WebhookHandler<Stripe.Subscription> = (subscription, deps) => syncSubscription(subscription, deps);

@@ -1,4 +1,4 @@
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { z } from "zod";
 import { callFunction } from "@/lib/db";
 import { checkoutSessionCompleted } from "./checkout-session-completed";
@@ -19,17 +19,28 @@ const handlers: Record<string, WebhookHandler<never>> = {
   "invoice.payment_failed": invoicePaymentFailed,
 };
 
+/** A claim older than this belongs to a run that died: the next delivery may take it over. */
+const CLAIM_STALE_AFTER_SECONDS = 300;
+
 export type WebhookResult =
   | { ok: true; event_id: string; type: string; outcome: "processed" | "duplicate" | "ignored" }
-  | { ok: false; code: "invalid_signature"; message: string };
+  | { ok: false; code: "invalid_signature"; message: string }
+  | { ok: false; code: "in_progress"; event_id: string };
+
+const claimSchema = z.union([
+  z.object({ claimed: z.literal(true) }),
+  z.object({ claimed: z.literal(false), state: z.enum(["processed", "in_progress"]) }),
+]);
 
 /**
- * Verifies the signature on the raw body (a bad or stale one changes nothing), processes each
- * event id once (a replay is a no-op), and records the event only after its handler succeeded, so
- * a failure is retried by Stripe's next delivery.
+ * Verifies the signature on the raw body (a bad or stale one changes nothing), then claims the
+ * event id atomically before its handler runs: a replay of a processed event is a no-op, and a
+ * concurrent delivery of one being processed is told so (409, Stripe delivers it again later), so
+ * two deliveries never both run a handler. The claim is released when the handler fails, so the
+ * next delivery runs it again.
  */
 export async function handleStripeWebhook(
-  deps: WebhookDeps & { webhookSecret: string; stripe: Stripe },
+  deps: WebhookDeps & { webhookSecret: string },
   rawBody: string,
   signature: string | null,
 ): Promise<WebhookResult> {
@@ -40,11 +51,23 @@ export async function handleStripeWebhook(
   } catch (error) {
     return { ok: false, code: "invalid_signature", message: (error as Error).message.split("\n")[0]!.slice(0, 200) };
   }
-  const seen = await callFunction(deps.db, "tdk_stripe_event_processed", { p_event_id: event.id }, z.object({ processed: z.boolean() }));
-  if (seen.processed) return { ok: true, event_id: event.id, type: event.type, outcome: "duplicate" };
+  const claim = await callFunction(
+    deps.db,
+    "tdk_claim_stripe_event",
+    { p_event_id: event.id, p_type: event.type, p_stale_after_seconds: CLAIM_STALE_AFTER_SECONDS },
+    claimSchema,
+  );
+  if (!claim.claimed) {
+    return claim.state === "processed" ? { ok: true, event_id: event.id, type: event.type, outcome: "duplicate" } : { ok: false, code: "in_progress", event_id: event.id };
+  }
   const handler = handlers[event.type] as WebhookHandler | undefined;
-  if (handler) await handler(event.data.object, deps, event);
-  await callFunction(deps.db, "tdk_record_stripe_event", { p_event_id: event.id, p_type: event.type }, z.unknown());
+  try {
+    if (handler) await handler(event.data.object, deps, event);
+  } catch (error) {
+    await callFunction(deps.db, "tdk_finish_stripe_event", { p_event_id: event.id, p_processed: false }, z.unknown());
+    throw error;
+  }
+  await callFunction(deps.db, "tdk_finish_stripe_event", { p_event_id: event.id, p_processed: true }, z.unknown());
   return { ok: true, event_id: event.id, type: event.type, outcome: handler ? "processed" : "ignored" };
 }
 

@@ -33,7 +33,7 @@ export async function recordPeriod(db: Database, invoice: Stripe.Invoice, status
   );
 }
 
-/** Suspends the account's keys for a failed payment, or lifts that suspension. */
+/** Suspends the account for a failed payment, or lifts that suspension. */
 export async function setPaymentSuspension(db: Database, invoice: Stripe.Invoice, suspend: boolean) {
   const customer = idOf(invoice.customer);
   if (!customer) return;

@@ -1,4 +1,4 @@
-// POST /api/webhooks/stripe — Stripe events: signature checked on the raw body, each event processed once
+// POST /api/webhooks/stripe — Stripe events: signature checked on the raw body, each event claimed and processed once
 import { handleStripeWebhook } from "@/lib/billing/webhooks";
 import { ApiError } from "@/lib/http/errors";
 import { withPublic } from "@/lib/http/handlers";
@@ -16,6 +16,9 @@ export const POST = withPublic(async ({ request, app }) => {
     rawBody,
     request.headers.get("stripe-signature"),
   );
-  if (!result.ok) throw new ApiError("invalid_signature", `Webhook signature verification failed: ${result.message}`);
+  if (!result.ok) {
+    if (result.code === "in_progress") throw new ApiError("conflict", `Event ${result.event_id} is being processed by another delivery; deliver it again later.`);
+    throw new ApiError("invalid_signature", `Webhook signature verification failed: ${result.message}`);
+  }
   return json({ received: true, id: result.event_id, outcome: result.outcome });
 });

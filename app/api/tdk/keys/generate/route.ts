@@ -11,13 +11,22 @@ export const POST = withSession(async ({ request, app, session }) => {
   const { name } = await readJson(request, createKeySchema, { optional: true });
   const result = await createApiKey(await keyDeps(app), session.account.id, name);
   if (!result.ok) {
-    if (result.code === "key_limit_reached") {
-      throw new ApiError("key_limit_reached", `An account can hold at most ${result.limit} active keys. Revoke one first.`, { limit: result.limit });
+    switch (result.code) {
+      case "key_limit_reached":
+        throw new ApiError("key_limit_reached", `An account can hold at most ${result.limit} active keys. Revoke one first.`, { limit: result.limit });
+      case "key_daily_limit_reached": {
+        const seconds = Math.max(1, Math.ceil((Date.parse(result.retry_at!) - Date.now()) / 1000));
+        throw new ApiError("key_daily_limit_reached", `An account can create at most ${result.limit} keys a day (UTC). Try again after ${result.retry_at}.`, {
+          limit: result.limit,
+          retry_at: result.retry_at,
+          headers: { "Retry-After": String(seconds) },
+        });
+      }
+      case "account_suspended":
+        throw new ApiError("account_suspended", `This account is suspended (${result.reason}): no key can be created until it is lifted.`, { reason: result.reason });
+      case "account_not_found":
+        throw new ApiError("unauthorized", "The account of this session no longer exists.");
     }
-    throw new ApiError("unauthorized", "The account of this session no longer exists.");
   }
-  return json(
-    { api_key: result.apiKey, key: result.key, funding: result.funding && { status: result.funding.status, tx_signature: result.funding.tx_signature } },
-    { status: 201 },
-  );
+  return json({ api_key: result.apiKey, key: result.key, funding: result.funding }, { status: 201 });
 });

@@ -4,7 +4,7 @@ import { paidCall } from "@/lib/calls/paid-call";
 import { callBodySchema, idempotencyKeySchema } from "@/lib/calls/schemas";
 import { validationError } from "@/lib/http/errors";
 import { withApiKey } from "@/lib/http/handlers";
-import { readJson } from "@/lib/http/request";
+import { expectedOrigin, readJson } from "@/lib/http/request";
 import { json } from "@/lib/http/response";
 
 export const POST = withApiKey(async ({ request, app, key, requestId }) => {
@@ -13,6 +13,7 @@ export const POST = withApiKey(async ({ request, app, key, requestId }) => {
   if (idempotencyKey && !idempotencyKey.success) throw validationError(idempotencyKey.error);
   const body = await readJson(request, callBodySchema, { maxBytes: 64 * 1024 });
 
-  const answer = await paidCall(callDeps(app), key, { requestId, body, idempotencyKey: idempotencyKey?.data ?? null });
-  return json(answer.body, { status: answer.status, headers: answer.replayed ? { "Idempotent-Replayed": "true" } : {} });
+  const origin = expectedOrigin(request, app.env.appUrl) ?? "http://localhost:3000";
+  const answer = await paidCall(callDeps(app), key, { requestId, body, idempotencyKey: idempotencyKey?.data ?? null, origin });
+  return json(answer.body, { status: answer.status, headers: { ...answer.headers, ...(answer.replayed ? { "Idempotent-Replayed": "true" } : {}) } });
 });

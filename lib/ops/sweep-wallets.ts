@@ -1,0 +1,79 @@
+import { PublicKey } from "@solana/web3.js";
+import { z } from "zod";
+import type { KeyRing } from "@/lib/crypto/secret-box";
+import { openKeypair } from "@/lib/crypto/wallet-keys";
+import { callFunction } from "@/lib/db";
+import { resolvePendingFundings, sweepWallets, type FundingDeps, type SweepTarget } from "@/lib/solana/funding";
+import { forEachWalletPage } from "./wallet-pages";
+
+/**
+ * The sweep cron: every revoked key's wallet goes back to the treasury — its USDC moved back, its
+ * USDC account closed (the rent comes back), its SOL returned — through the one funding path,
+ * recorded as fundings with reason `sweep`. A key with a call or a funding still unresolved waits
+ * for a later run; a wallet holding nothing is marked swept without a transaction.
+ */
+export interface WalletSweepDeps extends FundingDeps {
+  ring: KeyRing;
+  pageSize?: number;
+  walletsPerTransaction?: number;
+}
+
+export interface WalletSweepSummary {
+  resolved_pending: number;
+  checked: number;
+  swept: number;
+  empty: number;
+  swept_usdc_micro: number;
+  swept_sol_lamports: number;
+  transactions: number;
+  failed: number;
+  skipped: { key_id: string; code: string }[];
+}
+
+const secretSchema = z.object({ public_key: z.string(), secret_encrypted: z.string() });
+
+export async function runWalletSweep(deps: WalletSweepDeps): Promise<WalletSweepSummary> {
+  const summary: WalletSweepSummary = {
+    resolved_pending: await resolvePendingFundings(deps.db, deps.ledger, new Date()),
+    checked: 0,
+    swept: 0,
+    empty: 0,
+    swept_usdc_micro: 0,
+    swept_sol_lamports: 0,
+    transactions: 0,
+    failed: 0,
+    skipped: [],
+  };
+  const perTransaction = deps.walletsPerTransaction ?? 4;
+  summary.checked = await forEachWalletPage(deps.db, "tdk_list_wallets_to_sweep", deps.pageSize ?? 100, async (page) => {
+    const targets: SweepTarget[] = [];
+    for (const entry of page) {
+      const owner = new PublicKey(entry.wallet_public_key);
+      const [usdc, solLamports] = await Promise.all([deps.ledger.getUsdcAccount(owner), deps.ledger.getSolBalance(owner)]);
+      if (!usdc.exists && solLamports === 0n) {
+        const marked = await callFunction(deps.db, "tdk_mark_wallet_swept", { p_key_id: entry.key_id }, z.object({ updated: z.boolean() }));
+        if (marked.updated) summary.empty += 1;
+        continue;
+      }
+      // Decrypted only to sign its own sweep; checked against the stored public key first.
+      const secret = await callFunction(deps.db, "tdk_get_wallet_secret", { p_key_id: entry.key_id }, secretSchema);
+      targets.push({ keyId: entry.key_id, wallet: openKeypair(deps.ring, secret.secret_encrypted, secret.public_key), usdc, solLamports });
+    }
+
+    for (let i = 0; i < targets.length; i += perTransaction) {
+      const result = await sweepWallets(deps, targets.slice(i, i + perTransaction));
+      summary.skipped.push(...result.refused.map((r) => ({ key_id: r.keyId, code: r.code })));
+      if (result.fundings.length > 0) summary.transactions += 1;
+      for (const funding of result.fundings) {
+        if (funding.status === "confirmed") {
+          summary.swept += 1;
+          summary.swept_usdc_micro += funding.usdc_micro;
+          summary.swept_sol_lamports += funding.sol_lamports;
+        } else if (funding.status === "failed") {
+          summary.failed += 1;
+        }
+      }
+    }
+  });
+  return summary;
+}
