@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import Stripe from "stripe";
-import * as webhook from "@/app/api/webhooks/stripe/route";
 import * as checkout from "@/app/api/tdk/billing/checkout/route";
 import * as login from "@/app/api/tdk/auth/login/route";
 import * as call from "@/app/api/tdk/v1/call/route";
@@ -9,12 +7,12 @@ import { ensureStripeCustomer, getBillingAccount } from "@/lib/billing/customers
 import { getApiKey } from "@/lib/keys/keys";
 import type { AppContext } from "@/lib/context";
 import { callRoute, createKeyedAccount, createTestApp, strongPassword } from "../helpers/app";
+import { deliverWebhook, signWebhook, stripeEvent } from "../helpers/stripe-events";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 
 const WEBHOOK_SECRET = "whsec_test_secret_for_webhooks";
 let stripe: StripeStandIn;
 let app: AppContext;
-const signer = new Stripe("sk_test_unused");
 
 beforeAll(async () => {
   stripe = await startStripeStandIn();
@@ -25,20 +23,10 @@ beforeAll(async () => {
 });
 afterAll(async () => stripe?.close());
 
-let eventCounter = 0;
-function event(type: string, object: Record<string, unknown>, id = `evt_test_${++eventCounter}_${Date.now()}`) {
-  return JSON.stringify({ id, object: "event", type, api_version: "2025-01-01", created: Math.floor(Date.now() / 1000), livemode: false, data: { object } });
-}
+const event = (type: string, object: Record<string, unknown>, id?: string) => stripeEvent(type, object, { id });
 
 function deliver(payload: string, options: { secret?: string; timestamp?: number; signature?: string | null } = {}) {
-  const signature =
-    options.signature !== undefined
-      ? options.signature
-      : signer.webhooks.generateTestHeaderString({ payload, secret: options.secret ?? WEBHOOK_SECRET, timestamp: options.timestamp });
-  return callRoute(webhook.POST, "POST", "/api/webhooks/stripe", {
-    rawBody: payload,
-    headers: { "content-type": "application/json", ...(signature ? { "stripe-signature": signature } : {}) },
-  });
+  return deliverWebhook(payload, options.secret ?? WEBHOOK_SECRET, options);
 }
 
 async function account(accountId: string) {
@@ -74,7 +62,7 @@ describe("POST /api/webhooks/stripe: signatures and replays", () => {
     expect(wrongSecret.json.error.code).toBe("invalid_signature");
     expect((await deliver(payload, { signature: null })).status).toBe(400);
     expect((await deliver(payload, { timestamp: Math.floor(Date.now() / 1000) - 3_600 })).status).toBe(400);
-    const tampered = await deliver(payload.replace('"pro"', '"paid"'), { signature: signer.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET }) });
+    const tampered = await deliver(payload.replace('"pro"', '"paid"'), { signature: signWebhook(payload, WEBHOOK_SECRET) });
     expect(tampered.status).toBe(400);
     expect((await account(caller.accountId)).tier).toBe("free");
   });

@@ -30,6 +30,8 @@ export interface StripeStandIn {
   failNext(pathPrefix: string, status: number, times?: number): void;
   /** Holds each meter event this long before answering, to observe concurrency. */
   setMeterEventDelay(ms: number): void;
+  /** Holds every request to a path starting with `pathPrefix` this long before answering. */
+  setDelay(pathPrefix: string, ms: number): void;
   /** Most meter-event requests seen in flight at once: per customer, and overall. */
   maxInFlight: { perCustomer: number; overall: number };
   client(options?: { maxNetworkRetries?: number }): Stripe;
@@ -70,6 +72,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const failures: { prefix: string; status: number; times: number }[] = [];
   const objects = new Map<string, Record<string, unknown>[]>();
   let meterEventDelay = 0;
+  const delays = new Map<string, number>();
   const inFlight = new Map<string, number>();
   let inFlightOverall = 0;
   const maxInFlight = { perCustomer: 0, overall: 0 };
@@ -210,6 +213,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       const type = failure.status === 429 ? "rate_limit_error" : failure.status >= 500 ? "api_error" : "invalid_request_error";
       return send(failure.status, { error: { type, message: `Injected ${failure.status}` } }, failure.status === 429 ? { "stripe-should-retry": "false" } : {});
     }
+    for (const [prefix, ms] of delays) if (url.pathname.startsWith(prefix) && ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
     const key = req.headers["idempotency-key"];
     const cacheKey = typeof key === "string" ? `${method} ${url.pathname} ${key}` : null;
     if (cacheKey && idempotent.has(cacheKey)) {
@@ -242,6 +246,9 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     failNext: (prefix, status, times = 1) => failures.push({ prefix, status, times }),
     setMeterEventDelay: (ms) => {
       meterEventDelay = ms;
+    },
+    setDelay: (prefix, ms) => {
+      delays.set(prefix, ms);
     },
     maxInFlight,
     completeCheckout: (sessionId, options = {}) => {
