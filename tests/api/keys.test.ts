@@ -164,6 +164,44 @@ describe("GET /api/tdk/keys and DELETE /api/tdk/keys/{id}", () => {
   });
 });
 
+describe("PATCH /api/tdk/keys/{id}: spend limits", () => {
+  it("sets, shows and clears a limit; refuses bad input, another account's key and a revoked key, changing nothing", async () => {
+    const created = await callRoute(generate.POST, "POST", "/", { bearer: bob, body: { name: "limited" } });
+    const id = created.json.key.id;
+    expect(created.json.key.spend_limit).toBeNull();
+    const set = await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body: { spend_limit_usd: "5", spend_limit_period: "month" } });
+    expect(set.status, set.text).toBe(200);
+    expect(set.json.key.spend_limit).toMatchObject({ usd: "5.000000", period: "month", spent_usd: "0.000000", remaining_usd: "5.000000" });
+    const now = new Date();
+    expect(set.json.key.spend_limit.resets_at).toBe(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().replace(".000Z", "+00:00"));
+    const total = await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body: { spend_limit_usd: 12.5, spend_limit_period: "total" } });
+    expect(total.json.key.spend_limit).toMatchObject({ usd: "12.500000", period: "total", resets_at: null });
+
+    const bad: unknown[] = [
+      {},
+      { spend_limit_usd: "5" },
+      { spend_limit_usd: "5", spend_limit_period: "year" },
+      { spend_limit_usd: "-5", spend_limit_period: "day" },
+      { spend_limit_usd: "0", spend_limit_period: "day" },
+      { spend_limit_usd: "5.0000001", spend_limit_period: "day" },
+      { spend_limit_usd: "5", spend_limit_period: "day", other: 1 },
+    ];
+    for (const body of bad) {
+      const res = await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.json.error.code).toBe("validation_failed");
+    }
+    expect((await callRoute(one.GET, "GET", "/", { bearer: bob, params: { id } })).json.key.spend_limit).toMatchObject({ usd: "12.500000", period: "total" });
+    expect((await callRoute(one.PATCH, "PATCH", "/", { bearer: alice, params: { id }, body: { spend_limit_usd: null } })).status).toBe(404);
+    expect((await callRoute(one.PATCH, "PATCH", "/", { params: { id }, body: { spend_limit_usd: null } })).status).toBe(401);
+
+    expect((await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body: { spend_limit_usd: null } })).json.key.spend_limit).toBeNull();
+    await callRoute(one.DELETE, "DELETE", "/", { bearer: bob, params: { id } });
+    const revoked = await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body: { spend_limit_usd: "1", spend_limit_period: "day" } });
+    expect(revoked.status).toBe(409);
+  });
+});
+
 describe("every key endpoint refuses callers without a valid session", () => {
   const endpoints = [
     ["GET /api/tdk/keys", () => callRoute(list.GET, "GET", "/")] as const,

@@ -82,6 +82,7 @@ describe.each(concurrencyBackends())("treasury outflow on $name", (backend) => {
       const res = await callRoute(generate.POST, "POST", "/", { bearer: session, body: { name: `churn ${i}` } });
       if (res.status !== 201) {
         refused.push(`${res.status} ${res.json.error.code}`);
+        expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
         continue;
       }
       created.push({ id: res.json.key.id, wallet: res.json.key.wallet.public_key, funding: res.json.funding });
