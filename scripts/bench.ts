@@ -4,16 +4,21 @@
 //   2. rate limiting under 500 concurrent requests: admitted vs limit and latency, for this
 //      gateway's limiter vs a database read-check-increment counter (the seeds' first design);
 //   3. gateway overhead: a paid call through POST /api/tdk/v1/call vs the same agent called
-//      directly with a wallet (build → sign → call), on the local marketplace and ledger.
-// Set BENCH_DATABASE_URL to run the database parts on a real PostgreSQL as well, TEST_REDIS_URL for Upstash.
-import { randomBytes } from "node:crypto";
+//      directly with a wallet (build → sign → call), on the local marketplace and ledger;
+//   4. treasury exposure: a simulated day of worst-case free accounts (key churn, agents that fail
+//      after payment, agents above the maximum price), the outflow not covered by billing next to
+//      the bound the README states (BENCH_EXPOSURE_ACCOUNTS, default 20).
+// Set BENCH_DATABASE_URL to run the database parts on a real PostgreSQL as well, TEST_REDIS_URL for
+// Upstash; BENCH_ONLY=1,3 to run some sections only.
+import { randomBytes, randomUUID } from "node:crypto";
 import os from "node:os";
 import { Keypair } from "@solana/web3.js";
 import bcrypt from "bcryptjs";
+import { z } from "zod";
 import { NextRequest } from "next/server";
 import { POST as callRoute } from "@/app/api/tdk/v1/call/route";
 import { LocalMarketplace } from "@/lib/agents/local-marketplace";
-import { demoAgents } from "@/lib/agents/demo-agents";
+import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
 import { MarketplaceClient } from "@/lib/agents/marketplace-client";
 import { registerAccount } from "@/lib/auth/accounts";
 import { localMarketplaceAgents, setAppContext, type AppContext } from "@/lib/context";
@@ -21,9 +26,12 @@ import { PGliteDatabase } from "@/lib/db/pglite";
 import { parseEnv } from "@/lib/env";
 import { generateApiKey } from "@/lib/keys/api-key";
 import { keyDeps } from "@/lib/keys/deps";
-import { createApiKey, verifyApiKey } from "@/lib/keys/keys";
+import { createApiKey, revokeApiKey, verifyApiKey } from "@/lib/keys/keys";
+import { fundingDeps } from "@/lib/money/funding-deps";
+import { runWalletSweep } from "@/lib/ops/sweep-wallets";
 import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
 import type { RateLimiter } from "@/lib/ratelimit/types";
+import { formatUnits } from "@/lib/solana/ledger";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 
@@ -215,12 +223,108 @@ async function benchGatewayOverhead(app: AppContext) {
   }
 }
 
+/**
+ * A simulated day of worst-case free accounts, each run by someone who also owns agents on the
+ * marketplace: key churn (create and revoke as many keys as allowed), calls to their own agent that
+ * takes the payment and fails, to an agent priced above the gateway's maximum, and to a $1 agent
+ * until refused; then the sweep cron. Free usage is never billed, so everything that left the
+ * treasury and did not come back is outflow not covered by billing.
+ */
+async function benchTreasuryExposure() {
+  const accounts = Number(process.env.BENCH_EXPOSURE_ACCOUNTS ?? 20);
+  console.log(`\n## 4. Treasury exposure: a simulated day of ${accounts} worst-case free accounts (default limits)`);
+  const failing = (i: number): LocalAgentDefinition => ({
+    id: `0e${i.toString(16).padStart(6, "0")}-0000-4000-8000-000000000000`,
+    name: `takes-and-fails-${i}`,
+    description: "Takes the payment, then fails.",
+    priceMicro: 1_000_000n,
+    feeBps: 0,
+    inputSchema: z.object({ text: z.string() }),
+    outputSchema: z.unknown(),
+    async handle() {
+      throw new Error("failed on purpose");
+    },
+  });
+  const fixed = (name: string, priceMicro: bigint): LocalAgentDefinition => ({ ...failing(0), id: randomUUID(), name, priceMicro, handle: async () => ({ ok: true }) });
+  const agents = [...demoAgents(), fixed("dollar", 1_000_000n), fixed("luxury", 5_000_000n), ...Array.from({ length: accounts }, (_, i) => failing(i + 1))];
+  const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex") });
+  const db = await PGliteDatabase.open(null);
+  const ledger = await LocalLedger.open(null);
+  const treasury = await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
+  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(await LocalMarketplace.create(ledger, agents)), stripe: null };
+  setAppContext(app);
+  const before = { usdc: await ledger.getUsdcBalance(treasury.publicKey), sol: await ledger.getSolBalance(treasury.publicKey) };
+
+  const callAs = async (apiKey: string, agent: string) => {
+    const request = new NextRequest("http://localhost/api/tdk/v1/call", {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
+      body: JSON.stringify({ agent_id: agent, input: { text: "drain" } }),
+    });
+    const response = await callRoute(request, { params: Promise.resolve({}) });
+    return response.status === 200 ? "ok" : ((await response.json()) as { error: { code: string } }).error.code;
+  };
+  const outcomes = new Map<string, number>();
+  const count = (outcome: string) => outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+  const perAccount: { id: string }[] = [];
+  const [elapsed] = await timed(async () => {
+    for (let i = 0; i < accounts; i += 1) {
+      const account = await registerAccount(db, `exposure-${i}-${Date.now()}@example.com`, "bench-password-42");
+      if (!account.ok) throw new Error("setup");
+      perAccount.push({ id: account.account.id });
+      const deps = await keyDeps(app);
+      // The first key is kept to call with (it is the one funded first); every other one is churned.
+      let apiKey: string | null = null;
+      for (let k = 0; k < 25; k += 1) {
+        const created = await createApiKey(deps, account.account.id, `churn ${k}`);
+        count(created.ok ? "key created" : `key refused: ${created.code}`);
+        if (!created.ok) break;
+        if (apiKey) await revokeApiKey(db, account.account.id, created.key.id);
+        else apiKey = created.apiKey;
+      }
+      for (const agent of [`takes-and-fails-${i + 1}`, "luxury", "dollar", "sentiment"]) {
+        for (let c = 0; c < 20; c += 1) {
+          const outcome = await callAs(apiKey!, agent);
+          count(`call ${agent.startsWith("takes") ? "own failing agent" : agent}: ${outcome}`);
+          if (outcome !== "ok" && outcome !== "agent_failed") break;
+        }
+      }
+    }
+    await runWalletSweep({ ...(await fundingDeps(app))!, ring: app.ring });
+  });
+
+  const after = { usdc: await ledger.getUsdcBalance(treasury.publicKey), sol: await ledger.getSolBalance(treasury.publicKey) };
+  const pg = (db as unknown as { pg: import("@electric-sql/pglite").PGlite }).pg;
+  const rows = (
+    await pg.query<{ account_id: string; usdc: string; sol: string }>(
+      `select account_id, sum(case when reason = 'sweep' then -usdc_micro else usdc_micro end)::text as usdc,
+              sum(case when reason = 'sweep' then overhead_lamports - sol_lamports else sol_lamports + overhead_lamports end)::text as sol
+         from tdk_wallet_fundings where status = 'confirmed' group by account_id`,
+    )
+  ).rows;
+  const worst = rows.reduce((max, row) => ({ usdc: BigInt(row.usdc) > max.usdc ? BigInt(row.usdc) : max.usdc, sol: BigInt(row.sol) > max.sol ? BigInt(row.sol) : max.sol }), { usdc: 0n, sol: 0n });
+  const paidToAgents = (await pg.query<{ paid: string }>("select coalesce(sum(agent_cost_micro), 0)::text as paid from tdk_usage where status in ('succeeded', 'agent_failed')")).rows[0]!.paid;
+  const billed = (await pg.query<{ billed: string }>("select coalesce(sum(developer_cost_micro), 0)::text as billed from tdk_usage where billing_status in ('unreported', 'claimed', 'reported') and tier <> 'free'")).rows[0]!.billed;
+  const caps = env.limits.funding.tiers.free.accountDaily;
+  for (const [outcome, n] of [...outcomes.entries()].sort()) console.log(`  ${outcome}: ${n}`);
+  console.log(`simulated in ${(elapsed / 1000).toFixed(1)} s`);
+  console.log(`treasury outflow not covered by billing (billed: ${formatUnits(BigInt(billed), 6)} USD), net of sweeps:`);
+  console.log(`  all ${accounts} accounts: ${formatUnits(before.usdc - after.usdc, 6)} USDC + ${formatUnits(before.sol - after.sol, 9)} SOL`);
+  console.log(`  worst account:   ${formatUnits(worst.usdc, 6)} USDC + ${formatUnits(worst.sol, 9)} SOL`);
+  console.log(`  README bound per free account per day: ${formatUnits(caps.usdcMicro, 6)} USDC + ${formatUnits(caps.solLamports, 9)} SOL`);
+  console.log(`  of the USDC, paid to agents (gone for good): ${formatUnits(BigInt(paidToAgents), 6)}; still in the live keys' wallets: ${formatUnits(before.usdc - after.usdc - BigInt(paidToAgents), 6)}`);
+}
+
 async function main() {
   console.log(`# TDK gateway benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`);
+  // BENCH_ONLY=4 (or 1,3...) runs only those sections.
+  const only = process.env.BENCH_ONLY?.split(",").map((part) => Number(part.trim()));
+  const wanted = (section: number) => !only || only.includes(section);
   const app = await setup();
-  await benchKeyVerification(app);
-  await benchRateLimiter(app);
-  await benchGatewayOverhead(app);
+  if (wanted(1)) await benchKeyVerification(app);
+  if (wanted(2)) await benchRateLimiter(app);
+  if (wanted(3)) await benchGatewayOverhead(app);
+  if (wanted(4)) await benchTreasuryExposure();
 }
 
 main().then(

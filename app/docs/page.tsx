@@ -1,7 +1,8 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
 import Link from "next/link";
-import { developerCostMicro, microToUsd } from "@/lib/agents/pricing";
+import { catalogEntries, openAgentBreakers } from "@/lib/agents/catalog";
+import { microToUsd } from "@/lib/agents/pricing";
 import { getPageSession } from "@/lib/auth/page-session";
 import { getAppContext } from "@/lib/context";
 import { errorDocs } from "@/lib/http/error-docs";
@@ -39,7 +40,8 @@ export default async function DocsPage() {
   const origin = app.env.appUrl ?? expectedOrigin(new Request("http://localhost/", { headers: requestHeaders }), null) ?? "http://localhost:3000";
   const keys = session ? (await listApiKeys(app.db, session.account.id)).filter((key) => key.status === "active") : [];
   const keyHint = keys[0] ? `${keys[0].prefix}…` : `tk_${app.env.keys.mode}_…`;
-  const agents = await app.agents.client.listAgents().catch(() => []);
+  const [agents, openBreakers] = await Promise.all([app.agents.client.listAgents().catch(() => []), openAgentBreakers(app.db)]);
+  const catalog = catalogEntries(agents, { markupBps: app.env.pricing.markupBps, maxAgentPriceMicro: app.env.limits.maxAgentPriceMicro, openBreakers });
   const document = buildOpenApiDocument(origin);
   const example = agents.find((agent) => agent.name === "warmmemory") ?? agents[0];
   const exampleInput = example?.name === "warmmemory" ? { action: "store", key: "user:prefs", value: '{"theme":"dark"}' } : { text: "Hello!" };
@@ -90,17 +92,22 @@ console.log(result.output, result.usage.developer_cost_usd);`;
 
       <section aria-labelledby="agents">
         <h2 id="agents">Agents and prices</h2>
-        <p>Your price is the agent&apos;s price plus {app.env.pricing.markupBps / 100}%, rounded up to the micro-dollar. Use the name or the id as agent_id.</p>
+        <p>
+          Your price is the agent&apos;s price plus {app.env.pricing.markupBps / 100}%, rounded up to the micro-dollar. Use the name or the id as
+          agent_id. Agents priced above ${microToUsd(app.env.limits.maxAgentPriceMicro)} a call are not called; an agent that keeps failing
+          after being paid is paused for a while.
+        </p>
         <table>
           <thead>
-            <tr><th scope="col">Agent</th><th scope="col">What it does</th><th scope="col">Your price per call</th><th scope="col">Id</th></tr>
+            <tr><th scope="col">Agent</th><th scope="col">What it does</th><th scope="col">Your price per call</th><th scope="col">Callable</th><th scope="col">Id</th></tr>
           </thead>
           <tbody>
-            {agents.map((agent) => (
+            {catalog.map((agent) => (
               <tr key={agent.id} data-testid="agent-row">
                 <td><strong>{agent.name}</strong></td>
                 <td>{agent.description}</td>
-                <td>${microToUsd(developerCostMicro(BigInt(agent.price_base), app.env.pricing.markupBps))}</td>
+                <td>${agent.developer_price_usd}</td>
+                <td>{agent.callable ? "yes" : agent.not_callable_reason === "circuit_open" ? `paused until ${agent.available_at}` : "no (price above the maximum)"}</td>
                 <td className="mono">{agent.id}</td>
               </tr>
             ))}
@@ -115,6 +122,12 @@ console.log(result.output, result.usage.developer_cost_usd);`;
           <dd>On every <code>/v1</code> answer: requests per minute for your tier (free 100, paid 1,000, pro 10,000), what is left, and when the window frees up (Unix seconds). Over the limit: <code>429</code> with <code>Retry-After</code> in seconds.</dd>
           <dt><code>Idempotency-Key</code> (request)</dt>
           <dd>Any string up to 255 characters. The same key with the same body returns the first answer and pays nothing again (<code>Idempotent-Replayed: true</code>); another body gets <code>422</code>; while the first request runs, <code>409</code>.</dd>
+          <dt><code>max_cost_usd</code> (body) and spend limits</dt>
+          <dd>
+            Send <code>&quot;max_cost_usd&quot;: &quot;0.01&quot;</code> with a call and a pricier agent is refused (<code>402 max_cost_exceeded</code>) before
+            anything is paid. A key&apos;s spend limit (keys page, or <code>PATCH /api/tdk/keys/{"{id}"}</code>) bounds what it can cost you per UTC day,
+            week, month or in total: a leaked key costs at most its limit.
+          </dd>
           <dt><code>X-Request-Id</code></dt>
           <dd>On every answer, and in every error body as <code>error.request_id</code>. Quote it when you contact us.</dd>
         </dl>

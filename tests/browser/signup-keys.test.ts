@@ -1,8 +1,9 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { chromiumArgs, chromiumPath, startApp, type RunningApp } from "../helpers/server";
+import { signWebhook, stripeEvent } from "../helpers/stripe-events";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 
 const artifacts = path.resolve(__dirname, "..", "..", "test-results");
@@ -15,7 +16,7 @@ beforeAll(async () => {
   stripe = await startStripeStandIn();
   app = await startApp({
     STRIPE_SECRET_KEY: stripe.secretKey,
-    STRIPE_WEBHOOK_SECRET: "whsec_browser",
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     STRIPE_API_BASE: stripe.url,
     STRIPE_PRICE_PAID: "price_paid_browser",
   });
@@ -27,6 +28,30 @@ afterAll(async () => {
   await app?.stop();
   await stripe?.close();
 });
+
+const WEBHOOK_SECRET = "whsec_browser";
+
+/**
+ * The free tier's card verification as a user does it: the dashboard's button, Stripe Checkout in
+ * setup mode (the stand-in), and Stripe's signed webhook to the running gateway.
+ */
+async function verifyCard(page: Page, cardFingerprint: string) {
+  await page.goto(`${app.url}/dashboard`);
+  await page.route("https://checkout.stripe.test/**", (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<h1>Stripe Checkout</h1>" }));
+  await page.getByRole("button", { name: /Verify a card/ }).click();
+  await page.waitForURL("https://checkout.stripe.test/**");
+  const completed = stripe.completeCheckout(page.url().split("/").at(-1)!, { cardFingerprint });
+  expect(completed.mode).toBe("setup");
+  const payload = stripeEvent("checkout.session.completed", completed);
+  const delivered = await fetch(`${app.url}/api/webhooks/stripe`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "stripe-signature": signWebhook(payload, WEBHOOK_SECRET) },
+    body: payload,
+  });
+  expect(delivered.status).toBe(200);
+  await page.goto(`${app.url}/dashboard`);
+  expect(await page.getByRole("button", { name: /Verify a card/ }).count()).toBe(0);
+}
 
 describe("the web pages in real Chromium", () => {
   it("signs up, logs in, creates a key, sees it exactly once, and revokes it", async () => {
@@ -60,13 +85,24 @@ describe("the web pages in real Chromium", () => {
     const session = cookies.find((cookie) => cookie.name === "tdk_session")!;
     expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: "Lax" });
 
+    // With billing on, a free account's keys are funded once it verified a card.
+    expect(await page.getByRole("link", { name: "verify a card" }).count()).toBe(1);
+    await page.getByLabel("Key name (optional)").fill("before the card");
+    await page.getByRole("button", { name: "Create API key" }).click();
+    await page.getByTestId("new-api-key").waitFor();
+    expect(await page.getByTestId("new-key-usdc").textContent()).toBe("0.000000");
+    expect(await page.getByTestId("new-key-not-funded").textContent()).toContain("verify a card first");
+
+    await verifyCard(page, `fp_browser_${Date.now()}`);
+    await page.goto(`${app.url}/keys`);
     await page.getByLabel("Key name (optional)").fill("from the browser");
     await page.getByRole("button", { name: "Create API key" }).click();
     const shown = page.getByTestId("new-api-key");
     await shown.waitFor();
     const apiKey = (await shown.textContent())!;
     expect(apiKey).toMatch(/^tk_test_[1-9A-HJ-NP-Za-km-z]{40,48}$/);
-    expect(await page.getByTestId("new-key-usdc").textContent()).toBe("10.000000");
+    // 10 USDC asked for; a free account's wallets get 5 USDC a day.
+    expect(await page.getByTestId("new-key-usdc").textContent()).toBe("5.000000");
     expect(await page.getByTestId("new-key-sol").textContent()).toBe("0.010000000");
     const wallet = (await page.getByTestId("new-key-wallet").textContent())!;
     await page.screenshot({ path: path.join(artifacts, "keys-after-create.png"), fullPage: true });
@@ -84,17 +120,23 @@ describe("the web pages in real Chromium", () => {
     const listed = await page.request.get(`${app.url}/api/tdk/keys`);
     expect(listed.status()).toBe(200);
     const body = await listed.json();
-    expect(body.keys).toHaveLength(1);
+    expect(body.keys).toHaveLength(2);
     expect(JSON.stringify(body)).not.toContain(apiKey);
 
     await page.getByRole("button", { name: /Revoke key from the browser/ }).click();
     await expect.poll(() => page.getByTestId("key-row").first().textContent()).toContain("revoked");
 
+    // The spend-limit form sets the key's limit, as PATCH /api/tdk/keys/{id} does.
+    const otherRow = page.getByTestId("key-row").filter({ hasText: "before the card" });
+    await otherRow.getByLabel(/Spend limit in USD/).fill("2.5");
+    await otherRow.getByLabel("Period").selectOption("week");
+    await otherRow.getByRole("button", { name: "Set limit" }).click();
+    await expect.poll(() => otherRow.getByTestId("spend-limit").textContent()).toContain("2.500000 USD per week: 2.500000 left");
+
     // The upgrade button sends the browser to Stripe Checkout for the metered paid price.
-    await page.route("https://checkout.stripe.test/**", (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<h1>Stripe Checkout</h1>" }));
     await page.getByRole("button", { name: /Upgrade to paid/ }).click();
     await page.waitForURL("https://checkout.stripe.test/**");
-    const checkoutRequest = stripe.requests.find((r) => r.path === "/v1/checkout/sessions")!;
+    const checkoutRequest = stripe.requests.find((r) => r.path === "/v1/checkout/sessions" && r.body.mode === "subscription")!;
     expect(checkoutRequest.body).toMatchObject({ mode: "subscription", line_items: { "0": { price: "price_paid_browser" } } });
 
     expect(app.output()).not.toContain(apiKey);
@@ -140,6 +182,7 @@ describe("the web pages in real Chromium", () => {
     await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL("**/dashboard");
     expect(await page.getByTestId("quota-used").textContent()).toBe("0");
+    await verifyCard(page, `fp_dashboard_${Date.now()}`);
 
     await page.getByLabel("Key name (optional)").fill("dashboard key");
     await page.getByRole("button", { name: "Create API key" }).click();
