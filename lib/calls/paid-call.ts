@@ -16,6 +16,7 @@ import type { MoneyPolicy } from "@/lib/money/policy";
 import { topUpWallet, type FundingDeps } from "@/lib/solana/funding";
 import { recoverPendingCalls, resolvePayment } from "./recovery";
 import type { CallBody } from "./schemas";
+import { refusalAnswer } from "./refusals";
 import { hashCallBody, recordCallPayment, reserveCall, settleCall, type CallAnswer, type ReserveArgs } from "./usage-store";
 
 /**
@@ -51,12 +52,6 @@ export interface CallRequest {
   idempotencyKey: string | null;
   /** This gateway's origin, for links in answers (where to verify a card). */
   origin: string;
-}
-
-/** An answer to retry later: with Retry-After, in whole seconds until `at`. */
-function retryLater(answer: CallAnswer, at: string): CallAnswer {
-  const seconds = Math.max(1, Math.ceil((Date.parse(at) - Date.now()) / 1000));
-  return { ...answer, headers: { "Retry-After": String(seconds) } };
 }
 
 /** Pending calls older than this are settled from the chain by the next call of the same key. */
@@ -125,75 +120,17 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
     }
   }
   if (!reservation.ok) {
-    switch (reservation.code) {
-      case "idempotent_replay": {
-        const first = reservation.usage;
-        if (first.request_hash !== reserveArgs.requestHash) {
-          return fail("idempotency_key_reused", "This Idempotency-Key was used with a different request body.");
-        }
-        if (first.status === "pending" || !first.response) {
-          return fail("idempotency_in_progress", "The first request with this Idempotency-Key is still being processed. Retry later.");
-        }
-        return { ...first.response, replayed: true };
+    if (reservation.code === "idempotent_replay") {
+      const first = reservation.usage;
+      if (first.request_hash !== reserveArgs.requestHash) {
+        return fail("idempotency_key_reused", "This Idempotency-Key was used with a different request body.");
       }
-      case "account_suspended":
-        return fail("account_suspended", `This account is suspended (${reservation.reason}): its keys cannot call until it is lifted.`, { reason: reservation.reason });
-      case "agent_unavailable":
-        return retryLater(
-          fail("agent_unavailable", `Agent ${agent.name} kept failing after being paid and is paused for everyone until ${reservation.retry_at}. Nothing was paid.`, {
-            retry_at: reservation.retry_at,
-            paid: false,
-          }),
-          reservation.retry_at,
-        );
-      case "card_required": {
-        const url = `${request.origin}/billing/card`;
-        return fail("card_required", `The free tier needs a verified card before anything is paid for you. Save one at ${url} (nothing is charged).`, { url });
+      if (first.status === "pending" || !first.response) {
+        return fail("idempotency_in_progress", "The first request with this Idempotency-Key is still being processed. Retry later.");
       }
-      case "quota_exceeded":
-        return fail("quota_exceeded", `The free tier's ${reservation.limit} calls this month are used up. Upgrade to keep calling.`, {
-          limit: reservation.limit,
-          used: reservation.used,
-        });
-      case "free_allowance_exhausted":
-        return fail(
-          "free_allowance_exhausted",
-          reservation.card_already_used && reservation.allowance_micro === 0
-            ? "This account's card already gave the free allowance to another account. Upgrade to keep calling."
-            : `The free tier's ${microToUsd(reservation.allowance_micro)} USD of agent cost this month is used up. Upgrade to keep calling.`,
-          {
-            allowance_usd: microToUsd(reservation.allowance_micro),
-            spent_usd: microToUsd(reservation.spent_micro),
-            required_usd: microToUsd(reservation.required_micro),
-          },
-        );
-      case "agent_failure_cap_reached":
-        return retryLater(
-          fail("agent_failure_cap_reached", `Calls that failed after payment (with those in flight) reached this account's daily cap of ${microToUsd(reservation.cap_micro)} USD.`, {
-            cap_usd: microToUsd(reservation.cap_micro),
-            failed_today_usd: microToUsd(reservation.failed_today_micro),
-            in_flight_usd: microToUsd(reservation.in_flight_micro),
-            retry_at: reservation.retry_at,
-          }),
-          reservation.retry_at,
-        );
-      case "spend_limit_reached":
-        return fail("spend_limit_reached", `This key's spend limit of ${microToUsd(reservation.limit_micro)} USD (${reservation.period}) would be exceeded. Nothing was paid.`, {
-          limit_usd: microToUsd(reservation.limit_micro),
-          spent_usd: microToUsd(reservation.spent_micro),
-          required_usd: microToUsd(developerCost),
-          period: reservation.period,
-          resets_at: reservation.resets_at,
-        });
-      case "insufficient_balance":
-        return fail("insufficient_balance", "The key's wallet cannot cover this call and could not be topped up now.", {
-          available_usd: microToUsd(reservation.available_micro),
-          required_usd: microToUsd(reservation.required_micro),
-          topup: topUpOutcome,
-        });
-      case "key_inactive":
-        return fail("key_revoked", "This API key is no longer active.");
+      return { ...first.response, replayed: true };
     }
+    return refusalAnswer(reservation, { fail, agentName: agent.name, developerCost, topUpOutcome, origin: request.origin });
   }
   const usage = reservation.usage;
   await deps.afterStep?.("reserved", usage.id);
