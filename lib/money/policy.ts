@@ -33,7 +33,14 @@ export function buildMoneyPolicy(limits: MoneyLimits, options: { freeMonthlyQuot
   };
 }
 
-/** The policy of this configuration: a card is required exactly when Stripe is configured. */
+const policies = new WeakMap<Env, MoneyPolicy>();
+
+/** The policy of this configuration (built once per parsed env): a card is required exactly when Stripe is configured. */
 export function moneyPolicy(env: Env): MoneyPolicy {
-  return buildMoneyPolicy(env.limits, { freeMonthlyQuota: env.pricing.freeMonthlyQuota, requireCard: env.stripe !== null });
+  let policy = policies.get(env);
+  if (!policy) {
+    policy = buildMoneyPolicy(env.limits, { freeMonthlyQuota: env.pricing.freeMonthlyQuota, requireCard: env.stripe !== null });
+    policies.set(env, policy);
+  }
+  return policy;
 }

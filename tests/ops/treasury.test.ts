@@ -7,6 +7,7 @@ import * as topupCron from "@/app/api/cron/treasury-topup/route";
 import * as resetCron from "@/app/api/cron/reset-monthly/route";
 import * as recoverCron from "@/app/api/cron/recover-calls/route";
 import * as reportCron from "@/app/api/cron/report-usage/route";
+import * as sweepCron from "@/app/api/cron/sweep-wallets/route";
 import * as health from "@/app/api/health/route";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
@@ -43,7 +44,7 @@ async function appWith(env: Record<string, string>) {
 describe("cron authentication", () => {
   it("every cron route refuses a missing or wrong secret with 401 and runs with the right one", async () => {
     await appWith({});
-    for (const handler of [topupCron.GET, resetCron.GET, recoverCron.GET, reportCron.GET]) {
+    for (const handler of [topupCron.GET, resetCron.GET, recoverCron.GET, reportCron.GET, sweepCron.GET]) {
       expect((await cron(handler, null)).status).toBe(401);
       expect((await cron(handler, "not-the-cron-secret-0000000")).status).toBe(401);
       const ok = await cron(handler);
