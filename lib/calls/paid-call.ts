@@ -172,14 +172,25 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
       `refused to sign: ${verified.reason}`,
     );
   }
+  const tx = verified.transaction;
+  // When the payment can no longer land: without it, recovery could never conclude "not paid".
+  const lastValidBlockHeight = await deps.ledger.lastValidBlockHeight(tx.recentBlockhash!);
+  if (lastValidBlockHeight === null) {
+    const message = "The marketplace built a payment on a blockhash this chain never handed out; nothing was paid.";
+    return settleFailed(fail("unsafe_transaction", message, { paid: false }), message);
+  }
   await deps.afterStep?.("built", usage.id);
 
   // Step 8c: decrypt the wallet for this signature only; record the signature before it leaves.
-  const tx = verified.transaction;
   const secret = await callFunction(deps.db, "tdk_get_wallet_secret", { p_key_id: key.key_id }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
   tx.sign(openKeypair(deps.ring, secret.secret_encrypted, secret.public_key));
   const signature = toBase58(tx.signature!);
-  const recorded = await recordCallPayment(deps.db, usage.id, build.payment_intent_id, signature, tx.recentBlockhash!);
+  const recorded = await recordCallPayment(deps.db, usage.id, {
+    paymentIntentId: build.payment_intent_id,
+    txSignature: signature,
+    recentBlockhash: tx.recentBlockhash!,
+    lastValidBlockHeight,
+  });
   if (!recorded.ok) {
     log(`[tdk] request_id=${requestId} marketplace built a payment identical to one already in flight (agent ${agent.name})`);
     const message = "The marketplace built a payment identical to another one in flight; nothing was paid. Retry.";
@@ -227,7 +238,7 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
 
   // The call failed: whether it was paid is read from the chain, never assumed.
   const message = result && !result.ok ? result.error : `The marketplace did not answer: ${callError}`;
-  const payment = await resolvePayment(deps.ledger, signature, tx.recentBlockhash!);
+  const payment = await resolvePayment(deps.ledger, { signature, lastValidBlockHeight });
   if (payment === "paid") {
     const answer = fail("agent_failed", `The agent failed after it was paid: ${message}. This call is not billed to you.`, {
       paid: true,

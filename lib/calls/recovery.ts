@@ -2,27 +2,21 @@ import type { Database } from "@/lib/db";
 import { ApiError, errorBody } from "@/lib/http/errors";
 import type { MoneyPolicy } from "@/lib/money/policy";
 import type { Ledger } from "@/lib/solana/ledger";
+import { landingOf } from "@/lib/solana/landing";
 import { listPendingCalls, settleCall } from "./usage-store";
 
-/**
- * Whether a signed payment landed, from the chain only: `paid` when confirmed, `not_paid` when it
- * failed or can no longer land (its blockhash expired), `unknown` while it still could.
- */
-export async function resolvePayment(ledger: Ledger, signature: string, blockhash: string): Promise<"paid" | "not_paid" | "unknown"> {
-  const status = await ledger.getSignatureStatus(signature);
-  if (status === "confirmed") return "paid";
-  if (status === "failed") return "not_paid";
-  if (await ledger.isBlockhashValid(blockhash)) return "unknown";
-  // Expired: look once more, in case it landed just before the blockhash ran out.
-  return (await ledger.getSignatureStatus(signature)) === "confirmed" ? "paid" : "not_paid";
+/** Whether a signed payment landed: paid, not paid, or not known yet (see `landingOf`). */
+export async function resolvePayment(ledger: Ledger, signed: { signature: string; lastValidBlockHeight: number | null }): Promise<"paid" | "not_paid" | "unknown"> {
+  const landing = await landingOf(ledger, signed);
+  return landing === "landed" ? "paid" : landing === "not_landed" ? "not_paid" : "unknown";
 }
 
 /**
  * Settles calls left pending by a crash or a lost answer, from the chain — never by paying again.
  *  - never signed: nothing can have been paid → failed, reservation released;
  *  - signed and landed: paid, but the output is lost → agent_failed (not billed);
- *  - signed, not landed and no longer able to → failed, reservation released;
- *  - signed and still able to land → left pending for a later pass.
+ *  - signed, not landed and provably no longer able to → failed, reservation released;
+ *  - anything else → left pending for a later pass (the stale-pending alert watches those).
  */
 export async function recoverPendingCalls(
   deps: { db: Database; ledger: Ledger; policy: MoneyPolicy },
@@ -35,13 +29,13 @@ export async function recoverPendingCalls(
       const error = new ApiError(code, message, details);
       return { status: error.status, body: errorBody(error, row.request_id) };
     };
-    if (!row.tx_signature || !row.recent_blockhash) {
+    if (!row.tx_signature) {
       const message = "The call was interrupted before anything was paid.";
       const settled = await settleCall(deps.db, row.id, { status: "failed", error: message, response: answer("marketplace_error", message, { paid: false }) }, deps.policy);
       if (settled.settled) resolved += 1;
       continue;
     }
-    const payment = await resolvePayment(deps.ledger, row.tx_signature, row.recent_blockhash);
+    const payment = await resolvePayment(deps.ledger, { signature: row.tx_signature, lastValidBlockHeight: row.last_valid_block_height });
     if (payment === "unknown") continue;
     const settled =
       payment === "paid"

@@ -29,6 +29,8 @@ export const usageRowSchema = z.object({
   payment_intent_id: z.string().nullable(),
   tx_signature: z.string().nullable(),
   recent_blockhash: z.string().nullable(),
+  /** After this block height the signed payment can no longer land (null: recorded before this was kept). */
+  last_valid_block_height: z.number().int().nullable(),
   receipt_id: z.string().nullable(),
   error: z.string().nullable(),
   idempotency_key: z.string().nullable(),

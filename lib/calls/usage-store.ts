@@ -83,14 +83,18 @@ export function reserveCall(db: Database, args: ReserveArgs, policy: MoneyPolicy
 export async function recordCallPayment(
   db: Database,
   usageId: string,
-  paymentIntentId: string,
-  txSignature: string,
-  recentBlockhash: string,
+  payment: { paymentIntentId: string; txSignature: string; recentBlockhash: string; lastValidBlockHeight: number },
 ): Promise<{ ok: true } | { ok: false; code: "duplicate_signature" }> {
   const result = await callFunction(
     db,
     "tdk_record_call_payment",
-    { p_usage_id: usageId, p_payment_intent_id: paymentIntentId, p_tx_signature: txSignature, p_recent_blockhash: recentBlockhash },
+    {
+      p_usage_id: usageId,
+      p_payment_intent_id: payment.paymentIntentId,
+      p_tx_signature: payment.txSignature,
+      p_recent_blockhash: payment.recentBlockhash,
+      p_last_valid_block_height: payment.lastValidBlockHeight,
+    },
     z.object({ ok: z.boolean(), code: z.string().optional() }),
   );
   if (result.ok) return { ok: true };

@@ -1,7 +1,8 @@
 import { PublicKey } from "@solana/web3.js";
 import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
-import type { Ledger } from "@/lib/solana/ledger";
+import { getAssociatedTokenAddressSync } from "@solana/spl-token";
+import type { Ledger, SignatureStatus } from "@/lib/solana/ledger";
 
 /**
  * Reconciliation for a period, three ledgers against each other:
@@ -11,6 +12,9 @@ import type { Ledger } from "@/lib/solana/ledger";
  *    settled usage is reported (or still in flight), never silently left out;
  *  - fundings vs chain: every first funding, top-up and sweep is on the chain as recorded, and a
  *    swept wallet holds no USDC any more;
+ *  - each wallet active in the period, all time: every transaction the chain has for it is one the
+ *    database knows (an unknown one that took USDC out is a payment with no usage row), and its
+ *    balance equals what its recorded movements that landed add up to;
  *  - anything still pending is listed.
  */
 const reconciliationSchema = z.object({
@@ -58,7 +62,9 @@ export interface Difference {
     | "funding_not_on_chain"
     | "funding_on_chain_recorded_failed"
     | "funding_pending"
-    | "swept_wallet_not_empty";
+    | "swept_wallet_not_empty"
+    | "unrecorded_inflow"
+    | "wallet_balance_mismatch";
   id: string;
   detail: string;
 }
@@ -89,8 +95,11 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
   let inFlight = 0;
   const grace = options.graceMs ?? 2 * 3_600_000;
 
+  const chain = await signatureStatuses(ledger, [...data.usage.map((row) => row.tx_signature), ...data.fundings.map((funding) => funding.tx_signature)]);
+  const onChainOf = (signature: string | null): SignatureStatus => (signature ? chain.get(signature)! : "unknown");
+
   for (const row of data.usage) {
-    const onChain = row.tx_signature ? await ledger.getSignatureStatus(row.tx_signature) : "unknown";
+    const onChain = onChainOf(row.tx_signature);
     const recordedPaid = row.status === "succeeded" || row.status === "agent_failed";
     if (onChain === "confirmed") paidOnChain += row.agent_cost_micro;
     if (recordedPaid && onChain !== "confirmed") {
@@ -121,7 +130,7 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
   let fundedSol = 0;
   let sweptSol = 0;
   for (const funding of data.fundings) {
-    const onChain = funding.tx_signature ? await ledger.getSignatureStatus(funding.tx_signature) : "unknown";
+    const onChain = onChainOf(funding.tx_signature);
     if (funding.status === "pending") {
       differences.push({ kind: "funding_pending", id: funding.id, detail: `${funding.reason} pending since ${funding.created_at}` });
     } else if (funding.status === "confirmed" && onChain !== "confirmed") {
@@ -142,6 +151,7 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
       fundedSol += funding.sol_lamports + funding.overhead_lamports;
     }
   }
+  differences.push(...(await reconcileWallets(db, ledger, range)));
   for (const batch of data.batches) {
     if (batch.total_micro !== batch.rows_micro || batch.calls !== batch.rows) {
       differences.push({ kind: "batch_total_mismatch", id: batch.id, detail: `meter value ${batch.total_micro} for ${batch.calls} calls, rows sum ${batch.rows_micro} for ${batch.rows}` });
@@ -161,4 +171,61 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
     swept_sol_lamports: sweptSol,
     differences,
   };
+}
+
+async function signatureStatuses(ledger: Ledger, signatures: (string | null)[]): Promise<Map<string, SignatureStatus>> {
+  const unique = [...new Set(signatures.filter((signature): signature is string => signature !== null))];
+  const statuses = await ledger.getSignatureStatuses(unique);
+  return new Map(unique.map((signature, i) => [signature, statuses[i]!]));
+}
+
+const walletsSchema = z.array(
+  z.object({
+    key_id: z.string(),
+    wallet_public_key: z.string(),
+    fundings: z.array(z.object({ tx_signature: z.string(), reason: z.enum(["initial", "topup", "sweep"]), status: z.string(), usdc_micro: z.number().int() })),
+    payments: z.array(z.object({ tx_signature: z.string(), status: z.string(), agent_cost_micro: z.number().int() })),
+  }),
+);
+
+/**
+ * The wallet-level check. The chain's history of the wallet (its address and its USDC account) is
+ * compared with every signature the database knows for it: one it does not know that moved USDC out
+ * is a payment with no usage row; one that moved USDC in, an unrecorded inflow. Then the balance:
+ * what the recorded movements that landed add up to (and the unknown ones), against what the chain
+ * holds; a difference there means an amount recorded wrong.
+ */
+async function reconcileWallets(db: Database, ledger: Ledger, range: { from: Date; to: Date }): Promise<Difference[]> {
+  const wallets = await callFunction(db, "tdk_wallet_movements", { p_from: range.from, p_to: range.to }, walletsSchema);
+  const differences: Difference[] = [];
+  for (const wallet of wallets) {
+    const owner = new PublicKey(wallet.wallet_public_key);
+    const usdcAccount = getAssociatedTokenAddressSync(ledger.usdcMint, owner, true);
+    const known = new Set([...wallet.fundings.map((f) => f.tx_signature), ...wallet.payments.map((p) => p.tx_signature)]);
+    const history = [...new Set([...(await ledger.signaturesForAddress(owner)), ...(await ledger.signaturesForAddress(usdcAccount))])];
+    const chain = await signatureStatuses(ledger, [...known, ...history]);
+
+    let expected = 0n;
+    for (const funding of wallet.fundings) {
+      if (chain.get(funding.tx_signature) !== "confirmed") continue;
+      expected += funding.reason === "sweep" ? -BigInt(funding.usdc_micro) : BigInt(funding.usdc_micro);
+    }
+    for (const payment of wallet.payments) if (chain.get(payment.tx_signature) === "confirmed") expected -= BigInt(payment.agent_cost_micro);
+    for (const signature of history) {
+      if (known.has(signature) || chain.get(signature) !== "confirmed") continue;
+      const delta = await ledger.usdcDelta(signature, owner);
+      if (delta === null || delta === 0n) continue;
+      expected += delta;
+      differences.push(
+        delta < 0n
+          ? { kind: "paid_on_chain_not_in_usage", id: signature, detail: `${-delta} micro-USDC left wallet ${wallet.wallet_public_key} (key ${wallet.key_id}) with no usage row or funding` }
+          : { kind: "unrecorded_inflow", id: signature, detail: `${delta} micro-USDC came into wallet ${wallet.wallet_public_key} (key ${wallet.key_id}) with no funding recorded` },
+      );
+    }
+    const balance = await ledger.getUsdcBalance(owner);
+    if (balance !== expected) {
+      differences.push({ kind: "wallet_balance_mismatch", id: wallet.key_id, detail: `wallet ${wallet.wallet_public_key} holds ${balance} micro-USDC; its recorded movements that landed add up to ${expected}` });
+    }
+  }
+  return differences;
 }

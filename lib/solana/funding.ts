@@ -10,6 +10,7 @@ import { callFunction, type Database } from "@/lib/db";
 import type { MoneyPolicy } from "@/lib/money/policy";
 import { toBase58 } from "./base58";
 import { LAMPORTS_PER_SIGNATURE, LedgerError, USDC_DECIMALS, type Ledger, type UsdcAccount } from "./ledger";
+import { landingOf } from "./landing";
 import { nonceMemo } from "./memo";
 
 /**
@@ -34,6 +35,7 @@ export const fundingSchema = z.object({
   overhead_lamports: z.number().int().nonnegative(),
   tx_signature: z.string().nullable(),
   recent_blockhash: z.string().nullable(),
+  last_valid_block_height: z.number().int().nullable(),
   status: z.enum(["pending", "confirmed", "failed"]),
   error: z.string().nullable(),
   created_at: z.string(),
@@ -227,6 +229,7 @@ async function execute(
       p_fundings: fundings.map((funding, i) => ({ id: funding.id, overhead_lamports: overheads[i]!.toString() })),
       p_tx_signature: signature,
       p_recent_blockhash: tx.recentBlockhash!,
+      p_last_valid_block_height: tx.lastValidBlockHeight!,
     },
     z.object({ attached: z.number().int() }),
   );
@@ -236,7 +239,7 @@ async function execute(
     // chain, where it never lands.
     return { fundings, refused, error: "The funding reservations expired before the transaction was signed; nothing was sent." };
   }
-  fundings = fundings.map((funding) => ({ ...funding, tx_signature: signature, recent_blockhash: tx.recentBlockhash! }));
+  fundings = fundings.map((funding) => ({ ...funding, tx_signature: signature, recent_blockhash: tx.recentBlockhash!, last_valid_block_height: tx.lastValidBlockHeight! }));
   await deps.afterStep?.("signed", fundings);
 
   try {
@@ -266,7 +269,7 @@ export const UNSIGNED_FUNDING_TTL_MS = 60_000;
 
 /**
  * Resolves pending fundings from the chain, never by sending again: confirmed when the signature
- * landed, failed when it failed or its blockhash expired without it landing, or when the
+ * landed, failed when it failed or provably can no longer land (`landingOf`), or when the
  * reservation was never signed. Returns how many changed.
  */
 export async function resolvePendingFundings(db: Database, ledger: Ledger, olderThan: Date, options: { unsignedTtlMs?: number } = {}): Promise<number> {
@@ -279,13 +282,9 @@ export async function resolvePendingFundings(db: Database, ledger: Ledger, older
       resolved += 1;
       continue;
     }
-    let status = await ledger.getSignatureStatus(funding.tx_signature);
-    if (status === "unknown" && funding.recent_blockhash && !(await ledger.isBlockhashValid(funding.recent_blockhash))) {
-      // Expired: one more look in case it landed just before, then it never will.
-      status = (await ledger.getSignatureStatus(funding.tx_signature)) === "confirmed" ? "confirmed" : "failed";
-    }
-    if (status === "unknown") continue;
-    await resolveFunding(db, funding.id, status, status === "failed" ? "Transaction did not land" : null);
+    const landing = await landingOf(ledger, { signature: funding.tx_signature, lastValidBlockHeight: funding.last_valid_block_height });
+    if (landing === "unknown") continue;
+    await resolveFunding(db, funding.id, landing === "landed" ? "confirmed" : "failed", landing === "landed" ? null : "Transaction did not land");
     resolved += 1;
   }
   return resolved;

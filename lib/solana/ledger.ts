@@ -9,6 +9,12 @@ export const MEMO_PROGRAM_ID = new PublicKey("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqX
 export type SignatureStatus = "confirmed" | "failed" | "unknown";
 
 /**
+ * How many blocks a blockhash stays usable after the block it was taken from (Solana's 150, about
+ * 60 seconds). Past its last valid block height, a transaction with it can never land.
+ */
+export const BLOCKHASH_VALIDITY_BLOCKS = 150;
+
+/**
  * The base fee per signature a transaction pays (Solana's, and LiteSVM's default). The gateway
  * adds no priority fee, so a transaction costs its fee payer exactly this times its signatures.
  */
@@ -33,11 +39,23 @@ export interface Ledger {
   readonly kind: "local" | "rpc";
   readonly usdcMint: PublicKey;
   latestBlockhash(): Promise<{ blockhash: string; lastValidBlockHeight: number }>;
+  /** The chain's block height now: a transaction whose last valid block height is below it can never land. */
+  blockHeight(): Promise<number>;
+  /**
+   * The block height after which a transaction with this blockhash can no longer land: exact when
+   * the chain remembers the blockhash, otherwise a safe upper bound (a blockhash just fetched was
+   * taken at or below the current height); null when no bound can be given.
+   */
+  lastValidBlockHeight(blockhash: string): Promise<number | null>;
   /** Sends a fully signed transaction and waits for it; throws LedgerError (`rejected` means it did not land). */
   sendTransaction(tx: Transaction): Promise<string>;
+  /** From the chain's whole history, not only its recent transactions. */
   getSignatureStatus(signature: string): Promise<SignatureStatus>;
-  /** False once a transaction with this blockhash can no longer land. */
-  isBlockhashValid(blockhash: string): Promise<boolean>;
+  getSignatureStatuses(signatures: string[]): Promise<SignatureStatus[]>;
+  /** Every transaction that touched this address, newest first (the whole history). */
+  signaturesForAddress(address: PublicKey): Promise<string[]>;
+  /** What a landed transaction moved into (positive) or out of (negative) the owner's USDC account; null if unknown. */
+  usdcDelta(signature: string, owner: PublicKey): Promise<bigint | null>;
   getSolBalance(owner: PublicKey): Promise<bigint>;
   /** USDC in the owner's associated token account, 0 when it has none. */
   getUsdcBalance(owner: PublicKey): Promise<bigint>;

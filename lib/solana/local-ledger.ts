@@ -1,38 +1,69 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { address, getTransactionDecoder, lamports as toLamports, signature as toSignature } from "@solana/kit";
 import {
   AccountLayout,
   MINT_SIZE,
   TOKEN_PROGRAM_ID,
+  TokenInstruction,
   createAssociatedTokenAccountIdempotentInstruction,
   createInitializeMint2Instruction,
   createMintToInstruction,
+  decodeMintToInstruction,
+  decodeTransferCheckedInstruction,
+  decodeTransferInstruction,
   getAssociatedTokenAddressSync,
 } from "@solana/spl-token";
-import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
+import { Keypair, PublicKey, SystemProgram, Transaction, VersionedTransaction } from "@solana/web3.js";
 import { fromBase58, toBase58 } from "./base58";
 import { FailedTransactionMetadata, LiteSVM } from "litesvm";
-import { LedgerError, TOKEN_ACCOUNT_SIZE, USDC_DECIMALS, type Ledger, type SignatureStatus, type UsdcAccount } from "./ledger";
+import { BLOCKHASH_VALIDITY_BLOCKS, LedgerError, TOKEN_ACCOUNT_SIZE, USDC_DECIMALS, type Ledger, type SignatureStatus, type UsdcAccount } from "./ledger";
 import { nonceMemo } from "./memo";
 
 /**
- * The embedded chain: LiteSVM in process, with a local USDC mint (6 decimals). Its state is
- * written to `<dataDir>/ledger.bin` after every transaction, so the chain and the database agree
- * across a restart. The mint authority is a local faucet that exists only here (`fund`), used to
- * stock the treasury on the embedded default.
+ * The embedded chain: LiteSVM in process, with a local USDC mint (6 decimals) and a local faucet
+ * (`fund`) that stocks the embedded treasury.
  *
- * Blockhashes behave as on a cluster: a new one every slot (400 ms), each usable for 60 s, so
- * payments built concurrently all land. LiteSVM itself accepts only its latest blockhash, so its
- * check is off and the age is checked here; it still refuses a signature it has already processed.
+ * It behaves as a cluster where the gateway needs it to: a slot every 400 ms of wall time (its
+ * block height), a new blockhash each slot, each usable for 150 blocks (60 s), and a whole history
+ * of transactions, so a signature is never "unknown" only because it is old. LiteSVM itself accepts
+ * only its latest blockhash, so its check is off and the age is checked here; a signature already
+ * processed is refused.
+ *
+ * Durable across restarts and `kill -9`, at a cost of what each transaction changed: in `<dir>`,
+ *   - journal.log  append-only, one JSON line per event, written before the event is acknowledged:
+ *                  {"k":"bh",...} a blockhash handed out (and the slot), {"k":"tx",...} a processed
+ *                  transaction (its bytes and outcome; a failed one still pays its fee), {"k":"skip"}
+ *                  the chain moved on;
+ *   - snapshot.bin the LiteSVM state after the first N journal entries (N in its first 8 bytes),
+ *                  rewritten every SNAPSHOT_EVERY transactions (temp file + rename);
+ *   - ledger.json  the mint, the faucet and the genesis time.
+ * At start the snapshot is loaded and the journal's later entries replayed (each checked against
+ * its recorded outcome); the history and the blockhashes come from the whole journal. A journal
+ * line cut short by a crash was never acknowledged, and is dropped.
  */
 const SLOT_MS = 400;
-const BLOCKHASH_TTL_MS = 60_000;
+const SNAPSHOT_EVERY = 500;
 
 interface LedgerMeta {
   usdcMint: string;
   /** Local-only mint authority of a local-only token: worthless outside this data dir. */
   faucetSecret: string;
+  /** Wall time of slot 0. */
+  genesisMs?: number;
+}
+
+type JournalEntry =
+  | { k: "bh"; h: string; s: number; e: boolean }
+  | { k: "tx"; sig: string; ok: boolean; s: number; tx: string }
+  | { k: "skip"; n: number };
+
+interface HistoryEntry {
+  status: "confirmed" | "failed";
+  slot: number;
+  /** The transaction's wire bytes (base64), to read what it moved. */
+  raw: string;
 }
 
 const instances: Map<string, Promise<LocalLedger>> = ((globalThis as Record<string, unknown>).__tdkLocalLedger ??= new Map()) as Map<
@@ -44,10 +75,19 @@ export class LocalLedger implements Ledger {
   readonly kind = "local" as const;
   readonly usdcMint: PublicKey;
   private readonly faucet: Keypair;
-  private readonly history = new Map<string, SignatureStatus>();
-  /** Blockhashes handed out, with when: the ones a transaction may still use. */
+  private readonly genesisMs: number;
+  private readonly history = new Map<string, HistoryEntry>();
+  /** Every address a transaction touched → its signatures, oldest first. */
+  private readonly byAddress = new Map<string, string[]>();
+  /** Every blockhash handed out → the slot it was handed out in. */
   private readonly blockhashes = new Map<string, number>();
-  private persisting: Promise<void> = Promise.resolve();
+  private current: { hash: string; slot: number } | null = null;
+  private skippedSlots = 0;
+  private journalFd: number | null = null;
+  private entries = 0;
+  private transactionsSinceSnapshot = 0;
+  private snapshotting: Promise<void> = Promise.resolve();
+  private closed = false;
 
   private constructor(
     private readonly svm: LiteSVM,
@@ -56,6 +96,7 @@ export class LocalLedger implements Ledger {
   ) {
     this.usdcMint = new PublicKey(meta.usdcMint);
     this.faucet = Keypair.fromSecretKey(fromBase58(meta.faucetSecret));
+    this.genesisMs = meta.genesisMs ?? Date.now();
     svm.withBlockhashCheck(false);
   }
 
@@ -73,14 +114,26 @@ export class LocalLedger implements Ledger {
 
   private static async load(dir: string | null): Promise<LocalLedger> {
     if (dir) {
-      const saved = await readSaved(dir);
-      if (saved) return new LocalLedger(LiteSVM.fromBytes(saved.state), saved.meta, dir);
+      const saved = readSaved(dir);
+      if (saved) {
+        const ledger = new LocalLedger(LiteSVM.fromBytes(saved.state), saved.meta, dir);
+        if (saved.meta.genesisMs === undefined) writeAtomicSync(path.join(dir, "ledger.json"), JSON.stringify({ ...saved.meta, genesisMs: ledger.genesisMs }), 0o600);
+        ledger.replay(saved.snapshotEntries);
+        return ledger;
+      }
     }
     const svm = new LiteSVM();
     const faucet = Keypair.generate();
     const mint = Keypair.generate();
     svm.airdrop(address(faucet.publicKey.toBase58()), toLamports(1_000_000_000_000n));
-    const ledger = new LocalLedger(svm, { usdcMint: mint.publicKey.toBase58(), faucetSecret: toBase58(faucet.secretKey) }, dir);
+    const meta: LedgerMeta = { usdcMint: mint.publicKey.toBase58(), faucetSecret: toBase58(faucet.secretKey), genesisMs: Date.now() };
+    const ledger = new LocalLedger(svm, meta, dir);
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      writeAtomicSync(path.join(dir, "ledger.json"), JSON.stringify(meta), 0o600);
+      writeAtomicSync(path.join(dir, "snapshot.bin"), snapshotBytes(0, svm.toBytes()));
+      ledger.openJournal();
+    }
     const rent = svm.minimumBalanceForRentExemption(BigInt(MINT_SIZE));
     const tx = new Transaction().add(
       SystemProgram.createAccount({
@@ -99,53 +152,108 @@ export class LocalLedger implements Ledger {
     return ledger;
   }
 
-  async latestBlockhash() {
-    const now = Date.now();
-    let blockhash = this.svm.latestBlockhash();
-    const issuedAt = this.blockhashes.get(blockhash);
-    if (issuedAt === undefined || now - issuedAt >= SLOT_MS) {
-      if (issuedAt !== undefined) this.svm.expireBlockhash();
-      blockhash = this.svm.latestBlockhash();
-      this.blockhashes.set(blockhash, now);
-      for (const [hash, at] of this.blockhashes) if (now - at > BLOCKHASH_TTL_MS) this.blockhashes.delete(hash);
-    }
-    return { blockhash, lastValidBlockHeight: 0 };
+  /** The chain's block height: a slot per 400 ms since genesis, plus the slots it was moved on by. */
+  private slot(): number {
+    return Math.floor((Date.now() - this.genesisMs) / SLOT_MS) + this.skippedSlots;
   }
 
-  /** The chain moves on: every blockhash handed out so far can no longer be used. */
+  async blockHeight(): Promise<number> {
+    return this.slot();
+  }
+
+  async latestBlockhash() {
+    const slot = this.slot();
+    if (!this.current || this.current.slot < slot) {
+      const expire = this.current !== null;
+      if (expire) this.svm.expireBlockhash();
+      const hash = this.svm.latestBlockhash();
+      // Recorded before it is handed out: a blockhash in anyone's transaction is one the chain remembers.
+      this.record({ k: "bh", h: hash, s: slot, e: expire });
+      this.blockhashes.set(hash, slot);
+      this.current = { hash, slot };
+    }
+    return { blockhash: this.current.hash, lastValidBlockHeight: this.current.slot + BLOCKHASH_VALIDITY_BLOCKS };
+  }
+
+  async lastValidBlockHeight(blockhash: string): Promise<number | null> {
+    const issued = this.blockhashes.get(blockhash);
+    return issued === undefined ? null : issued + BLOCKHASH_VALIDITY_BLOCKS;
+  }
+
+  /** The chain moves on (by more than a blockhash lives): every blockhash handed out so far can no longer be used. */
   expireBlockhashes(): void {
-    this.blockhashes.clear();
-    this.svm.expireBlockhash();
+    const n = BLOCKHASH_VALIDITY_BLOCKS + 1;
+    this.record({ k: "skip", n });
+    this.skippedSlots += n;
   }
 
   async sendTransaction(tx: Transaction): Promise<string> {
     if (!tx.signature) throw new LedgerError("Transaction is not signed", "rejected");
     const signature = toBase58(tx.signature);
-    if (!tx.recentBlockhash || !(await this.isBlockhashValid(tx.recentBlockhash))) {
+    const issued = tx.recentBlockhash ? this.blockhashes.get(tx.recentBlockhash) : undefined;
+    if (issued === undefined || this.slot() > issued + BLOCKHASH_VALIDITY_BLOCKS) {
       throw new LedgerError("Transaction failed: BlockhashNotFound", "rejected");
     }
-    const decoded = getTransactionDecoder().decode(tx.serialize());
-    const result = this.svm.sendTransaction(decoded);
-    if (result instanceof FailedTransactionMetadata) {
-      this.history.set(signature, "failed");
-      throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
-    }
-    this.history.set(signature, "confirmed");
-    await this.persist();
+    if (this.history.has(signature)) throw new LedgerError("Transaction failed: AlreadyProcessed", "rejected");
+    const raw = tx.serialize();
+    const result = this.svm.sendTransaction(getTransactionDecoder().decode(raw));
+    const ok = !(result instanceof FailedTransactionMetadata);
+    // Journaled before it is acknowledged: once the caller hears "confirmed", a restart cannot lose it.
+    const entry: JournalEntry = { k: "tx", sig: signature, ok, s: this.slot(), tx: raw.toString("base64") };
+    this.record(entry);
+    this.remember(entry);
+    this.maybeSnapshot();
+    if (!ok) throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
     return signature;
   }
 
   async getSignatureStatus(signature: string): Promise<SignatureStatus> {
     const known = this.history.get(signature);
-    if (known) return known;
-    const meta = this.svm.getTransaction(toSignature(signature));
+    if (known) return known.status;
+    // A ledger written before the journal existed: LiteSVM's own recent history.
+    let meta: ReturnType<LiteSVM["getTransaction"]>;
+    try {
+      meta = this.svm.getTransaction(toSignature(signature));
+    } catch {
+      return "unknown"; // not even a signature
+    }
     if (!meta) return "unknown";
     return meta instanceof FailedTransactionMetadata ? "failed" : "confirmed";
   }
 
+  async getSignatureStatuses(signatures: string[]): Promise<SignatureStatus[]> {
+    return Promise.all(signatures.map((signature) => this.getSignatureStatus(signature)));
+  }
+
+  async signaturesForAddress(owner: PublicKey): Promise<string[]> {
+    return [...(this.byAddress.get(owner.toBase58()) ?? [])].reverse();
+  }
+
+  async usdcDelta(signature: string, owner: PublicKey): Promise<bigint | null> {
+    const entry = this.history.get(signature);
+    if (!entry) return null;
+    if (entry.status === "failed") return 0n;
+    const account = getAssociatedTokenAddressSync(this.usdcMint, owner, true);
+    let delta = 0n;
+    for (const instruction of Transaction.from(Buffer.from(entry.raw, "base64")).instructions) {
+      if (!instruction.programId.equals(TOKEN_PROGRAM_ID)) continue;
+      const kind = instruction.data[0];
+      if (kind === TokenInstruction.TransferChecked || kind === TokenInstruction.Transfer) {
+        const decoded = kind === TokenInstruction.TransferChecked ? decodeTransferCheckedInstruction(instruction) : decodeTransferInstruction(instruction);
+        const amount = BigInt(decoded.data.amount);
+        if (decoded.keys.source.pubkey.equals(account)) delta -= amount;
+        if (decoded.keys.destination.pubkey.equals(account)) delta += amount;
+      } else if (kind === TokenInstruction.MintTo) {
+        const decoded = decodeMintToInstruction(instruction);
+        if (decoded.keys.destination.pubkey.equals(account)) delta += BigInt(decoded.data.amount);
+      }
+    }
+    return delta;
+  }
+
   async isBlockhashValid(blockhash: string): Promise<boolean> {
-    const issuedAt = this.blockhashes.get(blockhash);
-    return issuedAt !== undefined && Date.now() - issuedAt <= BLOCKHASH_TTL_MS;
+    const issued = this.blockhashes.get(blockhash);
+    return issued !== undefined && this.slot() <= issued + BLOCKHASH_VALIDITY_BLOCKS;
   }
 
   async getSolBalance(owner: PublicKey): Promise<bigint> {
@@ -183,33 +291,120 @@ export class LocalLedger implements Ledger {
     return this.sendTransaction(tx);
   }
 
-  private persist(): Promise<void> {
-    if (!this.dir) return Promise.resolve();
-    const dir = this.dir;
-    const state = this.svm.toBytes();
-    const meta: LedgerMeta = { usdcMint: this.usdcMint.toBase58(), faucetSecret: toBase58(this.faucet.secretKey) };
-    // Writes are chained and atomic (temp file + rename): a crash leaves the previous state whole.
-    this.persisting = this.persisting.then(async () => {
-      await mkdir(dir, { recursive: true });
-      await writeAtomic(path.join(dir, "ledger.bin"), state);
-      await writeAtomic(path.join(dir, "ledger.json"), JSON.stringify(meta), 0o600);
+  /** Stops writing (its directory may then be opened again, as after a restart). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.snapshotting;
+    if (this.journalFd !== null) closeSync(this.journalFd);
+    this.journalFd = null;
+    if (this.dir) instances.delete(this.dir);
+  }
+
+  private remember(entry: Extract<JournalEntry, { k: "tx" }>): void {
+    this.history.set(entry.sig, { status: entry.ok ? "confirmed" : "failed", slot: entry.s, raw: entry.tx });
+    for (const key of VersionedTransaction.deserialize(Buffer.from(entry.tx, "base64")).message.staticAccountKeys) {
+      const list = this.byAddress.get(key.toBase58());
+      if (list) list.push(entry.sig);
+      else this.byAddress.set(key.toBase58(), [entry.sig]);
+    }
+  }
+
+  private record(entry: JournalEntry): void {
+    if (this.closed) throw new Error("This ledger was closed; open its directory again");
+    this.entries += 1;
+    if (this.journalFd === null) return;
+    // One write of a whole line: a kill cannot leave half of it behind (the kernel completes it).
+    writeSync(this.journalFd, `${JSON.stringify(entry)}\n`);
+  }
+
+  private openJournal(): void {
+    this.journalFd = openSync(path.join(this.dir!, "journal.log"), "a", 0o600);
+  }
+
+  /** Rebuilds history and blockhashes from the whole journal, and the state from the snapshot plus the entries after it. */
+  private replay(snapshotEntries: number): void {
+    const file = path.join(this.dir!, "journal.log");
+    const entries = readJournal(file);
+    entries.forEach((entry, index) => {
+      const replayState = index >= snapshotEntries;
+      if (entry.k === "bh") {
+        if (replayState) {
+          if (entry.e) this.svm.expireBlockhash();
+          if (this.svm.latestBlockhash() !== entry.h) throw new Error(`Ledger journal does not match its snapshot at entry ${index} (blockhash)`);
+        }
+        this.blockhashes.set(entry.h, entry.s);
+        this.current = { hash: entry.h, slot: entry.s };
+      } else if (entry.k === "skip") {
+        this.skippedSlots += entry.n;
+      } else {
+        if (replayState) {
+          const result = this.svm.sendTransaction(getTransactionDecoder().decode(Buffer.from(entry.tx, "base64")));
+          if (!(result instanceof FailedTransactionMetadata) !== entry.ok) throw new Error(`Ledger journal does not match its snapshot at entry ${index} (${entry.sig})`);
+          this.transactionsSinceSnapshot += 1;
+        }
+        this.remember(entry);
+      }
     });
-    return this.persisting;
+    this.entries = entries.length;
+    this.openJournal();
+  }
+
+  private maybeSnapshot(): void {
+    if (!this.dir) return;
+    this.transactionsSinceSnapshot += 1;
+    if (this.transactionsSinceSnapshot < SNAPSHOT_EVERY) return;
+    this.transactionsSinceSnapshot = 0;
+    // State and journal position are taken together, now; the file is written in the background.
+    const bytes = snapshotBytes(this.entries, this.svm.toBytes());
+    const file = path.join(this.dir, "snapshot.bin");
+    this.snapshotting = this.snapshotting.then(async () => {
+      const temp = `${file}.${process.pid}.tmp`;
+      await writeFile(temp, bytes);
+      await rename(temp, file);
+    });
   }
 }
 
-async function writeAtomic(file: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+function snapshotBytes(entries: number, state: Uint8Array): Uint8Array {
+  const header = Buffer.alloc(8);
+  header.writeBigUInt64LE(BigInt(entries));
+  return Buffer.concat([header, state]);
+}
+
+function writeAtomicSync(file: string, data: Uint8Array | string, mode = 0o644): void {
   const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, data, { mode });
-  await rename(temp, file);
+  writeFileSync(temp, data, { mode });
+  renameSync(temp, file);
 }
 
-async function readSaved(dir: string): Promise<{ state: Uint8Array; meta: LedgerMeta } | null> {
-  try {
-    const [state, meta] = await Promise.all([readFile(path.join(dir, "ledger.bin")), readFile(path.join(dir, "ledger.json"), "utf8")]);
-    return { state: new Uint8Array(state), meta: JSON.parse(meta) as LedgerMeta };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
+/** The journal's complete lines; a last line cut short by a crash is dropped from the file too. */
+function readJournal(file: string): JournalEntry[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, "utf8");
+  const end = text.lastIndexOf("\n") + 1;
+  if (end < Buffer.byteLength(text)) truncateSync(file, Buffer.byteLength(text.slice(0, end)));
+  return text
+    .slice(0, end)
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as JournalEntry);
+}
+
+function readSaved(dir: string): { state: Uint8Array; meta: LedgerMeta; snapshotEntries: number } | null {
+  const metaFile = path.join(dir, "ledger.json");
+  if (!existsSync(metaFile)) return null;
+  const meta = JSON.parse(readFileSync(metaFile, "utf8")) as LedgerMeta;
+  const snapshot = path.join(dir, "snapshot.bin");
+  if (existsSync(snapshot)) {
+    const bytes = readFileSync(snapshot);
+    return { meta, snapshotEntries: Number(bytes.readBigUInt64LE(0)), state: new Uint8Array(bytes.subarray(8)) };
   }
+  // A ledger from before the journal: its whole state in ledger.bin, its history not kept.
+  const legacy = path.join(dir, "ledger.bin");
+  if (existsSync(legacy) && statSync(legacy).size > 0) {
+    const state = new Uint8Array(readFileSync(legacy));
+    writeAtomicSync(snapshot, snapshotBytes(0, state));
+    return { meta, snapshotEntries: 0, state };
+  }
+  throw new Error(`Ledger directory ${dir} has ledger.json but no state`);
 }

@@ -1,7 +1,10 @@
 import { getAssociatedTokenAddressSync, unpackAccount } from "@solana/spl-token";
 import { Connection, PublicKey, type Commitment, type Transaction } from "@solana/web3.js";
 import { toBase58 } from "./base58";
-import { LedgerError, TOKEN_ACCOUNT_SIZE, type Ledger, type SignatureStatus, type UsdcAccount } from "./ledger";
+import { BLOCKHASH_VALIDITY_BLOCKS, LedgerError, TOKEN_ACCOUNT_SIZE, type Ledger, type SignatureStatus, type UsdcAccount } from "./ledger";
+
+/** How far past our `confirmed` block height the tip (another commitment level) may be. */
+const COMMITMENT_MARGIN_BLOCKS = 32;
 
 /** A real cluster through JSON-RPC (SOLANA_RPC_URL) and its USDC mint (USDC_MINT). */
 export class RpcLedger implements Ledger {
@@ -17,6 +20,19 @@ export class RpcLedger implements Ledger {
 
   latestBlockhash() {
     return this.connection.getLatestBlockhash(this.commitment);
+  }
+
+  blockHeight(): Promise<number> {
+    return this.connection.getBlockHeight(this.commitment);
+  }
+
+  /**
+   * A cluster does not say which block a blockhash came from, so this is a bound: a blockhash
+   * someone just fetched was taken at most at the tip, which may be a few blocks past our
+   * `confirmed` height (another commitment level); it lives 150 blocks after that.
+   */
+  async lastValidBlockHeight(_blockhash: string): Promise<number | null> {
+    return (await this.blockHeight()) + BLOCKHASH_VALIDITY_BLOCKS + COMMITMENT_MARGIN_BLOCKS;
   }
 
   async sendTransaction(tx: Transaction): Promise<string> {
@@ -45,14 +61,38 @@ export class RpcLedger implements Ledger {
   }
 
   async getSignatureStatus(signature: string): Promise<SignatureStatus> {
-    const { value } = await this.connection.getSignatureStatus(signature, { searchTransactionHistory: true });
-    if (!value) return "unknown";
-    if (value.err) return "failed";
-    return value.confirmationStatus === "confirmed" || value.confirmationStatus === "finalized" ? "confirmed" : "unknown";
+    return (await this.getSignatureStatuses([signature]))[0]!;
   }
 
-  async isBlockhashValid(blockhash: string): Promise<boolean> {
-    return (await this.connection.isBlockhashValid(blockhash, { commitment: this.commitment })).value;
+  async getSignatureStatuses(signatures: string[]): Promise<SignatureStatus[]> {
+    const statuses: SignatureStatus[] = [];
+    // The RPC answers at most 256 signatures a request; history searched (not only recent ones).
+    for (let i = 0; i < signatures.length; i += 256) {
+      const { value } = await this.connection.getSignatureStatuses(signatures.slice(i, i + 256), { searchTransactionHistory: true });
+      statuses.push(...value.map((status): SignatureStatus => (!status ? "unknown" : status.err ? "failed" : status.confirmationStatus === "processed" ? "unknown" : "confirmed")));
+    }
+    return statuses;
+  }
+
+  async signaturesForAddress(owner: PublicKey): Promise<string[]> {
+    const signatures: string[] = [];
+    let before: string | undefined;
+    for (;;) {
+      const page = await this.connection.getSignaturesForAddress(owner, { before, limit: 1_000 }, "confirmed");
+      signatures.push(...page.map((entry) => entry.signature));
+      if (page.length < 1_000) return signatures;
+      before = page.at(-1)!.signature;
+    }
+  }
+
+  async usdcDelta(signature: string, owner: PublicKey): Promise<bigint | null> {
+    const tx = await this.connection.getTransaction(signature, { maxSupportedTransactionVersion: 0, commitment: "confirmed" });
+    if (!tx?.meta) return null;
+    if (tx.meta.err) return 0n;
+    const mint = this.usdcMint.toBase58();
+    const amount = (balances: typeof tx.meta.preTokenBalances) =>
+      BigInt(balances?.find((balance) => balance.owner === owner.toBase58() && balance.mint === mint)?.uiTokenAmount.amount ?? "0");
+    return amount(tx.meta.postTokenBalances) - amount(tx.meta.preTokenBalances);
   }
 
   async getSolBalance(owner: PublicKey): Promise<bigint> {

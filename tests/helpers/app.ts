@@ -13,10 +13,10 @@ import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents"
 
 /**
  * A real application context for tests: real database (PGlite in memory unless one is given),
- * real local ledger in memory, real rate limiter. Nothing of ours is mocked.
+ * real local ledger (in memory unless a directory is given), real rate limiter. Nothing of ours is mocked.
  */
 export async function createTestApp(
-  options: { db?: Database; env?: Record<string, string>; agents?: LocalAgentDefinition[]; stripe?: import("stripe").default } = {},
+  options: { db?: Database; env?: Record<string, string>; agents?: LocalAgentDefinition[]; stripe?: import("stripe").default; ledgerDir?: string } = {},
 ): Promise<AppContext> {
   const env = parseEnv({
     NODE_ENV: "test",
@@ -26,7 +26,7 @@ export async function createTestApp(
     ...options.env,
   });
   const db = options.db ?? (await PGliteDatabase.open(null));
-  const ledger = await LocalLedger.open(null);
+  const ledger = await LocalLedger.open(options.ledgerDir ?? null);
   await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
   const marketplace = await LocalMarketplace.create(ledger, options.agents ?? demoAgents());
   const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(marketplace), stripe: options.stripe ?? null };

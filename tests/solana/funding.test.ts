@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,6 +12,7 @@ import { keyDeps } from "@/lib/keys/deps";
 import { createApiKey } from "@/lib/keys/keys";
 import { fundingDeps } from "@/lib/money/funding-deps";
 import { fundWallets, listFundings, resolvePendingFundings, type FundingDeps, type FundingTarget } from "@/lib/solana/funding";
+import { toBase58 } from "@/lib/solana/base58";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { createTestApp, strongPassword, uniqueEmail } from "../helpers/app";
 
@@ -136,7 +138,7 @@ describe("wallet funding on the local ledger", () => {
   });
 });
 
-describe("the local ledger's state survives a restart", () => {
+describe("the local ledger survives a restart with its whole history", () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "tdk-ledger-"));
@@ -145,25 +147,71 @@ describe("the local ledger's state survives a restart", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("reloads the same mint, balances and transaction history from disk", async () => {
-    const owner = Keypair.generate().publicKey;
-    const ledger = await LocalLedger.open(dir);
-    const signature = await ledger.fund(owner, 4_200_000n, 1_000_000n);
-    const mint = ledger.usdcMint.toBase58();
-
-    // A fresh process would build a new instance from the files: simulate with a new module-level map entry.
-    const { LiteSVM } = await import("litesvm");
-    const { readFile } = await import("node:fs/promises");
-    const state = await readFile(path.join(dir, "ledger.bin"));
-    const reloaded = LiteSVM.fromBytes(new Uint8Array(state));
-    const { address } = await import("@solana/kit");
-    expect(reloaded.getBalance(address(owner.toBase58()))).toBe(1_000_000n);
-
-    (globalThis as any).__tdkLocalLedger.delete(dir);
+  async function restart(ledger: LocalLedger): Promise<LocalLedger> {
+    await ledger.close();
     const reopened = await LocalLedger.open(dir);
     expect(reopened).not.toBe(ledger);
+    return reopened;
+  }
+
+  it("reloads the same mint, balances, every transaction's outcome (far more than LiteSVM keeps) and the blockhashes it handed out", async () => {
+    const ledger = await LocalLedger.open(dir);
+    const owner = Keypair.generate().publicKey;
+    const first = await ledger.fund(owner, 4_200_000n, 1_000_000n);
+    const signatures = [first];
+    for (let i = 0; i < 80; i += 1) signatures.push(await ledger.fund(owner, 1n, 0n));
+    const { blockhash, lastValidBlockHeight } = await ledger.latestBlockhash();
+    const mint = ledger.usdcMint.toBase58();
+
+    const reopened = await restart(ledger);
     expect(reopened.usdcMint.toBase58()).toBe(mint);
-    expect(await reopened.getUsdcBalance(owner)).toBe(4_200_000n);
-    expect(await reopened.getSignatureStatus(signature)).toBe("confirmed");
+    expect(await reopened.getUsdcBalance(owner)).toBe(4_200_080n);
+    expect(await reopened.getSolBalance(owner)).toBe(1_000_000n);
+    expect(await reopened.getSignatureStatuses(signatures)).toEqual(signatures.map(() => "confirmed"));
+    expect(await reopened.getSignatureStatus(toBase58(randomBytes(64)))).toBe("unknown");
+    // The blockhash handed out before the restart is still known, valid for the same heights.
+    expect(await reopened.lastValidBlockHeight(blockhash)).toBe(lastValidBlockHeight);
+    expect(await reopened.isBlockhashValid(blockhash)).toBe(true);
+    expect(await reopened.blockHeight()).toBeLessThanOrEqual(lastValidBlockHeight);
+    // Its history by address, and what each transaction moved.
+    expect((await reopened.signaturesForAddress(owner)).length).toBe(81);
+    expect(await reopened.usdcDelta(first, owner)).toBe(4_200_000n);
+
+    // The chain moving on is remembered too: expired before the restart, expired after.
+    reopened.expireBlockhashes();
+    const again = await restart(reopened);
+    expect(await again.isBlockhashValid(blockhash)).toBe(false);
+    expect(await again.blockHeight()).toBeGreaterThan(lastValidBlockHeight);
+    // And a transaction is not processed twice across a restart.
+    const fresh = await again.fund(owner, 5n, 0n);
+    const after = await restart(again);
+    expect(await after.getSignatureStatus(fresh)).toBe("confirmed");
+    expect(await after.getUsdcBalance(owner)).toBe(4_200_085n);
+    await after.close();
+  });
+
+  it("writes what each transaction changed, not the whole state; a line cut short by a crash is dropped", async () => {
+    const { readFile, stat, appendFile } = await import("node:fs/promises");
+    const ledger = await LocalLedger.open(dir);
+    const owner = Keypair.generate().publicKey;
+    await ledger.fund(owner, 1n, 0n);
+    const snapshotBefore = await stat(path.join(dir, "snapshot.bin"));
+    const journalBefore = (await stat(path.join(dir, "journal.log"))).size;
+    for (let i = 0; i < 20; i += 1) await ledger.fund(owner, 1n, 0n);
+    const perTransaction = ((await stat(path.join(dir, "journal.log"))).size - journalBefore) / 20;
+    // A journal line is the transaction (a few hundred bytes) and a blockhash line; the state is ~1.4 MB.
+    expect(perTransaction).toBeLessThan(2_000);
+    expect(snapshotBefore.size).toBeGreaterThan(1_000_000);
+    expect((await stat(path.join(dir, "snapshot.bin"))).mtimeMs).toBe(snapshotBefore.mtimeMs);
+
+    await ledger.close();
+    await appendFile(path.join(dir, "journal.log"), '{"k":"tx","sig":"cut-short","ok":tr');
+    const reopened = await LocalLedger.open(dir);
+    expect(await reopened.getUsdcBalance(owner)).toBe(21n);
+    expect((await readFile(path.join(dir, "journal.log"), "utf8")).endsWith("\n")).toBe(true);
+    await reopened.fund(owner, 1n, 0n);
+    const last = await restart(reopened);
+    expect(await last.getUsdcBalance(owner)).toBe(22n);
+    await last.close();
   });
 });

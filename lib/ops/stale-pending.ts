@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { callFunction, type Database } from "@/lib/db";
+import { raiseAlert } from "./alerts";
+
+/**
+ * A call or funding still pending after this long is one recovery could not settle from the chain:
+ * its payment may still land, or nothing proves it cannot (a row from before payments recorded their
+ * expiry height). It is never guessed away; an operator is told.
+ */
+export const PENDING_ALERT_MS = 10 * 60_000;
+
+const staleSchema = z.object({ calls: z.number().int(), oldest_call: z.string().nullable(), fundings: z.number().int() });
+
+export async function alertStalePending(db: Database, options: { webhookUrl: string | null; log?: (line: string) => void; now?: Date }) {
+  const threshold = new Date((options.now ?? new Date()).getTime() - PENDING_ALERT_MS);
+  const stale = await callFunction(db, "tdk_stale_pending", { p_older_than: threshold }, staleSchema);
+  if (stale.calls > 0 || stale.fundings > 0) {
+    await raiseAlert(
+      {
+        kind: "pending_stale",
+        message: `${stale.calls} calls and ${stale.fundings} fundings are pending for more than ${PENDING_ALERT_MS / 60_000} minutes${stale.oldest_call ? ` (oldest call since ${stale.oldest_call})` : ""}: their outcome is not proven yet.`,
+        details: stale,
+      },
+      { webhookUrl: options.webhookUrl, log: options.log },
+    );
+  }
+  return stale;
+}
