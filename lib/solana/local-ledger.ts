@@ -195,13 +195,14 @@ export class LocalLedger implements Ledger {
       throw new LedgerError("Transaction failed: BlockhashNotFound", "rejected");
     }
     if (this.history.has(signature)) throw new LedgerError("Transaction failed: AlreadyProcessed", "rejected");
-    const raw = tx.serialize();
+    // LiteSVM verifies every signature itself: web3.js need not do it a second time.
+    const raw = tx.serialize({ requireAllSignatures: true, verifySignatures: false });
     const result = this.svm.sendTransaction(getTransactionDecoder().decode(raw));
     const ok = !(result instanceof FailedTransactionMetadata);
     // Journaled before it is acknowledged: once the caller hears "confirmed", a restart cannot lose it.
     const entry: JournalEntry = { k: "tx", sig: signature, ok, s: this.slot(), tx: raw.toString("base64") };
     this.record(entry);
-    this.remember(entry);
+    this.remember(entry, accountsOf(tx));
     this.maybeSnapshot();
     if (!ok) throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
     return signature;
@@ -300,12 +301,12 @@ export class LocalLedger implements Ledger {
     if (this.dir) instances.delete(this.dir);
   }
 
-  private remember(entry: Extract<JournalEntry, { k: "tx" }>): void {
+  private remember(entry: Extract<JournalEntry, { k: "tx" }>, accounts: string[]): void {
     this.history.set(entry.sig, { status: entry.ok ? "confirmed" : "failed", slot: entry.s, raw: entry.tx });
-    for (const key of VersionedTransaction.deserialize(Buffer.from(entry.tx, "base64")).message.staticAccountKeys) {
-      const list = this.byAddress.get(key.toBase58());
+    for (const account of accounts) {
+      const list = this.byAddress.get(account);
       if (list) list.push(entry.sig);
-      else this.byAddress.set(key.toBase58(), [entry.sig]);
+      else this.byAddress.set(account, [entry.sig]);
     }
   }
 
@@ -342,7 +343,7 @@ export class LocalLedger implements Ledger {
           if (!(result instanceof FailedTransactionMetadata) !== entry.ok) throw new Error(`Ledger journal does not match its snapshot at entry ${index} (${entry.sig})`);
           this.transactionsSinceSnapshot += 1;
         }
-        this.remember(entry);
+        this.remember(entry, VersionedTransaction.deserialize(Buffer.from(entry.tx, "base64")).message.staticAccountKeys.map((key) => key.toBase58()));
       }
     });
     this.entries = entries.length;
@@ -363,6 +364,17 @@ export class LocalLedger implements Ledger {
       await rename(temp, file);
     });
   }
+}
+
+/** Every address a transaction names: fee payer, accounts and programs. */
+function accountsOf(tx: Transaction): string[] {
+  const payer = tx.feePayer ?? tx.signatures[0]?.publicKey;
+  const accounts = new Set<string>(payer ? [payer.toBase58()] : []);
+  for (const instruction of tx.instructions) {
+    accounts.add(instruction.programId.toBase58());
+    for (const key of instruction.keys) accounts.add(key.pubkey.toBase58());
+  }
+  return [...accounts];
 }
 
 function snapshotBytes(entries: number, state: Uint8Array): Uint8Array {

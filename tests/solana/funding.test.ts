@@ -190,6 +190,23 @@ describe("the local ledger survives a restart with its whole history", () => {
     await after.close();
   });
 
+  it("takes a snapshot every 500 transactions; a restart loads it and replays only the journal after it", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const ledger = await LocalLedger.open(dir);
+    const owner = Keypair.generate().publicKey;
+    const signatures: string[] = [];
+    for (let i = 0; i < 600; i += 1) signatures.push(await ledger.fund(owner, 1n, 0n));
+    await ledger.close(); // waits for the snapshot being written
+    const covered = Number((await readFile(path.join(dir, "snapshot.bin"))).readBigUInt64LE(0));
+    const journalLines = (await readFile(path.join(dir, "journal.log"), "utf8")).trim().split("\n").length;
+    expect(covered).toBeGreaterThan(500);
+    expect(covered).toBeLessThan(journalLines);
+    const reopened = await LocalLedger.open(dir);
+    expect(await reopened.getUsdcBalance(owner)).toBe(600n);
+    expect(new Set(await reopened.getSignatureStatuses(signatures))).toEqual(new Set(["confirmed"]));
+    await reopened.close();
+  });
+
   it("writes what each transaction changed, not the whole state; a line cut short by a crash is dropped", async () => {
     const { readFile, stat, appendFile } = await import("node:fs/promises");
     const ledger = await LocalLedger.open(dir);
