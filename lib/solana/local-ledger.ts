@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { address, getTransactionDecoder, lamports as toLamports, signature as toSignature } from "@solana/kit";
@@ -38,7 +38,8 @@ import { nonceMemo } from "./memo";
  *                  the chain moved on;
  *   - snapshot.bin the LiteSVM state after the first N journal entries (N in its first 8 bytes),
  *                  rewritten every SNAPSHOT_EVERY transactions (temp file + rename);
- *   - ledger.json  the mint, the faucet and the genesis time.
+ *   - ledger.json  the mint, the faucet and the genesis time;
+ *   - ledger.lock  the process that has it open (one writer at a time).
  * At start the snapshot is loaded and the journal's later entries replayed (each checked against
  * its recorded outcome); the history and the blockhashes come from the whole journal. A journal
  * line cut short by a crash was never acknowledged, and is dropped.
@@ -296,7 +297,10 @@ export class LocalLedger implements Ledger {
   async close(): Promise<void> {
     this.closed = true;
     await this.snapshotting;
-    if (this.journalFd !== null) closeSync(this.journalFd);
+    if (this.journalFd !== null) {
+      closeSync(this.journalFd);
+      unlinkSync(path.join(this.dir!, "ledger.lock"));
+    }
     this.journalFd = null;
     if (this.dir) instances.delete(this.dir);
   }
@@ -319,6 +323,7 @@ export class LocalLedger implements Ledger {
   }
 
   private openJournal(): void {
+    lockDirectory(this.dir!);
     this.journalFd = openSync(path.join(this.dir!, "journal.log"), "a", 0o600);
   }
 
@@ -375,6 +380,35 @@ function accountsOf(tx: Transaction): string[] {
     for (const key of instruction.keys) accounts.add(key.pubkey.toBase58());
   }
   return [...accounts];
+}
+
+/**
+ * One process writes a ledger directory: a second writer would interleave its journal with the
+ * first one's. The lock names its process; a lock left by a process that died is taken over.
+ */
+function lockDirectory(dir: string): void {
+  const lock = path.join(dir, "ledger.lock");
+  try {
+    writeFileSync(lock, String(process.pid), { flag: "wx", mode: 0o600 });
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  const holder = Number(readFileSync(lock, "utf8"));
+  if (holder !== process.pid && processAlive(holder)) {
+    throw new Error(`Ledger directory ${dir} is in use by process ${holder}: one process at a time may open it`);
+  }
+  writeFileSync(lock, String(process.pid), { mode: 0o600 });
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function snapshotBytes(entries: number, state: Uint8Array): Uint8Array {
