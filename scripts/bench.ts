@@ -7,7 +7,9 @@
 //      directly with a wallet (build → sign → call), on the local marketplace and ledger;
 //   4. treasury exposure: a simulated day of worst-case free accounts (key churn, agents that fail
 //      after payment, agents above the maximum price), the outflow not covered by billing next to
-//      the bound the README states (BENCH_EXPOSURE_ACCOUNTS, default 20).
+//      the bound the README states (BENCH_EXPOSURE_ACCOUNTS, default 20);
+//   5. embedded ledger persistence: the journal write per transaction, early and with a grown chain,
+//      next to what serialising the whole state costs at that size.
 // Set BENCH_DATABASE_URL to run the database parts on a real PostgreSQL as well, TEST_REDIS_URL for
 // Upstash; BENCH_ONLY=1,3 to run some sections only.
 import { randomBytes, randomUUID } from "node:crypto";
@@ -315,6 +317,40 @@ async function benchTreasuryExposure() {
   console.log(`  of the USDC, paid to agents (gone for good): ${formatUnits(BigInt(paidToAgents), 6)}; still in the live keys' wallets: ${formatUnits(before.usdc - after.usdc - BigInt(paidToAgents), 6)}`);
 }
 
+/**
+ * What persisting the embedded chain costs per transaction: the journal line it appends (and a
+ * snapshot every 500), measured early and again once the chain holds thousands of transactions,
+ * next to what rewriting the whole state per transaction costs at that size (the design it replaced).
+ */
+async function benchLedgerPersistence() {
+  console.log("\n## 5. Embedded ledger persistence: cost per transaction as the chain grows");
+  const { mkdtemp, rm, stat } = await import("node:fs/promises");
+  const path = await import("node:path");
+  const dir = await mkdtemp(path.join(os.tmpdir(), "tdk-bench-ledger-"));
+  const ledger = await LocalLedger.open(dir);
+  const owner = Keypair.generate().publicKey;
+  const round = async (n: number) => {
+    const before = (await stat(path.join(dir, "journal.log"))).size;
+    const samples: number[] = [];
+    for (let i = 0; i < n; i += 1) samples.push((await timed(() => ledger.fund(owner, 1n, 0n)))[0]);
+    return { ...stats(samples), bytes: ((await stat(path.join(dir, "journal.log"))).size - before) / n };
+  };
+  const early = await round(300);
+  for (let i = 0; i < 4_000; i += 1) await ledger.fund(owner, 1n, 0n);
+  const late = await round(300);
+  const state = (ledger as unknown as { svm: { toBytes(): Uint8Array } }).svm;
+  const rewrite = stats(Array.from({ length: 20 }, () => {
+    const start = performance.now();
+    state.toBytes();
+    return performance.now() - start;
+  }));
+  console.log(`transaction with its journal write, first 300:      p50 ${ms(early.p50)} p99 ${ms(early.p99)} · ${early.bytes.toFixed(0)} bytes each`);
+  console.log(`transaction with its journal write, after 4,300:    p50 ${ms(late.p50)} p99 ${ms(late.p99)} · ${late.bytes.toFixed(0)} bytes each`);
+  console.log(`the whole state at that size (what a full rewrite per transaction serialises): ${(state.toBytes().length / 1e6).toFixed(2)} MB, toBytes p50 ${ms(rewrite.p50)} (before any disk write)`);
+  await ledger.close();
+  await rm(dir, { recursive: true, force: true });
+}
+
 async function main() {
   console.log(`# TDK gateway benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`);
   // BENCH_ONLY=4 (or 1,3...) runs only those sections.
@@ -325,6 +361,7 @@ async function main() {
   if (wanted(2)) await benchRateLimiter(app);
   if (wanted(3)) await benchGatewayOverhead(app);
   if (wanted(4)) await benchTreasuryExposure();
+  if (wanted(5)) await benchLedgerPersistence();
 }
 
 main().then(
