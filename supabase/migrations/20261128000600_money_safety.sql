@@ -70,6 +70,8 @@ alter table tdk_wallet_fundings
   add column account_id uuid references tdk_accounts (id) on delete cascade,
   -- What the treasury pays beside the transfer: the fee, and the rent of a new USDC account.
   add column overhead_lamports bigint not null default 0 check (overhead_lamports >= 0),
+  -- After this block height the signed transaction can no longer land (see the next migration).
+  add column last_valid_block_height bigint check (last_valid_block_height >= 0),
   alter column tx_signature drop not null,
   add constraint tdk_wallet_fundings_confirmed_has_signature check (status <> 'confirmed' or tx_signature is not null);
 update tdk_wallet_fundings f set account_id = k.account_id from tdk_api_keys k where k.id = f.api_key_id;
@@ -168,8 +170,8 @@ language sql immutable as $$
   select jsonb_build_object(
     'id', f.id, 'api_key_id', f.api_key_id, 'account_id', f.account_id, 'wallet_public_key', f.wallet_public_key,
     'reason', f.reason, 'usdc_micro', f.usdc_micro, 'sol_lamports', f.sol_lamports, 'overhead_lamports', f.overhead_lamports,
-    'tx_signature', f.tx_signature, 'recent_blockhash', f.recent_blockhash, 'status', f.status, 'error', f.error,
-    'created_at', f.created_at, 'resolved_at', f.resolved_at)
+    'tx_signature', f.tx_signature, 'recent_blockhash', f.recent_blockhash, 'last_valid_block_height', f.last_valid_block_height,
+    'status', f.status, 'error', f.error, 'created_at', f.created_at, 'resolved_at', f.resolved_at)
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -461,14 +463,15 @@ begin
   return jsonb_build_object('fundings', v_reserved, 'refused', v_refused);
 end $$;
 
--- The signed transaction of reserved fundings, recorded before it is sent. Each funding's
--- overhead is set to what the transaction really costs the treasury (never above what was reserved).
+-- The signed transaction of reserved fundings, recorded before it is sent, with the height after
+-- which it can no longer land. Each funding's overhead is set to what the transaction really costs
+-- the treasury (never above what was reserved).
 --   p_fundings: [{ "id", "overhead_lamports" }]
-create or replace function tdk_attach_funding_signature(p_fundings jsonb, p_tx_signature text, p_recent_blockhash text)
+create or replace function tdk_attach_funding_signature(p_fundings jsonb, p_tx_signature text, p_recent_blockhash text, p_last_valid_block_height bigint)
 returns jsonb language sql as $$
   with attached as (
     update tdk_wallet_fundings f
-       set tx_signature = p_tx_signature, recent_blockhash = p_recent_blockhash,
+       set tx_signature = p_tx_signature, recent_blockhash = p_recent_blockhash, last_valid_block_height = p_last_valid_block_height,
            overhead_lamports = least(f.overhead_lamports, (i.value->>'overhead_lamports')::bigint)
       from jsonb_array_elements(p_fundings) i
      where f.id = (i.value->>'id')::uuid and f.status = 'pending' and f.tx_signature is null

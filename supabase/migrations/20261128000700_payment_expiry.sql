@@ -1,6 +1,6 @@
--- "Not paid" only from positive evidence. A signed payment or funding is recorded with the block
--- height after which its transaction can no longer land (exact for the embedded chain and for
--- fundings the gateway builds; a safe upper bound for a payment the marketplace built). Recovery
+-- "Not paid" only from positive evidence. A signed payment is recorded with the block height after
+-- which its transaction can no longer land (exact for the embedded chain; a safe upper bound for a
+-- payment the marketplace built on a cluster), as fundings already are. Recovery
 -- concludes "not paid" only when the signature is unknown to the chain's whole history *and* the
 -- chain's height has passed that bound. Rows recorded before this migration have no bound: they
 -- stay pending (and are alerted on) until an operator resolves them.
@@ -10,7 +10,6 @@
 -- signatures the database knows.
 
 alter table tdk_usage add column last_valid_block_height bigint check (last_valid_block_height >= 0);
-alter table tdk_wallet_fundings add column last_valid_block_height bigint check (last_valid_block_height >= 0);
 
 create or replace function tdk_usage_json(u tdk_usage) returns jsonb
 language sql immutable as $$
@@ -23,15 +22,6 @@ language sql immutable as $$
     'receipt_id', u.receipt_id, 'error', u.error,
     'idempotency_key', u.idempotency_key, 'request_hash', u.request_hash, 'response', u.response,
     'billing_status', u.billing_status, 'created_at', u.created_at, 'settled_at', u.settled_at)
-$$;
-
-create or replace function tdk_funding_json(f tdk_wallet_fundings) returns jsonb
-language sql immutable as $$
-  select jsonb_build_object(
-    'id', f.id, 'api_key_id', f.api_key_id, 'account_id', f.account_id, 'wallet_public_key', f.wallet_public_key,
-    'reason', f.reason, 'usdc_micro', f.usdc_micro, 'sol_lamports', f.sol_lamports, 'overhead_lamports', f.overhead_lamports,
-    'tx_signature', f.tx_signature, 'recent_blockhash', f.recent_blockhash, 'last_valid_block_height', f.last_valid_block_height,
-    'status', f.status, 'error', f.error, 'created_at', f.created_at, 'resolved_at', f.resolved_at)
 $$;
 
 -- Recorded after signing and before the payment leaves the gateway, with its expiry height.
@@ -56,20 +46,6 @@ begin
   end if;
   return jsonb_build_object('ok', true, 'usage', tdk_usage_json(v));
 end $$;
-
-drop function if exists tdk_attach_funding_signature(jsonb, text, text);
-create or replace function tdk_attach_funding_signature(p_fundings jsonb, p_tx_signature text, p_recent_blockhash text, p_last_valid_block_height bigint)
-returns jsonb language sql as $$
-  with attached as (
-    update tdk_wallet_fundings f
-       set tx_signature = p_tx_signature, recent_blockhash = p_recent_blockhash, last_valid_block_height = p_last_valid_block_height,
-           overhead_lamports = least(f.overhead_lamports, (i.value->>'overhead_lamports')::bigint)
-      from jsonb_array_elements(p_fundings) i
-     where f.id = (i.value->>'id')::uuid and f.status = 'pending' and f.tx_signature is null
-    returning f.id
-  )
-  select jsonb_build_object('attached', (select count(*) from attached))
-$$;
 
 -- Calls still pending after p_older_than: how many, and since when (the stale-pending alert).
 create or replace function tdk_stale_pending(p_older_than timestamptz) returns jsonb
