@@ -1,7 +1,8 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { redirect } from "next/navigation";
-import { BillingPortalForm, VerifyCardForm } from "@/app/_components/billing-forms";
+import { AccountNotices } from "@/app/_components/account-notices";
+import { BillingPortalForm } from "@/app/_components/billing-forms";
 import { CreateKeyForm } from "@/app/_components/create-key-form";
 import { KeyStatus } from "@/app/_components/key-status";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
@@ -67,18 +68,7 @@ export default async function DashboardPage() {
             {!session.account.free_allowance && " (your card already gave the free allowance to another account)"}.
           </p>
         )}
-        {session.account.suspended_reason && (
-          <p className="error" role="alert" data-testid="suspended">
-            Your account is suspended ({session.account.suspended_reason.replace("_", " ")}): its keys cannot call and no key can be created. Pay the
-            open invoice in the billing portal to lift it.
-          </p>
-        )}
-        {app.stripe && tier === "free" && !session.account.card_verified && (
-          <div className="notice" role="status">
-            <p>Verify a card to have your free-tier keys funded (nothing is charged; one free allowance per card).</p>
-            <VerifyCardForm />
-          </div>
-        )}
+        <AccountNotices account={session.account} billing={app.stripe !== null} />
         {app.stripe && <UpgradeForm tier={tier} />}
         {app.stripe && <BillingPortalForm />}
       </section>

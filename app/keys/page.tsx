@@ -4,7 +4,7 @@ import { CreateKeyForm } from "@/app/_components/create-key-form";
 import { getPageSession } from "@/lib/auth/page-session";
 import { getAppContext } from "@/lib/context";
 import { listApiKeysWithBalances } from "@/lib/keys/keys";
-import Link from "next/link";
+import { AccountNotices } from "@/app/_components/account-notices";
 import { KeyStatus } from "@/app/_components/key-status";
 import { SpendLimitForm } from "@/app/_components/spend-limit-form";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
@@ -45,17 +45,7 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
           {billingMessages[billing]}
         </p>
       )}
-      {session.account.suspended_reason && (
-        <p className="error" role="alert">
-          Your account is suspended ({session.account.suspended_reason.replace("_", " ")}): its keys cannot call and no key can be created until the
-          open invoice is paid.
-        </p>
-      )}
-      {app.stripe && session.account.tier === "free" && !session.account.card_verified && (
-        <p className="notice" role="status">
-          Keys of the free tier are funded once you verify a card: <Link href="/billing/card">verify a card</Link> (nothing is charged).
-        </p>
-      )}
+      <AccountNotices account={session.account} billing={app.stripe !== null} />
       {app.stripe && <UpgradeForm tier={tier} />}
       <CreateKeyForm />
       <section aria-labelledby="keys-heading">

@@ -151,7 +151,7 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
       fundedSol += funding.sol_lamports + funding.overhead_lamports;
     }
   }
-  differences.push(...(await reconcileWallets(db, ledger, range)));
+  differences.push(...(await reconcileWallets(db, ledger, range, chain)));
   for (const batch of data.batches) {
     if (batch.total_micro !== batch.rows_micro || batch.calls !== batch.rows) {
       differences.push({ kind: "batch_total_mismatch", id: batch.id, detail: `meter value ${batch.total_micro} for ${batch.calls} calls, rows sum ${batch.rows_micro} for ${batch.rows}` });
@@ -173,10 +173,12 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
   };
 }
 
-async function signatureStatuses(ledger: Ledger, signatures: (string | null)[]): Promise<Map<string, SignatureStatus>> {
-  const unique = [...new Set(signatures.filter((signature): signature is string => signature !== null))];
+/** Each signature's status on the chain, asked once: those already in `known` are not asked again. */
+async function signatureStatuses(ledger: Ledger, signatures: (string | null)[], known: Map<string, SignatureStatus> = new Map()): Promise<Map<string, SignatureStatus>> {
+  const unique = [...new Set(signatures.filter((signature): signature is string => signature !== null && !known.has(signature)))];
   const statuses = await ledger.getSignatureStatuses(unique);
-  return new Map(unique.map((signature, i) => [signature, statuses[i]!]));
+  for (const [i, signature] of unique.entries()) known.set(signature, statuses[i]!);
+  return known;
 }
 
 const walletsSchema = z.array(
@@ -195,15 +197,15 @@ const walletsSchema = z.array(
  * what the recorded movements that landed add up to (and the unknown ones), against what the chain
  * holds; a difference there means an amount recorded wrong.
  */
-async function reconcileWallets(db: Database, ledger: Ledger, range: { from: Date; to: Date }): Promise<Difference[]> {
+async function reconcileWallets(db: Database, ledger: Ledger, range: { from: Date; to: Date }, known: Map<string, SignatureStatus>): Promise<Difference[]> {
   const wallets = await callFunction(db, "tdk_wallet_movements", { p_from: range.from, p_to: range.to }, walletsSchema);
   const differences: Difference[] = [];
   for (const wallet of wallets) {
     const owner = new PublicKey(wallet.wallet_public_key);
     const usdcAccount = getAssociatedTokenAddressSync(ledger.usdcMint, owner, true);
-    const known = new Set([...wallet.fundings.map((f) => f.tx_signature), ...wallet.payments.map((p) => p.tx_signature)]);
+    const recorded = new Set([...wallet.fundings.map((f) => f.tx_signature), ...wallet.payments.map((p) => p.tx_signature)]);
     const history = [...new Set([...(await ledger.signaturesForAddress(owner)), ...(await ledger.signaturesForAddress(usdcAccount))])];
-    const chain = await signatureStatuses(ledger, [...known, ...history]);
+    const chain = await signatureStatuses(ledger, [...recorded, ...history], known);
 
     let expected = 0n;
     for (const funding of wallet.fundings) {
@@ -212,7 +214,7 @@ async function reconcileWallets(db: Database, ledger: Ledger, range: { from: Dat
     }
     for (const payment of wallet.payments) if (chain.get(payment.tx_signature) === "confirmed") expected -= BigInt(payment.agent_cost_micro);
     for (const signature of history) {
-      if (known.has(signature) || chain.get(signature) !== "confirmed") continue;
+      if (recorded.has(signature) || chain.get(signature) !== "confirmed") continue;
       const delta = await ledger.usdcDelta(signature, owner);
       if (delta === null || delta === 0n) continue;
       expected += delta;
