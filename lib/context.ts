@@ -77,7 +77,9 @@ async function openMarketplace(env: Env, ledger: Ledger): Promise<AgentMarketpla
     return { client: new MarketplaceClient(env.marketplace.apiUrl), protocolWallet: new PublicKey(env.marketplace.protocolWallet), local: null };
   }
   const [{ LocalMarketplace }, { demoAgents }] = await Promise.all([import("@/lib/agents/local-marketplace"), import("@/lib/agents/demo-agents")]);
-  return localMarketplaceAgents(await LocalMarketplace.create(ledger as LocalLedger, demoAgents()));
+  // The demo marketplace limits each wallet as the real one does: what works here works there.
+  const options = { callsPerWalletPerMinute: env.agentCalls.walletCallsPerMinute };
+  return localMarketplaceAgents(await LocalMarketplace.create(ledger as LocalLedger, demoAgents(), options));
 }
 
 /** The client speaks HTTP to the in-process marketplace through its fetch handler: same code path. */

@@ -69,6 +69,14 @@ const rawEnvSchema = z.object({
   AGENT_BREAKER_WINDOW_SECONDS: intWithDefault(600, 1),
   AGENT_BREAKER_COOLDOWN_SECONDS: intWithDefault(600, 1),
   MAX_AGENT_PRICE_MICRO: intWithDefault(1_000_000),
+  // The priority fee (compute-unit limit × price) a marketplace payment may make a wallet pay on top of the 5,000-lamport base fee.
+  MAX_PRIORITY_FEE_LAMPORTS: intWithDefault(10_000),
+  // The marketplace's agent calls per wallet per minute (Tetto documents 10); 0: no limit.
+  MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: intWithDefault(10),
+  // Waited for a paid call's answer beyond the agent type's timeout (20/120/180 s): the marketplace submits the payment first.
+  MARKETPLACE_CALL_MARGIN_MS: intWithDefault(30_000),
+  // How long a payment the marketplace reports as made may take to show on the chain before recovery takes over.
+  PAYMENT_CONFIRM_WAIT_MS: intWithDefault(15_000),
   KEYS_CREATED_PER_ACCOUNT_DAILY: intWithDefault(10, 1),
 
   STRIPE_SECRET_KEY: optionalString,
@@ -103,6 +111,8 @@ export interface Env {
     | { kind: "supabase"; url: string; serviceRoleKey: string };
   ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
   marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
+  /** How the gateway paces and waits for paid agent calls (the marketplace's limits and timeouts). */
+  agentCalls: { walletCallsPerMinute: number | null; callMarginMs: number; confirmWaitMs: number };
   pricing: { markupBps: number; freeMonthlyQuota: number };
   topup: { lowWaterUsdcMicro: bigint; targetUsdcMicro: bigint };
   /** Everything that bounds what the gateway spends without billing it (DESIGN.md "Money safety"). */
@@ -143,6 +153,8 @@ export interface MoneyLimits {
   breaker: { failures: number; windowSeconds: number; cooldownSeconds: number };
   /** Agents priced above this are never paid. */
   maxAgentPriceMicro: bigint;
+  /** The most a marketplace payment's compute budget may add to the wallet's fee. */
+  maxPriorityFeeLamports: bigint;
   /** What may leave the treasury per UTC day: everywhere, and per key and per account by tier. */
   funding: { treasuryDaily: Amounts; tiers: Record<Tier, { keyDaily: Amounts; accountDaily: Amounts }> };
 }
@@ -250,6 +262,11 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     database,
     ledger,
     marketplace,
+    agentCalls: {
+      walletCallsPerMinute: raw.MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE === 0 ? null : raw.MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE,
+      callMarginMs: raw.MARKETPLACE_CALL_MARGIN_MS,
+      confirmWaitMs: raw.PAYMENT_CONFIRM_WAIT_MS,
+    },
     pricing: { markupBps: Math.round(raw.TDK_MARKUP_PCT * 100), freeMonthlyQuota: raw.FREE_MONTHLY_QUOTA },
     topup: { lowWaterUsdcMicro: BigInt(raw.TOPUP_LOW_WATER_USDC_MICRO), targetUsdcMicro: BigInt(raw.TOPUP_TARGET_USDC_MICRO) },
     limits: moneyLimits(raw),
@@ -288,6 +305,7 @@ function moneyLimits(raw: RawEnv): MoneyLimits {
       cooldownSeconds: raw.AGENT_BREAKER_COOLDOWN_SECONDS,
     },
     maxAgentPriceMicro: BigInt(raw.MAX_AGENT_PRICE_MICRO),
+    maxPriorityFeeLamports: BigInt(raw.MAX_PRIORITY_FEE_LAMPORTS),
     funding: {
       treasuryDaily: amounts(raw.FUNDING_CAP_TREASURY_DAILY_USDC_MICRO, raw.FUNDING_CAP_TREASURY_DAILY_SOL_LAMPORTS),
       tiers: {

@@ -37,6 +37,13 @@ import { formatUnits } from "@/lib/solana/ledger";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 
+/**
+ * The real marketplace adds no memo, so one key's identical payments collide within a slot (one
+ * per 400 ms). The bench measures the gateway's own cost, so its marketplace makes each payment
+ * unique; the collision itself is tested in tests/calls/marketplace-behaviour.test.ts.
+ */
+const BENCH_MARKETPLACE = { memo: true };
+
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 function stats(samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -50,11 +57,11 @@ async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
 }
 
 async function setup(): Promise<AppContext> {
-  const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"), FREE_MONTHLY_QUOTA: "1000000" });
+  const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"), FREE_MONTHLY_QUOTA: "1000000", MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0" });
   const db = await PGliteDatabase.open(null);
   const ledger = await LocalLedger.open(null);
   await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
-  const agents = localMarketplaceAgents(await LocalMarketplace.create(ledger, demoAgents()));
+  const agents = localMarketplaceAgents(await LocalMarketplace.create(ledger, demoAgents(), BENCH_MARKETPLACE));
   const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents, stripe: null };
   setAppContext(app);
   return app;
@@ -189,14 +196,16 @@ async function benchGatewayOverhead(app: AppContext) {
   const wallet = Keypair.generate();
   await (app.ledger as LocalLedger).fund(wallet.publicKey, 100_000_000n, 100_000_000n);
   const direct = new MarketplaceClient(app.agents.local!.apiUrl, app.agents.local!.fetch);
-  const agentId = (await direct.findAgent("warmmemory"))!.id;
+  const lookup = await direct.findAgent("warmmemory");
+  if (!lookup.ok) throw new Error("warmmemory is not in the local catalog");
+  const agentId = lookup.agent.id;
   const directCall = async (i: number) => {
     const { Transaction } = await import("@solana/web3.js");
     const build = await direct.buildTransaction(agentId, wallet.publicKey.toBase58(), { action: "store", key: `k${i}`, value: "v" });
     if (!build.ok) throw new Error(build.error);
     const tx = Transaction.from(Buffer.from(build.transaction, "base64"));
     tx.sign(wallet);
-    const result = await direct.callAgent(build.payment_intent_id, tx.serialize().toString("base64"));
+    const result = await direct.callAgent(build.payment_intent_id, tx.serialize().toString("base64"), 30_000);
     if (!result.ok) throw new Error(result.error);
   };
 
@@ -249,11 +258,11 @@ async function benchTreasuryExposure() {
   });
   const fixed = (name: string, priceMicro: bigint): LocalAgentDefinition => ({ ...failing(0), id: randomUUID(), name, priceMicro, handle: async () => ({ ok: true }) });
   const agents = [...demoAgents(), fixed("dollar", 1_000_000n), fixed("luxury", 5_000_000n), ...Array.from({ length: accounts }, (_, i) => failing(i + 1))];
-  const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex") });
+  const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"), MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0" });
   const db = await PGliteDatabase.open(null);
   const ledger = await LocalLedger.open(null);
   const treasury = await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
-  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(await LocalMarketplace.create(ledger, agents)), stripe: null };
+  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(await LocalMarketplace.create(ledger, agents, BENCH_MARKETPLACE)), stripe: null };
   setAppContext(app);
   const before = { usdc: await ledger.getUsdcBalance(treasury.publicKey), sol: await ledger.getSolBalance(treasury.publicKey) };
 

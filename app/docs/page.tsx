@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
 import Link from "next/link";
-import { catalogEntries, openAgentBreakers } from "@/lib/agents/catalog";
+import { catalogEntries, openAgentBreakers, type NotCallableReason } from "@/lib/agents/catalog";
 import { microToUsd } from "@/lib/agents/pricing";
 import { getPageSession } from "@/lib/auth/page-session";
 import { getAppContext } from "@/lib/context";
@@ -24,6 +24,12 @@ interface JsonSchema {
   oneOf?: JsonSchema[];
 }
 
+const notCallableText: Record<NotCallableReason, (availableAt: string | null) => string> = {
+  not_priced_in_usdc: () => "no (not priced in USDC)",
+  price_above_maximum: () => "no (price above the maximum)",
+  circuit_open: (availableAt) => `paused until ${availableAt}`,
+};
+
 function typeOf(schema: JsonSchema | undefined): string {
   if (!schema) return "any";
   if (schema.enum) return schema.enum.map((value) => JSON.stringify(value)).join(" | ");
@@ -41,7 +47,12 @@ export default async function DocsPage() {
   const keys = session ? (await listApiKeys(app.db, session.account.id)).filter((key) => key.status === "active") : [];
   const keyHint = keys[0] ? `${keys[0].prefix}…` : `tk_${app.env.keys.mode}_…`;
   const [agents, openBreakers] = await Promise.all([app.agents.client.listAgents().catch(() => []), openAgentBreakers(app.db)]);
-  const catalog = catalogEntries(agents, { markupBps: app.env.pricing.markupBps, maxAgentPriceMicro: app.env.limits.maxAgentPriceMicro, openBreakers });
+  const catalog = catalogEntries(agents, {
+    markupBps: app.env.pricing.markupBps,
+    maxAgentPriceMicro: app.env.limits.maxAgentPriceMicro,
+    openBreakers,
+    usdcMint: app.ledger.usdcMint.toBase58(),
+  });
   const document = buildOpenApiDocument(origin);
   const example = agents.find((agent) => agent.name === "warmmemory") ?? agents[0];
   const exampleInput = example?.name === "warmmemory" ? { action: "store", key: "user:prefs", value: '{"theme":"dark"}' } : { text: "Hello!" };
@@ -106,8 +117,8 @@ console.log(result.output, result.usage.developer_cost_usd);`;
               <tr key={agent.id} data-testid="agent-row">
                 <td><strong>{agent.name}</strong></td>
                 <td>{agent.description}</td>
-                <td>${agent.developer_price_usd}</td>
-                <td>{agent.callable ? "yes" : agent.not_callable_reason === "circuit_open" ? `paused until ${agent.available_at}` : "no (price above the maximum)"}</td>
+                <td>{agent.developer_price_usd === null ? `— (priced in ${agent.token})` : `$${agent.developer_price_usd}`}</td>
+                <td>{agent.callable ? "yes" : notCallableText[agent.not_callable_reason!](agent.available_at)}</td>
                 <td className="mono">{agent.id}</td>
               </tr>
             ))}
@@ -120,6 +131,13 @@ console.log(result.output, result.usage.developer_cost_usd);`;
         <dl>
           <dt><code>X-RateLimit-Limit</code>, <code>X-RateLimit-Remaining</code>, <code>X-RateLimit-Reset</code></dt>
           <dd>On every <code>/v1</code> answer: requests per minute for your tier (free 100, paid 1,000, pro 10,000), what is left, and when the window frees up (Unix seconds). Over the limit: <code>429</code> with <code>Retry-After</code> in seconds.</dd>
+          <dt>The marketplace&apos;s own limit on agent calls</dt>
+          <dd>
+            {app.env.agentCalls.walletCallsPerMinute === null
+              ? "The marketplace limits agent calls per wallet (the real one: 10 a minute); this gateway is configured without that limit."
+              : `The marketplace allows each wallet ${app.env.agentCalls.walletCallsPerMinute} agent calls a minute, and every key has its own wallet: whatever your tier, one key makes at most that many paid calls a minute.`}{" "}
+            Past it: <code>429 marketplace_rate_limited</code> with <code>Retry-After</code>, nothing paid. Spread heavy traffic over several keys.
+          </dd>
           <dt><code>Idempotency-Key</code> (request)</dt>
           <dd>Any string up to 255 characters. The same key with the same body returns the first answer and pays nothing again (<code>Idempotent-Replayed: true</code>); another body gets <code>422</code>; while the first request runs, <code>409</code>.</dd>
           <dt><code>max_cost_usd</code> (body) and spend limits</dt>

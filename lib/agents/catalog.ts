@@ -2,17 +2,22 @@ import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
 import { developerCostMicro, microToUsd } from "./pricing";
 import type { MarketplaceAgent } from "./protocol";
+import { USDC_DECIMALS } from "@/lib/solana/ledger";
 
 /** Why an agent in the catalog cannot be called through this gateway now. */
-export type NotCallableReason = "price_above_maximum" | "circuit_open";
+export type NotCallableReason = "not_priced_in_usdc" | "price_above_maximum" | "circuit_open";
 
 export interface CatalogEntry {
   id: string;
   name: string;
   description: string;
-  agent_cost_usd: string;
-  developer_price_usd: string;
-  developer_price_micro: number;
+  /** The token the marketplace prices the agent in ("USDC", "SOL", …). */
+  token: string;
+  agent_type: string;
+  /** Null when the agent is not priced in this gateway's USDC: a price in lamports is never shown as dollars. */
+  agent_cost_usd: string | null;
+  developer_price_usd: string | null;
+  developer_price_micro: number | null;
   callable: boolean;
   not_callable_reason: NotCallableReason | null;
   /** While the circuit is open: when calls are admitted again. */
@@ -29,25 +34,39 @@ export async function openAgentBreakers(db: Database): Promise<Map<string, strin
   return new Map(open.map((entry) => [entry.agent_id, entry.open_until]));
 }
 
+/** Whether the marketplace prices this agent in the USDC this gateway pays with (mint and decimals both). */
+export function pricedInUsdc(agent: MarketplaceAgent, usdcMint: string): boolean {
+  return agent.token === "USDC" && agent.token_mint === usdcMint && agent.token_decimals === USDC_DECIMALS;
+}
+
 /** The catalog as developers see it: active agents, their price to you, and whether they can be called. */
 export function catalogEntries(
   agents: MarketplaceAgent[],
-  options: { markupBps: number; maxAgentPriceMicro: bigint; openBreakers: Map<string, string> },
+  options: { markupBps: number; maxAgentPriceMicro: bigint; openBreakers: Map<string, string>; usdcMint: string },
 ): CatalogEntry[] {
   return agents
     .filter((agent) => agent.status === "active")
     .map((agent) => {
+      const usdc = pricedInUsdc(agent, options.usdcMint);
       const agentCost = BigInt(agent.price_base);
       const developerCost = developerCostMicro(agentCost, options.markupBps);
       const availableAt = options.openBreakers.get(agent.id) ?? null;
-      const reason: NotCallableReason | null = agentCost > options.maxAgentPriceMicro ? "price_above_maximum" : availableAt ? "circuit_open" : null;
+      const reason: NotCallableReason | null = !usdc
+        ? "not_priced_in_usdc"
+        : agentCost > options.maxAgentPriceMicro
+          ? "price_above_maximum"
+          : availableAt
+            ? "circuit_open"
+            : null;
       return {
         id: agent.id,
         name: agent.name,
         description: agent.description,
-        agent_cost_usd: microToUsd(agentCost),
-        developer_price_usd: microToUsd(developerCost),
-        developer_price_micro: Number(developerCost),
+        token: agent.token,
+        agent_type: agent.agent_type,
+        agent_cost_usd: usdc ? microToUsd(agentCost) : null,
+        developer_price_usd: usdc ? microToUsd(developerCost) : null,
+        developer_price_micro: usdc ? Number(developerCost) : null,
         callable: reason === null,
         not_callable_reason: reason,
         available_at: reason === "circuit_open" ? availableAt : null,

@@ -1,4 +1,6 @@
+import type { Keypair } from "@solana/web3.js";
 import { z } from "zod";
+import type { AgentType } from "./protocol";
 
 /**
  * The embedded default's demo agents, served by the local marketplace: a key-value memory agent
@@ -12,8 +14,18 @@ export interface LocalAgentDefinition {
   id: string;
   name: string;
   description: string;
+  /** In the token's base units: micro-USD for USDC (the default), lamports for a SOL-priced agent. */
   priceMicro: bigint;
+  token?: "USDC" | "SOL";
   feeBps: number;
+  /** How long the marketplace lets it run (tetto-sdk: simple 20 s, complex 120 s, coordinator 180 s). Default simple. */
+  agentType?: AgentType;
+  /** The catalog status; anything but "active" must never be paid. Default active. */
+  status?: string;
+  /** List the optional fields (description, schemas, fee_bps, agent_type, endpoint) as null, as some real entries are. */
+  nullOptionalFields?: boolean;
+  /** The owner's wallet, when a test needs to act as the agent's owner; otherwise a fresh one. */
+  owner?: Keypair;
   inputSchema: z.ZodType;
   outputSchema: z.ZodType;
   /** Throws to fail (after payment: the marketplace reports the agent's error). */
@@ -106,6 +118,40 @@ export function createSentimentAgent(): LocalAgentDefinition {
   };
 }
 
+/** Answers its input back. Listed with its optional fields null, as some real catalog entries are. */
+export function createEchoAgent(): LocalAgentDefinition {
+  return {
+    id: "5d2a9c14-8b3e-4f61-a7d0-1c9e6b4f2a44",
+    name: "echo",
+    description: "Answers its input back (listed with null optional fields).",
+    priceMicro: 1_000n,
+    feeBps: 1_000,
+    nullOptionalFields: true,
+    inputSchema: z.record(z.string(), z.unknown()),
+    outputSchema: z.object({ echo: z.unknown() }),
+    async handle(input) {
+      return { echo: input };
+    },
+  };
+}
+
+/** Priced in SOL: listed by the marketplace, never callable through this USDC gateway. */
+export function createSolPricedAgent(): LocalAgentDefinition {
+  return {
+    id: "e7f3b1a9-2c6d-4e85-9b04-3a8d5c1f6e55",
+    name: "solquote",
+    description: "A SOL-priced agent (0.05 SOL a call): shown, not callable here.",
+    priceMicro: 50_000_000n, // lamports
+    token: "SOL",
+    feeBps: 1_000,
+    inputSchema: z.record(z.string(), z.unknown()),
+    outputSchema: z.record(z.string(), z.unknown()),
+    async handle() {
+      return { quote: "never reached through the gateway" };
+    },
+  };
+}
+
 export function demoAgents(): LocalAgentDefinition[] {
-  return [createMemoryAgent(), createTextStatsAgent(), createSentimentAgent()];
+  return [createMemoryAgent(), createTextStatsAgent(), createSentimentAgent(), createEchoAgent(), createSolPricedAgent()];
 }

@@ -1,23 +1,36 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { createTransferCheckedInstruction, getAssociatedTokenAddressSync } from "@solana/spl-token";
-import { Keypair, PublicKey, Transaction, TransactionInstruction } from "@solana/web3.js";
+import {
+  createAssociatedTokenAccountInstruction,
+  createTransferCheckedInstruction,
+  createTransferInstruction,
+  getAssociatedTokenAddressSync,
+} from "@solana/spl-token";
+import { ComputeBudgetProgram, Keypair, PublicKey, SystemProgram, Transaction, TransactionInstruction } from "@solana/web3.js";
 import { z } from "zod";
 import { LedgerError, MEMO_PROGRAM_ID, USDC_DECIMALS } from "@/lib/solana/ledger";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { signAgentRequest, verifyAgentRequest } from "./agent-signature";
 import type { LocalAgentDefinition } from "./demo-agents";
 import type { FetchLike } from "./marketplace-client";
-import { buildTransactionRequestSchema, callRequestSchema, type AgentRequestBody, type MarketplaceAgent } from "./protocol";
+import { AGENT_TYPE_TIMEOUT_MS, buildTransactionRequestSchema, callRequestSchema, type AgentRequestBody } from "./protocol";
+import { splitPayment } from "./verify-transaction";
 
 /**
- * The embedded default's marketplace: the same HTTP protocol as the real one, answered in process
- * (a fetch handler: Request in, Response out) over the local ledger. It builds USDC payments to
- * each agent's owner and its protocol wallet, submits the signed transaction, then calls the agent
- * with a signed request (`X-Tetto-Signature`) that the agent verifies.
+ * The embedded default's marketplace: the same HTTP protocol as the real one (Tetto), answered in
+ * process (a fetch handler: Request in, Response out) over the local ledger. It behaves like the
+ * real one where that matters to a client, unkind parts included:
+ *  - it builds payments as tetto-sdk's builder did: a token-account creation (non-idempotent,
+ *    paid by the caller) for a recipient that has none, then a Transfer to the owner and one to
+ *    the protocol wallet (`fee_bps`, default 10%), and no memo — two identical calls in the same
+ *    slot get byte-identical transactions;
+ *  - agents run as long as their type allows (simple 20 s, complex 120 s, coordinator 180 s,
+ *    scaled by `timeScale` in tests), and a paid call leaves a receipt at `GET /api/receipts/{id}`;
+ *  - it limits agent calls per payer wallet (the real one documents 10 a minute) with a 429;
+ *  - its catalog lists what the real one lists: SOL-priced agents, null optional fields, status.
  */
 
 interface Intent {
-  agent: LocalAgentDefinition;
+  agent: Agent;
   input: unknown;
   payer: string;
   message: string;
@@ -31,13 +44,45 @@ interface Agent {
   secret: string;
 }
 
+export interface LocalMarketplaceOptions {
+  /** Agent calls each payer wallet may start per minute (the real marketplace: 10); null: unlimited. */
+  callsPerWalletPerMinute?: number | null;
+  /** Multiplies the agent-type timeouts (tests run a "180 s" coordinator in a fraction of that). */
+  timeScale?: number;
+  /** The SPL instruction the builder uses: tetto-sdk's TypeScript builder used Transfer, its Python one TransferChecked. */
+  transferInstruction?: "Transfer" | "TransferChecked";
+  /**
+   * Adds the intent id as a memo, so no two payments are ever identical. The real builder adds
+   * none (the default here): only load tests that measure something else turn this on.
+   */
+  memo?: boolean;
+  /** Compute-budget instructions the builder adds (the real builder adds none; a hostile one may). */
+  computeBudget?: { units: number; microLamports: number };
+}
+
+interface StoredReceipt {
+  id: string;
+  agent: { id: string; name: string };
+  caller_wallet: string;
+  payout_wallet: string;
+  token: string;
+  amount: number;
+  tx_signature: string;
+  output_data: unknown;
+  status: "completed";
+  created_at: string;
+}
+
 const INTENT_TTL_MS = 120_000;
+const WINDOW_MS = 60_000;
 
 export class LocalMarketplace {
   readonly apiUrl = "http://local-marketplace.invalid";
   readonly protocolWallet: PublicKey;
   private readonly agents: Agent[];
   private readonly intents = new Map<string, Intent>();
+  private readonly receipts = new Map<string, StoredReceipt>();
+  private readonly callsByWallet = new Map<string, number[]>();
   /** Every payment the marketplace submitted, by signature (for tests and reconciliation). */
   readonly submitted: string[] = [];
 
@@ -45,53 +90,80 @@ export class LocalMarketplace {
     private readonly ledger: LocalLedger,
     agents: Agent[],
     protocolWallet: PublicKey,
+    private readonly options: LocalMarketplaceOptions,
   ) {
     this.agents = agents;
     this.protocolWallet = protocolWallet;
   }
 
   /** Creates owner and protocol wallets and their USDC accounts on the local ledger. */
-  static async create(ledger: LocalLedger, definitions: LocalAgentDefinition[]): Promise<LocalMarketplace> {
+  static async create(ledger: LocalLedger, definitions: LocalAgentDefinition[], options: LocalMarketplaceOptions = {}): Promise<LocalMarketplace> {
     const protocolWallet = Keypair.generate().publicKey;
     const agents = definitions.map((definition) => ({
       definition,
-      owner: Keypair.generate().publicKey,
+      owner: definition.owner?.publicKey ?? Keypair.generate().publicKey,
       secret: randomBytes(32).toString("hex"),
     }));
     for (const owner of [protocolWallet, ...agents.map((agent) => agent.owner)]) await ledger.fund(owner, 0n, 0n);
-    return new LocalMarketplace(ledger, agents, protocolWallet);
+    return new LocalMarketplace(ledger, agents, protocolWallet, options);
   }
 
   /** Walletless view of an agent in the marketplace's catalog format. */
-  private toCatalog(agent: Agent): MarketplaceAgent {
+  private toCatalog(agent: Agent): Record<string, unknown> {
     const { definition } = agent;
+    const sol = definition.token === "SOL";
+    const optional = definition.nullOptionalFields
+      ? { description: null, endpoint_url: null, input_schema: null, output_schema: null, fee_bps: null, agent_type: null, is_beta: null, owner: null }
+      : {
+          description: definition.description,
+          endpoint_url: `local://agents/${definition.name}`,
+          input_schema: z.toJSONSchema(definition.inputSchema),
+          output_schema: z.toJSONSchema(definition.outputSchema),
+          fee_bps: definition.feeBps,
+          agent_type: definition.agentType ?? "simple",
+        };
     return {
       id: definition.id,
       name: definition.name,
-      description: definition.description,
-      endpoint_url: `local://agents/${definition.name}`,
       price_base: Number(definition.priceMicro),
-      token: "USDC",
-      token_mint: this.ledger.usdcMint.toBase58(),
-      token_decimals: USDC_DECIMALS,
-      input_schema: z.toJSONSchema(definition.inputSchema),
-      output_schema: z.toJSONSchema(definition.outputSchema),
+      price_display: Number(definition.priceMicro) / (sol ? 1e9 : 1e6),
+      token: sol ? "SOL" : "USDC",
+      token_mint: sol ? "SOL" : this.ledger.usdcMint.toBase58(),
+      token_decimals: sol ? 9 : USDC_DECIMALS,
       owner_wallet: agent.owner.toBase58(),
-      fee_bps: definition.feeBps,
-      status: "active",
+      status: definition.status ?? "active",
+      ...optional,
     };
   }
 
-  readonly fetch: FetchLike = async (input, init) => {
+  /** As a real fetch: the caller's AbortSignal (its timeout) rejects the request while the marketplace goes on. */
+  readonly fetch: FetchLike = (input, init) => {
+    const signal = init?.signal;
+    const answer = this.handle(input, init);
+    if (!signal) return answer;
+    return new Promise<Response>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const abort = () => reject(signal.reason);
+      signal.addEventListener("abort", abort, { once: true });
+      answer.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+    });
+  };
+
+  private async handle(input: string, init: RequestInit | undefined): Promise<Response> {
     const url = new URL(input);
     const method = (init?.method ?? "GET").toUpperCase();
     const path = url.pathname;
     try {
-      if (method === "GET" && path === "/api/agents") return json(200, { ok: true, agents: this.agents.map((agent) => this.toCatalog(agent)) });
+      if (method === "GET" && path === "/api/agents") return json(200, { ok: true, agents: this.agents.map((agent) => this.toCatalog(agent)), count: this.agents.length });
       const one = /^\/api\/agents\/([^/]+)$/.exec(path);
       if (method === "GET" && one) {
         const agent = this.find(decodeURIComponent(one[1]!));
         return agent ? json(200, { ok: true, agent: this.toCatalog(agent) }) : json(404, { ok: false, error: "Agent not found" });
+      }
+      const receipt = /^\/api\/receipts\/([^/]+)$/.exec(path);
+      if (method === "GET" && receipt) {
+        const found = this.receipts.get(decodeURIComponent(receipt[1]!));
+        return found ? json(200, { ok: true, receipt: found }) : json(404, { ok: false, error: "Receipt not found" });
       }
       const build = /^\/api\/agents\/([^/]+)\/build-transaction$/.exec(path);
       if (method === "POST" && build) return await this.buildTransaction(decodeURIComponent(build[1]!), await readBody(init));
@@ -100,56 +172,99 @@ export class LocalMarketplace {
     } catch (error) {
       return json(500, { ok: false, error: `Marketplace error: ${(error as Error).message}` });
     }
-  };
+  }
 
-  private find(idOrName: string): Agent | undefined {
-    const wanted = idOrName.toLowerCase();
-    return this.agents.find((agent) => agent.definition.id === wanted || agent.definition.name === wanted);
+  /** The marketplace's URLs name agents by id. */
+  private find(id: string): Agent | undefined {
+    return this.agents.find((agent) => agent.definition.id === id.toLowerCase());
   }
 
   private sweepExpiredIntents(now: number): void {
     for (const [id, intent] of this.intents) if (intent.expiresAt < now - INTENT_TTL_MS) this.intents.delete(id);
   }
 
+  /** 10 agent calls a minute per wallet (configurable), counted when a call starts: at its build. */
+  private rateLimited(payer: string, now: number): number | null {
+    const limit = this.options.callsPerWalletPerMinute ?? null;
+    if (limit === null) return null;
+    const recent = (this.callsByWallet.get(payer) ?? []).filter((at) => at > now - WINDOW_MS);
+    if (recent.length >= limit) {
+      this.callsByWallet.set(payer, recent);
+      return Math.max(1, Math.ceil((recent[0]! + WINDOW_MS - now) / 1000));
+    }
+    recent.push(now);
+    this.callsByWallet.set(payer, recent);
+    return null;
+  }
+
   private async buildTransaction(agentId: string, body: unknown): Promise<Response> {
-    this.sweepExpiredIntents(Date.now());
+    const now = Date.now();
+    this.sweepExpiredIntents(now);
     const agent = this.find(agentId);
+    // Like a marketplace that lags behind its own catalog, it builds for an agent whatever its status: refusing is the client's job.
     if (!agent) return json(404, { ok: false, error: "Agent not found" });
     const request = buildTransactionRequestSchema.safeParse(body);
     if (!request.success) return json(400, { ok: false, error: "Invalid build-transaction request" });
-    const input = agent.definition.inputSchema.safeParse(request.data.input);
-    if (!input.success) {
-      return json(400, { ok: false, error: `Input validation failed: ${input.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}` });
-    }
     let payer: PublicKey;
     try {
       payer = new PublicKey(request.data.payer_wallet);
     } catch {
       return json(400, { ok: false, error: "Invalid payer wallet" });
     }
+    const wait = this.rateLimited(payer.toBase58(), now);
+    if (wait !== null) return json(429, { ok: false, error: `Rate limit exceeded. Try again in ${wait} seconds.` }, { "retry-after": String(wait) });
+    const input = agent.definition.inputSchema.safeParse(request.data.input);
+    if (!input.success) {
+      return json(400, { ok: false, error: `Input validation failed: ${input.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}` });
+    }
 
-    const mint = this.ledger.usdcMint;
-    const price = agent.definition.priceMicro;
-    const fee = (price * BigInt(agent.definition.feeBps)) / 10_000n;
-    const source = getAssociatedTokenAddressSync(mint, payer, true);
-    const { blockhash } = await this.ledger.latestBlockhash();
-    const tx = new Transaction({ feePayer: payer, blockhash, lastValidBlockHeight: 0 });
-    tx.add(createTransferCheckedInstruction(source, mint, getAssociatedTokenAddressSync(mint, agent.owner, true), payer, price - fee, USDC_DECIMALS));
-    if (fee > 0n) tx.add(createTransferCheckedInstruction(source, mint, getAssociatedTokenAddressSync(mint, this.protocolWallet, true), payer, fee, USDC_DECIMALS));
-
-    // The intent's reference in a memo makes every payment unique: two identical transfers with
-    // the same blockhash would otherwise share one signature, and only one could land.
+    const tx = await this.buildPayment(agent, payer);
     const intentId = randomUUID();
-    tx.add(new TransactionInstruction({ programId: MEMO_PROGRAM_ID, keys: [], data: Buffer.from(`tetto:${intentId}`, "utf8") }));
-    const expiresAt = Date.now() + INTENT_TTL_MS;
-    this.intents.set(intentId, { agent: agent.definition, input: input.data, payer: payer.toBase58(), message: tx.serializeMessage().toString("base64"), expiresAt, used: false });
+    const expiresAt = now + INTENT_TTL_MS;
+    this.intents.set(intentId, { agent, input: input.data, payer: payer.toBase58(), message: tx.serializeMessage().toString("base64"), expiresAt, used: false });
     return json(200, {
       ok: true,
       transaction: tx.serialize({ requireAllSignatures: false, verifySignatures: false }).toString("base64"),
       payment_intent_id: intentId,
-      amount_base: Number(price),
+      amount_base: Number(agent.definition.priceMicro),
+      token: agent.definition.token ?? "USDC",
       expires_at: new Date(expiresAt).toISOString(),
     });
+  }
+
+  /** As tetto-sdk's builder: recipients' token accounts created when missing, the split as fee_bps says, no memo. */
+  private async buildPayment(agent: Agent, payer: PublicKey): Promise<Transaction> {
+    const { definition } = agent;
+    const { ownerMicro, protocolMicro } = splitPayment(definition.priceMicro, definition.feeBps);
+    const { blockhash, lastValidBlockHeight } = await this.ledger.latestBlockhash();
+    const tx = new Transaction({ feePayer: payer, blockhash, lastValidBlockHeight });
+    const budget = this.options.computeBudget;
+    if (budget) {
+      tx.add(ComputeBudgetProgram.setComputeUnitLimit({ units: budget.units }), ComputeBudgetProgram.setComputeUnitPrice({ microLamports: budget.microLamports }));
+    }
+    if (definition.token === "SOL") {
+      tx.add(SystemProgram.transfer({ fromPubkey: payer, toPubkey: agent.owner, lamports: ownerMicro }));
+      tx.add(SystemProgram.transfer({ fromPubkey: payer, toPubkey: this.protocolWallet, lamports: protocolMicro }));
+      return tx;
+    }
+    const mint = this.ledger.usdcMint;
+    const source = getAssociatedTokenAddressSync(mint, payer, true);
+    const transfers: TransactionInstruction[] = [];
+    for (const [recipient, amount] of [
+      [agent.owner, ownerMicro],
+      [this.protocolWallet, protocolMicro],
+    ] as const) {
+      const account = getAssociatedTokenAddressSync(mint, recipient, true);
+      if (!(await this.ledger.getUsdcAccount(recipient)).exists) tx.add(createAssociatedTokenAccountInstruction(payer, account, recipient, mint));
+      transfers.push(
+        this.options.transferInstruction === "TransferChecked"
+          ? createTransferCheckedInstruction(source, mint, account, payer, amount, USDC_DECIMALS)
+          : createTransferInstruction(source, account, payer, amount),
+      );
+    }
+    tx.add(...transfers);
+    if (this.options.memo) tx.add(new TransactionInstruction({ programId: MEMO_PROGRAM_ID, keys: [], data: Buffer.from(`tetto:${randomUUID()}`, "utf8") }));
+    return tx;
   }
 
   private async call(body: unknown): Promise<Response> {
@@ -180,25 +295,43 @@ export class LocalMarketplace {
     }
     this.submitted.push(signature);
 
-    const agent = this.agents.find((candidate) => candidate.definition === intent.agent)!;
+    const { agent } = intent;
     const agentBody: AgentRequestBody = {
       input: intent.input,
       tetto_context: { caller_wallet: intent.payer, caller_agent_id: null, intent_id: request.data.payment_intent_id, timestamp: Date.now(), version: "1" },
     };
     const outcome = await this.invokeAgent(agent, agentBody);
-    const fee = (intent.agent.priceMicro * BigInt(intent.agent.feeBps)) / 10_000n;
     if (!outcome.ok) return json(502, { ok: false, error: `Agent failed: ${outcome.error}`, tx_signature: signature });
+    const { ownerMicro, protocolMicro } = splitPayment(agent.definition.priceMicro, agent.definition.feeBps);
+    const receipt: StoredReceipt = {
+      id: randomUUID(),
+      agent: { id: agent.definition.id, name: agent.definition.name },
+      caller_wallet: intent.payer,
+      payout_wallet: agent.owner.toBase58(),
+      token: agent.definition.token ?? "USDC",
+      amount: Number(agent.definition.priceMicro),
+      tx_signature: signature,
+      output_data: outcome.output,
+      status: "completed",
+      created_at: new Date().toISOString(),
+    };
+    this.receipts.set(receipt.id, receipt);
     return json(200, {
       ok: true,
       output: outcome.output,
       tx_signature: signature,
-      receipt_id: `rcpt_${randomBytes(12).toString("hex")}`,
-      agent_received: Number(intent.agent.priceMicro - fee),
-      protocol_fee: Number(fee),
+      receipt_id: receipt.id,
+      agent_received: Number(ownerMicro),
+      protocol_fee: Number(protocolMicro),
     });
   }
 
-  /** The agent's endpoint: a signed request, verified by the agent before it does anything. */
+  /** The paid receipts of one caller, newest first (what a test reads to find a receipt it never got). */
+  receiptsOf(callerWallet: string): StoredReceipt[] {
+    return [...this.receipts.values()].filter((receipt) => receipt.caller_wallet === callerWallet).reverse();
+  }
+
+  /** The agent's endpoint: a signed request, verified by the agent, cut off at its type's timeout. */
   private async invokeAgent(agent: Agent, body: AgentRequestBody): Promise<{ ok: true; output: unknown } | { ok: false; error: string }> {
     const raw = JSON.stringify(body);
     const request = new Request(`https://agents.local/${agent.definition.name}`, {
@@ -206,9 +339,18 @@ export class LocalMarketplace {
       headers: { "content-type": "application/json", "x-tetto-signature": signAgentRequest(agent.secret, raw) },
       body: raw,
     });
-    const response = await serveAgent(agent.definition, agent.secret, request);
-    const answer = (await response.json()) as { output?: unknown; error?: string };
-    return response.ok ? { ok: true, output: answer.output } : { ok: false, error: answer.error ?? `agent answered ${response.status}` };
+    const type = agent.definition.agentType ?? "simple";
+    const limitMs = AGENT_TYPE_TIMEOUT_MS[type] * (this.options.timeScale ?? 1);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), limitMs)));
+    try {
+      const response = await Promise.race([serveAgent(agent.definition, agent.secret, request), timeout]);
+      if (response === null) return { ok: false, error: `Agent timeout (${AGENT_TYPE_TIMEOUT_MS[type] / 1000}s limit exceeded)` };
+      const answer = (await response.json()) as { output?: unknown; error?: string };
+      return response.ok ? { ok: true, output: answer.output } : { ok: false, error: answer.error ?? `agent answered ${response.status}` };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
@@ -224,8 +366,8 @@ export async function serveAgent(definition: LocalAgentDefinition, secret: strin
   }
 }
 
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 }
 
 async function readBody(init: RequestInit | undefined): Promise<unknown> {

@@ -6,101 +6,218 @@ import {
   decodeTransferInstruction,
   getAssociatedTokenAddressSync,
 } from "@solana/spl-token";
-import { ComputeBudgetProgram, PublicKey, Transaction } from "@solana/web3.js";
+import { ComputeBudgetInstruction, ComputeBudgetProgram, Message, PublicKey, Transaction, type TransactionInstruction } from "@solana/web3.js";
+import { toBase58 } from "@/lib/solana/base58";
 import { USDC_DECIMALS } from "@/lib/solana/ledger";
 
 /**
- * The gateway never signs blind. Before a key's wallet signs a payment the marketplace built, it
- * must be exactly a payment of the agent's price from this wallet to the agent's owner and/or the
- * protocol wallet, with this wallet paying the fee, and nothing else.
+ * The signing policy: the gateway never signs blind, and what it signs is bounded in lamports as
+ * well as in USDC. Deny by default — a marketplace transaction is signed only when it is exactly
+ * the agent's price, split between the agent's owner and the protocol wallet as `fee_bps` says,
+ * out of the key's USDC account, with the key's wallet the only signer and fee payer, and nothing
+ * else but a bounded compute budget and memos. In particular (DESIGN.md "Money safety"):
+ *  - at most one compute-unit limit and one compute-unit price; the priority fee they make the
+ *    wallet pay is at most `maxPriorityFeeLamports`;
+ *  - no token-account creation at all: creating a recipient's account pays its rent (~0.002 SOL,
+ *    hundreds of times a call's price) to whoever later closes it — the recipient. An existence
+ *    check cannot make it safe: the marketplace submits the transaction and chooses when, so an
+ *    owner can close his account between our check and the landing. Recipients that can be paid
+ *    already have their USDC account; the others are refused, clearly, before anything is paid;
+ *  - signers are read from the message header, not from the signature list on the wire;
+ *  - legacy transactions only (a versioned one can load accounts from lookup tables).
  */
+
 /** SPL Memo v2 and v1: they record bytes in the transaction and do nothing else. */
 export const MEMO_PROGRAMS = [new PublicKey("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"), new PublicKey("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo")];
+
+/** Solana's compute-unit limit when a transaction sets none: 200,000 per instruction, at most 1.4M. */
+const DEFAULT_UNITS_PER_INSTRUCTION = 200_000n;
+const MAX_COMPUTE_UNITS = 1_400_000n;
 
 export interface PaymentExpectation {
   wallet: PublicKey;
   usdcMint: PublicKey;
   priceMicro: bigint;
-  recipients: PublicKey[];
+  /** The agent's owner (catalog `owner_wallet`) and the marketplace's protocol wallet. */
+  owner: PublicKey;
+  protocolWallet: PublicKey;
+  /** The protocol's share in basis points: floor(price × fee_bps / 10,000) to the protocol, the rest to the owner. */
+  feeBps: number;
+  /** The most the compute-budget instructions may make the wallet pay on top of the base fee. */
+  maxPriorityFeeLamports: bigint;
 }
 
 export type VerifiedPayment = { ok: true; transaction: Transaction; totalMicro: bigint } | { ok: false; reason: string };
 
-export function verifyPaymentTransaction(base64: string, expected: PaymentExpectation): VerifiedPayment {
-  let transaction: Transaction;
-  try {
-    transaction = Transaction.from(Buffer.from(base64, "base64"));
-  } catch {
-    return { ok: false, reason: "not a legacy Solana transaction" };
-  }
-  const refuse = (reason: string): VerifiedPayment => ({ ok: false, reason });
+/** The split the marketplace must build: owner gets price − fee, protocol gets the fee (rounded down). */
+export function splitPayment(priceMicro: bigint, feeBps: number): { ownerMicro: bigint; protocolMicro: bigint } {
+  const protocolMicro = (priceMicro * BigInt(feeBps)) / 10_000n;
+  return { ownerMicro: priceMicro - protocolMicro, protocolMicro };
+}
 
-  if (!transaction.feePayer?.equals(expected.wallet)) return refuse("fee payer is not the key's wallet");
-  const signers = transaction.signatures.map((entry) => entry.publicKey);
-  if (signers.length !== 1 || !signers[0]!.equals(expected.wallet)) return refuse("the transaction needs signers other than the key's wallet");
+export function verifyPaymentTransaction(base64: string, expected: PaymentExpectation): VerifiedPayment {
+  const refuse = (reason: string): VerifiedPayment => ({ ok: false, reason });
+  const wire = decodeWire(base64);
+  if (!wire.ok) return refuse(wire.reason);
+  const { message, signatures } = wire;
+
+  // Signers come from the header: web3.js would otherwise take them from the signature list.
+  if (message.header.numRequiredSignatures !== 1) return refuse(`the message asks for ${message.header.numRequiredSignatures} signers; only the key's wallet signs`);
+  if (signatures.length !== 1) return refuse("the signature list does not match the message header");
+  if (message.header.numReadonlySignedAccounts !== 0) return refuse("the fee payer is read-only");
+  if (!message.accountKeys[0]!.equals(expected.wallet)) return refuse("fee payer is not the key's wallet");
+  const transaction = Transaction.populate(message, signatures);
 
   const source = getAssociatedTokenAddressSync(expected.usdcMint, expected.wallet, true);
-  const owners = [expected.wallet, ...expected.recipients];
-  const destinations = expected.recipients.map((owner) => getAssociatedTokenAddressSync(expected.usdcMint, owner, true));
+  const ownerAccount = getAssociatedTokenAddressSync(expected.usdcMint, expected.owner, true);
+  const protocolAccount = getAssociatedTokenAddressSync(expected.usdcMint, expected.protocolWallet, true);
+  const paid = new Map<string, bigint>([
+    [ownerAccount.toBase58(), 0n],
+    [protocolAccount.toBase58(), 0n],
+  ]);
+  const budget = { limit: null as bigint | null, microLamports: null as bigint | null };
   let total = 0n;
   let transfers = 0;
+  let otherInstructions = 0;
 
   for (const [index, instruction] of transaction.instructions.entries()) {
     const where = `instruction ${index}`;
-    if (instruction.programId.equals(ComputeBudgetProgram.programId)) continue;
+    if (instruction.programId.equals(ComputeBudgetProgram.programId)) {
+      const problem = readComputeBudget(instruction, budget);
+      if (problem) return refuse(`${where}: ${problem}`);
+      continue;
+    }
+    otherInstructions += 1;
     if (MEMO_PROGRAMS.some((memo) => memo.equals(instruction.programId))) {
-      // A memo (the marketplace's intent reference) moves nothing; it may only ask the wallet to sign.
+      // A memo moves nothing; it may only ask the wallet to sign.
       if (!instruction.keys.every((key) => key.pubkey.equals(expected.wallet) && !key.isWritable)) return refuse(`${where}: memo names other accounts`);
       continue;
     }
-
     if (instruction.programId.equals(ASSOCIATED_TOKEN_PROGRAM_ID)) {
-      // create (no data / 0) or create-idempotent (1): [payer, ata, owner, mint, system, token]
-      const kind = instruction.data.length === 0 ? 0 : instruction.data[0];
-      if (kind !== 0 && kind !== 1) return refuse(`${where}: associated-token instruction other than create`);
-      const [, ata, owner, mint] = instruction.keys.map((key) => key.pubkey);
-      if (!mint?.equals(expected.usdcMint)) return refuse(`${where}: creates a token account of another mint`);
-      if (!owner || !owners.some((allowed) => allowed.equals(owner))) return refuse(`${where}: creates a token account for a stranger`);
-      if (!ata?.equals(getAssociatedTokenAddressSync(expected.usdcMint, owner, true))) return refuse(`${where}: not the owner's associated account`);
-      continue;
+      const recipient = instruction.keys[2]?.pubkey.toBase58() ?? "an unknown owner";
+      return refuse(`${where}: creates a token account for ${recipient}, paying its rent; this gateway pays no rent (the recipient must hold a USDC account)`);
     }
-
     if (!instruction.programId.equals(TOKEN_PROGRAM_ID)) return refuse(`${where}: program ${instruction.programId.toBase58()} is not allowed`);
-    let amount: bigint;
-    let from: PublicKey;
-    let to: PublicKey;
-    let authority: PublicKey;
-    try {
-      if (instruction.data[0] === TokenInstruction.TransferChecked) {
-        const decoded = decodeTransferCheckedInstruction(instruction, TOKEN_PROGRAM_ID);
-        if (!decoded.keys.mint.pubkey.equals(expected.usdcMint)) return refuse(`${where}: transfers another token`);
-        if (decoded.data.decimals !== USDC_DECIMALS) return refuse(`${where}: wrong decimals`);
-        ({ amount } = decoded.data);
-        from = decoded.keys.source.pubkey;
-        to = decoded.keys.destination.pubkey;
-        authority = decoded.keys.owner.pubkey;
-        if (decoded.keys.multiSigners.length > 0) return refuse(`${where}: multisig transfer`);
-      } else if (instruction.data[0] === TokenInstruction.Transfer) {
-        const decoded = decodeTransferInstruction(instruction, TOKEN_PROGRAM_ID);
-        ({ amount } = decoded.data);
-        from = decoded.keys.source.pubkey;
-        to = decoded.keys.destination.pubkey;
-        authority = decoded.keys.owner.pubkey;
-        if (decoded.keys.multiSigners.length > 0) return refuse(`${where}: multisig transfer`);
-      } else {
-        return refuse(`${where}: token instruction ${instruction.data[0]} is not a transfer`);
-      }
-    } catch {
-      return refuse(`${where}: malformed token instruction`);
-    }
-    if (!from.equals(source)) return refuse(`${where}: transfers out of an account that is not the wallet's USDC account`);
-    if (!authority.equals(expected.wallet)) return refuse(`${where}: transfer authority is not the wallet`);
-    if (!destinations.some((destination) => destination.equals(to))) return refuse(`${where}: pays someone other than the agent or the protocol`);
-    total += amount;
+
+    const transfer = readTransfer(instruction, expected.usdcMint);
+    if (!transfer.ok) return refuse(`${where}: ${transfer.reason}`);
+    if (!transfer.from.equals(source)) return refuse(`${where}: transfers out of an account that is not the wallet's USDC account`);
+    if (!transfer.authority.equals(expected.wallet)) return refuse(`${where}: transfer authority is not the wallet`);
+    const to = transfer.to.toBase58();
+    if (!paid.has(to)) return refuse(`${where}: pays someone other than the agent's owner or the protocol`);
+    paid.set(to, paid.get(to)! + transfer.amount);
+    total += transfer.amount;
     transfers += 1;
   }
 
   if (transfers === 0) return refuse("no payment in the transaction");
   if (total !== expected.priceMicro) return refuse(`pays ${total} base units, the agent's price is ${expected.priceMicro}`);
+  // An owner who is also the protocol wallet gets both shares in one account: the total says it all.
+  const split = splitPayment(expected.priceMicro, expected.feeBps);
+  const toOwner = paid.get(ownerAccount.toBase58())!;
+  const toProtocol = paid.get(protocolAccount.toBase58())!;
+  if (!ownerAccount.equals(protocolAccount) && (toOwner !== split.ownerMicro || toProtocol !== split.protocolMicro)) {
+    return refuse(`splits the price ${toOwner} to the owner and ${toProtocol} to the protocol; fee_bps ${expected.feeBps} says ${split.ownerMicro} and ${split.protocolMicro}`);
+  }
+
+  const priorityFee = priorityFeeLamports(budget, otherInstructions);
+  if (priorityFee > expected.maxPriorityFeeLamports) {
+    return refuse(`its compute budget costs ${priorityFee} lamports of priority fee, above this gateway's ceiling of ${expected.maxPriorityFeeLamports}`);
+  }
   return { ok: true, transaction, totalMicro: total };
+}
+
+/** The wire format: a compact-u16 count of signatures, the signatures, then the message. */
+function decodeWire(base64: string): { ok: true; message: Message; signatures: string[] } | { ok: false; reason: string } {
+  const bytes = Buffer.from(base64, "base64");
+  const count = readCompactU16(bytes);
+  if (!count) return { ok: false, reason: "not a Solana transaction" };
+  const messageStart = count.size + count.value * 64;
+  if (bytes.length <= messageStart) return { ok: false, reason: "not a Solana transaction" };
+  const messageBytes = bytes.subarray(messageStart);
+  // The high bit of a versioned message's first byte is set; a legacy header's first byte is a small count.
+  if ((messageBytes[0]! & 0x80) !== 0) return { ok: false, reason: "a versioned transaction (only legacy transactions are signed)" };
+  let message: Message;
+  try {
+    message = Message.from(messageBytes);
+  } catch {
+    return { ok: false, reason: "not a legacy Solana transaction" };
+  }
+  // Transaction.populate wants base58 signatures (all zeros: not signed yet).
+  const signatures = Array.from({ length: count.value }, (_, i) => toBase58(bytes.subarray(count.size + i * 64, count.size + (i + 1) * 64)));
+  return { ok: true, message, signatures };
+}
+
+function readCompactU16(bytes: Uint8Array): { value: number; size: number } | null {
+  let value = 0;
+  for (let size = 0; size < 3; size += 1) {
+    const byte = bytes[size];
+    if (byte === undefined) return null;
+    value |= (byte & 0x7f) << (size * 7);
+    if ((byte & 0x80) === 0) return { value, size: size + 1 };
+  }
+  return null;
+}
+
+/** Reads one compute-budget instruction into `budget`; returns why it is refused, or null. */
+function readComputeBudget(instruction: TransactionInstruction, budget: { limit: bigint | null; microLamports: bigint | null }): string | null {
+  if (instruction.keys.length > 0) return "compute-budget instruction names accounts";
+  let kind: string;
+  try {
+    kind = ComputeBudgetInstruction.decodeInstructionType(instruction);
+  } catch {
+    return "malformed compute-budget instruction";
+  }
+  try {
+    if (kind === "SetComputeUnitLimit") {
+      if (budget.limit !== null) return "a second compute-unit limit";
+      budget.limit = BigInt(ComputeBudgetInstruction.decodeSetComputeUnitLimit(instruction).units);
+      return null;
+    }
+    if (kind === "SetComputeUnitPrice") {
+      if (budget.microLamports !== null) return "a second compute-unit price";
+      budget.microLamports = BigInt(ComputeBudgetInstruction.decodeSetComputeUnitPrice(instruction).microLamports);
+      return null;
+    }
+  } catch {
+    return "malformed compute-budget instruction";
+  }
+  return `compute-budget instruction ${kind} is not allowed`;
+}
+
+/** Priority fee = ceil(compute-unit limit × price in micro-lamports / 1,000,000), as the runtime charges it. */
+function priorityFeeLamports(budget: { limit: bigint | null; microLamports: bigint | null }, instructions: number): bigint {
+  if (budget.microLamports === null || budget.microLamports === 0n) return 0n;
+  const units = budget.limit ?? bigMin(DEFAULT_UNITS_PER_INSTRUCTION * BigInt(instructions), MAX_COMPUTE_UNITS);
+  const capped = bigMin(units, MAX_COMPUTE_UNITS);
+  return (capped * budget.microLamports + 999_999n) / 1_000_000n;
+}
+
+function bigMin(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+/** A Transfer or TransferChecked of USDC (6 decimals), single authority. */
+function readTransfer(
+  instruction: TransactionInstruction,
+  usdcMint: PublicKey,
+): { ok: true; amount: bigint; from: PublicKey; to: PublicKey; authority: PublicKey } | { ok: false; reason: string } {
+  try {
+    if (instruction.data[0] === TokenInstruction.TransferChecked) {
+      const decoded = decodeTransferCheckedInstruction(instruction, TOKEN_PROGRAM_ID);
+      if (!decoded.keys.mint.pubkey.equals(usdcMint)) return { ok: false, reason: "transfers another token" };
+      if (decoded.data.decimals !== USDC_DECIMALS) return { ok: false, reason: "wrong decimals" };
+      if (decoded.keys.multiSigners.length > 0) return { ok: false, reason: "multisig transfer" };
+      return { ok: true, amount: BigInt(decoded.data.amount), from: decoded.keys.source.pubkey, to: decoded.keys.destination.pubkey, authority: decoded.keys.owner.pubkey };
+    }
+    if (instruction.data[0] === TokenInstruction.Transfer) {
+      // No mint in a plain Transfer: the source (the wallet's USDC account) fixes it.
+      const decoded = decodeTransferInstruction(instruction, TOKEN_PROGRAM_ID);
+      if (decoded.keys.multiSigners.length > 0) return { ok: false, reason: "multisig transfer" };
+      return { ok: true, amount: BigInt(decoded.data.amount), from: decoded.keys.source.pubkey, to: decoded.keys.destination.pubkey, authority: decoded.keys.owner.pubkey };
+    }
+  } catch {
+    return { ok: false, reason: "malformed token instruction" };
+  }
+  return { ok: false, reason: `token instruction ${instruction.data[0]} is not a transfer` };
 }

@@ -1,32 +1,37 @@
-import { PublicKey } from "@solana/web3.js";
+import { PublicKey, type Transaction } from "@solana/web3.js";
 import { z } from "zod";
 import type { AgentMarketplace } from "@/lib/context";
+import { pricedInUsdc } from "@/lib/agents/catalog";
 import { MarketplaceError, type CallResult } from "@/lib/agents/marketplace-client";
-import { developerCostMicro, microToUsd } from "@/lib/agents/pricing";
+import { developerCostMicro } from "@/lib/agents/pricing";
 import type { MarketplaceAgent } from "@/lib/agents/protocol";
 import { verifyPaymentTransaction } from "@/lib/agents/verify-transaction";
 import type { KeyRing } from "@/lib/crypto/secret-box";
 import { openKeypair } from "@/lib/crypto/wallet-keys";
 import { callFunction, type Database } from "@/lib/db";
-import { ApiError, errorBody, type ErrorCode } from "@/lib/http/errors";
 import type { VerifiedKey } from "@/lib/keys/schemas";
-import { toBase58 } from "@/lib/solana/base58";
-import { USDC_DECIMALS, type Ledger } from "@/lib/solana/ledger";
 import type { MoneyPolicy } from "@/lib/money/policy";
+import type { RateLimiter, RateLimitPolicy } from "@/lib/ratelimit/types";
+import { retryAfterSeconds } from "@/lib/ratelimit/types";
+import { toBase58 } from "@/lib/solana/base58";
 import { topUpWallet, type FundingDeps } from "@/lib/solana/funding";
-import { recoverPendingCalls, resolvePayment } from "./recovery";
+import type { Ledger } from "@/lib/solana/ledger";
+import type { CallCharge, CallOutcome, NotPaid, Refusal } from "./outcome";
+import { readStoredOutcome } from "./outcome";
+import { confirmPayment, resolvePayment } from "./recovery";
 import type { CallBody } from "./schemas";
-import { refusalAnswer } from "./refusals";
-import { hashCallBody, recordCallPayment, reserveCall, settleCall, type CallAnswer, type ReserveArgs } from "./usage-store";
+import { hashCallBody, recordCallPayment, recordCallResult, reserveCall, settleCall, type ReserveArgs } from "./usage-store";
+import type { UsageRow } from "./schemas";
 
 /**
- * One paid call (DESIGN.md "One paid call"): reserve → build → verify → sign → record → submit
- * and call → settle. Every step that changes money is recorded before the next one starts, so a
- * crash anywhere leaves a row that recovery settles from the chain: no double payment, no lost
- * usage row, no charge without a call.
+ * One paid call (DESIGN.md "One paid call"), as its steps:
+ *   lookUpAgent → reserveWithTopUp → buildVerifiedPayment → signAndRecord → submitAndSettle.
+ * Each step that changes money is recorded before the next starts, so a crash anywhere leaves a
+ * row that recovery settles from the chain: no double payment, no lost usage row, no charge
+ * without a call. The result is a domain outcome; `lib/http/call-answer.ts` words it.
  */
 
-export type PipelineStep = "reserved" | "built" | "signed" | "submitted" | "settled";
+export type PipelineStep = "reserved" | "built" | "signed" | "submitted" | "answered" | "settled";
 
 export interface CallDeps {
   db: Database;
@@ -38,6 +43,14 @@ export interface CallDeps {
   policy: MoneyPolicy;
   /** Agents priced above this are never paid. */
   maxAgentPriceMicro: bigint;
+  /** The most a marketplace payment's compute budget may cost the wallet on top of the base fee. */
+  maxPriorityFeeLamports: bigint;
+  /** The marketplace's calls per wallet per minute, enforced here before anything is reserved; null: no limit. */
+  marketplaceLimit: { limiter: RateLimiter; policy: RateLimitPolicy } | null;
+  /** How long to wait for the marketplace's answer to a paid call of this agent (its type's timeout + submission). */
+  callTimeoutMs: (agent: MarketplaceAgent) => number;
+  /** How long to wait for a payment the marketplace reports as made to show on the chain before leaving it to recovery. */
+  confirmWaitMs: number;
   /** Top-up on the call path; null when no treasury is configured. Loaded only when needed. */
   topUp: () => Promise<{ funding: FundingDeps; targets: { usdcMicro: bigint; solLamports: bigint } } | null>;
   /** Crash-injection seam for tests: runs after each step; throwing there stops the call as a crash would. */
@@ -50,206 +63,270 @@ export interface CallRequest {
   requestId: string;
   body: CallBody;
   idempotencyKey: string | null;
-  /** This gateway's origin, for links in answers (where to verify a card). */
-  origin: string;
 }
 
-/** Pending calls older than this are settled from the chain by the next call of the same key. */
+/** Pending calls older than this are settled from the chain before the same key's next call. */
 export const STALE_PENDING_MS = 120_000;
 
-export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRequest): Promise<CallAnswer & { replayed?: boolean }> {
-  const { requestId, body } = request;
-  const fail = (code: ErrorCode, message: string, details: Record<string, unknown> = {}): CallAnswer => {
-    const error = new ApiError(code, message, details);
-    return { status: error.status, body: errorBody(error, requestId) };
-  };
-  const log = deps.log ?? ((line: string) => console.warn(line));
+/** A payment identical to another call's in flight is rebuilt on the next blockhash, this many times at most. */
+const IDENTICAL_PAYMENT_ATTEMPTS = 4;
 
-  await recoverPendingCalls(deps, { keyId: key.key_id, olderThan: new Date(Date.now() - STALE_PENDING_MS) });
+interface PricedAgent {
+  agent: MarketplaceAgent;
+  agentCostMicro: bigint;
+  developerCostMicro: bigint;
+}
 
-  // Step 5: the agent and its price, from the (cached) catalog.
-  let agent: MarketplaceAgent | null;
-  try {
-    agent = await deps.agents.client.findAgent(body.agent_id);
-  } catch (error) {
-    return fail("marketplace_error", `The agent marketplace is unavailable: ${(error as Error).message}`, { paid: false });
-  }
-  if (!agent) return fail("unknown_agent", `No agent "${body.agent_id}" in the marketplace. GET /api/tdk/v1/agents lists them.`);
-  if (agent.token_mint !== deps.ledger.usdcMint.toBase58() || agent.token_decimals !== USDC_DECIMALS) {
-    return fail("marketplace_error", `Agent ${agent.name} is not priced in this gateway's USDC.`, { paid: false });
-  }
-  const agentCost = BigInt(agent.price_base);
-  // Nothing is reserved or paid for an agent above the gateway's maximum price, or above the caller's.
-  if (agentCost > deps.maxAgentPriceMicro) {
-    return fail("agent_not_callable", `Agent ${agent.name} costs ${microToUsd(agentCost)} USD a call, above this gateway's maximum of ${microToUsd(deps.maxAgentPriceMicro)} USD.`, {
-      agent_cost_usd: microToUsd(agentCost),
-      max_agent_price_usd: microToUsd(deps.maxAgentPriceMicro),
-    });
-  }
-  const developerCost = developerCostMicro(agentCost, deps.pricing.markupBps);
-  if (body.max_cost_usd !== undefined && developerCost > body.max_cost_usd) {
-    return fail("max_cost_exceeded", `Agent ${agent.name} costs you ${microToUsd(developerCost)} USD, above your max_cost_usd of ${microToUsd(body.max_cost_usd)}.`, {
-      developer_cost_usd: microToUsd(developerCost),
-      max_cost_usd: microToUsd(body.max_cost_usd),
-      paid: false,
-    });
-  }
-  const reserveArgs: ReserveArgs = {
-    keyId: key.key_id,
-    requestId,
-    agentId: agent.id,
-    agentName: agent.name,
-    agentCostMicro: agentCost,
-    markupBps: deps.pricing.markupBps,
-    developerCostMicro: developerCost,
-    idempotencyKey: request.idempotencyKey,
-    requestHash: hashCallBody(body),
-  };
+export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRequest): Promise<CallOutcome> {
+  const refused = (refusal: Refusal): CallOutcome => ({ kind: "refused", requestId: request.requestId, refusal });
+  const priced = await lookUpAgent(deps, request.body);
+  if (!priced.ok) return refused(priced.refusal);
+  const limited = await marketplaceLimit(deps, key);
+  if (limited) return refused(limited);
 
-  // Step 6: reserve (every limit, the balance, the pending row), with one top-up from the treasury if short (step 7).
-  let reservation = await reserveCall(deps.db, reserveArgs, deps.policy);
-  let topUpOutcome: string | null = null;
-  if (!reservation.ok && reservation.code === "insufficient_balance") {
-    const topUp = await deps.topUp();
-    if (!topUp) {
-      topUpOutcome = "no_treasury";
-    } else {
-      const result = await topUpWallet(topUp.funding, { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) }, topUp.targets);
-      topUpOutcome = result.ok ? "funded" : result.code;
-      if (result.ok) reservation = await reserveCall(deps.db, reserveArgs, deps.policy);
-    }
-  }
-  if (!reservation.ok) {
-    if (reservation.code === "idempotent_replay") {
-      const first = reservation.usage;
-      if (first.request_hash !== reserveArgs.requestHash) {
-        return fail("idempotency_key_reused", "This Idempotency-Key was used with a different request body.");
-      }
-      if (first.status === "pending" || !first.response) {
-        return fail("idempotency_in_progress", "The first request with this Idempotency-Key is still being processed. Retry later.");
-      }
-      return { ...first.response, replayed: true };
-    }
-    return refusalAnswer(reservation, { fail, agentName: agent.name, developerCost, topUpOutcome, origin: request.origin });
-  }
+  const reservation = await reserveWithTopUp(deps, key, request, priced);
+  if (reservation.kind !== "reserved") return reservation.kind === "replayed" ? reservation.outcome : refused(reservation.refusal);
   const usage = reservation.usage;
   await deps.afterStep?.("reserved", usage.id);
 
-  const settleFailed = async (answer: CallAnswer, error: string) => {
-    await settleCall(deps.db, usage.id, { status: "failed", error, response: answer }, deps.policy);
-    return answer;
+  const charge: CallCharge = {
+    agentId: priced.agent.id,
+    agentName: priced.agent.name,
+    agentCostMicro: Number(priced.agentCostMicro),
+    markupBps: deps.pricing.markupBps,
+    developerCostMicro: Number(priced.developerCostMicro),
+    tier: usage.tier,
   };
+  const call = { deps, key, request, usage, priced, charge };
+  for (let attempt = 1; ; attempt += 1) {
+    const payment = await buildVerifiedPayment(call);
+    if (!payment.ok) return releaseCall(call, payment.reason);
+    await deps.afterStep?.("built", usage.id);
+    const signed = await signAndRecord(call, payment);
+    if (signed.ok) return submitAndSettle(call, signed);
+    // The marketplace adds no nonce: another call of this key built the same bytes in the same slot.
+    deps.log?.(`[tdk] request_id=${request.requestId} payment identical to one in flight (attempt ${attempt}); rebuilding on the next blockhash`);
+    if (attempt === IDENTICAL_PAYMENT_ATTEMPTS) return releaseCall(call, { code: "identical_payment_in_flight" });
+    await nextBlockhash(deps.ledger, payment.tx.recentBlockhash!);
+  }
+}
 
-  // Step 8a: the marketplace builds the payment; the input is validated there, before any payment.
-  const wallet = new PublicKey(key.wallet_public_key);
+/** Step 5: the agent by id, else by unique name; refused before anything is reserved unless we will pay it. */
+async function lookUpAgent(deps: CallDeps, body: CallBody): Promise<({ ok: true } & PricedAgent) | { ok: false; refusal: Refusal }> {
+  const refuse = (refusal: Refusal) => ({ ok: false as const, refusal });
+  let lookup;
+  try {
+    lookup = await deps.agents.client.findAgent(body.agent_id);
+  } catch (error) {
+    return refuse({ code: "marketplace_unavailable", message: (error as Error).message });
+  }
+  if (!lookup.ok) return refuse(lookup.code === "unknown_agent" ? { code: "unknown_agent", agent: body.agent_id } : { code: "ambiguous_agent", agent: body.agent_id, ids: lookup.ids });
+  const { agent } = lookup;
+  if (agent.status !== "active") return refuse({ code: "agent_inactive", agentName: agent.name, status: agent.status });
+  if (!pricedInUsdc(agent, deps.ledger.usdcMint.toBase58())) {
+    return refuse({ code: "agent_not_priced_in_usdc", agentName: agent.name, token: agent.token === "USDC" ? `USDC of another mint (${agent.token_mint})` : agent.token });
+  }
+  const agentCostMicro = BigInt(agent.price_base);
+  if (agentCostMicro > deps.maxAgentPriceMicro) {
+    return refuse({ code: "agent_price_above_maximum", agentName: agent.name, agentCostMicro: Number(agentCostMicro), maxAgentPriceMicro: Number(deps.maxAgentPriceMicro) });
+  }
+  const developerCost = developerCostMicro(agentCostMicro, deps.pricing.markupBps);
+  if (body.max_cost_usd !== undefined && developerCost > body.max_cost_usd) {
+    return refuse({ code: "max_cost_exceeded", agentName: agent.name, developerCostMicro: Number(developerCost), maxCostMicro: Number(body.max_cost_usd) });
+  }
+  return { ok: true, agent, agentCostMicro, developerCostMicro: developerCost };
+}
+
+/** The marketplace's per-wallet limit (one wallet per key), counted here so it answers 429 before anything is reserved. */
+async function marketplaceLimit(deps: CallDeps, key: VerifiedKey): Promise<Refusal | null> {
+  if (!deps.marketplaceLimit) return null;
+  const { limiter, policy } = deps.marketplaceLimit;
+  const result = await limiter.limit(policy, key.wallet_public_key);
+  return result.success ? null : { code: "marketplace_rate_limited", retryAfterSeconds: retryAfterSeconds(result), limit: policy.limit };
+}
+
+type ReserveStep = { kind: "reserved"; usage: UsageRow } | { kind: "replayed"; outcome: CallOutcome } | { kind: "refused"; refusal: Refusal };
+
+/** Steps 6–7: every limit, the balance and the pending row in one SQL call, with one top-up from the treasury if short. */
+async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallRequest, priced: PricedAgent): Promise<ReserveStep> {
+  const args: ReserveArgs = {
+    keyId: key.key_id,
+    requestId: request.requestId,
+    agentId: priced.agent.id,
+    agentName: priced.agent.name,
+    agentCostMicro: priced.agentCostMicro,
+    markupBps: deps.pricing.markupBps,
+    developerCostMicro: priced.developerCostMicro,
+    idempotencyKey: request.idempotencyKey,
+    requestHash: hashCallBody(request.body),
+  };
+  let reservation = await reserveCall(deps.db, args, deps.policy);
+  let topUp: string | null = null;
+  if (!reservation.ok && reservation.code === "insufficient_balance") {
+    const treasury = await deps.topUp();
+    if (!treasury) {
+      topUp = "no_treasury";
+    } else {
+      const funded = await topUpWallet(treasury.funding, { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) }, treasury.targets);
+      topUp = funded.ok ? "funded" : funded.code;
+      if (funded.ok) reservation = await reserveCall(deps.db, args, deps.policy);
+    }
+  }
+  if (reservation.ok) return { kind: "reserved", usage: reservation.usage };
+  if (reservation.code !== "idempotent_replay") {
+    return { kind: "refused", refusal: { code: "reservation", refusal: reservation, agentName: priced.agent.name, developerCostMicro: Number(priced.developerCostMicro), topUp } };
+  }
+  const first = reservation.usage;
+  if (first.request_hash !== args.requestHash) return { kind: "refused", refusal: { code: "idempotency_key_reused" } };
+  if (first.status === "pending" || !first.response) return { kind: "refused", refusal: { code: "idempotency_in_progress" } };
+  return { kind: "replayed", outcome: { kind: "replayed", stored: readStoredOutcome(first.response) } };
+}
+
+interface ReservedCall {
+  deps: CallDeps;
+  key: VerifiedKey;
+  request: CallRequest;
+  usage: UsageRow;
+  priced: PricedAgent;
+  charge: CallCharge;
+}
+
+/** Ends a reserved call that paid nothing: failed, reservation released, outcome stored for replays. */
+async function releaseCall({ deps, request, usage }: ReservedCall, reason: NotPaid): Promise<CallOutcome> {
+  const outcome: CallOutcome = { kind: "not_paid", requestId: request.requestId, reason };
+  const error = "message" in reason ? reason.message : "reason" in reason ? `refused to sign: ${reason.reason}` : reason.code;
+  await settleCall(deps.db, usage.id, { status: "failed", error, outcome }, deps.policy);
+  return outcome;
+}
+
+type BuiltPayment = { ok: true; tx: Transaction; intentId: string; lastValidBlockHeight: number } | { ok: false; reason: NotPaid };
+
+/** Step 8a–b: the marketplace builds the payment (validating the input), and it is signed only if the policy allows it. */
+async function buildVerifiedPayment({ deps, key, request, priced }: ReservedCall): Promise<BuiltPayment> {
+  const { agent, agentCostMicro } = priced;
   let build;
   try {
-    build = await deps.agents.client.buildTransaction(agent.id, key.wallet_public_key, body.input);
+    build = await deps.agents.client.buildTransaction(agent.id, key.wallet_public_key, request.body.input);
   } catch (error) {
     const status = error instanceof MarketplaceError ? error.status : null;
-    const code = status !== null && status >= 400 && status < 500 ? "invalid_agent_input" : "marketplace_error";
-    return settleFailed(fail(code, (error as Error).message, { paid: false }), (error as Error).message);
+    if (status === 429) return { ok: false, reason: { code: "marketplace_rate_limited", message: (error as Error).message, retryAfterSeconds: (error as MarketplaceError).retryAfterSeconds ?? 60 } };
+    return { ok: false, reason: { code: status !== null && status >= 400 && status < 500 ? "invalid_agent_input" : "marketplace_error", message: (error as Error).message } };
   }
-  if (!build.ok) {
-    const code = build.httpStatus >= 400 && build.httpStatus < 500 ? "invalid_agent_input" : "marketplace_error";
-    return settleFailed(fail(code, build.error, { paid: false }), build.error);
-  }
+  if (!build.ok) return { ok: false, reason: { code: build.httpStatus >= 400 && build.httpStatus < 500 ? "invalid_agent_input" : "marketplace_error", message: build.error } };
 
-  // Step 8b: never sign blind.
   const verified =
-    BigInt(build.amount_base) !== agentCost
-      ? ({ ok: false, reason: `the intent is for ${build.amount_base} base units, the agent's price is ${agentCost}` } as const)
+    BigInt(build.amount_base) !== agentCostMicro
+      ? ({ ok: false, reason: `the intent is for ${build.amount_base} base units, the agent's price is ${agentCostMicro}` } as const)
       : verifyPaymentTransaction(build.transaction, {
-          wallet,
+          wallet: new PublicKey(key.wallet_public_key),
           usdcMint: deps.ledger.usdcMint,
-          priceMicro: agentCost,
-          recipients: [new PublicKey(agent.owner_wallet), deps.agents.protocolWallet],
+          priceMicro: agentCostMicro,
+          owner: new PublicKey(agent.owner_wallet),
+          protocolWallet: deps.agents.protocolWallet,
+          feeBps: agent.fee_bps,
+          maxPriorityFeeLamports: deps.maxPriorityFeeLamports,
         });
   if (!verified.ok) {
-    log(`[tdk] request_id=${requestId} refused to sign a marketplace transaction for agent ${agent.name}: ${verified.reason}`);
-    return settleFailed(
-      fail("unsafe_transaction", `The marketplace built a payment this gateway will not sign: ${verified.reason}.`, { paid: false }),
-      `refused to sign: ${verified.reason}`,
-    );
+    (deps.log ?? console.warn)(`[tdk] request_id=${request.requestId} refused to sign a marketplace transaction for agent ${agent.name}: ${verified.reason}`);
+    return { ok: false, reason: { code: "unsafe_transaction", reason: verified.reason } };
   }
-  const tx = verified.transaction;
   // When the payment can no longer land: without it, recovery could never conclude "not paid".
-  const lastValidBlockHeight = await deps.ledger.lastValidBlockHeight(tx.recentBlockhash!);
-  if (lastValidBlockHeight === null) {
-    const message = "The marketplace built a payment on a blockhash this chain never handed out; nothing was paid.";
-    return settleFailed(fail("unsafe_transaction", message, { paid: false }), message);
-  }
-  await deps.afterStep?.("built", usage.id);
+  const lastValidBlockHeight = await deps.ledger.lastValidBlockHeight(verified.transaction.recentBlockhash!);
+  if (lastValidBlockHeight === null) return { ok: false, reason: { code: "unsafe_transaction", reason: "it uses a blockhash this chain never handed out" } };
+  return { ok: true, tx: verified.transaction, intentId: build.payment_intent_id, lastValidBlockHeight };
+}
 
-  // Step 8c: decrypt the wallet for this signature only; record the signature before it leaves.
+type SignedPayment = { ok: true; tx: Transaction; intentId: string; signature: string; lastValidBlockHeight: number } | { ok: false };
+
+/** Step 8c: the wallet is decrypted for this signature only, and the signature recorded before it leaves. */
+async function signAndRecord({ deps, key, usage }: ReservedCall, payment: Extract<BuiltPayment, { ok: true }>): Promise<SignedPayment> {
   const secret = await callFunction(deps.db, "tdk_get_wallet_secret", { p_key_id: key.key_id }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
+  const { tx } = payment;
   tx.sign(openKeypair(deps.ring, secret.secret_encrypted, secret.public_key));
   const signature = toBase58(tx.signature!);
   const recorded = await recordCallPayment(deps.db, usage.id, {
-    paymentIntentId: build.payment_intent_id,
+    paymentIntentId: payment.intentId,
     txSignature: signature,
     recentBlockhash: tx.recentBlockhash!,
-    lastValidBlockHeight,
+    lastValidBlockHeight: payment.lastValidBlockHeight,
   });
-  if (!recorded.ok) {
-    log(`[tdk] request_id=${requestId} marketplace built a payment identical to one already in flight (agent ${agent.name})`);
-    const message = "The marketplace built a payment identical to another one in flight; nothing was paid. Retry.";
-    return settleFailed(fail("marketplace_error", message, { paid: false }), message);
-  }
+  if (!recorded.ok) return { ok: false };
   await deps.afterStep?.("signed", usage.id);
+  return { ok: true, tx, intentId: payment.intentId, signature, lastValidBlockHeight: payment.lastValidBlockHeight };
+}
 
-  // Step 8d: the marketplace submits the payment and calls the agent.
+/** Steps 8d–9: the marketplace submits the payment and calls the agent; what it answered decides how the call settles. */
+async function submitAndSettle(call: ReservedCall, signed: Extract<SignedPayment, { ok: true }>): Promise<CallOutcome> {
+  const { deps, usage } = call;
   let result: CallResult | null = null;
-  let callError = "";
+  let callError: Error | null = null;
   try {
-    result = await deps.agents.client.callAgent(build.payment_intent_id, tx.serialize().toString("base64"));
+    result = await deps.agents.client.callAgent(signed.intentId, signed.tx.serialize().toString("base64"), deps.callTimeoutMs(call.priced.agent));
   } catch (error) {
-    callError = (error as Error).message;
+    callError = error as Error;
   }
   await deps.afterStep?.("submitted", usage.id);
-
-  // Step 9: settle.
   if (result?.ok) {
-    if (result.tx_signature !== signature) log(`[tdk] request_id=${requestId} marketplace reported signature ${result.tx_signature}, signed ${signature}`);
-    const answer: CallAnswer = {
-      status: 200,
-      body: {
-        success: true,
-        output: result.output,
-        usage: {
-          request_id: requestId,
-          agent_id: agent.id,
-          agent_name: agent.name,
-          agent_cost_usd: microToUsd(agentCost),
-          markup_pct: deps.pricing.markupBps / 100,
-          developer_cost_usd: microToUsd(developerCost),
-          agent_cost_micro: Number(agentCost),
-          developer_cost_micro: Number(developerCost),
-          tier: usage.tier,
-          tx_signature: signature,
-          receipt_id: result.receipt_id ?? null,
-        },
-      },
-    };
-    await settleCall(deps.db, usage.id, { status: "succeeded", txSignature: signature, receiptId: result.receipt_id ?? null, response: answer }, deps.policy);
-    await deps.afterStep?.("settled", usage.id);
-    return answer;
+    const output = result.output !== undefined ? result.output : await receiptOutput(deps, result.receipt_id ?? null, signed.signature);
+    if (output !== undefined) return settleAnswered(call, signed, output, result.receipt_id ?? null);
   }
+  return settleUnanswered(call, signed, result, callError);
+}
 
-  // The call failed: whether it was paid is read from the chain, never assumed.
-  const message = result && !result.ok ? result.error : `The marketplace did not answer: ${callError}`;
+/**
+ * The agent answered. The answer is kept on the row first, so a crash from here on loses nothing
+ * (recovery settles it and the caller reads it back); the call is billed only once its payment is
+ * seen on the chain.
+ */
+async function settleAnswered(call: ReservedCall, signed: Extract<SignedPayment, { ok: true }>, output: unknown, receiptId: string | null): Promise<CallOutcome> {
+  const { deps, request, usage, charge } = call;
+  const { signature, lastValidBlockHeight } = signed;
+  const succeeded: CallOutcome = { kind: "succeeded", requestId: request.requestId, charge, output, txSignature: signature, receiptId };
+  await recordCallResult(deps.db, usage.id, { receiptId, outcome: succeeded });
+  await deps.afterStep?.("answered", usage.id);
+  const payment = await confirmPayment(deps.ledger, { signature, lastValidBlockHeight }, deps.confirmWaitMs);
+  if (payment === "unknown") return { kind: "unknown", requestId: request.requestId, txSignature: signature };
+  if (payment === "not_paid") return releaseCall(call, { code: "marketplace_error", message: "The marketplace reported success, but its payment never landed on the chain" });
+  await settleCall(deps.db, usage.id, { status: "succeeded", txSignature: signature, receiptId, outcome: succeeded }, deps.policy);
+  await deps.afterStep?.("settled", usage.id);
+  return succeeded;
+}
+
+/** No answer, or a failure: whether the call was paid is read from the chain, never assumed. */
+async function settleUnanswered(call: ReservedCall, signed: Extract<SignedPayment, { ok: true }>, result: CallResult | null, callError: Error | null): Promise<CallOutcome> {
+  const { deps, request, usage } = call;
+  const { signature, lastValidBlockHeight } = signed;
+  const message = result ? (result.ok ? "The marketplace answered without the agent's output" : result.error) : `The marketplace did not answer: ${callError?.message ?? "no answer"}`;
+  if (result?.receipt_id) await recordCallResult(deps.db, usage.id, { receiptId: result.receipt_id, outcome: null });
   const payment = await resolvePayment(deps.ledger, { signature, lastValidBlockHeight });
   if (payment === "paid") {
-    const answer = fail("agent_failed", `The agent failed after it was paid: ${message}. This call is not billed to you.`, {
-      paid: true,
-      tx_signature: signature,
-    });
-    await settleCall(deps.db, usage.id, { status: "agent_failed", txSignature: signature, error: message, response: answer }, deps.policy);
-    return answer;
+    const outcome: CallOutcome = { kind: "agent_failed", requestId: request.requestId, message, txSignature: signature };
+    await settleCall(deps.db, usage.id, { status: "agent_failed", txSignature: signature, error: message, outcome }, deps.policy);
+    return outcome;
   }
-  if (payment === "not_paid") return settleFailed(fail("marketplace_error", message, { paid: false }), message);
-  return fail("outcome_unknown", "The call's outcome is not known yet. Its payment is checked on the chain and never made twice; see your usage history.", {
-    paid: null,
-    tx_signature: signature,
-  });
+  if (payment === "not_paid") {
+    const limited = callError instanceof MarketplaceError && callError.status === 429 ? callError : null;
+    return releaseCall(call, limited ? { code: "marketplace_rate_limited", message, retryAfterSeconds: limited.retryAfterSeconds ?? 60 } : { code: "marketplace_error", message });
+  }
+  return { kind: "unknown", requestId: request.requestId, txSignature: signature };
+}
+
+/** The agent's output from the marketplace's receipt of this very payment; undefined when there is none to read. */
+async function receiptOutput(deps: CallDeps, receiptId: string | null, signature: string): Promise<unknown> {
+  if (!receiptId) return undefined;
+  try {
+    const receipt = await deps.agents.client.getReceipt(receiptId);
+    return receipt.tx_signature === signature ? receipt.output_data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits (a slot is 400 ms) until the chain hands out a blockhash other than `previous`. */
+async function nextBlockhash(ledger: Ledger, previous: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await ledger.latestBlockhash()).blockhash !== previous) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -35,7 +35,8 @@ export const usageRowSchema = z.object({
   error: z.string().nullable(),
   idempotency_key: z.string().nullable(),
   request_hash: z.string().nullable(),
-  response: z.object({ status: z.number().int(), body: z.unknown() }).nullable(),
+  /** The call's outcome (lib/calls/outcome.ts) once decided; an HTTP answer on rows settled before outcomes were stored. */
+  response: z.record(z.string(), z.unknown()).nullable(),
   billing_status: z.enum(["unreported", "claimed", "reported", "not_billable", "flagged"]),
   created_at: z.string(),
   settled_at: z.string().nullable(),

@@ -2,12 +2,10 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
 import type { MoneyPolicy } from "@/lib/money/policy";
+import type { CallOutcome } from "./outcome";
 import { usageRowSchema, type CallBody, type UsageRow } from "./schemas";
 
 /** The paid call's SQL functions, typed. Each is one atomic step. */
-
-/** An answer of the call endpoint: status, body, and headers beyond the usual ones (Retry-After). */
-export type CallAnswer = { status: number; body: unknown; headers?: Record<string, string> };
 
 const money = z.number().int();
 export const reservationSchema = z.union([
@@ -107,7 +105,8 @@ export interface Settlement {
   txSignature?: string | null;
   receiptId?: string | null;
   error?: string | null;
-  response: CallAnswer;
+  /** Stored on the row: idempotent replays are answered from it. */
+  outcome: CallOutcome;
 }
 
 /**
@@ -124,12 +123,30 @@ export async function settleCall(db: Database, usageId: string, settlement: Sett
       p_tx_signature: settlement.txSignature ?? null,
       p_receipt_id: settlement.receiptId ?? null,
       p_error: settlement.error?.slice(0, 1000) ?? null,
-      p_response: settlement.response as unknown as Record<string, unknown>,
+      p_response: settlement.outcome as unknown as Record<string, unknown>,
       p_policy: policy,
     },
     z.object({ ok: z.boolean(), code: z.string().optional(), usage: usageRowSchema.nullable().optional() }),
   );
   return { settled: result.ok, usage: result.usage ?? null };
+}
+
+/**
+ * Keeps what the marketplace answered on a row still pending (its payment not yet seen on the
+ * chain): the receipt id, and the outcome to settle with once the payment lands.
+ */
+export async function recordCallResult(db: Database, usageId: string, result: { receiptId: string | null; outcome: CallOutcome | null }): Promise<void> {
+  await callFunction(
+    db,
+    "tdk_record_call_result",
+    { p_usage_id: usageId, p_receipt_id: result.receiptId, p_response: result.outcome as unknown as Record<string, unknown> | null },
+    z.object({ ok: z.boolean() }),
+  );
+}
+
+/** One call of one key, by its request id; null when the key has no such call. */
+export async function getCall(db: Database, keyId: string, requestId: string): Promise<UsageRow | null> {
+  return callFunction(db, "tdk_get_call", { p_key_id: keyId, p_request_id: requestId }, usageRowSchema.nullable());
 }
 
 export function listPendingCalls(db: Database, keyId: string | null, olderThan: Date, limit = 100): Promise<UsageRow[]> {

@@ -71,6 +71,11 @@ export const routeContracts: RouteContract[] = [
     errors: [400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 502, 503],
   },
   {
+    method: "get", path: "/api/tdk/v1/calls/{request_id}", summary: "One call of this key by its request id: status, cost, and the output once it succeeded", auth: "api_key", tags: ["Agents"],
+    params: z.object({ request_id: z.string().max(100) }),
+    success: { status: 200, description: "The call", schema: responses.callResponseSchema }, errors: [401, 403, 404, 429],
+  },
+  {
     method: "get", path: "/api/tdk/v1/agents", summary: "The agent catalog with your price for each agent", auth: "none", tags: ["Agents"],
     success: { status: 200, description: "The catalog", schema: responses.agentCatalogSchema }, errors: [429, 502],
   },

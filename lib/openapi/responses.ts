@@ -95,11 +95,13 @@ export const agentCatalogSchema = z.object({
       id: z.string(),
       name: z.string(),
       description: z.string(),
-      agent_cost_usd: money,
-      developer_price_usd: money,
-      developer_price_micro: z.number().int(),
+      token: z.string().describe("The token the marketplace prices the agent in: only USDC-priced agents are callable here"),
+      agent_type: z.string().describe("simple (runs up to 20 s), complex (120 s) or coordinator (180 s)"),
+      agent_cost_usd: money.nullable().describe("Null when the agent is not priced in USDC"),
+      developer_price_usd: money.nullable(),
+      developer_price_micro: z.number().int().nullable(),
       callable: z.boolean().describe("Whether this gateway calls the agent now"),
-      not_callable_reason: z.enum(["price_above_maximum", "circuit_open"]).nullable(),
+      not_callable_reason: z.enum(["not_priced_in_usdc", "price_above_maximum", "circuit_open"]).nullable(),
       available_at: z.string().nullable().describe("While the agent is paused for failing after payment: when it is called again"),
       input_schema: z.unknown(),
       output_schema: z.unknown(),
@@ -108,30 +110,34 @@ export const agentCatalogSchema = z.object({
 });
 
 const amounts = { calls: z.number().int(), agent_cost_micro: z.number().int(), developer_cost_micro: z.number().int(), agent_cost_usd: money, developer_cost_usd: money };
+const usageItemSchema = z.object({
+  id: z.string(),
+  request_id: z.string(),
+  key_id: z.string(),
+  agent_id: z.string(),
+  agent_name: z.string().nullable(),
+  status: z.enum(["pending", "succeeded", "failed", "agent_failed"]),
+  agent_cost_usd: money,
+  developer_cost_usd: money,
+  billed_usd: money,
+  billed_micro: z.number().int(),
+  markup_pct: z.number(),
+  tier: z.enum(["free", "paid", "pro"]),
+  tx_signature: z.string().nullable(),
+  receipt_id: z.string().nullable(),
+  error: z.string().nullable(),
+  created_at: z.string(),
+  settled_at: z.string().nullable(),
+});
+
+export const callResponseSchema = z.object({
+  call: usageItemSchema.extend({ output: z.unknown().describe("The agent's output once the call succeeded (its payment confirmed on the chain); null before") }),
+});
+
 export const usageResponseSchema = z.object({
   from: z.string(),
   to: z.string(),
-  usage: z.array(
-    z.object({
-      id: z.string(),
-      request_id: z.string(),
-      key_id: z.string(),
-      agent_id: z.string(),
-      agent_name: z.string().nullable(),
-      status: z.enum(["pending", "succeeded", "failed", "agent_failed"]),
-      agent_cost_usd: money,
-      developer_cost_usd: money,
-      billed_usd: money,
-      billed_micro: z.number().int(),
-      markup_pct: z.number(),
-      tier: z.enum(["free", "paid", "pro"]),
-      tx_signature: z.string().nullable(),
-      receipt_id: z.string().nullable(),
-      error: z.string().nullable(),
-      created_at: z.string(),
-      settled_at: z.string().nullable(),
-    }),
-  ),
+  usage: z.array(usageItemSchema),
   next_cursor: z.string().nullable(),
   summary: z.object({
     ...amounts,

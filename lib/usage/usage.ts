@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { microToUsd } from "@/lib/agents/pricing";
+import { readStoredOutcome } from "@/lib/calls/outcome";
 import { usageRowSchema, type UsageRow } from "@/lib/calls/schemas";
 import { callFunction, type Database } from "@/lib/db";
 
@@ -59,6 +60,18 @@ export function toUsageView(row: UsageRow): UsageView {
     created_at: row.created_at,
     settled_at: row.settled_at,
   };
+}
+
+export interface CallView extends UsageView {
+  /** The agent's output, once the call succeeded (its payment confirmed on the chain); null otherwise. */
+  output: unknown;
+}
+
+/** One call as its caller reads it back: a slow call's output stays readable after the request that started it. */
+export function toCallView(row: UsageRow): CallView {
+  const stored = row.status === "succeeded" && row.response ? readStoredOutcome(row.response) : null;
+  const output = stored?.kind === "outcome" && stored.outcome.kind === "succeeded" ? stored.outcome.output : stored?.kind === "legacy" ? (stored.answer.body as { output?: unknown }).output ?? null : null;
+  return { ...toUsageView(row), output: output ?? null };
 }
 
 const amountsSchema = { calls: z.number().int(), agent_cost_micro: z.number().int(), developer_cost_micro: z.number().int() };

@@ -65,7 +65,7 @@ describe("marketplace client", () => {
     token: "USDC",
     token_mint: "mint",
     token_decimals: 6,
-    owner_wallet: "owner",
+    owner_wallet: "11111111111111111111111111111111",
     fee_bps: 0,
     status: "active",
   };
@@ -82,9 +82,9 @@ describe("marketplace client", () => {
       },
       { catalogTtlMs: 1_000, now: () => now },
     );
-    expect((await client.findAgent("echo"))?.id).toBe("a1");
-    expect((await client.findAgent("A1"))?.name).toBe("Echo");
-    expect(await client.findAgent("missing")).toBeNull();
+    expect(await client.findAgent("echo")).toMatchObject({ ok: true, agent: { id: "a1" } });
+    expect(await client.findAgent("A1")).toMatchObject({ ok: true, agent: { name: "Echo" } });
+    expect(await client.findAgent("missing")).toEqual({ ok: false, code: "unknown_agent" });
     expect(fetched).toBe(1);
     now = 1_500;
     await client.listAgents();
@@ -92,7 +92,7 @@ describe("marketplace client", () => {
   });
 
   it("treats an answer that breaks the protocol, or no answer, as an error", async () => {
-    const malformed = new MarketplaceClient("https://m", async () => Response.json({ ok: true, agents: [{ id: 1 }] }));
+    const malformed = new MarketplaceClient("https://m", async () => Response.json({ ok: true, agents: { id: 1 } }));
     await expect(malformed.listAgents()).rejects.toBeInstanceOf(MarketplaceError);
     const down = new MarketplaceClient("https://m", async () => {
       throw new TypeError("fetch failed");

@@ -48,7 +48,7 @@ describe("POST /api/tdk/v1/call: a paid call", () => {
       output: { stored: true, key: "user:prefs" },
       usage: { agent_name: "warmmemory", agent_cost_usd: "0.001000", developer_cost_usd: "0.001500", markup_pct: 50, tier: "free" },
     });
-    expect(res.json.usage.receipt_id).toMatch(/^rcpt_/);
+    expect(res.json.usage.receipt_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.json.usage.request_id).toBe(res.headers.get("x-request-id"));
     expect(res.headers.get("x-ratelimit-limit")).toBe("100");
     expect(res.headers.get("x-ratelimit-remaining")).toBe("99");

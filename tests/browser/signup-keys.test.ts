@@ -5,6 +5,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { chromiumArgs, chromiumPath, startApp, type RunningApp } from "../helpers/server";
 import { signWebhook, stripeEvent } from "../helpers/stripe-events";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
+import { demoAgents } from "@/lib/agents/demo-agents";
 
 const artifacts = path.resolve(__dirname, "..", "..", "test-results");
 let app: RunningApp;
@@ -223,7 +224,9 @@ describe("the web pages in real Chromium", () => {
     await page.goto(`${app.url}/docs`);
     expect(await page.getByTestId("quickstart-curl").textContent()).toContain(apiKey.slice(0, 12));
     expect(await page.getByTestId("quickstart-curl").textContent()).toContain(`${app.url}/api/tdk/v1/call`);
-    expect(await page.getByTestId("agent-row").count()).toBe(3);
+    // Every active agent is listed; the SOL-priced one without a USD price.
+    expect(await page.getByTestId("agent-row").count()).toBe(demoAgents().length);
+    expect(await page.getByTestId("agent-row").filter({ hasText: "solquote" }).textContent()).toContain("priced in SOL");
     expect(await page.getByTestId("error-row").count()).toBeGreaterThan(25);
     expect(await page.getByTestId("reference-operation").count()).toBeGreaterThanOrEqual(14);
     await page.screenshot({ path: path.join(artifacts, "docs.png"), fullPage: true });

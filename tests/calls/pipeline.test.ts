@@ -1,17 +1,18 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { getAssociatedTokenAddressSync } from "@solana/spl-token";
+import { TOKEN_PROGRAM_ID, getAssociatedTokenAddressSync } from "@solana/spl-token";
 import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { MarketplaceClient, type FetchLike } from "@/lib/agents/marketplace-client";
 import { callDeps } from "@/lib/calls/deps";
-import { paidCall, type PipelineStep } from "@/lib/calls/paid-call";
+import type { PipelineStep } from "@/lib/calls/paid-call";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
-import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
+import { alteredMarketplace as alterMarketplace, tamperedPayments } from "../helpers/marketplace";
 import { concurrencyBackends } from "../helpers/postgres";
 
 let app: AppContext;
@@ -77,7 +78,7 @@ describe("Idempotency-Key", () => {
         }
       },
     };
-    const first = paidCall(deps, await verified(apiKey), { requestId: "req_first", body: store("slow", "1"), idempotencyKey: "slow-1", origin: "http://localhost:3000" });
+    const first = paidCallAnswer(deps, await verified(apiKey), { requestId: "req_first", body: store("slow", "1"), idempotencyKey: "slow-1" });
     await atGate;
     const concurrent = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("slow", "1"), headers: { "idempotency-key": "slow-1" } });
     expect(concurrent.status).toBe(409);
@@ -108,7 +109,13 @@ describe.each(concurrencyBackends())("concurrency on $name", (backend) => {
     const { db, close } = await backend.open();
     try {
       // The initial funding fills the key's daily cap: no top-up can add to the wallet.
-      const tight = await createTestApp({ db, env: { WALLET_INITIAL_USDC_MICRO: String(100n * PRICE), FUNDING_CAP_PAID_KEY_DAILY_USDC_MICRO: String(100n * PRICE) } });
+      // The real builder's payments carry no nonce, so one key's identical calls land one per slot
+      // (tests/calls/marketplace-behaviour.test.ts); this test is about the reservation, so each payment is made unique.
+      const tight = await createTestApp({
+        db,
+        env: { WALLET_INITIAL_USDC_MICRO: String(100n * PRICE), FUNDING_CAP_PAID_KEY_DAILY_USDC_MICRO: String(100n * PRICE) },
+        marketplace: { memo: true },
+      });
       const { apiKey, key } = await createKeyedAccount(tight, { tier: "paid" });
       const wallet = new PublicKey(key.wallet.public_key);
       const answers = await Promise.all(
@@ -141,7 +148,7 @@ describe.each(concurrencyBackends())("concurrency on $name", (backend) => {
 
 describe("a crash between any two steps, then recovery", () => {
   class SimulatedCrash extends Error {}
-  const steps: PipelineStep[] = ["reserved", "built", "signed", "submitted", "settled"];
+  const steps: PipelineStep[] = ["reserved", "built", "signed", "submitted", "answered", "settled"];
 
   it.each(steps)("crash after %s: no double payment, no lost usage row, no charge without a call", async (crashAt) => {
     const { apiKey, key } = await createKeyedAccount(app, { label: `crash-${crashAt}` });
@@ -154,7 +161,7 @@ describe("a crash between any two steps, then recovery", () => {
       },
     };
     const body = store("crash", crashAt);
-    await expect(paidCall(deps, await verified(apiKey), { requestId: `req_crash_${crashAt}`, body, idempotencyKey: "retry-me", origin: "http://localhost:3000" })).rejects.toBeInstanceOf(SimulatedCrash);
+    await expect(paidCallAnswer(deps, await verified(apiKey), { requestId: `req_crash_${crashAt}`, body, idempotencyKey: "retry-me" })).rejects.toBeInstanceOf(SimulatedCrash);
 
     // The intent survived the crash.
     const [row] = await rows(app.db, key.id);
@@ -172,7 +179,8 @@ describe("a crash between any two steps, then recovery", () => {
     }
 
     const [settled] = await rows(app.db, key.id);
-    const expected = paidOnChain === PRICE ? (crashAt === "settled" ? "succeeded" : "agent_failed") : "failed";
+    // Once the agent's answer is kept on the row, a crash loses nothing: the call settles as succeeded, billed once.
+    const expected = paidOnChain === PRICE ? (crashAt === "settled" || crashAt === "answered" ? "succeeded" : "agent_failed") : "failed";
     expect(settled!.status).toBe(expected);
     expect(settled!.answered).toBe(true);
     expect(await reserved(app.db, key.id)).toBe(0);
@@ -191,25 +199,8 @@ describe("a crash between any two steps, then recovery", () => {
 });
 
 describe("a marketplace that misbehaves", () => {
-  /** The real local marketplace, with its answers altered on the wire by `alter`. */
-  function alteredMarketplace(alter: (path: string, body: any) => any): AppContext["agents"] {
-    const local = app.agents.local!;
-    const fetchImpl: FetchLike = async (url, init) => {
-      const response = await local.fetch(url, init);
-      const altered = alter(new URL(url).pathname, await response.json());
-      if (altered instanceof Response) return altered;
-      return new Response(JSON.stringify(altered), { status: response.status, headers: { "content-type": "application/json" } });
-    };
-    return { ...app.agents, client: new MarketplaceClient(local.apiUrl, fetchImpl) };
-  }
-
-  function tamper(change: (tx: Transaction) => Transaction) {
-    return alteredMarketplace((path, body) => {
-      if (!path.endsWith("/build-transaction") || !body.ok) return body;
-      const tx = change(Transaction.from(Buffer.from(body.transaction, "base64")));
-      return { ...body, transaction: tx.serialize({ requireAllSignatures: false, verifySignatures: false }).toString("base64") };
-    });
-  }
+  const alteredMarketplace = (alter: (path: string, body: any) => any) => alterMarketplace(app, alter);
+  const tamper = (change: (tx: Transaction) => Transaction) => tamperedPayments(app, change);
 
   const attacker = Keypair.generate().publicKey;
   const tamperings: [string, (tx: Transaction, wallet: PublicKey) => Transaction][] = [
@@ -217,7 +208,9 @@ describe("a marketplace that misbehaves", () => {
       "another recipient",
       (tx) => {
         const mint = app.ledger.usdcMint;
-        tx.instructions[0]!.keys[2]!.pubkey = getAssociatedTokenAddressSync(mint, attacker, true);
+        const transfer = tx.instructions.find((ix) => ix.programId.equals(TOKEN_PROGRAM_ID))!;
+        // Transfer: [source, destination, authority]; TransferChecked: [source, mint, destination, authority].
+        transfer.keys[transfer.data[0] === 12 ? 2 : 1]!.pubkey = getAssociatedTokenAddressSync(mint, attacker, true);
         return tx;
       },
     ],
@@ -240,7 +233,7 @@ describe("a marketplace that misbehaves", () => {
     const logs: string[] = [];
     const deps = { ...callDeps(app), agents: tamper((tx) => change(tx, wallet)), log: (line: string) => logs.push(line) };
     const requestId = `req_tampered_${key.id}`;
-    const answer = await paidCall(deps, await verified(apiKey), { requestId, body: store("t", "1"), idempotencyKey: null, origin: "http://localhost:3000" });
+    const answer = await paidCallAnswer(deps, await verified(apiKey), { requestId, body: store("t", "1"), idempotencyKey: null });
     expect(answer.status).toBe(502);
     expect(answer.body).toMatchObject({ error: { code: "unsafe_transaction", paid: false } });
     expect(logs.join("\n")).toContain(`request_id=${requestId} refused to sign`);
@@ -260,7 +253,7 @@ describe("a marketplace that misbehaves", () => {
         path.endsWith("/build-transaction") ? new Response(JSON.stringify({ ok: false, error: "database down" }), { status: 503 }) : body,
       ),
     };
-    const answer = await paidCall(deps, await verified(apiKey), { requestId: "req_5xx", body: store("x", "1"), idempotencyKey: null, origin: "http://localhost:3000" });
+    const answer = await paidCallAnswer(deps, await verified(apiKey), { requestId: "req_5xx", body: store("x", "1"), idempotencyKey: null });
     expect(answer).toMatchObject({ status: 502, body: { error: { code: "marketplace_error", paid: false, message: "database down" } } });
     expect((await rows(app.db, key.id))[0]!.status).toBe("failed");
     expect(await reserved(app.db, key.id)).toBe(0);
@@ -275,7 +268,7 @@ describe("a marketplace that misbehaves", () => {
       return app.agents.local!.fetch(url, init);
     };
     const deps = { ...callDeps(app), agents: { ...app.agents, client: new MarketplaceClient(app.agents.local!.apiUrl, unreachable) } };
-    const answer = await paidCall(deps, await verified(apiKey), { requestId: `req_unknown_${key.id}`, body: store("x", "1"), idempotencyKey: "unknown-1", origin: "http://localhost:3000" });
+    const answer = await paidCallAnswer(deps, await verified(apiKey), { requestId: `req_unknown_${key.id}`, body: store("x", "1"), idempotencyKey: "unknown-1" });
     expect(answer).toMatchObject({ status: 502, body: { error: { code: "outcome_unknown", paid: null } } });
     expect((await rows(app.db, key.id))[0]!.status).toBe("pending");
     // A retry with the same Idempotency-Key waits for the outcome instead of paying again.
@@ -302,7 +295,7 @@ describe("a marketplace that misbehaves", () => {
         return body;
       }),
     };
-    const answer = await paidCall(deps, await verified(apiKey), { requestId: "req_lost", body: store("x", "1"), idempotencyKey: null, origin: "http://localhost:3000" });
+    const answer = await paidCallAnswer(deps, await verified(apiKey), { requestId: "req_lost", body: store("x", "1"), idempotencyKey: null });
     expect(answer).toMatchObject({ status: 502, body: { error: { code: "agent_failed", paid: true } } });
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(before - PRICE);
     expect((await rows(app.db, key.id))[0]!.status).toBe("agent_failed");

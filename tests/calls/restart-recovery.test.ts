@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Keypair, PublicKey } from "@solana/web3.js";
 import { callDeps } from "@/lib/calls/deps";
-import { paidCall, type PipelineStep } from "@/lib/calls/paid-call";
+import type { PipelineStep } from "@/lib/calls/paid-call";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
 import { demoAgents } from "@/lib/agents/demo-agents";
 import { LocalMarketplace } from "@/lib/agents/local-marketplace";
@@ -12,7 +12,7 @@ import { localMarketplaceAgents, setAppContext, type AppContext } from "@/lib/co
 import { verifyApiKey } from "@/lib/keys/keys";
 import { moneyPolicy } from "@/lib/money/policy";
 import { LocalLedger } from "@/lib/solana/local-ledger";
-import { createKeyedAccount, createTestApp, sql } from "../helpers/app";
+import { createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
 
 /**
  * What a hostile tester found with `kill -9`: a call whose payment had landed, the process killed
@@ -43,7 +43,7 @@ async function crashedCall(apiKey: string, crashAt: PipelineStep) {
       if (step === crashAt) throw new Error(`killed after ${step}`);
     },
   };
-  await expect(paidCall(deps, verified.key, { requestId: `req_${crashAt}_${Date.now()}`, body: store(crashAt), idempotencyKey: null, origin: "http://localhost:3000" })).rejects.toThrow("killed");
+  await expect(paidCallAnswer(deps, verified.key, { requestId: `req_${crashAt}_${Date.now()}`, body: store(crashAt), idempotencyKey: null })).rejects.toThrow("killed");
 }
 
 /** The process dies; a new one opens the same ledger directory (and its marketplace runs on it). */

@@ -8,18 +8,31 @@ import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 import { localMarketplaceAgents } from "@/lib/context";
-import { LocalMarketplace } from "@/lib/agents/local-marketplace";
+import { LocalMarketplace, type LocalMarketplaceOptions } from "@/lib/agents/local-marketplace";
 import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
+import { paidCall, type CallDeps, type CallRequest } from "@/lib/calls/paid-call";
+import { callAnswer } from "@/lib/http/call-answer";
+import type { VerifiedKey } from "@/lib/keys/schemas";
 
 /**
  * A real application context for tests: real database (PGlite in memory unless one is given),
  * real local ledger (in memory unless a directory is given), real rate limiter. Nothing of ours is mocked.
  */
 export async function createTestApp(
-  options: { db?: Database; env?: Record<string, string>; agents?: LocalAgentDefinition[]; stripe?: import("stripe").default; ledgerDir?: string } = {},
+  options: {
+    db?: Database;
+    env?: Record<string, string>;
+    agents?: LocalAgentDefinition[];
+    stripe?: import("stripe").default;
+    ledgerDir?: string;
+    /** The local marketplace behaves like the real one unless told otherwise (e.g. `memo` for load tests). */
+    marketplace?: LocalMarketplaceOptions;
+  } = {},
 ): Promise<AppContext> {
   const env = parseEnv({
     NODE_ENV: "test",
+    // Tests of other things make many calls per key; the marketplace's per-wallet limit has its own tests.
+    MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
     WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
     TREASURY_FLOAT_USDC_MICRO: "1000000000",
     TREASURY_FLOAT_SOL_LAMPORTS: "1000000000",
@@ -28,7 +41,10 @@ export async function createTestApp(
   const db = options.db ?? (await PGliteDatabase.open(null));
   const ledger = await LocalLedger.open(options.ledgerDir ?? null);
   await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
-  const marketplace = await LocalMarketplace.create(ledger, options.agents ?? demoAgents());
+  const marketplace = await LocalMarketplace.create(ledger, options.agents ?? demoAgents(), {
+    callsPerWalletPerMinute: env.agentCalls.walletCallsPerMinute,
+    ...options.marketplace,
+  });
   const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(marketplace), stripe: options.stripe ?? null };
   setAppContext(app);
   return app;
@@ -110,4 +126,9 @@ export async function sql<T = Record<string, unknown>>(db: Database, text: strin
   const client = raw.pg ?? raw.pool;
   if (!client) throw new Error(`No raw SQL access to a ${db.kind} database`);
   return (await client.query(text, params)).rows;
+}
+
+/** The pipeline and the one function that words its outcome, as the call route runs them (without the route's recovery pass). */
+export async function paidCallAnswer(deps: CallDeps, key: VerifiedKey, request: CallRequest) {
+  return callAnswer(await paidCall(deps, key, request), ORIGIN);
 }

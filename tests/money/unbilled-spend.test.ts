@@ -48,6 +48,9 @@ describe.each(concurrencyBackends())("unbilled spend on $name", (backend) => {
       // A paid account may lose $2 a day to agents that fail after payment (default $10).
       env: { AGENT_FAILED_DAILY_CAP_PAID_MICRO: "2000000" },
       agents: [...demoAgents(), takesAndFails, alsoFails, pricey, overMax],
+      // These tests race one key's calls on purpose; the real builder's identical payments would
+      // land one per slot (tests/calls/marketplace-behaviour.test.ts), so each payment is made unique.
+      marketplace: { memo: true },
     });
   });
   afterAll(async () => close?.());

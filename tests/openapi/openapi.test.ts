@@ -145,6 +145,8 @@ describe("GET /api/openapi.json", () => {
     check("/api/tdk/keys/{id}", "get", (await callRoute(one.GET, "GET", "/", { bearer: session.session_token, params: { id: created.key.id } })).json);
     const paid = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } } });
     check("/api/tdk/v1/call", "post", paid.json);
+    const readBack = await import("@/app/api/tdk/v1/calls/[request_id]/route");
+    check("/api/tdk/v1/calls/{request_id}", "get", (await callRoute(readBack.GET, "GET", "/", { bearer: caller.apiKey, params: { request_id: paid.json.usage.request_id } })).json);
     check("/api/tdk/v1/agents", "get", (await callRoute(agents.GET, "GET", "/")).json);
     check("/api/tdk/v1/usage", "get", (await callRoute(keyUsage.GET, "GET", "/api/tdk/v1/usage", { bearer: caller.apiKey })).json);
     check("/api/tdk/usage", "get", (await callRoute(accountUsage.GET, "GET", "/api/tdk/usage", { bearer: session.session_token })).json);

@@ -52,7 +52,12 @@ async function paidCall(caller: Caller, owner: PublicKey, i: number, options: { 
   const signature = toBase58(tx.signature!);
   await recordCallPayment(app.db, reservation.usage.id, { paymentIntentId: `pi_${i}`, txSignature: signature, recentBlockhash: blockhash, lastValidBlockHeight });
   if (options.send) await app.ledger.sendTransaction(tx);
-  await settleCall(app.db, reservation.usage.id, { status: "succeeded", txSignature: signature, receiptId: null, response: { status: 200, body: {} } }, moneyPolicy(app.env));
+  await settleCall(app.db, reservation.usage.id, {
+      status: "succeeded",
+      txSignature: signature,
+      receiptId: null,
+      outcome: { kind: "succeeded", requestId: `req_day_${i}`, charge: { agentId: "day", agentName: "day", agentCostMicro: Number(PRICE), markupBps: 0, developerCostMicro: Number(PRICE), tier: "pro" }, output: {}, txSignature: signature, receiptId: null },
+    }, moneyPolicy(app.env));
   return { usageId: reservation.usage.id, signature };
 }
 

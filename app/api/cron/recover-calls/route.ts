@@ -10,7 +10,7 @@ export const maxDuration = 120;
 export const dynamic = "force-dynamic";
 
 export const GET = withCron(async ({ app }) => {
-  const result = await recoverPendingCalls({ db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env) }, { olderThan: new Date(Date.now() - STALE_PENDING_MS), limit: 500 });
+  const result = await recoverPendingCalls({ db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env), agents: app.agents }, { olderThan: new Date(Date.now() - STALE_PENDING_MS), limit: 500 });
   const stale = await alertStalePending(app.db, { webhookUrl: app.env.alertWebhookUrl });
   return json({ ok: true, ...result, stale_calls: stale.calls, stale_fundings: stale.fundings });
 });
