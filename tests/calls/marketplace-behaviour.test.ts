@@ -52,6 +52,21 @@ describe("payments built without a memo (as the real builder builds them)", () =
   });
 });
 
+describe("payments as tetto's Python SDK built them (TransferChecked)", () => {
+  it("are signed and paid like Transfer payments", async () => {
+    const checked = await createTestApp({ marketplace: { transferInstruction: "TransferChecked" } });
+    try {
+      const { apiKey, key } = await createKeyedAccount(checked, { label: "checked" });
+      const wallet = new PublicKey(key.wallet.public_key);
+      const before = await checked.ledger.getUsdcBalance(wallet);
+      expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("checked") })).status).toBe(200);
+      expect(before - (await checked.ledger.getUsdcBalance(wallet))).toBe(1_000n);
+    } finally {
+      setAppContext(app);
+    }
+  });
+});
+
 describe("long-running agents", () => {
   // Agent-type timeouts scaled down 200×: a "180 s" coordinator gets 0.9 s, the old fixed 30 s client limit would be 0.15 s.
   const SCALE = 1 / 200;
