@@ -3,21 +3,28 @@ import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
 
 /**
- * Reports settled usage to Stripe's Billing Meter, exactly once:
- *  1. claim: one SQL function moves every unreported billable row into a batch per customer (the
- *     batch id is chosen once and is the meter event's `identifier`); leftovers of earlier runs
- *     come back with it;
- *  2. send: one meter event per batch (value: the batch's developer cost in micro-USD), with the
- *     batch id as identifier and idempotency key, one request at a time per customer;
+ * Reports settled usage to Stripe's Billing Meter, exactly once, as Stripe really behaves:
+ *  1. claim: one SQL function moves every unreported billable row into a batch per customer and
+ *     UTC hour of the calls (the batch id is chosen once and is the meter event's `identifier`;
+ *     its timestamp is its latest call, so Stripe bills it in the period it belongs to); leftovers
+ *     of earlier runs come back with it;
+ *  2. send: one meter event per batch (value: the batch's developer cost in micro-USD), one
+ *     request at a time per customer. The idempotency key changes with each attempt: Stripe keeps
+ *     a 5xx under its key for 24 hours, so a retry under the same key would get the same 5xx all
+ *     day. The identifier never changes, and Stripe answers a reused one with a 400 that carries
+ *     no `code`: that answer means "already counted" and completes the batch;
  *  3. complete: rows are marked reported only after Stripe accepted the event.
- * A crash or a Stripe error anywhere leaves the batch open; the next run sends the same identifier,
- * which Stripe counts once. Free-tier usage is recorded, never reported; usage older than Stripe
- * accepts is flagged for an operator.
+ * Stripe remembers identifiers for about 24 hours only: a batch whose outcome stayed unknown (5xx,
+ * network) that long is flagged for an operator, never resent blind (it could count twice). A
+ * batch whose period was already invoiced is flagged too (Stripe would count it on no invoice).
+ * Free-tier usage is recorded, never reported; usage older than Stripe accepts is flagged.
  */
 
 export const METER_EVENT_MAX_AGE_DAYS = 35;
 /** Batches older than this are flagged instead of sent: Stripe refuses events past 35 days. */
 const SEND_MAX_AGE_MS = (METER_EVENT_MAX_AGE_DAYS * 24 - 1) * 3_600_000;
+/** Stripe enforces identifier uniqueness for "at least 24 hours": past this, a resend could count twice. */
+const IDENTIFIER_MEMORY_MS = 23 * 3_600_000;
 
 const batchSchema = z.object({
   id: z.string(),
@@ -29,6 +36,10 @@ const batchSchema = z.object({
   attempts: z.number().int(),
   error: z.string().nullable(),
   created_at: z.string(),
+  /** The meter event's timestamp: the batch's latest call. */
+  event_timestamp: z.string(),
+  /** The period this batch belongs to was already invoiced: Stripe would bill it on no invoice. */
+  missed_invoice: z.boolean(),
 });
 export type UsageBatch = z.infer<typeof batchSchema>;
 
@@ -88,10 +99,11 @@ export async function reportUsage(deps: ReportDeps): Promise<ReportSummary> {
 
   const sendCustomer = async (batches: UsageBatch[]) => {
     for (const batch of batches) {
-      if (Date.now() - Date.parse(batch.created_at) > SEND_MAX_AGE_MS) {
-        await fail(batch, `older than the ${METER_EVENT_MAX_AGE_DAYS} days Stripe accepts`, true);
+      const unsendable = whyNotSend(batch);
+      if (unsendable) {
+        await fail(batch, unsendable, true);
         summary.flagged += 1;
-        log(`[tdk] ALERT usage batch ${batch.id} of customer ${batch.stripe_customer_id} is too old for Stripe and was flagged`);
+        log(`[tdk] ALERT usage batch ${batch.id} of customer ${batch.stripe_customer_id} flagged, not sent: ${unsendable}`);
         continue;
       }
       const outcome = await sendBatch(deps, batch, sleep);
@@ -123,6 +135,27 @@ export async function reportUsage(deps: ReportDeps): Promise<ReportSummary> {
   return summary;
 }
 
+/** Why a batch must go to an operator instead of Stripe; null when it can be sent. */
+function whyNotSend(batch: UsageBatch): string | null {
+  if (Date.now() - Date.parse(batch.event_timestamp) > SEND_MAX_AGE_MS) return `older than the ${METER_EVENT_MAX_AGE_DAYS} days Stripe accepts`;
+  if (batch.missed_invoice) return "its billing period was already invoiced: Stripe would count it on no invoice; bill it by hand";
+  // An earlier attempt's outcome is unknown and Stripe may have forgotten the identifier by now.
+  if (batch.attempts > 0 && Date.now() - Date.parse(batch.created_at) > IDENTIFIER_MEMORY_MS) {
+    return `unsent after ${batch.attempts} attempts and over 23 hours: Stripe may have counted it and no longer remembers its identifier; check the customer's meter event summaries`;
+  }
+  return null;
+}
+
+/**
+ * Stripe's answer to a reused `identifier`: 400 `invalid_request_error` with no `code`, naming the
+ * identifier. Our identifiers are batch ids, chosen once per batch: a reuse is this very batch.
+ */
+export function isIdentifierConflict(error: InstanceType<typeof Stripe.errors.StripeError>): boolean {
+  if (!(error instanceof Stripe.errors.StripeInvalidRequestError) || error.statusCode !== 400) return false;
+  if (error.code === "resource_already_exists") return true;
+  return error.param === "identifier" || (/identifier/i.test(error.message) && /already|duplicate|exists|unique/i.test(error.message));
+}
+
 type SendOutcome = "accepted" | { kind: "permanent" | "retry"; message: string };
 
 async function sendBatch(deps: ReportDeps, batch: UsageBatch, sleep: (ms: number) => Promise<void>): Promise<SendOutcome> {
@@ -133,15 +166,16 @@ async function sendBatch(deps: ReportDeps, batch: UsageBatch, sleep: (ms: number
           event_name: deps.meterEventName,
           payload: { stripe_customer_id: batch.stripe_customer_id, value: String(batch.total_micro) },
           identifier: batch.id,
-          timestamp: Math.floor(Date.parse(batch.created_at) / 1000),
+          timestamp: Math.floor(Date.parse(batch.event_timestamp) / 1000),
         },
-        { idempotencyKey: batch.id },
+        // A new key per attempt (429s, which Stripe does not store, retry under the same one).
+        { idempotencyKey: `${batch.id}:${batch.attempts}` },
       );
       return "accepted";
     } catch (error) {
       if (!(error instanceof Stripe.errors.StripeError)) return { kind: "retry", message: (error as Error).message };
       // Already counted under this identifier (an earlier run's request got through).
-      if (error.code === "resource_already_exists") return "accepted";
+      if (isIdentifierConflict(error)) return "accepted";
       if (error instanceof Stripe.errors.StripeRateLimitError) {
         const delay = RATE_LIMIT_BACKOFF_MS[attempt];
         if (delay === undefined) return { kind: "retry", message: "rate limited by Stripe" };

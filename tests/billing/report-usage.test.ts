@@ -6,7 +6,7 @@ import { ensureStripeCustomer, getBillingAccount } from "@/lib/billing/customers
 import { reportUsage, type ReportStep } from "@/lib/billing/report-usage";
 import type { AppContext } from "@/lib/context";
 import { callFunction } from "@/lib/db";
-import { callRoute, createKeyedAccount, createTestApp } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 
 const CRON_SECRET = "cron-secret-for-tests-0123456789";
@@ -68,7 +68,8 @@ describe("GET /api/cron/report-usage", () => {
     const res = await cron();
     expect(res.status).toBe(200);
     expect(res.text.trim().split("\n")).toHaveLength(1);
-    expect(res.json).toMatchObject({ ok: true, reported: 3, retry_later: 0, flagged: 0 });
+    // One event per customer and hour of calls: the month's calls fall in 7 + 5 + 4 different hours.
+    expect(res.json).toMatchObject({ ok: true, reported: 16, retry_later: 0, flagged: 0 });
     expect(res.json.not_billable_rows).toBeGreaterThanOrEqual(6);
 
     for (const account of [paid, pro, suspended]) {
@@ -78,13 +79,21 @@ describe("GET /api/cron/report-usage", () => {
     expect(stripe.meterTotals.has(free.customer)).toBe(false);
     expect(await billingStatuses(free.accountId)).toEqual({ not_billable: 6 });
 
-    // One event per customer, identified by its batch, valued in whole micro-USD.
+    // One event per customer and hour, identified by its batch, valued in whole micro-USD, and
+    // timestamped with its call: Stripe bills it in the period the call was made in.
     const events = stripe.meterEvents.filter((event) => [paid.customer, pro.customer, suspended.customer].includes(event.customer));
-    expect(events).toHaveLength(3);
+    expect(events).toHaveLength(16);
     expect(events.every((event) => /^tdkb_[0-9a-f-]{36}$/.test(event.identifier))).toBe(true);
+    const calls = await sql<{ customer: string; at: number; cost: string }>(
+      app.db,
+      "select a.stripe_customer_id as customer, floor(extract(epoch from u.created_at))::int as at, u.developer_cost_micro::text as cost from tdk_usage u join tdk_accounts a on a.id = u.account_id where u.account_id = any($1) and u.status = 'succeeded'",
+      [[paid.accountId, pro.accountId, suspended.accountId]],
+    );
+    const asEvents = (list: { customer: string; at: number; cost: string }[]) => list.map((e) => `${e.customer} ${e.at} ${e.cost}`).sort();
+    expect(asEvents(events.map((event) => ({ customer: event.customer, at: event.timestamp, cost: String(event.value) })))).toEqual(asEvents(calls));
     const request = stripe.requests.find((r) => r.path === "/v1/billing/meter_events")!;
     expect(request.body).toMatchObject({ event_name: "tdk_usage_micro", payload: { stripe_customer_id: expect.any(String), value: expect.stringMatching(/^\d+$/) } });
-    expect(request.headers["idempotency-key"]).toBe(request.body.identifier);
+    expect(request.headers["idempotency-key"]).toBe(`${request.body.identifier}:0`);
 
     // Nothing new: the next run sends nothing.
     const before = stripe.meterEvents.length;
@@ -104,8 +113,10 @@ describe("exactly once, whatever fails", () => {
   const run = (afterStep?: (step: ReportStep) => void) =>
     reportUsage({ db: app.db, stripe: app.stripe!, meterEventName: "tdk_usage_micro", sleep: async () => {}, afterStep, log: () => {} });
 
+  /** Three calls in one past hour: one batch, one meter event. */
   async function freshUsage() {
     const account = await accountWithUsage("paid", 3);
+    await sql(app.db, "update tdk_usage set created_at = date_trunc('hour', now()) - interval '30 minutes' where account_id = $1", [account.accountId]);
     return { account, total: await developerTotal(account.accountId) };
   }
 
@@ -122,7 +133,7 @@ describe("exactly once, whatever fails", () => {
     expect(await billingStatuses(account.accountId)).toEqual({ reported: 3 });
   });
 
-  it("a Stripe 500, then a rerun: billed once, nothing lost", async () => {
+  it("a Stripe 500, then a rerun: billed once, nothing lost — under a fresh idempotency key, since Stripe keeps the 500 under the old one", async () => {
     const { account, total } = await freshUsage();
     stripe.failNext("/v1/billing/meter_events", 500, 1);
     const first = await run();
@@ -131,6 +142,59 @@ describe("exactly once, whatever fails", () => {
     await run();
     expect(stripe.meterTotals.get(account.customer)).toBe(total);
     expect(await billingStatuses(account.accountId)).toEqual({ reported: 3 });
+    const sent = stripe.requests.filter((r) => r.path === "/v1/billing/meter_events" && (r.body.payload as { stripe_customer_id: string }).stripe_customer_id === account.customer);
+    expect(sent.map((r) => r.headers["idempotency-key"])).toEqual([`${sent[0]!.body.identifier}:0`, `${sent[0]!.body.identifier}:1`]);
+    expect(new Set(sent.map((r) => r.body.identifier)).size).toBe(1);
+    // The stand-in is as unkind as Stripe: the first key still answers its 500.
+    await expect(
+      app.stripe!.billing.meterEvents.create({ event_name: "tdk_usage_micro", payload: { stripe_customer_id: account.customer, value: "1" } }, { idempotencyKey: String(sent[0]!.headers["idempotency-key"]) }),
+    ).rejects.toMatchObject({ statusCode: 500 });
+  });
+
+  it("an event Stripe counted but whose answer was lost: the rerun's identifier conflict (a 400 with no code) completes the batch, billed once", async () => {
+    const { account, total } = await freshUsage();
+    // stripe-node retries a closed connection once, under the same key: both answers are lost.
+    stripe.loseAnswers("/v1/billing/meter_events", 2);
+    expect((await run()).retry_later).toBe(1);
+    expect(stripe.meterTotals.get(account.customer)).toBe(total); // Stripe has it; we do not know
+    const second = await run();
+    expect(second).toMatchObject({ flagged: 0 });
+    expect(await billingStatuses(account.accountId)).toEqual({ reported: 3 });
+    expect(stripe.meterTotals.get(account.customer)).toBe(total);
+  });
+
+  it("past Stripe's 24-hour memory of identifiers, a batch whose outcome stayed unknown is flagged, never resent to count twice", async () => {
+    const { account, total } = await freshUsage();
+    // stripe-node retries a closed connection once, under the same key: both answers are lost.
+    stripe.loseAnswers("/v1/billing/meter_events", 2);
+    expect((await run()).retry_later).toBe(1);
+    // A day passes (Stripe forgets the identifier) before the next run gets through.
+    stripe.advanceClock(25 * 3_600_000);
+    await sql(app.db, "update tdk_usage_batches set created_at = created_at - interval '25 hours' where account_id = $1", [account.accountId]);
+    const logs: string[] = [];
+    const later = await reportUsage({ db: app.db, stripe: app.stripe!, meterEventName: "tdk_usage_micro", sleep: async () => {}, log: (line) => logs.push(line) });
+    stripe.advanceClock(-25 * 3_600_000);
+    expect(later.flagged).toBe(1);
+    expect(await billingStatuses(account.accountId)).toEqual({ flagged: 3 });
+    expect(stripe.meterTotals.get(account.customer)).toBe(total);
+    expect(logs.join("\n")).toMatch(/no longer remembers its identifier/);
+  });
+
+  it("a batch whose billing period was already invoiced is flagged, not sent to be counted on no invoice", async () => {
+    const { account } = await freshUsage();
+    await sql(
+      app.db,
+      "insert into tdk_billing_periods (account_id, period_start, period_end, status, stripe_invoice_id) values ($1, now() - interval '1 month', date_trunc('hour', now()) - interval '10 minutes', 'open', $2)",
+      [account.accountId, `in_${account.accountId}`],
+    );
+    const summary = await run();
+    expect(summary.flagged).toBe(1);
+    expect(await billingStatuses(account.accountId)).toEqual({ flagged: 3 });
+    expect(stripe.meterTotals.get(account.customer)).toBeUndefined();
+    // And Stripe itself refuses an event more than 5 minutes in the future.
+    await expect(
+      app.stripe!.billing.meterEvents.create({ event_name: "tdk_usage_micro", payload: { stripe_customer_id: account.customer, value: "1" }, timestamp: Math.floor(Date.now() / 1000) + 600 }),
+    ).rejects.toMatchObject({ statusCode: 400, param: "timestamp" });
   });
 
   it("backs off on 429 and succeeds in the same run; still rate limited after the backoff, the batch waits for the next run", async () => {

@@ -6,8 +6,11 @@ import Stripe from "stripe";
 /**
  * A local stand-in for the part of Stripe's API the gateway uses, for the real `stripe` client
  * (pointed at it with host/port/protocol). Form-encoded requests, Bearer secret key, Stripe's error
- * shape, Idempotency-Key replay (same key → the stored answer), and meter events deduplicated on
- * their `identifier` (a duplicate is refused with `resource_already_exists`). Checkout sessions in
+ * shape, and Stripe's unkind parts: an Idempotency-Key replays its stored answer for 24 hours, 5xx
+ * included (a 429 or a validation 400 is not stored); a meter event's `identifier` is remembered
+ * for 24 hours and a reuse is a 400 `invalid_request_error` with no `code`; timestamps older than
+ * 35 days or more than 5 minutes ahead are refused; its clock can be moved (`advanceClock`) and an
+ * answer can be lost after the request was processed (`loseAnswers`). Checkout sessions in
  * subscription and setup mode, completed by the test as a customer would (`completeCheckout`):
  * subscriptions (retrieve with `expand[]`, price changes, cancel, list), SetupIntents with their
  * card payment methods, Billing Portal sessions. It records every request and can be told to fail
@@ -28,6 +31,10 @@ export interface StripeStandIn {
   meterTotals: Map<string, bigint>;
   meterEvents: { identifier: string; customer: string; value: bigint; timestamp: number }[];
   failNext(pathPrefix: string, status: number, times?: number): void;
+  /** Drops the connection instead of answering the next `times` requests to this path (each still processed, or replayed). */
+  loseAnswers(pathPrefix: string, times?: number): void;
+  /** Moves the stand-in's clock (identifier and idempotency-key memory last 24 hours of it). */
+  advanceClock(ms: number): void;
   /** Holds each meter event this long before answering, to observe concurrency. */
   setMeterEventDelay(ms: number): void;
   /** Holds every request to a path starting with `pathPrefix` this long before answering. */
@@ -67,9 +74,14 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const requests: RecordedStripeRequest[] = [];
   const meterTotals = new Map<string, bigint>();
   const meterEvents: StripeStandIn["meterEvents"] = [];
-  const identifiers = new Set<string>();
-  const idempotent = new Map<string, { status: number; body: unknown }>();
+  // Stripe remembers a meter event identifier, and an idempotency key's answer, for about 24 hours.
+  const MEMORY_MS = 24 * 3_600_000;
+  let clockOffset = 0;
+  const now = () => Date.now() + clockOffset;
+  const identifiers = new Map<string, number>();
+  const idempotent = new Map<string, { status: number; body: unknown; at: number }>();
   const failures: { prefix: string; status: number; times: number }[] = [];
+  const lostAnswers: { prefix: string; times: number }[] = [];
   const objects = new Map<string, Record<string, unknown>[]>();
   let meterEventDelay = 0;
   const delays = new Map<string, number>();
@@ -94,7 +106,10 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   };
 
   const handle = (method: string, path: string, body: Record<string, unknown>, query: URLSearchParams): { status: number; body: unknown } => {
-    const error = (status: number, type: string, message: string, code?: string) => ({ status, body: { error: { type, message, ...(code ? { code } : {}) } } });
+    const error = (status: number, type: string, message: string, code?: string, param?: string) => ({
+      status,
+      body: { error: { type, message, ...(code ? { code } : {}), ...(param ? { param } : {}) } },
+    });
     const store = (kind: string, object: Record<string, unknown>) => {
       (objects.get(kind) ?? objects.set(kind, []).get(kind)!).push(object);
       return { status: 200, body: object };
@@ -166,12 +181,15 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       if (!body.event_name || !payload.stripe_customer_id || !/^\d+$/.test(payload.value ?? "")) {
         return error(400, "invalid_request_error", "Invalid meter event: event_name, payload[stripe_customer_id] and a whole payload[value] are required.");
       }
-      const timestamp = Number(body.timestamp ?? Math.floor(Date.now() / 1000));
-      if (timestamp < Date.now() / 1000 - 35 * 86_400) return error(400, "invalid_request_error", "Timestamp must be within the past 35 days.");
-      if (identifiers.has(identifier)) {
-        return error(400, "invalid_request_error", `An event with identifier ${identifier} already exists.`, "resource_already_exists");
+      const timestamp = Number(body.timestamp ?? Math.floor(now() / 1000));
+      if (timestamp < now() / 1000 - 35 * 86_400) return error(400, "invalid_request_error", "Timestamp must be within the past 35 days.", undefined, "timestamp");
+      if (timestamp > now() / 1000 + 5 * 60) return error(400, "invalid_request_error", "Timestamp must not be more than 5 minutes in the future.", undefined, "timestamp");
+      const seen = identifiers.get(identifier);
+      // As Stripe: a 400 without a `code`, and only while the identifier is remembered.
+      if (seen !== undefined && now() - seen < MEMORY_MS) {
+        return error(400, "invalid_request_error", `An event already exists with identifier ${identifier}.`);
       }
-      identifiers.add(identifier);
+      identifiers.set(identifier, now());
       const value = BigInt(payload.value!);
       meterTotals.set(payload.stripe_customer_id, (meterTotals.get(payload.stripe_customer_id) ?? 0n) + value);
       meterEvents.push({ identifier, customer: payload.stripe_customer_id, value, timestamp });
@@ -201,25 +219,33 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     const method = req.method ?? "GET";
     requests.push({ method, path: url.pathname, headers: req.headers, body });
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      // The request was handled, but its answer never reaches the client (a dropped connection).
+      const lost = lostAnswers.find((entry) => url.pathname.startsWith(entry.prefix) && entry.times > 0);
+      if (lost) {
+        lost.times -= 1;
+        res.socket?.destroy();
+        return;
+      }
       res.writeHead(status, { "content-type": "application/json", "request-id": `req_${randomBytes(6).toString("hex")}`, ...headers });
       res.end(JSON.stringify(payload));
     };
     if (req.headers.authorization !== `Bearer ${secretKey}`) {
       return send(401, { error: { type: "invalid_request_error", message: "Invalid API Key provided." } });
     }
+    const key = req.headers["idempotency-key"];
+    const cacheKey = typeof key === "string" ? `${method} ${url.pathname} ${key}` : null;
+    const stored = cacheKey ? idempotent.get(cacheKey) : undefined;
+    if (stored && now() - stored.at < MEMORY_MS) return send(stored.status, stored.body, { "idempotent-replayed": "true" });
     const failure = failures.find((f) => url.pathname.startsWith(f.prefix) && f.times > 0);
     if (failure) {
       failure.times -= 1;
       const type = failure.status === 429 ? "rate_limit_error" : failure.status >= 500 ? "api_error" : "invalid_request_error";
-      return send(failure.status, { error: { type, message: `Injected ${failure.status}` } }, failure.status === 429 ? { "stripe-should-retry": "false" } : {});
+      const answer = { status: failure.status, body: { error: { type, message: `Injected ${failure.status}` } } };
+      // A 5xx happened while the request executed: Stripe keeps it under the key. A 429 never ran.
+      if (cacheKey && failure.status >= 500) idempotent.set(cacheKey, { ...answer, at: now() });
+      return send(answer.status, answer.body, failure.status === 429 ? { "stripe-should-retry": "false" } : {});
     }
     for (const [prefix, ms] of delays) if (url.pathname.startsWith(prefix) && ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
-    const key = req.headers["idempotency-key"];
-    const cacheKey = typeof key === "string" ? `${method} ${url.pathname} ${key}` : null;
-    if (cacheKey && idempotent.has(cacheKey)) {
-      const stored = idempotent.get(cacheKey)!;
-      return send(stored.status, stored.body, { "idempotent-replayed": "true" });
-    }
     if (url.pathname === "/v1/billing/meter_events" && meterEventDelay > 0) {
       const customer = String((body.payload as Record<string, unknown> | undefined)?.stripe_customer_id);
       inFlight.set(customer, (inFlight.get(customer) ?? 0) + 1);
@@ -231,7 +257,8 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       inFlightOverall -= 1;
     }
     const answer = handle(method, url.pathname, body, url.searchParams);
-    if (cacheKey && answer.status < 500) idempotent.set(cacheKey, answer);
+    // Stripe saves no result for a request that failed validation (a 400); everything else is kept.
+    if (cacheKey && answer.status !== 400) idempotent.set(cacheKey, { ...answer, at: now() });
     send(answer.status, answer.body);
   });
 
@@ -244,6 +271,10 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     meterTotals,
     meterEvents,
     failNext: (prefix, status, times = 1) => failures.push({ prefix, status, times }),
+    loseAnswers: (prefix, times = 1) => lostAnswers.push({ prefix, times }),
+    advanceClock: (ms) => {
+      clockOffset += ms;
+    },
     setMeterEventDelay: (ms) => {
       meterEventDelay = ms;
     },
