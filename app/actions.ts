@@ -50,7 +50,8 @@ async function readCredentials(
 ): Promise<{ ok: true; email: string; password: string } | { ok: false; state: FormState }> {
   const input = { email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") };
   const refuse = (state: Omit<FormState, "email">) => ({ ok: false as const, state: { ...state, email: input.email } });
-  if (!(await withinLimit(limits.perIp, clientIp(await headers())))) return refuse({ error: TOO_MANY });
+  const { env } = await getAppContext();
+  if (!(await withinLimit(limits.perIp, clientIp(await headers(), env.trustedProxyHops)))) return refuse({ error: TOO_MANY });
   const parsed = schema.safeParse(input);
   if (!parsed.success) return refuse({ error: "Please correct the fields below.", fields: fieldErrors(parsed.error) });
   if (!(await withinLimit(limits.perEmail, parsed.data.email))) return refuse({ error: TOO_MANY });

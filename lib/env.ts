@@ -91,6 +91,10 @@ const rawEnvSchema = z.object({
   UPSTASH_REDIS_REST_URL: optionalUrl,
   UPSTASH_REDIS_REST_TOKEN: optionalString,
 
+  // Proxies in front of the gateway that append to X-Forwarded-For; unset: Vercel's headers (it overwrites them).
+  TRUSTED_PROXY_HOPS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(10).optional()),
+  TDK_ALLOW_MEMORY_LIMITER: z.preprocess(emptyToUndefined, z.enum(["0", "1"]).default("0")),
+
   CRON_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
 });
 
@@ -113,6 +117,8 @@ export interface Env {
   marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
   /** How the gateway paces and waits for paid agent calls (the marketplace's limits and timeouts). */
   agentCalls: { walletCallsPerMinute: number | null; callMarginMs: number; confirmWaitMs: number };
+  /** Where the client's IP comes from: null = Vercel's headers; N = the N-th X-Forwarded-For entry from the right (0: no proxy, no header trusted). */
+  trustedProxyHops: number | null;
   pricing: { markupBps: number; freeMonthlyQuota: number };
   topup: { lowWaterUsdcMicro: bigint; targetUsdcMicro: bigint };
   /** Everything that bounds what the gateway spends without billing it (DESIGN.md "Money safety"). */
@@ -251,6 +257,14 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   if (!raw.WALLET_ENCRYPTION_KEY && (production && !allowEmbedded)) {
     throw new EnvError("WALLET_ENCRYPTION_KEY is required in production (64 hex chars; `npm run generate-encryption-key`).");
   }
+  // Each instance counting on its own would multiply every rate limit by the number of instances.
+  if (production && !upstash && raw.TDK_ALLOW_MEMORY_LIMITER !== "1") {
+    throw new EnvError(
+      "Refusing to start in production without a shared rate limiter: set UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN " +
+        "(each instance would otherwise count on its own), or TDK_ALLOW_MEMORY_LIMITER=1 for a single instance on purpose.",
+    );
+  }
+
   const encryption = raw.WALLET_ENCRYPTION_KEY
     ? { current: { version: raw.WALLET_ENCRYPTION_KEY_VERSION, key: Buffer.from(raw.WALLET_ENCRYPTION_KEY, "hex") }, decryptOnly }
     : null;
@@ -267,6 +281,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
       callMarginMs: raw.MARKETPLACE_CALL_MARGIN_MS,
       confirmWaitMs: raw.PAYMENT_CONFIRM_WAIT_MS,
     },
+    trustedProxyHops: raw.TRUSTED_PROXY_HOPS ?? null,
     pricing: { markupBps: Math.round(raw.TDK_MARKUP_PCT * 100), freeMonthlyQuota: raw.FREE_MONTHLY_QUOTA },
     topup: { lowWaterUsdcMicro: BigInt(raw.TOPUP_LOW_WATER_USDC_MICRO), targetUsdcMicro: BigInt(raw.TOPUP_TARGET_USDC_MICRO) },
     limits: moneyLimits(raw),

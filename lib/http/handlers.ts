@@ -112,7 +112,7 @@ export function withApiKey<P = Record<string, never>>(handler: Handler<ApiKeyCal
     const match = /^Bearer\s+(\S+)$/i.exec(call.request.headers.get("authorization") ?? "");
     const verified = match ? await verifyApiKey(call.app.db, match[1]!) : null;
     if (!verified?.ok) {
-      await call.limit(unauthenticatedRateLimit, clientIp(call.request.headers), { headers: true });
+      await call.limit(unauthenticatedRateLimit, clientIp(call.request.headers, call.app.env.trustedProxyHops), { headers: true });
       if (verified?.code === "key_suspended") {
         throw new ApiError("key_suspended", `This API key is suspended${verified.reason ? ` (${verified.reason})` : ""}.`, { reason: verified.reason ?? null });
       }
@@ -135,11 +135,16 @@ export function withApiKey<P = Record<string, never>>(handler: Handler<ApiKeyCal
  */
 export function withCron<P = Record<string, never>>(handler: Handler<PublicCall<P>>) {
   return run<P>(async (call) => {
-    const secret = call.app.env.cronSecret;
-    const presented = /^Bearer\s+(\S+)$/i.exec(call.request.headers.get("authorization") ?? "")?.[1] ?? "";
-    if (!secret || !constantTimeEqual(presented, secret)) throw new ApiError("unauthorized", "Cron routes need Authorization: Bearer <CRON_SECRET>.");
+    if (!presentsCronSecret(call)) throw new ApiError("unauthorized", "Cron routes need Authorization: Bearer <CRON_SECRET>.");
     return handler(call);
   });
+}
+
+/** Whether the request carries `Authorization: Bearer $CRON_SECRET` (never true when no secret is configured). */
+export function presentsCronSecret(call: Pick<PublicCall<unknown>, "app" | "request">): boolean {
+  const secret = call.app.env.cronSecret;
+  const presented = /^Bearer\s+(\S+)$/i.exec(call.request.headers.get("authorization") ?? "")?.[1] ?? "";
+  return secret !== null && constantTimeEqual(presented, secret);
 }
 
 function constantTimeEqual(a: string, b: string): boolean {

@@ -2,9 +2,23 @@ import type { z } from "zod";
 import { ApiError, validationError } from "./errors";
 
 /** The client's IP as the platform reports it (Vercel sets x-forwarded-for; first hop is the client). */
-export function clientIp(headers: Headers): string {
-  const forwarded = headers.get("x-forwarded-for")?.split(",")[0]?.trim();
-  return forwarded || headers.get("x-real-ip")?.trim() || "unknown";
+/**
+ * The client's IP, for per-IP rate limits. The first X-Forwarded-For hop is whatever the client
+ * wrote, so it is trusted only where a proxy guarantees it:
+ *  - `trustedProxyHops` null (the default): Vercel's headers, which Vercel sets itself and
+ *    overwrites (`x-vercel-forwarded-for`, `x-real-ip`, then X-Forwarded-For). Right on Vercel only;
+ *  - N ≥ 1: N proxies of ours append to X-Forwarded-For; the N-th entry from the right is the
+ *    address the outermost of them saw. Anything left of it is the client's own writing;
+ *  - 0: no proxy; no header is trusted and every client shares one bucket ("direct").
+ */
+export function clientIp(headers: Headers, trustedProxyHops: number | null): string {
+  if (trustedProxyHops === 0) return "direct";
+  if (trustedProxyHops === null) {
+    const vercel = headers.get("x-vercel-forwarded-for")?.split(",")[0]?.trim() || headers.get("x-real-ip")?.trim();
+    return vercel || headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
+  }
+  const hops = (headers.get("x-forwarded-for") ?? "").split(",").map((hop) => hop.trim()).filter(Boolean);
+  return hops.length >= trustedProxyHops ? hops[hops.length - trustedProxyHops]! : "unknown";
 }
 
 const DEFAULT_MAX_BYTES = 16 * 1024;

@@ -100,8 +100,12 @@ export const routeContracts: RouteContract[] = [
     success: { status: 200, description: "Where to send the browser", schema: responses.stripeUrlResponseSchema }, errors: [401, 403, 503],
   },
   {
-    method: "get", path: "/api/health", summary: "Reachability of the gateway's parts and the treasury's health", auth: "none", tags: ["Operations"],
+    method: "get", path: "/api/health", summary: "The gateway's health, checked at most every 30 s; its parts and treasury with Bearer CRON_SECRET", auth: "none", tags: ["Operations"],
     success: { status: 200, description: "Healthy (503 when degraded)", schema: responses.healthResponseSchema }, errors: [503],
+  },
+  {
+    method: "get", path: "/api/health/live", summary: "The process answers (no I/O): for load balancers", auth: "none", tags: ["Operations"],
+    success: { status: 200, description: "Alive", schema: responses.liveResponseSchema }, errors: [],
   },
   {
     method: "get", path: "/api/openapi.json", summary: "This document", auth: "none", tags: ["Operations"],

@@ -156,4 +156,5 @@ export const checkoutResponseSchema = z.union([
   z.object({ action: z.literal("updated"), tier: z.enum(["paid", "pro"]).describe("The account's one subscription now bills this tier's price") }),
 ]);
 export const stripeUrlResponseSchema = z.object({ url: z.url().describe("A Stripe page: send the browser there") });
+export const liveResponseSchema = z.object({ status: z.literal("ok") });
 export const healthResponseSchema = z.object({ status: z.enum(["ok", "warning", "degraded"]) }).catchall(z.unknown());

@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { chromiumArgs, chromiumPath, startApp, type RunningApp } from "../helpers/server";
+import { chromiumArgs, chromiumPath, startApp, startExpectingRefusal, type RunningApp } from "../helpers/server";
 import { signWebhook, stripeEvent } from "../helpers/stripe-events";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 import { demoAgents } from "@/lib/agents/demo-agents";
@@ -231,5 +231,17 @@ describe("the web pages in real Chromium", () => {
     expect(await page.getByTestId("reference-operation").count()).toBeGreaterThanOrEqual(14);
     await page.screenshot({ path: path.join(artifacts, "docs.png"), fullPage: true });
     await context.close();
+  });
+});
+
+describe("a production start on a bad configuration", () => {
+  it("stops the server at start with the configuration's message, instead of answering 500 on every request", async () => {
+    // The build startApp made, started as production without the parts production needs.
+    const embedded = await startExpectingRefusal({ NODE_ENV: "production" });
+    expect(embedded.code).toBe(1);
+    expect(embedded.output).toMatch(/refusing to start: Refusing to start in production on embedded parts: database \(PGlite/);
+    const noSharedLimiter = await startExpectingRefusal({ NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1" });
+    expect(noSharedLimiter.code).toBe(1);
+    expect(noSharedLimiter.output).toMatch(/without a shared rate limiter/);
   });
 });

@@ -49,7 +49,16 @@ describe("configuration (lib/env.ts)", () => {
     expect(() => parseEnv({ NODE_ENV: "production", WALLET_ENCRYPTION_KEY: key })).toThrow(EnvError);
     expect(() => parseEnv({ NODE_ENV: "production", WALLET_ENCRYPTION_KEY: key })).toThrow(/TDK_ALLOW_EMBEDDED=1/);
     expect(() => parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgres://db/x", WALLET_ENCRYPTION_KEY: key })).toThrow(/Solana ledger/);
-    expect(parseEnv({ NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1" }).database.kind).toBe("pglite");
+    expect(parseEnv({ NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1", TDK_ALLOW_MEMORY_LIMITER: "1" }).database.kind).toBe("pglite");
+  });
+
+  it("refuses production without a shared rate limiter unless TDK_ALLOW_MEMORY_LIMITER=1", () => {
+    const embedded = { NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1" };
+    expect(() => parseEnv(embedded)).toThrow(/without a shared rate limiter: set UPSTASH_REDIS_REST_URL \+ UPSTASH_REDIS_REST_TOKEN/);
+    expect(parseEnv({ ...embedded, TDK_ALLOW_MEMORY_LIMITER: "1" }).upstash).toBeNull();
+    expect(parseEnv({ ...embedded, UPSTASH_REDIS_REST_URL: "https://redis.example", UPSTASH_REDIS_REST_TOKEN: "t" }).upstash).not.toBeNull();
+    // Development keeps the in-process limiter without asking.
+    expect(parseEnv({}).upstash).toBeNull();
   });
 
   it("requires the wallet encryption key in production and validates its form without echoing it", () => {

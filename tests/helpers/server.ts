@@ -41,7 +41,7 @@ export async function startApp(extraEnv: Record<string, string> = {}): Promise<R
   let log = "";
   const child: ChildProcess = spawn(process.execPath, [nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
     cwd: root,
-    env: { ...env, NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1", TDK_DATA_DIR: dataDir, ...extraEnv },
+    env: { ...env, NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1", TDK_ALLOW_MEMORY_LIMITER: "1", TDK_DATA_DIR: dataDir, ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (chunk) => (log += chunk));
@@ -73,6 +73,40 @@ export async function startApp(extraEnv: Record<string, string> = {}): Promise<R
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `next start` of the build `startApp` made, with this environment, expected to refuse to start:
+ * resolves with its exit code and output once it exits (or rejects if it is still up after 30 s).
+ */
+export async function startExpectingRefusal(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-refusal-"));
+  const port = await freePort();
+  // Only what is given: none of the test run's own environment leaks into this start.
+  const childEnv = { PATH: process.env.PATH ?? "", NEXT_TELEMETRY_DISABLED: "1", TDK_NEXT_DIST_DIR: distDir, TDK_DATA_DIR: dataDir, ...env } as unknown as NodeJS.ProcessEnv;
+  const child: ChildProcess = spawn(process.execPath, [nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: root,
+    env: childEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`next start did not refuse to start within 30 s:\n${output}`));
+      }, 30_000);
+      child.once("exit", (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    return { code, output };
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
 }
 
 /** Debian's Chromium (CHROMIUM_PATH overrides); `npm test` installs it when missing. */

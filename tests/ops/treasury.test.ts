@@ -172,12 +172,13 @@ describe("treasury health", () => {
   it("alerts (log, webhook, /api/health) when the treasury falls under 20% of its float", async () => {
     // The embedded treasury is stocked to its float at start; a float 10× larger makes it 10%.
     const app = await appWith({});
-    const healthy = await callRoute(health.GET, "GET", "/api/health");
+    const healthy = await callRoute(health.GET, "GET", "/api/health", { bearer: CRON_SECRET });
     expect(healthy.json).toMatchObject({ status: "ok", treasury: { status: "ok", low: [] }, database: { status: "ok" }, ledger: { status: "ok" }, stripe: { status: "off" } });
     alerts.length = 0;
-    app.env.treasuryFloat = { usdcMicro: app.env.treasuryFloat.usdcMicro * 10n, solLamports: app.env.treasuryFloat.solLamports };
-    setAppContext(app);
-    const low = await callRoute(health.GET, "GET", "/api/health");
+    // A new context (health is cached 30 s per context) with a float 10× larger.
+    const bigger = { ...app, env: { ...app.env, treasuryFloat: { usdcMicro: app.env.treasuryFloat.usdcMicro * 10n, solLamports: app.env.treasuryFloat.solLamports } } };
+    setAppContext(bigger);
+    const low = await callRoute(health.GET, "GET", "/api/health", { bearer: CRON_SECRET });
     expect(low.status).toBe(200);
     expect(low.json).toMatchObject({ status: "warning", treasury: { status: "low", low: ["usdc"] } });
     expect(low.json.treasury.alert).toMatch(/under 20%/);

@@ -9,7 +9,7 @@ import { clientIp, readJson } from "@/lib/http/request";
 import { json } from "@/lib/http/response";
 
 export const POST = withPublic(async ({ request, app, limit }) => {
-  await limit(authLimits.loginPerIp, clientIp(request.headers));
+  await limit(authLimits.loginPerIp, clientIp(request.headers, app.env.trustedProxyHops));
   const { email, password } = await readJson(request, loginSchema);
   await limit(authLimits.loginPerEmail, email);
 

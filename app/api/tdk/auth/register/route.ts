@@ -8,7 +8,7 @@ import { clientIp, readJson } from "@/lib/http/request";
 import { json } from "@/lib/http/response";
 
 export const POST = withPublic(async ({ request, app, limit }) => {
-  await limit(authLimits.registerPerIp, clientIp(request.headers));
+  await limit(authLimits.registerPerIp, clientIp(request.headers, app.env.trustedProxyHops));
   const { email, password } = await readJson(request, registerSchema);
   await limit(authLimits.registerPerEmail, email);
 

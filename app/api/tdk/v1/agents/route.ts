@@ -10,7 +10,7 @@ import { json } from "@/lib/http/response";
 const catalogRateLimit = { name: "v1:agents", limit: 300, windowMs: 60_000 };
 
 export const GET = withPublic(async ({ app, request, limit }) => {
-  await limit(catalogRateLimit, clientIp(request.headers), { headers: true });
+  await limit(catalogRateLimit, clientIp(request.headers, app.env.trustedProxyHops), { headers: true });
   const [agents, openBreakers] = await Promise.all([
     app.agents.client.listAgents().catch((error: Error) => {
       throw new ApiError("marketplace_error", `The agent marketplace is unavailable: ${error.message}`);

@@ -1,0 +1,4 @@
+// GET /api/health/live — the process answers: no database, chain or network call (load balancers, uptime checks)
+export const dynamic = "force-dynamic";
+
+export const GET = (): Response => Response.json({ status: "ok" }, { headers: { "cache-control": "no-store" } });

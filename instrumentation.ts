@@ -1,0 +1,15 @@
+/**
+ * Runs once when a server starts (Next.js `register`). A production configuration error stops
+ * the server here, with the same message parseEnv gives, instead of answering 500 on every request.
+ */
+export async function register(): Promise<void> {
+  if (process.env.NEXT_RUNTIME !== "nodejs") return;
+  const { parseEnv, EnvError } = await import("@/lib/env");
+  try {
+    parseEnv(process.env);
+  } catch (error) {
+    if (!(error instanceof EnvError)) throw error;
+    console.error(`[tdk] refusing to start: ${error.message}`);
+    process.exit(1);
+  }
+}
