@@ -1,11 +1,26 @@
 import { defineConfig } from "vitest/config";
 import path from "node:path";
 
+/**
+ * Tests whose subject is money on the chain run twice: on the embedded ledger, and on the
+ * production `RpcLedger` against the local JSON-RPC cluster in its own process
+ * (scripts/local-solana-rpc.ts). Everything else runs once, on the embedded ledger.
+ */
+const chainDependent = [
+  "tests/solana/funding.test.ts",
+  "tests/calls/pipeline.test.ts",
+  "tests/api/call.test.ts",
+  "tests/agents/signing-policy.test.ts",
+  "tests/calls/marketplace-behaviour.test.ts",
+  "tests/money/treasury-outflow.test.ts",
+  "tests/money/unbilled-spend.test.ts",
+  "tests/ops/treasury.test.ts",
+];
+
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(__dirname) } },
   test: {
     environment: "node",
-    include: ["tests/**/*.test.ts"],
     // The browser test builds and starts the real app; bcrypt and the ledger are CPU-bound.
     testTimeout: 60_000,
     hookTimeout: 300_000,
@@ -15,5 +30,9 @@ export default defineConfig({
     // CI also writes a JSON report, from which .ci/run prints its "N passed, N failed" line.
     reporters: process.env.CI === "true" ? ["default", "json"] : ["default"],
     outputFile: process.env.CI === "true" ? { json: "test-results/vitest.json" } : undefined,
+    projects: [
+      { extends: true, test: { name: "embedded", include: ["tests/**/*.test.ts"] } },
+      { extends: true, test: { name: "rpc-ledger", include: chainDependent, env: { NEXT_TELEMETRY_DISABLED: "1", TEST_LEDGER: "rpc" } } },
+    ],
   },
 });

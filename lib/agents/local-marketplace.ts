@@ -7,8 +7,7 @@ import {
 } from "@solana/spl-token";
 import { ComputeBudgetProgram, Keypair, PublicKey, SystemProgram, Transaction, TransactionInstruction } from "@solana/web3.js";
 import { z } from "zod";
-import { LedgerError, MEMO_PROGRAM_ID, USDC_DECIMALS } from "@/lib/solana/ledger";
-import type { LocalLedger } from "@/lib/solana/local-ledger";
+import { LedgerError, MEMO_PROGRAM_ID, USDC_DECIMALS, type FaucetLedger } from "@/lib/solana/ledger";
 import { signAgentRequest, verifyAgentRequest } from "./agent-signature";
 import type { LocalAgentDefinition } from "./demo-agents";
 import type { FetchLike } from "./marketplace-client";
@@ -34,6 +33,8 @@ interface Intent {
   input: unknown;
   payer: string;
   message: string;
+  /** Of the blockhash the payment was built on: a signed copy parsed from the wire has lost it. */
+  lastValidBlockHeight: number;
   expiresAt: number;
   used: boolean;
 }
@@ -87,7 +88,7 @@ export class LocalMarketplace {
   readonly submitted: string[] = [];
 
   private constructor(
-    private readonly ledger: LocalLedger,
+    private readonly ledger: FaucetLedger,
     agents: Agent[],
     protocolWallet: PublicKey,
     private readonly options: LocalMarketplaceOptions,
@@ -97,7 +98,7 @@ export class LocalMarketplace {
   }
 
   /** Creates owner and protocol wallets and their USDC accounts on the local ledger. */
-  static async create(ledger: LocalLedger, definitions: LocalAgentDefinition[], options: LocalMarketplaceOptions = {}): Promise<LocalMarketplace> {
+  static async create(ledger: FaucetLedger, definitions: LocalAgentDefinition[], options: LocalMarketplaceOptions = {}): Promise<LocalMarketplace> {
     const protocolWallet = Keypair.generate().publicKey;
     const agents = definitions.map((definition) => ({
       definition,
@@ -221,7 +222,15 @@ export class LocalMarketplace {
     const tx = await this.buildPayment(agent, payer);
     const intentId = randomUUID();
     const expiresAt = now + INTENT_TTL_MS;
-    this.intents.set(intentId, { agent, input: input.data, payer: payer.toBase58(), message: tx.serializeMessage().toString("base64"), expiresAt, used: false });
+    this.intents.set(intentId, {
+      agent,
+      input: input.data,
+      payer: payer.toBase58(),
+      message: tx.serializeMessage().toString("base64"),
+      lastValidBlockHeight: tx.lastValidBlockHeight!,
+      expiresAt,
+      used: false,
+    });
     return json(200, {
       ok: true,
       transaction: tx.serialize({ requireAllSignatures: false, verifySignatures: false }).toString("base64"),
@@ -285,6 +294,7 @@ export class LocalMarketplace {
       return json(400, { ok: false, error: "Signed transaction does not match the payment intent" });
     }
     intent.used = true;
+    tx.lastValidBlockHeight = intent.lastValidBlockHeight;
 
     let signature: string;
     try {

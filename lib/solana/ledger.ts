@@ -65,6 +65,15 @@ export interface Ledger {
   ping(): Promise<void>;
 }
 
+/**
+ * A local chain with a faucet (mints its local USDC, gives SOL): the embedded ledger, or the local
+ * JSON-RPC cluster of `scripts/local-solana-rpc.ts`. What the embedded treasury and the local
+ * marketplace are stocked from; never a real cluster.
+ */
+export interface FaucetLedger extends Ledger {
+  fund(owner: PublicKey, usdcMicro: bigint, lamports: bigint): Promise<string>;
+}
+
 export class LedgerError extends Error {
   constructor(
     message: string,

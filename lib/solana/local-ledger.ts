@@ -182,8 +182,8 @@ export class LocalLedger implements Ledger {
   }
 
   /** The chain moves on (by more than a blockhash lives): every blockhash handed out so far can no longer be used. */
-  expireBlockhashes(): void {
-    const n = BLOCKHASH_VALIDITY_BLOCKS + 1;
+  expireBlockhashes(slots = BLOCKHASH_VALIDITY_BLOCKS + 1): void {
+    const n = Math.max(slots, BLOCKHASH_VALIDITY_BLOCKS + 1);
     this.record({ k: "skip", n });
     this.skippedSlots += n;
   }
@@ -291,6 +291,38 @@ export class LocalLedger implements Ledger {
     tx.recentBlockhash = (await this.latestBlockhash()).blockhash;
     tx.sign(this.faucet);
     return this.sendTransaction(tx);
+  }
+
+  // What a JSON-RPC front (scripts/local-solana-rpc.ts) needs beyond the Ledger interface.
+
+  /** Runs the transaction without committing anything: what preflight would say. */
+  simulate(tx: Transaction): { err: unknown; logs: string[]; unitsConsumed: number } {
+    const issued = tx.recentBlockhash ? this.blockhashes.get(tx.recentBlockhash) : undefined;
+    if (issued === undefined || this.slot() > issued + BLOCKHASH_VALIDITY_BLOCKS) return { err: "BlockhashNotFound", logs: [], unitsConsumed: 0 };
+    const signature = tx.signature ? toBase58(tx.signature) : null;
+    if (signature && this.history.has(signature)) return { err: "AlreadyProcessed", logs: [], unitsConsumed: 0 };
+    const raw = tx.serialize({ requireAllSignatures: false, verifySignatures: false });
+    const result = this.svm.simulateTransaction(getTransactionDecoder().decode(raw));
+    const meta = result.meta();
+    const err = result instanceof FailedTransactionMetadata ? transactionErrorJson(result.err()) : null;
+    return { err, logs: meta.logs(), unitsConsumed: Number(meta.computeUnitsConsumed()) };
+  }
+
+  /** Lamports an account of `bytes` bytes must hold to be rent-exempt. */
+  rentExemptMinimum(bytes: number): bigint {
+    return this.svm.minimumBalanceForRentExemption(BigInt(bytes));
+  }
+
+  /** An account as the chain holds it, or null when it does not exist. */
+  account(owner: PublicKey): { lamports: bigint; owner: string; data: Uint8Array; executable: boolean } | null {
+    const account = this.svm.getAccount(address(owner.toBase58()));
+    if (!account.exists) return null;
+    return { lamports: BigInt(account.lamports), owner: account.programAddress, data: account.data, executable: account.executable };
+  }
+
+  /** A processed transaction: its outcome, slot and wire bytes (base64); null when the chain never saw it. */
+  transaction(signature: string): { status: "confirmed" | "failed"; slot: number; raw: string } | null {
+    return this.history.get(signature) ?? null;
   }
 
   /** Stops writing (its directory may then be opened again, as after a restart). */
@@ -453,4 +485,15 @@ function readSaved(dir: string): { state: Uint8Array; meta: LedgerMeta; snapshot
     return { meta, snapshotEntries: 0, state };
   }
   throw new Error(`Ledger directory ${dir} has ledger.json but no state`);
+}
+
+/** LiteSVM's transaction error as JSON-RPC shows one: `"Name"` or `{"InstructionError":[index, detail]}`. */
+function transactionErrorJson(err: ReturnType<FailedTransactionMetadata["err"]>): unknown {
+  if (typeof err === "number") return `TransactionError(${err})`;
+  if ("index" in err && "err" in err && typeof err.err === "function") {
+    const detail = (err as { err(): unknown }).err();
+    const code = typeof detail === "object" && detail !== null && "code" in detail ? (detail as { code: number }).code : null;
+    return { InstructionError: [err.index, code !== null ? { Custom: code } : String(detail)] };
+  }
+  return err.toString();
 }

@@ -1,5 +1,5 @@
 import { getAssociatedTokenAddressSync, unpackAccount } from "@solana/spl-token";
-import { Connection, PublicKey, type Commitment, type Transaction } from "@solana/web3.js";
+import { Connection, PublicKey, SendTransactionError, type Commitment, type Transaction } from "@solana/web3.js";
 import { toBase58 } from "./base58";
 import { BLOCKHASH_VALIDITY_BLOCKS, LedgerError, TOKEN_ACCOUNT_SIZE, type Ledger, type SignatureStatus, type UsdcAccount } from "./ledger";
 
@@ -13,7 +13,13 @@ export class RpcLedger implements Ledger {
   private readonly connection: Connection;
   private rent: Promise<bigint> | undefined;
 
-  constructor(rpcUrl: string, usdcMint: string, private readonly commitment: Commitment = "confirmed") {
+  constructor(
+    rpcUrl: string,
+    usdcMint: string,
+    private readonly commitment: Commitment = "confirmed",
+    /** How long `sendTransaction` waits for a confirmation before answering "unknown". */
+    private readonly confirmTimeoutMs = 60_000,
+  ) {
     this.connection = new Connection(rpcUrl, commitment);
     this.usdcMint = new PublicKey(usdcMint);
   }
@@ -43,19 +49,29 @@ export class RpcLedger implements Ledger {
     try {
       await this.connection.sendRawTransaction(tx.serialize(), { preflightCommitment: this.commitment });
     } catch (error) {
-      // Preflight refused it: it was never forwarded to a leader.
-      throw new LedgerError(`Transaction refused: ${(error as Error).message}`, "rejected");
+      // The node answered with an error (preflight refused it): it was never forwarded to a leader.
+      if (error instanceof SendTransactionError) throw new LedgerError(`Transaction refused: ${error.message}`, "rejected");
+      // No answer (network, timeout): the node may have forwarded it.
+      throw new LedgerError(`Transaction outcome unknown: ${(error as Error).message}`, "unknown");
     }
+    // Confirmed by polling the signature's status, not by a websocket subscription: a serverless
+    // function may not hold one, and a status read is what recovery relies on anyway.
+    const deadline = Date.now() + this.confirmTimeoutMs;
     try {
-      const { value } = await this.connection.confirmTransaction(
-        { signature, blockhash: tx.recentBlockhash, lastValidBlockHeight: tx.lastValidBlockHeight },
-        this.commitment,
-      );
-      if (value.err) throw new LedgerError(`Transaction failed: ${JSON.stringify(value.err)}`, "rejected");
-      return signature;
+      for (;;) {
+        const [status] = await this.getSignatureStatuses([signature]);
+        if (status === "confirmed") return signature;
+        if (status === "failed") throw new LedgerError(`Transaction ${signature} failed on chain`, "rejected");
+        // Past its last valid block height, an unknown signature can no longer land.
+        if ((await this.blockHeight()) > tx.lastValidBlockHeight) {
+          throw new LedgerError(`Transaction ${signature} expired: its blockhash is past its last valid block height`, "rejected");
+        }
+        if (Date.now() > deadline) throw new LedgerError(`Transaction outcome unknown: not confirmed within ${this.confirmTimeoutMs} ms`, "unknown");
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      }
     } catch (error) {
       if (error instanceof LedgerError) throw error;
-      // Expired or timed out while waiting: it may still have landed. The caller resolves it later.
+      // The RPC failed while we waited: it may still have landed. The caller resolves it later.
       throw new LedgerError(`Transaction outcome unknown: ${(error as Error).message}`, "unknown");
     }
   }

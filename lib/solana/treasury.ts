@@ -3,7 +3,7 @@ import { z } from "zod";
 import { sealKeypair, openKeypair } from "@/lib/crypto/wallet-keys";
 import type { KeyRing } from "@/lib/crypto/secret-box";
 import { callFunction, type Database } from "@/lib/db";
-import type { LocalLedger } from "./local-ledger";
+import type { FaucetLedger } from "./ledger";
 
 const treasuryRowSchema = z.object({ public_key: z.string(), secret_encrypted: z.string(), created_at: z.string() }).nullable();
 const storeResultSchema = z.object({ ok: z.boolean(), code: z.string().optional(), public_key: z.string(), replaced: z.boolean().optional() });
@@ -36,7 +36,7 @@ export async function storeTreasury(db: Database, ring: KeyRing, keypair: Keypai
 export async function ensureEmbeddedTreasury(
   db: Database,
   ring: KeyRing,
-  ledger: LocalLedger,
+  ledger: FaucetLedger,
   float: { usdcMicro: bigint; solLamports: bigint },
 ): Promise<Keypair> {
   let treasury = await loadTreasury(db, ring);

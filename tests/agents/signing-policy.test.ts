@@ -13,8 +13,7 @@ import { callDeps } from "@/lib/calls/deps";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
-import type { LocalLedger } from "@/lib/solana/local-ledger";
-import { callRoute, createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, faucetOf, paidCallAnswer, sql } from "../helpers/app";
 import { tamperedPayments } from "../helpers/marketplace";
 
 /**
@@ -110,14 +109,14 @@ describe("rent", () => {
     expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("first") })).status).toBe(200);
 
     // The owner empties and closes his USDC account; the rent comes back to him.
-    const ledger = app.ledger as LocalLedger;
+    const ledger = faucetOf(app);
     await ledger.fund(owner.publicKey, 0n, 10_000_000n);
     const mint = ledger.usdcMint;
     const ownerAccount = getAssociatedTokenAddressSync(mint, owner.publicKey, true);
     const sink = Keypair.generate().publicKey;
     await ledger.fund(sink, 0n, 0n);
-    const { blockhash } = await ledger.latestBlockhash();
-    const close = new Transaction({ feePayer: owner.publicKey, blockhash, lastValidBlockHeight: 0 }).add(
+    const { blockhash, lastValidBlockHeight } = await ledger.latestBlockhash();
+    const close = new Transaction({ feePayer: owner.publicKey, blockhash, lastValidBlockHeight }).add(
       createTransferInstruction(ownerAccount, getAssociatedTokenAddressSync(mint, sink, true), owner.publicKey, await ledger.getUsdcBalance(owner.publicKey)),
       createCloseAccountInstruction(ownerAccount, owner.publicKey, owner.publicKey),
     );

@@ -12,8 +12,7 @@ import { recoverPendingCalls } from "@/lib/calls/recovery";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
-import type { LocalLedger } from "@/lib/solana/local-ledger";
-import { callRoute, createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, paidCallAnswer, sql } from "../helpers/app";
 import { alteredMarketplace } from "../helpers/marketplace";
 
 /**
@@ -182,7 +181,7 @@ describe("long-running agents", () => {
     expect(answer.body).toMatchObject({ error: { code: "outcome_unknown", paid: null } });
     expect((await sql<{ status: string }>(app.db, "select status from tdk_usage where request_id = 'req_liar'"))[0]!.status).toBe("pending");
 
-    (app.ledger as LocalLedger).expireBlockhashes();
+    await expireBlockhashes(app);
     await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
     const [row] = await sql<{ status: string; billing_status: string }>(app.db, "select status, billing_status from tdk_usage where request_id = 'req_liar'");
     expect(row).toEqual({ status: "failed", billing_status: "not_billable" });

@@ -10,8 +10,7 @@ import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
 import type { VerifiedKey } from "@/lib/keys/schemas";
-import type { LocalLedger } from "@/lib/solana/local-ledger";
-import { callRoute, createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, paidCallAnswer, sql } from "../helpers/app";
 import { alteredMarketplace as alterMarketplace, tamperedPayments } from "../helpers/marketplace";
 import { concurrencyBackends } from "../helpers/postgres";
 
@@ -174,7 +173,7 @@ describe("a crash between any two steps, then recovery", () => {
       // Signed but never sent: it could still land while its blockhash lives, so it stays pending…
       expect((await rows(app.db, key.id))[0]!.status).toBe("pending");
       // …until the chain moves on and it no longer can.
-      (app.ledger as LocalLedger).expireBlockhashes();
+      await expireBlockhashes(app);
       await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
     }
 
@@ -274,7 +273,7 @@ describe("a marketplace that misbehaves", () => {
     // A retry with the same Idempotency-Key waits for the outcome instead of paying again.
     expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("x", "1"), headers: { "idempotency-key": "unknown-1" } })).status).toBe(409);
 
-    (app.ledger as LocalLedger).expireBlockhashes();
+    await expireBlockhashes(app);
     expect(await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({ resolved: 1, pending: 0 });
     expect((await rows(app.db, key.id))[0]!.status).toBe("failed");
     expect(await reserved(app.db, key.id)).toBe(0);

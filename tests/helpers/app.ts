@@ -5,7 +5,9 @@ import { setAppContext, type AppContext } from "@/lib/context";
 import type { Database } from "@/lib/db";
 import { PGliteDatabase } from "@/lib/db/pglite";
 import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
+import type { FaucetLedger } from "@/lib/solana/ledger";
 import { LocalLedger } from "@/lib/solana/local-ledger";
+import { LocalnetLedger, sharedRpcProcess } from "./local-rpc";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 import { localMarketplaceAgents } from "@/lib/context";
 import { LocalMarketplace, type LocalMarketplaceOptions } from "@/lib/agents/local-marketplace";
@@ -27,6 +29,11 @@ export async function createTestApp(
     ledgerDir?: string;
     /** The local marketplace behaves like the real one unless told otherwise (e.g. `memo` for load tests). */
     marketplace?: LocalMarketplaceOptions;
+    /**
+     * The chain: the embedded ledger, or the production `RpcLedger` on the local JSON-RPC cluster
+     * (its own process). Default: `TEST_LEDGER` (the "rpc-ledger" test project sets it).
+     */
+    ledger?: "local" | "rpc";
   } = {},
 ): Promise<AppContext> {
   const env = parseEnv({
@@ -39,7 +46,14 @@ export async function createTestApp(
     ...options.env,
   });
   const db = options.db ?? (await PGliteDatabase.open(null));
-  const ledger = await LocalLedger.open(options.ledgerDir ?? null);
+  const chain = options.ledger ?? (process.env.TEST_LEDGER === "rpc" && !options.ledgerDir ? "rpc" : "local");
+  let ledger: FaucetLedger;
+  if (chain === "rpc") {
+    const rpc = await sharedRpcProcess();
+    ledger = new LocalnetLedger(rpc.url, rpc.usdcMint);
+  } else {
+    ledger = await LocalLedger.open(options.ledgerDir ?? null);
+  }
   await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
   const marketplace = await LocalMarketplace.create(ledger, options.agents ?? demoAgents(), {
     callsPerWalletPerMinute: env.agentCalls.walletCallsPerMinute,
@@ -131,4 +145,14 @@ export async function sql<T = Record<string, unknown>>(db: Database, text: strin
 /** The pipeline and the one function that words its outcome, as the call route runs them (without the route's recovery pass). */
 export async function paidCallAnswer(deps: CallDeps, key: VerifiedKey, request: CallRequest) {
   return callAnswer(await paidCall(deps, key, request), ORIGIN);
+}
+
+/** The test chain's faucet: the embedded ledger's, or the local cluster's. */
+export function faucetOf(app: AppContext): FaucetLedger {
+  return app.ledger as FaucetLedger;
+}
+
+/** The chain moves on past every blockhash handed out so far, on either test chain. */
+export async function expireBlockhashes(app: AppContext): Promise<void> {
+  await (app.ledger as LocalLedger | LocalnetLedger).expireBlockhashes();
 }

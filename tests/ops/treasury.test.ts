@@ -14,9 +14,8 @@ import { setAppContext } from "@/lib/context";
 import { callFunction } from "@/lib/db";
 import { fundingDeps } from "@/lib/money/funding-deps";
 import { fundWallets, listFundings, type FundingStep } from "@/lib/solana/funding";
-import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { loadTreasury } from "@/lib/solana/treasury";
-import { callRoute, createKeyedAccount, createTestApp } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, faucetOf } from "../helpers/app";
 
 const CRON_SECRET = "cron-secret-for-ops-tests-0123";
 const cron = (handler: typeof topupCron.GET, secret: string | null = CRON_SECRET) => callRoute(handler, "GET", "/api/cron/x", secret ? { bearer: secret } : {});
@@ -86,7 +85,7 @@ describe("GET /api/cron/treasury-topup", () => {
   it("refills every wallet under the low-water mark to the target, several per transaction, the treasury paying", async () => {
     const keys = await Promise.all(Array.from({ length: 5 }, () => createKeyedAccount(app)));
     const full = await createKeyedAccount(app);
-    await (app.ledger as LocalLedger).fund(new PublicKey(full.key.wallet.public_key), 9_000_000n, 0n);
+    await faucetOf(app).fund(new PublicKey(full.key.wallet.public_key), 9_000_000n, 0n);
     const treasury = (await loadTreasury(app.db, app.ring))!;
     const treasuryBefore = await app.ledger.getUsdcBalance(treasury.publicKey);
 
@@ -144,7 +143,7 @@ describe("GET /api/cron/treasury-topup", () => {
     expect(waiting.json.skipped).toContainEqual({ key_id: key.key.id, code: "funding_in_flight" });
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(1_000_000n);
     // Once it can no longer land, it is failed and the wallet is funded by a new transaction.
-    (app.ledger as LocalLedger).expireBlockhashes();
+    await expireBlockhashes(app);
     const resumed = await cron(topupCron.GET);
     expect(resumed.json.resolved_pending).toBeGreaterThanOrEqual(1);
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(5_000_000n);
