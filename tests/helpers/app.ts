@@ -11,6 +11,8 @@ import { LocalnetLedger, sharedRpcProcess } from "./local-rpc";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 import { localMarketplaceAgents } from "@/lib/context";
 import { LocalMarketplace, type LocalMarketplaceOptions } from "@/lib/agents/local-marketplace";
+import { MarketplaceClient, type MarketplaceClientOptions } from "@/lib/agents/marketplace-client";
+import { PublicKey } from "@solana/web3.js";
 import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
 import { paidCall, type CallDeps, type CallRequest } from "@/lib/calls/paid-call";
 import { callAnswer } from "@/lib/http/call-answer";
@@ -34,6 +36,10 @@ export async function createTestApp(
      * (its own process). Default: `TEST_LEDGER` (the "rpc-ledger" test project sets it).
      */
     ledger?: "local" | "rpc";
+    /** A particular local cluster (its own process) instead of the file's shared one; implies `ledger: "rpc"`. */
+    chain?: { url: string; usdcMint: string };
+    /** A marketplace over HTTP (scripts/local-marketplace.ts) instead of the in-process one. */
+    remoteMarketplace?: { url: string; protocolWallet: string; client?: MarketplaceClientOptions };
   } = {},
 ): Promise<AppContext> {
   const env = parseEnv({
@@ -46,20 +52,22 @@ export async function createTestApp(
     ...options.env,
   });
   const db = options.db ?? (await PGliteDatabase.open(null));
-  const chain = options.ledger ?? (process.env.TEST_LEDGER === "rpc" && !options.ledgerDir ? "rpc" : "local");
+  const chain = options.chain ? "rpc" : (options.ledger ?? (process.env.TEST_LEDGER === "rpc" && !options.ledgerDir ? "rpc" : "local"));
   let ledger: FaucetLedger;
   if (chain === "rpc") {
-    const rpc = await sharedRpcProcess();
+    const rpc = options.chain ?? (await sharedRpcProcess());
     ledger = new LocalnetLedger(rpc.url, rpc.usdcMint);
   } else {
     ledger = await LocalLedger.open(options.ledgerDir ?? null);
   }
   await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
-  const marketplace = await LocalMarketplace.create(ledger, options.agents ?? demoAgents(), {
-    callsPerWalletPerMinute: env.agentCalls.walletCallsPerMinute,
-    ...options.marketplace,
-  });
-  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(marketplace), stripe: options.stripe ?? null };
+  const remote = options.remoteMarketplace;
+  const agents = remote
+    ? { client: new MarketplaceClient(remote.url, fetch, remote.client), protocolWallet: new PublicKey(remote.protocolWallet), local: null }
+    : localMarketplaceAgents(
+        await LocalMarketplace.create(ledger, options.agents ?? demoAgents(), { callsPerWalletPerMinute: env.agentCalls.walletCallsPerMinute, ...options.marketplace }),
+      );
+  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents, stripe: options.stripe ?? null };
   setAppContext(app);
   return app;
 }
