@@ -77,6 +77,8 @@ const rawEnvSchema = z.object({
   MARKETPLACE_CALL_MARGIN_MS: intWithDefault(30_000),
   // How long a payment the marketplace reports as made may take to show on the chain before recovery takes over.
   PAYMENT_CONFIRM_WAIT_MS: intWithDefault(15_000),
+  // A paid call still pending this long is settled from the chain (by its key's next call or the recover-calls cron).
+  RECOVER_PENDING_AFTER_SECONDS: intWithDefault(120, 1),
   KEYS_CREATED_PER_ACCOUNT_DAILY: intWithDefault(10, 1),
 
   STRIPE_SECRET_KEY: optionalString,
@@ -116,7 +118,7 @@ export interface Env {
   ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
   marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
   /** How the gateway paces and waits for paid agent calls (the marketplace's limits and timeouts). */
-  agentCalls: { walletCallsPerMinute: number | null; callMarginMs: number; confirmWaitMs: number };
+  agentCalls: { walletCallsPerMinute: number | null; callMarginMs: number; confirmWaitMs: number; recoverPendingAfterMs: number };
   /** Where the client's IP comes from: null = Vercel's headers; N = the N-th X-Forwarded-For entry from the right (0: no proxy, no header trusted). */
   trustedProxyHops: number | null;
   pricing: { markupBps: number; freeMonthlyQuota: number };
@@ -280,6 +282,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
       walletCallsPerMinute: raw.MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE === 0 ? null : raw.MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE,
       callMarginMs: raw.MARKETPLACE_CALL_MARGIN_MS,
       confirmWaitMs: raw.PAYMENT_CONFIRM_WAIT_MS,
+      recoverPendingAfterMs: raw.RECOVER_PENDING_AFTER_SECONDS * 1_000,
     },
     trustedProxyHops: raw.TRUSTED_PROXY_HOPS ?? null,
     pricing: { markupBps: Math.round(raw.TDK_MARKUP_PCT * 100), freeMonthlyQuota: raw.FREE_MONTHLY_QUOTA },

@@ -360,6 +360,132 @@ async function benchLedgerPersistence() {
   await rm(dir, { recursive: true, force: true });
 }
 
+/** CPU seconds a process has used so far (user + system), from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const { readFile } = await import("node:fs/promises");
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+}
+
+/**
+ * 6. The production shape: paid calls per second through the cluster (scripts/cluster.ts: gateways
+ * on PostgreSQL, Upstash on Redis, the local Solana cluster and the marketplace as processes), with
+ * one gateway and with two, side by side in one run, and the CPU each part used.
+ */
+async function benchCluster() {
+  console.log("\n## 6. The production shape: paid calls per second with 1 and 2 gateway instances");
+  const base = process.env.BENCH_DATABASE_URL;
+  const redisUrl = process.env.TEST_REDIS_URL;
+  if (!base || !redisUrl) {
+    console.log("skipped: needs BENCH_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL (Redis)");
+    return;
+  }
+  const { startCluster } = await import("./cluster");
+  const { createTempDatabase } = await import("@/tests/helpers/postgres");
+  const { freePort } = await import("@/tests/helpers/server");
+  const pg = (await import("pg")).default;
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const path = await import("node:path");
+  const database = await createTempDatabase(base);
+  const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-bench-cluster-"));
+  const cluster = await startCluster({
+    ports: [await freePort(), await freePort()],
+    databaseUrl: database.url,
+    redisUrl,
+    dataDir,
+    env: { ...process.env, TDK_NEXT_DIST_DIR: ".next-cluster", MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0", CRON_SECRET: randomBytes(16).toString("hex") },
+    log: () => {},
+  });
+  const sql = new pg.Pool({ connectionString: database.url, max: 2 });
+  try {
+    const WORKERS = Number(process.env.BENCH_CLUSTER_WORKERS ?? 16);
+    const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? 10);
+    // Each caller from its own address: per-IP limits (sign-up, log-in) live in Redis and outlast a run.
+    const post = async (url: string, route: string, body: unknown, bearer: string | undefined, caller: number) => {
+      const response = await fetch(`${url}${route}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": `10.${caller >> 8}.${caller & 255}.${(Date.now() >> 20) & 255}`, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, json: (await response.json()) as Record<string, any> };
+    };
+    // One paid account per worker, each with its own key (its own wallet).
+    const gatewayUrl = cluster.gateways[0]!.url;
+    const keys: string[] = [];
+    for (let i = 0; i < WORKERS; i += 1) {
+      const email = `bench-${i}-${randomBytes(3).toString("hex")}@example.com`;
+      await post(gatewayUrl, "/api/tdk/auth/register", { email, password: "correct-horse-battery-42" }, undefined, i);
+      await sql.query("update tdk_accounts set tier = 'paid' where email = $1", [email]);
+      const session = (await post(gatewayUrl, "/api/tdk/auth/login", { email, password: "correct-horse-battery-42" }, undefined, i)).json.session_token;
+      const created = await post(gatewayUrl, "/api/tdk/keys/generate", { name: "bench" }, session, i);
+      if (created.status !== 201) throw new Error(`bench key not created: ${created.status} ${JSON.stringify(created.json)}`);
+      keys.push(created.json.api_key);
+    }
+    const bodies = [
+      { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } },
+      { agent_id: "textstats", input: { text: "the production shape" } },
+      { agent_id: "sentiment", input: { text: "good and fast" } },
+      { agent_id: "echo", input: { hello: "bench" } },
+    ];
+    // The machine's PostgreSQL and Redis processes too (all of them: this bench is the only load).
+    const { execFileSync } = await import("node:child_process");
+    const pids = (name: string) => {
+      try {
+        return execFileSync("pgrep", ["-x", name], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    };
+    const parts = [
+      ...cluster.gateways.map((gateway, i) => ({ name: `gateway ${i + 1}`, pids: [gateway.pid] })),
+      { name: "solana rpc", pids: [cluster.rpc.pid] },
+      { name: "marketplace", pids: [cluster.marketplace.pid] },
+      { name: "postgres", pids: pids("postgres") },
+      { name: "redis", pids: pids("redis-server") },
+      { name: "bench + upstash bridge + stripe stand-in", pids: [process.pid] },
+    ];
+    const partCpu = async (part: { pids: number[] }) => (await Promise.all(part.pids.map((pid) => cpuSeconds(pid).catch(() => 0)))).reduce((sum, value) => sum + value, 0);
+    const round = async (instances: number) => {
+      const urls = cluster.gateways.slice(0, instances).map((gateway) => gateway.url);
+      const cpuBefore = await Promise.all(parts.map(partCpu));
+      const latencies: number[] = [];
+      let failed = 0;
+      const refusals = new Map<string, number>();
+      const deadline = Date.now() + SECONDS * 1000;
+      const started = performance.now();
+      await Promise.all(
+        keys.map(async (key, worker) => {
+          for (let i = 0; Date.now() < deadline; i += 1) {
+            const t0 = performance.now();
+            const answer = await post(urls[(worker + i) % urls.length]!, "/api/tdk/v1/call", bodies[i % bodies.length], key, worker);
+            if (answer.status === 200) latencies.push(performance.now() - t0);
+            else {
+              failed += 1;
+              const code = `${answer.status} ${answer.json?.error?.code ?? "?"}`;
+              refusals.set(code, (refusals.get(code) ?? 0) + 1);
+            }
+          }
+        }),
+      );
+      const elapsed = (performance.now() - started) / 1000;
+      const cpuAfter = await Promise.all(parts.map(partCpu));
+      latencies.sort((a, b) => a - b);
+      const cpu = parts.map((part, i) => `${part.name} ${((cpuAfter[i]! - cpuBefore[i]!) / elapsed).toFixed(2)}`).join(" · ");
+      console.log(
+        `${instances} gateway${instances > 1 ? "s" : " "}: ${(latencies.length / elapsed).toFixed(1)} paid calls/s (${latencies.length} ok${failed ? `, ${failed} refused: ${[...refusals].map(([code, n]) => `${n}× ${code}`).join(", ")}` : ""}), p50 ${latencies.length ? ms(percentile(latencies, 50)) : "-"} p99 ${latencies.length ? ms(percentile(latencies, 99)) : "-"} · CPU cores used: ${cpu}`,
+      );
+    };
+    console.log(`${WORKERS} concurrent callers (one key each), ${SECONDS} s a round, rounds interleaved:`);
+    for (const instances of [1, 2, 1, 2]) await round(instances);
+  } finally {
+    await sql.end();
+    await cluster.stop();
+    await database.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   console.log(`# TDK gateway benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`);
   // BENCH_ONLY=4 (or 1,3...) runs only those sections.
@@ -371,6 +497,7 @@ async function main() {
   if (wanted(3)) await benchGatewayOverhead(app);
   if (wanted(4)) await benchTreasuryExposure();
   if (wanted(5)) await benchLedgerPersistence();
+  if (wanted(6)) await benchCluster();
 }
 
 main().then(

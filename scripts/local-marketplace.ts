@@ -13,10 +13,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { createTextStatsAgent, demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
 import { LocalMarketplace, type LocalMarketplaceOptions } from "@/lib/agents/local-marketplace";
 import { LocalnetLedger } from "./localnet";
+import { argument, runAsScript, stopOnSignals } from "./cli";
 
 export interface LocalMarketplaceServer {
   url: string;
@@ -90,10 +90,6 @@ async function rpcCall<T>(url: string, method: string, params: unknown[] = []): 
 }
 
 async function main(): Promise<void> {
-  const argument = (name: string) => {
-    const index = process.argv.indexOf(`--${name}`);
-    return index >= 0 ? process.argv[index + 1] : undefined;
-  };
   const rpcUrl = argument("rpc");
   if (!rpcUrl) throw new Error("--rpc <url of the local Solana cluster> is required (npm run local-rpc)");
   const perWallet = argument("calls-per-wallet");
@@ -108,16 +104,7 @@ async function main(): Promise<void> {
     },
   });
   console.log(`ready: marketplace ${server.url} protocol_wallet=${server.protocolWallet}`);
-  const stop = () => {
-    server.close().finally(() => process.exit(0));
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  stopOnSignals(() => server.close());
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(__filename)) {
-  main().catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+runAsScript(__filename, main);

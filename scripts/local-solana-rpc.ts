@@ -25,6 +25,7 @@ import { Message, PublicKey, Transaction } from "@solana/web3.js";
 import { fromBase58, toBase58 } from "@/lib/solana/base58";
 import { BLOCKHASH_VALIDITY_BLOCKS, LAMPORTS_PER_SIGNATURE, LedgerError } from "@/lib/solana/ledger";
 import { LocalLedger } from "@/lib/solana/local-ledger";
+import { argument, runAsScript, stopOnSignals } from "./cli";
 
 /** Signature statuses without `searchTransactionHistory` cover this many recent slots (a cluster's status cache). */
 const STATUS_CACHE_SLOTS = 300;
@@ -339,10 +340,6 @@ function publicKey(value: unknown): PublicKey {
 }
 
 async function main(): Promise<void> {
-  const argument = (name: string) => {
-    const index = process.argv.indexOf(`--${name}`);
-    return index >= 0 ? process.argv[index + 1] : undefined;
-  };
   const dataDir = argument("data-dir");
   const rpc = await startLocalSolanaRpc({
     port: Number(argument("port") ?? 8899),
@@ -350,16 +347,7 @@ async function main(): Promise<void> {
     dataDir: dataDir ? path.resolve(dataDir) : null,
   });
   console.log(`ready: rpc ${rpc.url} usdc_mint=${rpc.usdcMint}`);
-  const stop = () => {
-    rpc.close().finally(() => process.exit(0));
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  stopOnSignals(() => rpc.close());
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(__filename)) {
-  main().catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+runAsScript(__filename, main);

@@ -65,9 +65,6 @@ export interface CallRequest {
   idempotencyKey: string | null;
 }
 
-/** Pending calls older than this are settled from the chain before the same key's next call. */
-export const STALE_PENDING_MS = 120_000;
-
 /** A payment identical to another call's in flight is rebuilt on the next blockhash, this many times at most. */
 const IDENTICAL_PAYMENT_ATTEMPTS = 4;
 

@@ -29,7 +29,7 @@ export interface StripeStandIn {
   requests: RecordedStripeRequest[];
   /** Accepted meter event values (micro-USD) summed per customer. */
   meterTotals: Map<string, bigint>;
-  meterEvents: { identifier: string; customer: string; value: bigint; timestamp: number }[];
+  meterEvents: { identifier: string; customer: string; value: bigint; timestamp: number; eventName: string }[];
   failNext(pathPrefix: string, status: number, times?: number): void;
   /** Drops the connection instead of answering the next `times` requests to this path (each still processed, or replayed). */
   loseAnswers(pathPrefix: string, times?: number): void;
@@ -69,8 +69,8 @@ function parseForm(text: string): Record<string, unknown> {
   return root;
 }
 
-export async function startStripeStandIn(): Promise<StripeStandIn> {
-  const secretKey = `sk_test_${randomBytes(12).toString("hex")}`;
+export async function startStripeStandIn(options: { secretKey?: string } = {}): Promise<StripeStandIn> {
+  const secretKey = options.secretKey || `sk_test_${randomBytes(12).toString("hex")}`;
   const requests: RecordedStripeRequest[] = [];
   const meterTotals = new Map<string, bigint>();
   const meterEvents: StripeStandIn["meterEvents"] = [];
@@ -192,13 +192,35 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       identifiers.set(identifier, now());
       const value = BigInt(payload.value!);
       meterTotals.set(payload.stripe_customer_id, (meterTotals.get(payload.stripe_customer_id) ?? 0n) + value);
-      meterEvents.push({ identifier, customer: payload.stripe_customer_id, value, timestamp });
+      meterEvents.push({ identifier, customer: payload.stripe_customer_id, value, timestamp, eventName: String(body.event_name) });
       return { status: 200, body: { object: "billing.meter_event", event_name: body.event_name, identifier, payload, timestamp, created: timestamp, livemode: false } };
     }
     if (method === "POST" && path === "/v1/billing/meters") {
       return store("billing.meter", { id: newId("mtr"), object: "billing.meter", event_name: body.event_name, display_name: body.display_name, status: "active", default_aggregation: body.default_aggregation, customer_mapping: body.customer_mapping, value_settings: body.value_settings });
     }
     if (method === "GET" && path === "/v1/billing/meters") return list("billing.meter");
+    const summaries = /^\/v1\/billing\/meters\/([^/]+)\/event_summaries$/.exec(path);
+    if (method === "GET" && summaries) {
+      // One summary over [start_time, end_time) for one customer: the sum of the meter's events in it.
+      const meter = find("billing.meter", summaries[1]!);
+      if (!meter) return error(404, "invalid_request_error", `No such billing meter: '${summaries[1]}'`, "resource_missing");
+      const customer = query.get("customer");
+      const start = Number(query.get("start_time"));
+      const end = Number(query.get("end_time"));
+      if (!customer || !Number.isFinite(start) || !Number.isFinite(end)) return error(400, "invalid_request_error", "customer, start_time and end_time are required.");
+      const value = meterEvents
+        .filter((event) => event.customer === customer && event.eventName === meter.event_name && event.timestamp >= start && event.timestamp < end)
+        .reduce((sum, event) => sum + event.value, 0n);
+      return {
+        status: 200,
+        body: {
+          object: "list",
+          url: path,
+          has_more: false,
+          data: [{ id: newId("mtrusg"), object: "billing.meter_event_summary", aggregated_value: Number(value), start_time: start, end_time: end, livemode: false, meter: meter.id }],
+        },
+      };
+    }
     if (method === "POST" && path === "/v1/products") return store("product", { id: newId("prod"), object: "product", name: body.name, metadata: body.metadata ?? {} });
     if (method === "GET" && path === "/v1/products") return list("product");
     if (method === "POST" && path === "/v1/prices") {

@@ -1,6 +1,5 @@
 // GET /api/cron/recover-calls — settle paid calls a crash left pending, from the chain; alert on those that stay pending
 import { recoverPendingCalls } from "@/lib/calls/recovery";
-import { STALE_PENDING_MS } from "@/lib/calls/paid-call";
 import { withCron } from "@/lib/http/handlers";
 import { json } from "@/lib/http/response";
 import { moneyPolicy } from "@/lib/money/policy";
@@ -10,7 +9,7 @@ export const maxDuration = 120;
 export const dynamic = "force-dynamic";
 
 export const GET = withCron(async ({ app }) => {
-  const result = await recoverPendingCalls({ db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env), agents: app.agents }, { olderThan: new Date(Date.now() - STALE_PENDING_MS), limit: 500 });
+  const result = await recoverPendingCalls({ db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env), agents: app.agents }, { olderThan: new Date(Date.now() - app.env.agentCalls.recoverPendingAfterMs), limit: 500 });
   const stale = await alertStalePending(app.db, { webhookUrl: app.env.alertWebhookUrl });
   return json({ ok: true, ...result, stale_calls: stale.calls, stale_fundings: stale.fundings });
 });

@@ -1,6 +1,6 @@
 // POST /api/tdk/v1/call — pay and call an agent
 import { callDeps } from "@/lib/calls/deps";
-import { paidCall, STALE_PENDING_MS } from "@/lib/calls/paid-call";
+import { paidCall } from "@/lib/calls/paid-call";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
 import { callBodySchema, idempotencyKeySchema } from "@/lib/calls/schemas";
 import { callAnswer } from "@/lib/http/call-answer";
@@ -23,7 +23,7 @@ export const POST = withApiKey(async ({ request, app, key, requestId }) => {
 
   const deps = callDeps(app);
   // This key's calls a crash or a lost answer left pending are settled from the chain first.
-  await recoverPendingCalls(deps, { keyId: key.key_id, olderThan: new Date(Date.now() - STALE_PENDING_MS) });
+  await recoverPendingCalls(deps, { keyId: key.key_id, olderThan: new Date(Date.now() - app.env.agentCalls.recoverPendingAfterMs) });
   const outcome = await paidCall(deps, key, { requestId, body, idempotencyKey: idempotencyKey?.data ?? null });
 
   const answer = callAnswer(outcome, expectedOrigin(request, app.env.appUrl) ?? "http://localhost:3000");
