@@ -215,8 +215,8 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
       return send(decodeTransaction(encoded, options.encoding), options.skipPreflight === true);
     },
     simulateTransaction: async ([encoded, config]) => {
-      const options = (config ?? {}) as { encoding?: string };
-      const simulated = ledger.simulate(decodeTransaction(encoded, options.encoding));
+      const options = (config ?? {}) as { encoding?: string; sigVerify?: boolean };
+      const simulated = ledger.simulate(decodeTransaction(encoded, options.encoding), { sigVerify: options.sigVerify === true });
       return withContext({ err: simulated.err, logs: simulated.logs, accounts: null, unitsConsumed: simulated.unitsConsumed, returnData: null });
     },
     getSignatureStatuses: async ([signatures, config]) => {

@@ -295,14 +295,25 @@ export class LocalLedger implements Ledger {
 
   // What a JSON-RPC front (scripts/local-solana-rpc.ts) needs beyond the Ledger interface.
 
-  /** Runs the transaction without committing anything: what preflight would say. */
-  simulate(tx: Transaction): { err: unknown; logs: string[]; unitsConsumed: number } {
+  /**
+   * Runs the transaction without committing anything: what preflight would say. `sigVerify: false`
+   * as a cluster's simulateTransaction defaults to (web3.js re-stamps the blockhash of an unsigned
+   * simulation, so its signatures no longer match).
+   */
+  simulate(tx: Transaction, options: { sigVerify?: boolean } = {}): { err: unknown; logs: string[]; unitsConsumed: number } {
     const issued = tx.recentBlockhash ? this.blockhashes.get(tx.recentBlockhash) : undefined;
     if (issued === undefined || this.slot() > issued + BLOCKHASH_VALIDITY_BLOCKS) return { err: "BlockhashNotFound", logs: [], unitsConsumed: 0 };
     const signature = tx.signature ? toBase58(tx.signature) : null;
     if (signature && this.history.has(signature)) return { err: "AlreadyProcessed", logs: [], unitsConsumed: 0 };
     const raw = tx.serialize({ requireAllSignatures: false, verifySignatures: false });
-    const result = this.svm.simulateTransaction(getTransactionDecoder().decode(raw));
+    const verify = options.sigVerify ?? true;
+    if (!verify) this.svm.withSigverify(false);
+    let result: ReturnType<LiteSVM["simulateTransaction"]>;
+    try {
+      result = this.svm.simulateTransaction(getTransactionDecoder().decode(raw));
+    } finally {
+      if (!verify) this.svm.withSigverify(true);
+    }
     const meta = result.meta();
     const err = result instanceof FailedTransactionMetadata ? transactionErrorJson(result.err()) : null;
     return { err, logs: meta.logs(), unitsConsumed: Number(meta.computeUnitsConsumed()) };

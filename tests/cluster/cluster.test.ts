@@ -83,10 +83,13 @@ async function startClusterProcess(): Promise<Running> {
 }
 
 const [A, B] = [0, 1];
+// This run's client address: per-IP limits (sign-up: 20 an hour) live in Redis and outlast a run.
+const CLIENT_IP = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
 async function api(instance: number, method: string, route: string, options: { body?: unknown; bearer?: string; headers?: Record<string, string> } = {}) {
   const response = await fetch(`${cluster.gateways[instance]!.url}${route}`, {
     method,
     headers: {
+      "x-forwarded-for": CLIENT_IP,
       ...(options.body === undefined ? {} : { "content-type": "application/json" }),
       ...(options.bearer ? { authorization: `Bearer ${options.bearer}` } : {}),
       ...options.headers,
