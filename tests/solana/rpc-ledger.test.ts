@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTransferCheckedInstruction, getAssociatedTokenAddressSync } from "@solana/spl-token";
+import { address, createSolanaRpc } from "@solana/kit";
 import { Connection, Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { MarketplaceClient, type FetchLike } from "@/lib/agents/marketplace-client";
@@ -42,9 +43,11 @@ describe("the local JSON-RPC cluster", () => {
     expect(missing).toBeNull();
     expect(await connection.getMinimumBalanceForRentExemption(165)).toBe(2_039_280);
 
+    const heightBefore = await connection.getBlockHeight();
     const { blockhash, lastValidBlockHeight } = await connection.getLatestBlockhash();
-    const height = await connection.getBlockHeight();
-    expect(lastValidBlockHeight).toBe(height + 150);
+    const heightAfter = await connection.getBlockHeight();
+    expect(lastValidBlockHeight).toBeGreaterThanOrEqual(heightBefore + 150);
+    expect(lastValidBlockHeight).toBeLessThanOrEqual(heightAfter + 150);
     const tx = new Transaction({ feePayer: owner.publicKey, blockhash, lastValidBlockHeight }).add(SystemProgram.transfer({ fromPubkey: owner.publicKey, toPubkey: Keypair.generate().publicKey, lamports: 1_000_000 }));
     expect((await connection.getFeeForMessage(tx.compileMessage())).value).toBe(5_000);
     tx.sign(owner);
@@ -57,6 +60,18 @@ describe("the local JSON-RPC cluster", () => {
     // Preflight refuses a duplicate; the history knows the signature.
     await expect(connection.sendRawTransaction(tx.serialize())).rejects.toThrow(/already been processed/);
     expect((await connection.getSignaturesForAddress(owner.publicKey)).map((entry) => entry.signature)).toContain(signature);
+  });
+
+  it("answers @solana/kit's RPC client too", async () => {
+    const kit = createSolanaRpc(rpc.url);
+    const owner = Keypair.generate();
+    await ledger.fund(owner.publicKey, 0n, 7_000_000n);
+    expect((await kit.getBalance(address(owner.publicKey.toBase58())).send()).value).toBe(7_000_000n);
+    const heightBefore = await kit.getBlockHeight().send();
+    const { value } = await kit.getLatestBlockhash().send();
+    const heightAfter = await kit.getBlockHeight().send();
+    expect(value.lastValidBlockHeight >= heightBefore + 150n && value.lastValidBlockHeight <= heightAfter + 150n).toBe(true);
+    expect(await kit.getMinimumBalanceForRentExemption(165n).send()).toBe(2_039_280n);
   });
 
   it("slots advance and blockhashes expire as on a cluster", async () => {
