@@ -15,6 +15,9 @@ const chainDependent = [
   "tests/money/treasury-outflow.test.ts",
   "tests/money/unbilled-spend.test.ts",
   "tests/ops/treasury.test.ts",
+  "tests/ops/crons.test.ts",
+  "tests/money/billing-safety.test.ts",
+  "tests/api/keys.test.ts",
 ];
 
 export default defineConfig({
