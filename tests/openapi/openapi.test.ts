@@ -6,7 +6,7 @@ import addFormats from "ajv-formats";
 import * as openapiRoute from "@/app/api/openapi.json/route";
 import type { AppContext } from "@/lib/context";
 import { routeContracts } from "@/lib/openapi/contracts";
-import { buildOpenApiDocument } from "@/lib/openapi/document";
+import { buildOpenApiDocument, openApiJson } from "@/lib/openapi/document";
 import { callRoute, createKeyedAccount, createTestApp, strongPassword, uniqueEmail } from "../helpers/app";
 
 const root = path.resolve(__dirname, "..", "..");
@@ -70,6 +70,12 @@ describe("GET /api/openapi.json", () => {
     });
     expect(schemas.length).toBeGreaterThan(20);
     for (const schema of schemas) expect(() => ajv.compile(schema as object)).not.toThrow();
+  });
+
+  it("is built once per process; each answer carries the caller's origin", () => {
+    expect(buildOpenApiDocument()).toBe(buildOpenApiDocument());
+    expect(JSON.parse(openApiJson("https://gateway.example"))).toEqual(buildOpenApiDocument("https://gateway.example"));
+    expect((document as { servers?: unknown }).servers).toEqual([{ url: "http://localhost:3000" }]);
   });
 
   it("lists every public route the app serves, and nothing it does not", async () => {
