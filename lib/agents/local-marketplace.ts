@@ -336,11 +336,6 @@ export class LocalMarketplace {
     });
   }
 
-  /** The paid receipts of one caller, newest first (what a test reads to find a receipt it never got). */
-  receiptsOf(callerWallet: string): StoredReceipt[] {
-    return [...this.receipts.values()].filter((receipt) => receipt.caller_wallet === callerWallet).reverse();
-  }
-
   /** The agent's endpoint: a signed request, verified by the agent, cut off at its type's timeout. */
   private async invokeAgent(agent: Agent, body: AgentRequestBody): Promise<{ ok: true; output: unknown } | { ok: false; error: string }> {
     const raw = JSON.stringify(body);
