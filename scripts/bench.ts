@@ -496,6 +496,66 @@ async function benchCluster() {
   }
 }
 
+/**
+ * 7. Usage reporting at scale: 100,000 settled, unreported usage rows of 1,000 paying customers,
+ * reported by the real job (claim → one meter event per customer and batch, one request per
+ * customer at a time → complete) against the Stripe stand-in, on PGlite.
+ */
+async function benchUsageReporting() {
+  const customers = Number(process.env.BENCH_REPORT_CUSTOMERS ?? 1_000);
+  const rowsPerCustomer = Number(process.env.BENCH_REPORT_ROWS_PER_CUSTOMER ?? 100);
+  console.log(`\n## 7. Usage reporting: ${(customers * rowsPerCustomer).toLocaleString("en-US")} unreported rows across ${customers.toLocaleString("en-US")} customers, against the Stripe stand-in`);
+  const { startStripeStandIn } = await import("@/tests/helpers/stripe-standin");
+  const { reportUsage } = await import("@/lib/billing/report-usage");
+  const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex") });
+  const db = await PGliteDatabase.open(null);
+  const pg = (db as unknown as { pg: import("@electric-sql/pglite").PGlite }).pg;
+  const { sealKeypair } = await import("@/lib/crypto/wallet-keys");
+  const sealed = sealKeypair(env.encryption!, Keypair.generate()).secretEncrypted;
+  const stripe = await startStripeStandIn();
+  try {
+    const [seedMs] = await timed(async () => {
+      // Accounts, one key each and their settled calls, all within the last hour (one batch per customer).
+      await pg.query(
+        `insert into tdk_accounts (email, password_hash, tier, stripe_customer_id)
+         select 'report-' || g || '@example.com', '$2a$10$benchbenchbenchbenchbu', 'paid', 'cus_bench_' || g from generate_series(1, $1) g`,
+        [customers],
+      );
+      await pg.query(
+        `insert into tdk_api_keys (account_id, name, key_hash, key_prefix, wallet_public_key, wallet_secret_encrypted)
+         select a.id, 'bench', encode(sha256(a.id::text::bytea), 'hex'), 'tk_test_bench', 'W' || replace(a.id::text, '-', ''), $1 from tdk_accounts a where a.email like 'report-%'`,
+        [sealed],
+      );
+      await pg.query(
+        `insert into tdk_usage (request_id, api_key_id, account_id, agent_id, agent_name, status, agent_cost_micro, markup_bps, developer_cost_micro, tier, tx_signature, billing_status, created_at, settled_at)
+         select 'req_bench_' || k.id || '_' || g, k.id, k.account_id, 'warmmemory', 'warmmemory', 'succeeded', 1000, 5000, 1500, 'paid', 'sig_' || k.id || '_' || g, 'unreported',
+                date_trunc('hour', now()) + (g % 50) * interval '1 second', date_trunc('hour', now()) + (g % 50) * interval '1 second'
+           from tdk_api_keys k, generate_series(1, $1) g`,
+        [rowsPerCustomer],
+      );
+    });
+    console.log(`seeded in ${(seedMs / 1000).toFixed(1)} s`);
+    const client = stripe.client();
+    // 1 ms of "Stripe" per meter event: enough for the stand-in to count requests in flight per customer.
+    stripe.setMeterEventDelay(1);
+    const started = performance.now();
+    let claimedAt = 0;
+    const [reportMs, summary] = await timed(() =>
+      reportUsage({ db, stripe: client, meterEventName: "tdk_usage_micro", log: () => {}, afterStep: (step) => void (step === "claimed" && (claimedAt = performance.now())) }),
+    );
+    console.log(`claim (one SQL call: batches per customer and hour): ${((claimedAt - started) / 1000).toFixed(1)} s; sends and completions: ${((performance.now() - claimedAt) / 1000).toFixed(1)} s`);
+    const events = stripe.meterEvents.length;
+    const billed = [...stripe.meterTotals.values()].reduce((sum, value) => sum + value, 0n);
+    console.log(
+      `reported in ${(reportMs / 1000).toFixed(1)} s (target ≤ 60 s): ${summary.reported} batches, ${events} meter events (one per customer), ` +
+        `${billed.toLocaleString("en-US")} micro-USD billed of ${(customers * rowsPerCustomer * 1500).toLocaleString("en-US")}; most meter requests in flight for one customer: ${stripe.maxInFlight.perCustomer}, overall: ${stripe.maxInFlight.overall}`,
+    );
+  } finally {
+    await stripe.close();
+    await db.close();
+  }
+}
+
 async function main() {
   console.log(`# TDK gateway benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`);
   // BENCH_ONLY=4 (or 1,3...) runs only those sections.
@@ -508,6 +568,7 @@ async function main() {
   if (wanted(4)) await benchTreasuryExposure();
   if (wanted(5)) await benchLedgerPersistence();
   if (wanted(6)) await benchCluster();
+  if (wanted(7)) await benchUsageReporting();
 }
 
 main().then(
