@@ -556,6 +556,56 @@ async function benchUsageReporting() {
   }
 }
 
+/**
+ * 8. Memory over 10,000 paid calls through the call route, in process on the embedded defaults
+ * (PGlite and the ledger in this same process, as `npm run dev` runs them): RSS and heap printed
+ * every 2,500 calls. Whatever grows is the chain's and the database's own data, or a leak.
+ */
+async function benchMemory(app: AppContext) {
+  const CALLS = Number(process.env.BENCH_MEMORY_CALLS ?? 10_000);
+  console.log(`\n## 8. Memory over ${CALLS.toLocaleString("en-US")} paid calls (call route in process, PGlite and the ledger in the same process)`);
+  const account = await registerAccount(app.db, `memory-${Date.now()}@example.com`, "bench-password-42");
+  if (!account.ok) throw new Error("setup");
+  await app.db.call("tdk_set_account_tier", { p_account_id: account.account.id, p_tier: "pro" });
+  const deps = await keyDeps(app);
+  // Enough SOL for 10,000 fees of 5,000 lamports (the default float, 0.01 SOL, pays ~1,800 of them).
+  const created = await createApiKey({ ...deps, config: { ...deps.config, initialUsdcMicro: 100_000_000n, initialSolLamports: 100_000_000n } }, account.account.id, "memory");
+  if (!created.ok) throw new Error(created.code);
+  const call = async (i: number) => {
+    const request = new NextRequest("http://localhost/api/tdk/v1/call", {
+      method: "POST",
+      headers: { authorization: `Bearer ${created.apiKey}`, "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
+      body: JSON.stringify({ agent_id: "warmmemory", input: { action: "store", key: `k${i % 100}`, value: "v" } }),
+    });
+    const response = await callRoute(request, { params: Promise.resolve({}) });
+    if (response.status !== 200) throw new Error(`gateway answered ${response.status}: ${await response.text()}`);
+    await response.json();
+  };
+  const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  const print = (done: number) => {
+    const usage = process.memoryUsage();
+    console.log(`after ${done.toLocaleString("en-US").padStart(6)} calls: RSS ${mb(usage.rss)} · heap used ${mb(usage.heapUsed)} · external ${mb(usage.external)} · array buffers ${mb(usage.arrayBuffers)}`);
+    return usage;
+  };
+  print(0);
+  const started = performance.now();
+  // Growth is read from the first checkpoint on: the setup's garbage is collected during the first calls.
+  let first: { calls: number; usage: NodeJS.MemoryUsage } | null = null;
+  for (let i = 1; i <= CALLS; i += 1) {
+    await call(i);
+    if (i % 2_500 === 0 || i === CALLS) {
+      const usage = print(i);
+      first ??= { calls: i, usage };
+    }
+  }
+  const after = process.memoryUsage();
+  const calls = CALLS - first!.calls;
+  console.log(
+    `${CALLS.toLocaleString("en-US")} calls in ${((performance.now() - started) / 1000).toFixed(1)} s; from ${first!.calls.toLocaleString("en-US")} to ${CALLS.toLocaleString("en-US")} calls: ` +
+      `RSS +${mb(after.rss - first!.usage.rss)} (${((after.rss - first!.usage.rss) / Math.max(calls, 1) / 1024).toFixed(1)} KiB a call), heap +${mb(after.heapUsed - first!.usage.heapUsed)} (${((after.heapUsed - first!.usage.heapUsed) / Math.max(calls, 1) / 1024).toFixed(1)} KiB a call)`,
+  );
+}
+
 async function main() {
   console.log(`# TDK gateway benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`);
   // BENCH_ONLY=4 (or 1,3...) runs only those sections.
@@ -569,6 +619,7 @@ async function main() {
   if (wanted(5)) await benchLedgerPersistence();
   if (wanted(6)) await benchCluster();
   if (wanted(7)) await benchUsageReporting();
+  if (wanted(8)) await benchMemory(app);
 }
 
 main().then(
