@@ -182,25 +182,40 @@ async function benchRateLimiter(app: AppContext) {
   }
 }
 
-async function benchGatewayOverhead(app: AppContext) {
-  console.log("\n## 3. Gateway overhead: a paid call (warmmemory store), local marketplace and ledger");
-  const account = await registerAccount(app.db, `overhead-${Date.now()}@example.com`, "bench-password-42");
+/** A pro account with one key whose wallet is funded as asked: what the in-process paid-call sections call with. */
+async function proKey(app: AppContext, label: string, funding: { initialUsdcMicro: bigint; initialSolLamports?: bigint }): Promise<string> {
+  const account = await registerAccount(app.db, `${label}-${Date.now()}@example.com`, "bench-password-42");
   if (!account.ok) throw new Error("setup");
   await app.db.call("tdk_set_account_tier", { p_account_id: account.account.id, p_tier: "pro" });
   const deps = await keyDeps(app);
-  const created = await createApiKey({ ...deps, config: { ...deps.config, initialUsdcMicro: 100_000_000n } }, account.account.id, "bench");
+  const created = await createApiKey({ ...deps, config: { ...deps.config, ...funding } }, account.account.id, label);
   if (!created.ok) throw new Error(created.code);
+  // The route answers from the current app context: other sections set their own.
+  setAppContext(app);
+  return created.apiKey;
+}
 
-  const throughGateway = async (i: number) => {
-    const request = new NextRequest("http://localhost/api/tdk/v1/call", {
-      method: "POST",
-      headers: { authorization: `Bearer ${created.apiKey}`, "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
-      body: JSON.stringify({ agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } }),
-    });
-    const response = await callRoute(request, { params: Promise.resolve({}) });
-    if (response.status !== 200) throw new Error(`gateway answered ${response.status}: ${await response.text()}`);
-    await response.json();
-  };
+/** `POST /api/tdk/v1/call` through the route handler, in process, as Next.js would call it. */
+function postCall(apiKey: string, body: unknown): Promise<Response> {
+  const request = new NextRequest("http://localhost/api/tdk/v1/call", {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
+    body: JSON.stringify(body),
+  });
+  return callRoute(request, { params: Promise.resolve({}) });
+}
+
+/** A paid call that must succeed (the benches measure success paths). */
+async function paidCallOk(apiKey: string, body: unknown): Promise<void> {
+  const response = await postCall(apiKey, body);
+  if (response.status !== 200) throw new Error(`gateway answered ${response.status}: ${await response.text()}`);
+  await response.json();
+}
+
+async function benchGatewayOverhead(app: AppContext) {
+  console.log("\n## 3. Gateway overhead: a paid call (warmmemory store), local marketplace and ledger");
+  const apiKey = await proKey(app, "overhead", { initialUsdcMicro: 100_000_000n });
+  const throughGateway = (i: number) => paidCallOk(apiKey, { agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } });
 
   // The "before" path: a developer with a funded wallet talking to the marketplace directly.
   const wallet = Keypair.generate();
@@ -277,12 +292,7 @@ async function benchTreasuryExposure() {
   const before = { usdc: await ledger.getUsdcBalance(treasury.publicKey), sol: await ledger.getSolBalance(treasury.publicKey) };
 
   const callAs = async (apiKey: string, agent: string) => {
-    const request = new NextRequest("http://localhost/api/tdk/v1/call", {
-      method: "POST",
-      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
-      body: JSON.stringify({ agent_id: agent, input: { text: "drain" } }),
-    });
-    const response = await callRoute(request, { params: Promise.resolve({}) });
+    const response = await postCall(apiKey, { agent_id: agent, input: { text: "drain" } });
     return response.status === 200 ? "ok" : ((await response.json()) as { error: { code: string } }).error.code;
   };
   const outcomes = new Map<string, number>();
@@ -564,23 +574,9 @@ async function benchUsageReporting() {
 async function benchMemory(app: AppContext) {
   const CALLS = Number(process.env.BENCH_MEMORY_CALLS ?? 10_000);
   console.log(`\n## 8. Memory over ${CALLS.toLocaleString("en-US")} paid calls (call route in process, PGlite and the ledger in the same process)`);
-  const account = await registerAccount(app.db, `memory-${Date.now()}@example.com`, "bench-password-42");
-  if (!account.ok) throw new Error("setup");
-  await app.db.call("tdk_set_account_tier", { p_account_id: account.account.id, p_tier: "pro" });
-  const deps = await keyDeps(app);
   // Enough SOL for 10,000 fees of 5,000 lamports (the default float, 0.01 SOL, pays ~1,800 of them).
-  const created = await createApiKey({ ...deps, config: { ...deps.config, initialUsdcMicro: 100_000_000n, initialSolLamports: 100_000_000n } }, account.account.id, "memory");
-  if (!created.ok) throw new Error(created.code);
-  const call = async (i: number) => {
-    const request = new NextRequest("http://localhost/api/tdk/v1/call", {
-      method: "POST",
-      headers: { authorization: `Bearer ${created.apiKey}`, "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
-      body: JSON.stringify({ agent_id: "warmmemory", input: { action: "store", key: `k${i % 100}`, value: "v" } }),
-    });
-    const response = await callRoute(request, { params: Promise.resolve({}) });
-    if (response.status !== 200) throw new Error(`gateway answered ${response.status}: ${await response.text()}`);
-    await response.json();
-  };
+  const apiKey = await proKey(app, "memory", { initialUsdcMicro: 100_000_000n, initialSolLamports: 100_000_000n });
+  const call = (i: number) => paidCallOk(apiKey, { agent_id: "warmmemory", input: { action: "store", key: `k${i % 100}`, value: "v" } });
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   const print = (done: number) => {
     const usage = process.memoryUsage();
