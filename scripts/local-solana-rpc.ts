@@ -15,6 +15,7 @@
  * getAccountInfo, getMultipleAccounts, getTokenAccountBalance, getMinimumBalanceForRentExemption,
  * getFeeForMessage, requestAirdrop, getHealth, getVersion, getGenesisHash.
  * Local faucet and clock: localnet_getInfo, localnet_fund [owner, usdcMicro, lamports],
+ * localnet_fundMany [owners (at most 1,000), usdcMicro, lamports],
  * localnet_expireBlockhashes [slots?] (the chain moves on past every blockhash handed out so far).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -278,6 +279,10 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
     requestAirdrop: async ([owner, lamports]) => ledger.fund(publicKey(owner), 0n, BigInt(Number(lamports))),
     localnet_getInfo: async () => ({ usdcMint: ledger.usdcMint.toBase58(), slotMs: 400, blockhashValidityBlocks: BLOCKHASH_VALIDITY_BLOCKS }),
     localnet_fund: async ([owner, usdcMicro, lamports]) => ledger.fund(publicKey(owner), BigInt(String(usdcMicro ?? "0")), BigInt(String(lamports ?? "0"))),
+    localnet_fundMany: async ([owners, usdcMicro, lamports]) => {
+      if (!Array.isArray(owners) || owners.length > 1_000) throw new RpcError(-32602, "Invalid params: at most 1,000 owners");
+      return ledger.fundMany(owners.map(publicKey), BigInt(String(usdcMicro ?? "0")), BigInt(String(lamports ?? "0")));
+    },
     localnet_expireBlockhashes: async ([slots]) => {
       ledger.expireBlockhashes(typeof slots === "number" ? slots : undefined);
       return ledger.blockHeight();

@@ -3,11 +3,11 @@ import {
   createAssociatedTokenAccountInstruction,
   createTransferCheckedInstruction,
   createTransferInstruction,
-  getAssociatedTokenAddressSync,
 } from "@solana/spl-token";
 import { ComputeBudgetProgram, Keypair, PublicKey, SystemProgram, Transaction, TransactionInstruction } from "@solana/web3.js";
 import { z } from "zod";
 import { LedgerError, MEMO_PROGRAM_ID, USDC_DECIMALS, type FaucetLedger } from "@/lib/solana/ledger";
+import { associatedTokenAddress, transactionSignaturesValid } from "@/lib/solana/signing";
 import { signAgentRequest, verifyAgentRequest } from "./agent-signature";
 import type { LocalAgentDefinition } from "./demo-agents";
 import type { FetchLike } from "./marketplace-client";
@@ -257,13 +257,13 @@ export class LocalMarketplace {
       return tx;
     }
     const mint = this.ledger.usdcMint;
-    const source = getAssociatedTokenAddressSync(mint, payer, true);
+    const source = associatedTokenAddress(mint, payer);
     const transfers: TransactionInstruction[] = [];
     for (const [recipient, amount] of [
       [agent.owner, ownerMicro],
       [this.protocolWallet, protocolMicro],
     ] as const) {
-      const account = getAssociatedTokenAddressSync(mint, recipient, true);
+      const account = associatedTokenAddress(mint, recipient);
       if (!(await this.ledger.getUsdcAccount(recipient)).exists) tx.add(createAssociatedTokenAccountInstruction(payer, account, recipient, mint));
       transfers.push(
         this.options.transferInstruction === "TransferChecked"
@@ -290,7 +290,7 @@ export class LocalMarketplace {
     } catch {
       return json(400, { ok: false, error: "Invalid signed transaction" });
     }
-    if (tx.serializeMessage().toString("base64") !== intent.message || !tx.verifySignatures()) {
+    if (tx.serializeMessage().toString("base64") !== intent.message || !transactionSignaturesValid(tx)) {
       return json(400, { ok: false, error: "Signed transaction does not match the payment intent" });
     }
     intent.used = true;

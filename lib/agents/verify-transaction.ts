@@ -4,11 +4,11 @@ import {
   TokenInstruction,
   decodeTransferCheckedInstruction,
   decodeTransferInstruction,
-  getAssociatedTokenAddressSync,
 } from "@solana/spl-token";
 import { ComputeBudgetInstruction, ComputeBudgetProgram, Message, PublicKey, Transaction, type TransactionInstruction } from "@solana/web3.js";
 import { toBase58 } from "@/lib/solana/base58";
 import { USDC_DECIMALS } from "@/lib/solana/ledger";
+import { associatedTokenAddress } from "@/lib/solana/signing";
 
 /**
  * The signing policy: the gateway never signs blind, and what it signs is bounded in lamports as
@@ -68,9 +68,9 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   if (!message.accountKeys[0]!.equals(expected.wallet)) return refuse("fee payer is not the key's wallet");
   const transaction = Transaction.populate(message, signatures);
 
-  const source = getAssociatedTokenAddressSync(expected.usdcMint, expected.wallet, true);
-  const ownerAccount = getAssociatedTokenAddressSync(expected.usdcMint, expected.owner, true);
-  const protocolAccount = getAssociatedTokenAddressSync(expected.usdcMint, expected.protocolWallet, true);
+  const source = associatedTokenAddress(expected.usdcMint, expected.wallet);
+  const ownerAccount = associatedTokenAddress(expected.usdcMint, expected.owner);
+  const protocolAccount = associatedTokenAddress(expected.usdcMint, expected.protocolWallet);
   const paid = new Map<string, bigint>([
     [ownerAccount.toBase58(), 0n],
     [protocolAccount.toBase58(), 0n],

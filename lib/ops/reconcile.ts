@@ -1,7 +1,7 @@
 import { PublicKey } from "@solana/web3.js";
 import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
-import { getAssociatedTokenAddressSync } from "@solana/spl-token";
+import { associatedTokenAddress } from "@/lib/solana/signing";
 import type { Ledger, SignatureStatus } from "@/lib/solana/ledger";
 
 /**
@@ -202,7 +202,7 @@ async function reconcileWallets(db: Database, ledger: Ledger, range: { from: Dat
   const differences: Difference[] = [];
   for (const wallet of wallets) {
     const owner = new PublicKey(wallet.wallet_public_key);
-    const usdcAccount = getAssociatedTokenAddressSync(ledger.usdcMint, owner, true);
+    const usdcAccount = associatedTokenAddress(ledger.usdcMint, owner);
     const recorded = new Set([...wallet.fundings.map((f) => f.tx_signature), ...wallet.payments.map((p) => p.tx_signature)]);
     const history = [...new Set([...(await ledger.signaturesForAddress(owner)), ...(await ledger.signaturesForAddress(usdcAccount))])];
     const chain = await signatureStatuses(ledger, [...recorded, ...history], known);

@@ -47,17 +47,23 @@ export async function runWalletSweep(deps: WalletSweepDeps): Promise<WalletSweep
   const perTransaction = deps.walletsPerTransaction ?? 4;
   summary.checked = await forEachWalletPage(deps.db, "tdk_list_wallets_to_sweep", deps.pageSize ?? 100, async (page) => {
     const targets: SweepTarget[] = [];
-    for (const entry of page) {
-      const owner = new PublicKey(entry.wallet_public_key);
-      const [usdc, solLamports] = await Promise.all([deps.ledger.getUsdcAccount(owner), deps.ledger.getSolBalance(owner)]);
+    // One batched read for the page (on RPC, 2 getMultipleAccounts requests for 100 wallets).
+    const balances = await deps.ledger.getWalletBalances(page.map((entry) => new PublicKey(entry.wallet_public_key)));
+    const empty: string[] = [];
+    for (const [i, entry] of page.entries()) {
+      const { usdc, solLamports } = balances[i]!;
       if (!usdc.exists && solLamports === 0n) {
-        const marked = await callFunction(deps.db, "tdk_mark_wallet_swept", { p_key_id: entry.key_id }, z.object({ updated: z.boolean() }));
-        if (marked.updated) summary.empty += 1;
+        empty.push(entry.key_id);
         continue;
       }
       // Decrypted only to sign its own sweep; checked against the stored public key first.
       const secret = await callFunction(deps.db, "tdk_get_wallet_secret", { p_key_id: entry.key_id }, secretSchema);
       targets.push({ keyId: entry.key_id, wallet: openKeypair(deps.ring, secret.secret_encrypted, secret.public_key), usdc, solLamports });
+    }
+    // Wallets read empty are marked swept together: one statement a page, not one a wallet.
+    if (empty.length > 0) {
+      const marked = await callFunction(deps.db, "tdk_mark_wallets_swept", { p_key_ids: empty }, z.object({ updated: z.number().int() }));
+      summary.empty += marked.updated;
     }
 
     for (let i = 0; i < targets.length; i += perTransaction) {

@@ -4,7 +4,7 @@ import { forEachWalletPage } from "./wallet-pages";
 
 /**
  * The top-up cron: resolves fundings a crash left pending (from the chain, never by sending again),
- * then reads the balances of every active key's wallet in pages, and refills those under the
+ * then reads the balances of every active key's wallet in pages (one batched chain read a page), and refills those under the
  * low-water mark up to the target, several wallets per transaction, the treasury paying the fees,
  * through the one funding path and its caps. Keys the caps refuse are skipped and reported.
  */
@@ -39,12 +39,10 @@ export async function runTreasuryTopUp(deps: TreasuryTopUpDeps): Promise<Treasur
   };
   const perTransaction = deps.walletsPerTransaction ?? 4;
   summary.checked = await forEachWalletPage(deps.db, "tdk_list_active_wallets", deps.pageSize ?? 100, async (page) => {
-    const needs = await Promise.all(
-      page.map(async (entry) => {
-        const wallet = new PublicKey(entry.wallet_public_key);
-        return { id: entry.key_id, wallet, need: await walletNeed(deps.ledger, wallet, deps.targets) };
-      }),
-    );
+    const wallets = page.map((entry) => new PublicKey(entry.wallet_public_key));
+    // One batched read for the page (on RPC, 2 getMultipleAccounts requests for 100 wallets).
+    const balances = await deps.ledger.getWalletBalances(wallets);
+    const needs = page.map((entry, i) => ({ id: entry.key_id, wallet: wallets[i]!, need: walletNeed(balances[i]!, deps.targets) }));
     const targets: FundingTarget[] = needs
       .filter(({ need }) => need.usdc.amount < deps.lowWaterUsdcMicro || need.solLamports > 0n)
       .filter(({ need }) => need.usdcMicro > 0n || need.solLamports > 0n)

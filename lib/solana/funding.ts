@@ -2,16 +2,16 @@ import {
   createAssociatedTokenAccountIdempotentInstruction,
   createCloseAccountInstruction,
   createTransferCheckedInstruction,
-  getAssociatedTokenAddressSync,
 } from "@solana/spl-token";
 import { SystemProgram, Transaction, type Keypair, type PublicKey } from "@solana/web3.js";
 import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
 import type { MoneyPolicy } from "@/lib/money/policy";
 import { toBase58 } from "./base58";
-import { LAMPORTS_PER_SIGNATURE, LedgerError, USDC_DECIMALS, type Ledger, type UsdcAccount } from "./ledger";
+import { LAMPORTS_PER_SIGNATURE, LedgerError, USDC_DECIMALS, type Ledger, type UsdcAccount, type WalletBalances } from "./ledger";
 import { landingOf } from "./landing";
 import { nonceMemo } from "./memo";
+import { associatedTokenAddress, signTransaction } from "./signing";
 
 /**
  * The one funding path (DESIGN.md "Money safety"). Every movement between the treasury and a key's
@@ -124,12 +124,12 @@ export async function fundWallets(deps: FundingDeps, targets: FundingTarget[]): 
   const byKey = new Map(targets.map((target) => [target.keyId, target]));
   return execute(deps, reservation, async (fundings) => {
     const mint = deps.ledger.usdcMint;
-    const treasuryAta = getAssociatedTokenAddressSync(mint, deps.treasury.publicKey, true);
+    const treasuryAta = associatedTokenAddress(mint, deps.treasury.publicKey);
     const tx = await newTransaction(deps);
     for (const funding of fundings) {
       const wallet = byKey.get(funding.api_key_id)!.wallet;
       if (funding.usdc_micro > 0) {
-        const walletAta = getAssociatedTokenAddressSync(mint, wallet, true);
+        const walletAta = associatedTokenAddress(mint, wallet);
         tx.add(
           createAssociatedTokenAccountIdempotentInstruction(deps.treasury.publicKey, walletAta, wallet, mint),
           createTransferCheckedInstruction(treasuryAta, mint, walletAta, deps.treasury.publicKey, BigInt(funding.usdc_micro), USDC_DECIMALS),
@@ -140,7 +140,7 @@ export async function fundWallets(deps: FundingDeps, targets: FundingTarget[]): 
       }
     }
     tx.add(nonceMemo("tdk-funding"));
-    tx.sign(deps.treasury);
+    signTransaction(tx, deps.treasury);
     // One signature, the treasury's: the first funding carries the fee; each keeps the rent it reserved.
     return { tx, overheads: fundings.map((funding, i) => BigInt(funding.overhead_lamports) - (i === 0 ? 0n : LAMPORTS_PER_SIGNATURE)) };
   });
@@ -168,14 +168,14 @@ export async function sweepWallets(deps: FundingDeps, targets: SweepTarget[]): P
   return execute(deps, reservation, async (fundings) => {
     const mint = deps.ledger.usdcMint;
     const treasury = deps.treasury.publicKey;
-    const treasuryAta = getAssociatedTokenAddressSync(mint, treasury, true);
+    const treasuryAta = associatedTokenAddress(mint, treasury);
     const tx = await newTransaction(deps);
     const signers: Keypair[] = [deps.treasury];
     for (const funding of fundings) {
       const target = byKey.get(funding.api_key_id)!;
       const wallet = target.wallet.publicKey;
       if (target.usdc.exists) {
-        const walletAta = getAssociatedTokenAddressSync(mint, wallet, true);
+        const walletAta = associatedTokenAddress(mint, wallet);
         if (target.usdc.amount > 0n) {
           tx.add(createTransferCheckedInstruction(walletAta, mint, treasuryAta, wallet, target.usdc.amount, USDC_DECIMALS));
         }
@@ -185,7 +185,7 @@ export async function sweepWallets(deps: FundingDeps, targets: SweepTarget[]): P
       signers.push(target.wallet);
     }
     tx.add(nonceMemo("tdk-sweep"));
-    tx.sign(...signers);
+    signTransaction(tx, ...signers);
     return { tx, overheads: fundings.map((_, i) => (i === 0 ? 2n : 1n) * LAMPORTS_PER_SIGNATURE) };
   });
 }
@@ -295,8 +295,8 @@ export async function listFundings(db: Database, apiKeyId: string): Promise<Fund
 }
 
 /** What a wallet needs to get back to the targets, from its balances on the chain. */
-export async function walletNeed(ledger: Ledger, wallet: PublicKey, targets: { usdcMicro: bigint; solLamports: bigint }) {
-  const [usdc, sol] = await Promise.all([ledger.getUsdcAccount(wallet), ledger.getSolBalance(wallet)]);
+/** What a wallet lacks against the targets, from its balances (read one by one or in batches). */
+export function walletNeed({ usdc, solLamports: sol }: WalletBalances, targets: { usdcMicro: bigint; solLamports: bigint }) {
   return {
     usdc,
     sol,
@@ -312,7 +312,8 @@ export async function topUpWallet(
   key: { id: string; wallet: PublicKey },
   targets: { usdcMicro: bigint; solLamports: bigint },
 ): Promise<{ ok: true; funding: Funding } | { ok: false; code: FundingRefusalCode | "send_failed" }> {
-  const need = await walletNeed(deps.ledger, key.wallet, targets);
+  const [balances] = await deps.ledger.getWalletBalances([key.wallet]);
+  const need = walletNeed(balances!, targets);
   if (need.usdcMicro === 0n && need.solLamports === 0n) return { ok: false, code: "not_needed" };
   const outcome = await fundWallets(deps, [
     { keyId: key.id, wallet: key.wallet, reason: "topup", usdcMicro: need.usdcMicro, solLamports: need.solLamports, usdcAccountExists: need.usdc.exists },

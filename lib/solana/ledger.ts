@@ -30,6 +30,15 @@ export interface UsdcAccount {
   lamports: bigint;
 }
 
+/** A wallet's SOL and its USDC account, as one batched read returns them. */
+export interface WalletBalances {
+  solLamports: bigint;
+  usdc: UsdcAccount;
+}
+
+/** Accounts one `getMultipleAccounts` request may ask for (Solana's limit). */
+export const MAX_ACCOUNTS_PER_REQUEST = 100;
+
 /**
  * The chain as the gateway needs it. Two implementations: the in-process local ledger (LiteSVM,
  * the embedded default) and an RPC ledger (SOLANA_RPC_URL). Transactions are web3.js v1 objects,
@@ -60,6 +69,12 @@ export interface Ledger {
   /** USDC in the owner's associated token account, 0 when it has none. */
   getUsdcBalance(owner: PublicKey): Promise<bigint>;
   getUsdcAccount(owner: PublicKey): Promise<UsdcAccount>;
+  /**
+   * Many wallets' balances, in the order asked: on RPC, batched `getMultipleAccounts` requests (a
+   * wallet and its USDC account, 50 wallets a request) instead of two requests a wallet. What the
+   * crons walking every wallet read with.
+   */
+  getWalletBalances(owners: PublicKey[]): Promise<WalletBalances[]>;
   /** Lamports it costs to create a token account (rent-exempt minimum). */
   tokenAccountRentLamports(): Promise<bigint>;
   ping(): Promise<void>;

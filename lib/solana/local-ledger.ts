@@ -13,13 +13,13 @@ import {
   decodeMintToInstruction,
   decodeTransferCheckedInstruction,
   decodeTransferInstruction,
-  getAssociatedTokenAddressSync,
 } from "@solana/spl-token";
 import { Keypair, PublicKey, SystemProgram, Transaction, VersionedTransaction } from "@solana/web3.js";
 import { fromBase58, toBase58 } from "./base58";
 import { FailedTransactionMetadata, LiteSVM } from "litesvm";
-import { BLOCKHASH_VALIDITY_BLOCKS, LedgerError, TOKEN_ACCOUNT_SIZE, USDC_DECIMALS, type Ledger, type SignatureStatus, type UsdcAccount } from "./ledger";
+import { BLOCKHASH_VALIDITY_BLOCKS, LedgerError, TOKEN_ACCOUNT_SIZE, USDC_DECIMALS, type Ledger, type SignatureStatus, type UsdcAccount, type WalletBalances } from "./ledger";
 import { nonceMemo } from "./memo";
+import { associatedTokenAddress, signTransaction } from "./signing";
 
 /**
  * The embedded chain: LiteSVM in process, with a local USDC mint (6 decimals) and a local faucet
@@ -148,7 +148,7 @@ export class LocalLedger implements Ledger {
     );
     tx.feePayer = faucet.publicKey;
     tx.recentBlockhash = (await ledger.latestBlockhash()).blockhash;
-    tx.sign(faucet, mint);
+    signTransaction(tx, faucet, mint);
     await ledger.sendTransaction(tx);
     return ledger;
   }
@@ -235,7 +235,7 @@ export class LocalLedger implements Ledger {
     const entry = this.history.get(signature);
     if (!entry) return null;
     if (entry.status === "failed") return 0n;
-    const account = getAssociatedTokenAddressSync(this.usdcMint, owner, true);
+    const account = associatedTokenAddress(this.usdcMint, owner);
     let delta = 0n;
     for (const instruction of Transaction.from(Buffer.from(entry.raw, "base64")).instructions) {
       if (!instruction.programId.equals(TOKEN_PROGRAM_ID)) continue;
@@ -267,9 +267,13 @@ export class LocalLedger implements Ledger {
   }
 
   async getUsdcAccount(owner: PublicKey): Promise<UsdcAccount> {
-    const account = this.svm.getAccount(address(getAssociatedTokenAddressSync(this.usdcMint, owner, true).toBase58()));
+    const account = this.svm.getAccount(address(associatedTokenAddress(this.usdcMint, owner).toBase58()));
     if (!account.exists) return { exists: false, amount: 0n, lamports: 0n };
     return { exists: true, amount: AccountLayout.decode(Buffer.from(account.data)).amount, lamports: BigInt(account.lamports) };
+  }
+
+  async getWalletBalances(owners: PublicKey[]): Promise<WalletBalances[]> {
+    return Promise.all(owners.map(async (owner) => ({ solLamports: await this.getSolBalance(owner), usdc: await this.getUsdcAccount(owner) })));
   }
 
   async tokenAccountRentLamports(): Promise<bigint> {
@@ -280,7 +284,7 @@ export class LocalLedger implements Ledger {
 
   /** Local faucet: mints USDC and gives SOL to `owner` (the embedded treasury's stock). */
   async fund(owner: PublicKey, usdcMicro: bigint, lamports: bigint): Promise<string> {
-    const ata = getAssociatedTokenAddressSync(this.usdcMint, owner, true);
+    const ata = associatedTokenAddress(this.usdcMint, owner);
     const tx = new Transaction().add(
       createAssociatedTokenAccountIdempotentInstruction(this.faucet.publicKey, ata, owner, this.usdcMint),
     );
@@ -289,8 +293,33 @@ export class LocalLedger implements Ledger {
     tx.add(nonceMemo());
     tx.feePayer = this.faucet.publicKey;
     tx.recentBlockhash = (await this.latestBlockhash()).blockhash;
-    tx.sign(this.faucet);
+    signTransaction(tx, this.faucet);
     return this.sendTransaction(tx);
+  }
+
+  /**
+   * The faucet for many owners at once (benchmarks stocking 100,000 wallets): the same USDC account,
+   * mint and SOL as `fund`, several owners to a transaction (as many as its 1,232 bytes hold).
+   * Returns how many transactions it took.
+   */
+  async fundMany(owners: PublicKey[], usdcMicro: bigint, lamports: bigint): Promise<number> {
+    const PER_TRANSACTION = 5;
+    let transactions = 0;
+    for (let i = 0; i < owners.length; i += PER_TRANSACTION) {
+      const tx = new Transaction();
+      for (const owner of owners.slice(i, i + PER_TRANSACTION)) {
+        const ata = associatedTokenAddress(this.usdcMint, owner);
+        tx.add(createAssociatedTokenAccountIdempotentInstruction(this.faucet.publicKey, ata, owner, this.usdcMint));
+        if (usdcMicro > 0n) tx.add(createMintToInstruction(this.usdcMint, ata, this.faucet.publicKey, usdcMicro));
+        if (lamports > 0n) tx.add(SystemProgram.transfer({ fromPubkey: this.faucet.publicKey, toPubkey: owner, lamports }));
+      }
+      tx.feePayer = this.faucet.publicKey;
+      tx.recentBlockhash = (await this.latestBlockhash()).blockhash;
+      signTransaction(tx, this.faucet);
+      await this.sendTransaction(tx);
+      transactions += 1;
+    }
+    return transactions;
   }
 
   // What a JSON-RPC front (scripts/local-solana-rpc.ts) needs beyond the Ledger interface.

@@ -1,7 +1,8 @@
-import { getAssociatedTokenAddressSync, unpackAccount } from "@solana/spl-token";
+import { unpackAccount } from "@solana/spl-token";
 import { Connection, PublicKey, SendTransactionError, type Commitment, type Transaction } from "@solana/web3.js";
 import { toBase58 } from "./base58";
-import { BLOCKHASH_VALIDITY_BLOCKS, LedgerError, TOKEN_ACCOUNT_SIZE, type Ledger, type SignatureStatus, type UsdcAccount } from "./ledger";
+import { associatedTokenAddress } from "./signing";
+import { BLOCKHASH_VALIDITY_BLOCKS, LedgerError, MAX_ACCOUNTS_PER_REQUEST, TOKEN_ACCOUNT_SIZE, type Ledger, type SignatureStatus, type UsdcAccount, type WalletBalances } from "./ledger";
 
 /** How far past our `confirmed` block height the tip (another commitment level) may be. */
 const COMMITMENT_MARGIN_BLOCKS = 32;
@@ -47,7 +48,7 @@ export class RpcLedger implements Ledger {
     }
     const signature = toBase58(tx.signature);
     try {
-      await this.connection.sendRawTransaction(tx.serialize(), { preflightCommitment: this.commitment });
+      await this.connection.sendRawTransaction(tx.serialize({ verifySignatures: false }), { preflightCommitment: this.commitment });
     } catch (error) {
       // The node answered with an error (preflight refused it): it was never forwarded to a leader.
       if (error instanceof SendTransactionError) throw new LedgerError(`Transaction refused: ${error.message}`, "rejected");
@@ -120,10 +121,29 @@ export class RpcLedger implements Ledger {
   }
 
   async getUsdcAccount(owner: PublicKey): Promise<UsdcAccount> {
-    const address = getAssociatedTokenAddressSync(this.usdcMint, owner, true);
+    const address = associatedTokenAddress(this.usdcMint, owner);
     const info = await this.connection.getAccountInfo(address, this.commitment);
     if (!info) return { exists: false, amount: 0n, lamports: 0n };
     return { exists: true, amount: unpackAccount(address, info).amount, lamports: BigInt(info.lamports) };
+  }
+
+  async getWalletBalances(owners: PublicKey[]): Promise<WalletBalances[]> {
+    const perRequest = MAX_ACCOUNTS_PER_REQUEST / 2;
+    const balances: WalletBalances[] = [];
+    for (let i = 0; i < owners.length; i += perRequest) {
+      const chunk = owners.slice(i, i + perRequest);
+      const usdcAddresses = chunk.map((owner) => associatedTokenAddress(this.usdcMint, owner));
+      const infos = await this.connection.getMultipleAccountsInfo([...chunk, ...usdcAddresses], this.commitment);
+      chunk.forEach((_, j) => {
+        const wallet = infos[j];
+        const usdc = infos[chunk.length + j];
+        balances.push({
+          solLamports: BigInt(wallet?.lamports ?? 0),
+          usdc: usdc ? { exists: true, amount: unpackAccount(usdcAddresses[j]!, usdc).amount, lamports: BigInt(usdc.lamports) } : { exists: false, amount: 0n, lamports: 0n },
+        });
+      });
+    }
+    return balances;
   }
 
   async tokenAccountRentLamports(): Promise<bigint> {

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTransferCheckedInstruction, getAssociatedTokenAddressSync } from "@solana/spl-token";
 import { address, createSolanaRpc } from "@solana/kit";
@@ -12,6 +14,7 @@ import { topUpWallet } from "@/lib/solana/funding";
 import { toBase58 } from "@/lib/solana/base58";
 import { LedgerError, USDC_DECIMALS } from "@/lib/solana/ledger";
 import { landingOf } from "@/lib/solana/landing";
+import { RpcLedger } from "@/lib/solana/rpc-ledger";
 import { callRoute, createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
 import { LocalnetLedger, startRpcProcess, type RpcProcess } from "../helpers/local-rpc";
 
@@ -107,6 +110,39 @@ describe("RpcLedger on the local cluster", () => {
     const topped = await topUpWallet(deps, { id: paid.key.id, wallet: paidWallet }, { usdcMicro: before + 3_000_000n, solLamports: 0n });
     expect(topped.ok).toBe(true);
     expect(await app.ledger.getUsdcBalance(paidWallet)).toBe(before + 3_000_000n);
+  });
+
+  it("reads many wallets' balances in batches of 50 (getMultipleAccounts, 100 accounts a request), equal to reading them one by one", async () => {
+    // A counting proxy in front of the cluster: which JSON-RPC methods the ledger sends, and how often.
+    const methods: string[] = [];
+    const proxy = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks).toString("utf8");
+      for (const message of [JSON.parse(body)].flat()) methods.push(message.method);
+      const upstream = await fetch(rpc.url, { method: "POST", headers: { "content-type": "application/json" }, body });
+      response.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const counted = new RpcLedger(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, rpc.usdcMint);
+      // 120 wallets: USDC and SOL, SOL and an empty USDC account, and never funded.
+      const wallets = Array.from({ length: 120 }, () => Keypair.generate().publicKey);
+      for (const [i, wallet] of wallets.entries()) {
+        if (i % 3 === 0) await ledger.fund(wallet, BigInt(1_000 + i), BigInt(2_000_000 + i));
+        if (i % 3 === 1) await ledger.fund(wallet, 0n, BigInt(3_000_000 + i));
+      }
+      methods.length = 0;
+      const batched = await counted.getWalletBalances(wallets);
+      expect(methods).toEqual(["getMultipleAccounts", "getMultipleAccounts", "getMultipleAccounts"]);
+      const oneByOne = await Promise.all(wallets.map(async (wallet) => ({ solLamports: await ledger.getSolBalance(wallet), usdc: await ledger.getUsdcAccount(wallet) })));
+      expect(batched).toEqual(oneByOne);
+      expect(batched[0]).toMatchObject({ solLamports: 2_000_000n, usdc: { exists: true, amount: 1_000n } });
+      expect(batched[1]).toMatchObject({ solLamports: 3_000_001n, usdc: { exists: true, amount: 0n } });
+      expect(batched[2]).toEqual({ solLamports: 0n, usdc: { exists: false, amount: 0n, lamports: 0n } });
+    } finally {
+      proxy.close();
+    }
   });
 
   it("a paid call pays the agent once, and the payment is read back as landed", async () => {

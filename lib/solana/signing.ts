@@ -1,0 +1,45 @@
+import { getAssociatedTokenAddressSync } from "@solana/spl-token";
+import type { Keypair, PublicKey, Transaction } from "@solana/web3.js";
+import { ed25519Sign, ed25519Verify } from "@/lib/crypto/ed25519";
+
+/**
+ * Signs as `Transaction.sign` does — every signature the message requires is made here, by these
+ * signers, in the message's order — with native Ed25519 (lib/crypto/ed25519.ts).
+ */
+export function signTransaction(tx: Transaction, ...signers: Keypair[]): void {
+  if (signers.length === 0) throw new Error("No signers");
+  // The slots `sign` lays out (unique signers, in order): a transaction read from the marketplace's
+  // bytes keeps its compiled message, so the bytes signed are the bytes that were checked.
+  const unique = signers.filter((signer, i) => signers.findIndex((other) => other.publicKey.equals(signer.publicKey)) === i);
+  tx.signatures = unique.map((signer) => ({ signature: null, publicKey: signer.publicKey }));
+  const message = tx.serializeMessage();
+  for (const signer of unique) tx.addSignature(signer.publicKey, ed25519Sign(signer.secretKey, message));
+  const missing = tx.signatures.find((pair) => pair.signature === null);
+  if (missing) throw new Error(`Missing signature for ${missing.publicKey.toBase58()}`);
+}
+
+/** Every signature the message requires is present and valid (`Transaction.verifySignatures`, natively). */
+export function transactionSignaturesValid(tx: Transaction): boolean {
+  const message = tx.serializeMessage();
+  return tx.signatures.length > 0 && tx.signatures.every(({ publicKey, signature }) => signature !== null && ed25519Verify(publicKey.toBytes(), message, signature));
+}
+
+/**
+ * An owner's associated token account address, remembered: deriving it hashes and tests points on
+ * the curve in JavaScript (up to 255 tries), and a paid call needed it six times for the same few
+ * owners. Bounded: past the limit the memory starts over.
+ */
+const ADDRESS_MEMORY_LIMIT = 50_000;
+const addresses = new Map<string, PublicKey>();
+
+export function associatedTokenAddress(mint: PublicKey, owner: PublicKey): PublicKey {
+  const key = `${mint.toBase58()}:${owner.toBase58()}`;
+  let address = addresses.get(key);
+  if (!address) {
+    if (addresses.size >= ADDRESS_MEMORY_LIMIT) addresses.clear();
+    // Off-curve owners allowed: the treasury and wallets are keypairs, but a program's PDA could be paid too.
+    address = getAssociatedTokenAddressSync(mint, owner, true);
+    addresses.set(key, address);
+  }
+  return address;
+}
