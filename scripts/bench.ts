@@ -9,7 +9,13 @@
 //      after payment, agents above the maximum price), the outflow not covered by billing next to
 //      the bound the README states (BENCH_EXPOSURE_ACCOUNTS, default 20);
 //   5. embedded ledger persistence: the journal write per transaction, early and with a grown chain,
-//      next to what serialising the whole state costs at that size.
+//      next to what serialising the whole state costs at that size;
+//   6. the production shape (cluster): 1 and 2 gateway instances; 7. usage reporting at scale;
+//   8. memory over 10,000 in-process paid calls;
+//   9. HTTP load (autocannon) on a production build it starts: floor, key-auth and paid-call routes,
+//      embedded and on PostgreSQL, and the server's RSS over 10,000 paid calls (scripts/bench/http-load.ts);
+//  10. the top-up and sweep crons over 100,000 wallets each, on RpcLedger (scripts/bench/crons.ts);
+//  11. an account with 1,000,000 usage rows: dashboard and usage endpoint reads (scripts/bench/usage-scale.ts).
 // Set BENCH_DATABASE_URL to run the database parts on a real PostgreSQL as well, TEST_REDIS_URL for
 // Upstash; BENCH_ONLY=1,3 to run some sections only.
 import { randomBytes, randomUUID } from "node:crypto";
@@ -616,6 +622,9 @@ async function main() {
   if (wanted(6)) await benchCluster();
   if (wanted(7)) await benchUsageReporting();
   if (wanted(8)) await benchMemory(app);
+  if (wanted(9)) await (await import("./bench/http-load")).benchHttpLoad();
+  if (wanted(10)) await (await import("./bench/crons")).benchCrons();
+  if (wanted(11)) await (await import("./bench/usage-scale")).benchUsageScale();
 }
 
 main().then(

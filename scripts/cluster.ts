@@ -167,16 +167,18 @@ async function clusterEncryptionKey(dataDir: string): Promise<string> {
   }
 }
 
-function ensureBuild(env: NodeJS.ProcessEnv, log: (line: string) => void): void {
+/** Builds the app into TDK_NEXT_DIST_DIR when it holds no build yet (or always, with `force`: the bench measures this commit). */
+export function ensureBuild(env: NodeJS.ProcessEnv, log: (line: string) => void, options: { force?: boolean } = {}): void {
   const distDir = env.TDK_NEXT_DIST_DIR || ".next";
-  if (existsSync(path.join(root, distDir, "BUILD_ID"))) return;
-  log(`building the app into ${distDir} (no build yet)…`);
+  if (!options.force && existsSync(path.join(root, distDir, "BUILD_ID"))) return;
+  log(`building the app into ${distDir}${options.force ? "" : " (no build yet)"}…`);
   const build = spawnSync(process.execPath, [nextBin, "build"], { cwd: root, env: { ...env, NODE_ENV: "production" }, encoding: "utf8" });
   if (build.status !== 0) throw new Error(`next build failed:\n${build.stdout}\n${build.stderr}`);
 }
 
-async function startGateway(port: number, env: NodeJS.ProcessEnv): Promise<GatewayInstance & { stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+/** `next start` on a port, ready once its health route has built the whole app context. */
+export async function startGateway(port: number, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<GatewayInstance & { stop: () => Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));

@@ -1,0 +1,262 @@
+/**
+ * `npm run bench` section 9: HTTP load against a production build (`next build`, then `next start`)
+ * that the bench starts itself, with autocannon in a process of its own, on the embedded default
+ * (PGlite, the in-process ledger and demo marketplace), with its database on PostgreSQL, and on the
+ * production shape (`npm run cluster`: PostgreSQL, Upstash, the RPC ledger and marketplace in processes of their own). Three
+ * routes, interleaved in rounds so that a noisy neighbour hits them alike:
+ *   floor     GET  /api/health/live             no I/O: what Next.js itself costs
+ *   key-auth  GET  /api/tdk/v1/usage?limit=1    the API-key wrapper (hash lookup, rate limit) and one indexed read
+ *   paid call POST /api/tdk/v1/call             the whole pipeline: reserve, build, verify, sign, pay, settle
+ * Then the server's RSS over 10,000 paid calls (BENCH_HTTP_MEMORY_CALLS), before and after.
+ *
+ * The keys are made before the server starts, with the gateway's own code on the same data (PGlite
+ * allows one process at a time): pro accounts, one key each, wallets funded. The marketplace's own
+ * per-wallet limit is off (MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE=0): it is the gateway that is measured.
+ * BENCH_PROFILE=<dir> starts the server with `--cpu-prof` and writes its profile there.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { registerAccount } from "@/lib/auth/accounts";
+import { buildAppContext } from "@/lib/context";
+import { parseEnv } from "@/lib/env";
+import { keyDeps } from "@/lib/keys/deps";
+import { createApiKey } from "@/lib/keys/keys";
+import type { LocalLedger } from "@/lib/solana/local-ledger";
+import { freePort } from "@/tests/helpers/server";
+import { ensureBuild, startGateway } from "../cluster";
+
+const root = path.resolve(__dirname, "../..");
+const DIST_DIR = ".next-cluster";
+
+export interface LoadResult {
+  requests: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  method?: "GET" | "POST";
+  seconds?: number;
+  amount?: number;
+  connections: number;
+  keys?: string[];
+  bodies?: unknown[];
+  forwardedFor?: string;
+}
+
+/** Runs `scripts/bench/load.mjs` (autocannon) in its own process and reads its one JSON line. */
+export function runLoad(options: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, "scripts/bench/load.mjs"), JSON.stringify(options)], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}: ${output}`));
+      resolve(JSON.parse(output.trim().split("\n").at(-1)!) as LoadResult);
+    });
+  });
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+const PAID_BODIES = [
+  { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } },
+  { agent_id: "textstats", input: { text: "the load test" } },
+  { agent_id: "sentiment", input: { text: "good and fast" } },
+  { agent_id: "echo", input: { hello: "bench" } },
+];
+
+/** Pro accounts with one funded key each, made with the gateway's own code on the server's data, before it starts. */
+async function prepareKeys(gatewayEnv: NodeJS.ProcessEnv, count: number): Promise<string[]> {
+  const app = await buildAppContext(parseEnv(gatewayEnv));
+  try {
+    const deps = await keyDeps(app);
+    const keys: string[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const account = await registerAccount(app.db, `load-${i}-${randomBytes(4).toString("hex")}@example.com`, "bench-password-42");
+      if (!account.ok) throw new Error("bench account not created");
+      await app.db.call("tdk_set_account_tier", { p_account_id: account.account.id, p_tier: "pro" });
+      // $20 and 0.1 SOL a key: more than the calls of every round cost, fees included.
+      const created = await createApiKey({ ...deps, config: { ...deps.config, initialUsdcMicro: 20_000_000n, initialSolLamports: 100_000_000n } }, account.account.id, `load ${i}`);
+      if (!created.ok) throw new Error(`bench key not created: ${created.code}`);
+      keys.push(created.apiKey);
+    }
+    return keys;
+  } finally {
+    await app.db.close();
+    if (app.ledger.kind === "local") await (app.ledger as LocalLedger).close();
+  }
+}
+
+interface RunningShape {
+  url: string;
+  pid: number;
+  keys: string[];
+  stop: () => Promise<void>;
+}
+
+interface Shape {
+  name: string;
+  start: (keysCount: number) => Promise<RunningShape>;
+}
+
+const profileArgs = () => (process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : []);
+
+/** `next start` on the embedded defaults (the in-process ledger and demo marketplace), its database PGlite or PostgreSQL. */
+function embeddedShape(databaseUrl: string | null): Shape {
+  return {
+    name: databaseUrl ? "embedded, database on PostgreSQL" : "embedded default (PGlite)",
+    start: async (keysCount) => {
+      const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-bench-http-"));
+      const database = databaseUrl ? await (await import("@/tests/helpers/postgres")).createTempDatabase(databaseUrl) : null;
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_ENV: "production",
+        NEXT_TELEMETRY_DISABLED: "1",
+        TDK_NEXT_DIST_DIR: DIST_DIR,
+        TDK_ALLOW_EMBEDDED: "1",
+        TDK_ALLOW_MEMORY_LIMITER: "1",
+        TDK_DATA_DIR: dataDir,
+        WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+        MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
+        ...(database && { DATABASE_URL: database.url }),
+      };
+      const cleanup = async () => {
+        await database?.drop();
+        await rm(dataDir, { recursive: true, force: true });
+      };
+      try {
+        const keys = await prepareKeys(env, keysCount);
+        const gateway = await startGateway(await freePort(), env, profileArgs());
+        return { url: gateway.url, pid: gateway.pid, keys, stop: async () => (await gateway.stop(), await cleanup()) };
+      } catch (error) {
+        await cleanup();
+        throw error;
+      }
+    },
+  };
+}
+
+/**
+ * The production shape (`npm run cluster`, one gateway): PostgreSQL, Upstash through the REST bridge
+ * to Redis, RpcLedger against the local cluster process, the marketplace in its own process.
+ */
+function clusterShape(databaseUrl: string, redisUrl: string): Shape {
+  return {
+    name: "production shape (PostgreSQL, Upstash, RPC ledger and marketplace processes)",
+    start: async (keysCount) => {
+      const { startCluster } = await import("../cluster");
+      const { createTempDatabase } = await import("@/tests/helpers/postgres");
+      const database = await createTempDatabase(databaseUrl);
+      const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-bench-http-cluster-"));
+      const cleanup = async () => {
+        await database.drop();
+        await rm(dataDir, { recursive: true, force: true });
+      };
+      try {
+        const cluster = await startCluster({
+          ports: [await freePort()],
+          databaseUrl: database.url,
+          redisUrl,
+          dataDir,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", TDK_NEXT_DIST_DIR: DIST_DIR, MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0", CRON_SECRET: randomBytes(16).toString("hex") },
+          log: () => {},
+        });
+        // The keys are made with the gateway's own code against the running cluster's parts.
+        const keys = await prepareKeys(cluster.gatewayEnv, keysCount).catch(async (error) => {
+          await cluster.stop();
+          throw error;
+        });
+        const gateway = cluster.gateways[0]!;
+        return { url: gateway.url, pid: gateway.pid, keys, stop: async () => (await cluster.stop(), await cleanup()) };
+      } catch (error) {
+        await cleanup();
+        throw error;
+      }
+    },
+  };
+}
+
+const fmt = (result: LoadResult) => {
+  const other = Object.entries(result.statuses).filter(([status]) => status !== "200");
+  return (
+    `${result.perSecond.toFixed(1).padStart(7)} req/s · p50 ${String(result.p50).padStart(4)} ms · p99 ${String(result.p99).padStart(4)} ms` +
+    (other.length || result.errors ? ` · not 200: ${other.map(([status, n]) => `${n}× ${status}`).join(", ")}${result.errors ? ` ${result.errors} errors` : ""}` : "")
+  );
+};
+
+async function measureShape(shape: Shape, keysCount: number) {
+  console.log(`\n### ${shape.name}`);
+  const gateway = await shape.start(keysCount);
+  const { keys } = gateway;
+  try {
+    const seconds = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
+    const connections = Number(process.env.BENCH_HTTP_CONNECTIONS ?? keysCount);
+    const routes = {
+      floor: { url: `${gateway.url}/api/health/live`, connections },
+      "key-auth": { url: `${gateway.url}/api/tdk/v1/usage?limit=1`, connections, keys },
+      "paid call": { url: `${gateway.url}/api/tdk/v1/call`, method: "POST" as const, connections, keys, bodies: PAID_BODIES },
+    };
+    // BENCH_HTTP_ROUTES=paid (or floor,key-auth) measures some routes only: a profile of one route.
+    const only = process.env.BENCH_HTTP_ROUTES?.split(",").map((name) => name.trim());
+    const measured = Object.entries(routes).filter(([name]) => !only || only.some((prefix) => name.startsWith(prefix)));
+    // Warm-up: every route compiled and every key's wallet touched once.
+    for (const [, options] of measured) await runLoad({ ...options, seconds: 3 });
+    const results = new Map<string, LoadResult[]>();
+    const rounds = Number(process.env.BENCH_HTTP_ROUNDS ?? 2);
+    for (let round = 0; round < rounds; round += 1) {
+      for (const [name, options] of measured) {
+        const result = await runLoad({ ...options, seconds });
+        results.set(name, [...(results.get(name) ?? []), result]);
+        console.log(`round ${round + 1} ${name.padEnd(9)} ${fmt(result)}`);
+      }
+    }
+    const best = (name: string) => Math.max(...(results.get(name) ?? []).map((result) => result.perSecond));
+    const paid = best("paid call");
+    if (!only) console.log(
+      `best of ${rounds}: floor ${best("floor").toFixed(1)} req/s · key-auth ${best("key-auth").toFixed(1)} req/s · paid call ${paid.toFixed(1)} calls/s ` +
+        `(target ≥ 200) = ${((paid / best("floor")) * 100).toFixed(1)}% of the floor (target ≥ 40%); ${connections} connections, ${keys.length} keys, ${seconds} s a round`,
+    );
+
+    const memoryCalls = Number(process.env.BENCH_HTTP_MEMORY_CALLS ?? 10_000);
+    if (memoryCalls > 0) {
+      const before = await rssMb(gateway.pid);
+      const result = await runLoad({ ...routes["paid call"], amount: memoryCalls });
+      const after = await rssMb(gateway.pid);
+      console.log(`server RSS over ${result.requests.toLocaleString("en-US")} more paid calls: ${before.toFixed(1)} MB before → ${after.toFixed(1)} MB after (${fmt(result)})`);
+    }
+  } finally {
+    await gateway.stop();
+  }
+}
+
+export async function benchHttpLoad(): Promise<void> {
+  console.log("\n## 9. HTTP load on a production build (next start), autocannon in its own process");
+  const log = (line: string) => console.log(line);
+  ensureBuild({ ...process.env, NEXT_TELEMETRY_DISABLED: "1", TDK_ALLOW_EMBEDDED: "1", TDK_NEXT_DIST_DIR: DIST_DIR }, log, { force: process.env.BENCH_HTTP_REBUILD !== "0" });
+  const keysCount = Number(process.env.BENCH_HTTP_KEYS ?? 16);
+  const shapes = [embeddedShape(null)];
+  const databaseUrl = process.env.BENCH_DATABASE_URL;
+  const redisUrl = process.env.TEST_REDIS_URL;
+  if (databaseUrl) shapes.push(embeddedShape(databaseUrl));
+  if (databaseUrl && redisUrl) shapes.push(clusterShape(databaseUrl, redisUrl));
+  if (!databaseUrl || !redisUrl) console.log("(set BENCH_DATABASE_URL, and TEST_REDIS_URL, for the same on PostgreSQL and on the production shape)");
+  // BENCH_HTTP_SHAPES=embedded (or production) measures those shapes only.
+  const onlyShapes = process.env.BENCH_HTTP_SHAPES?.split(",").map((name) => name.trim());
+  const chosen = shapes.filter((shape) => !onlyShapes || onlyShapes.some((prefix) => shape.name.startsWith(prefix)));
+  for (const shape of chosen) await measureShape(shape, keysCount);
+}
