@@ -7,7 +7,8 @@ import {
 import { ComputeBudgetProgram, Keypair, PublicKey, SystemProgram, Transaction, TransactionInstruction } from "@solana/web3.js";
 import { z } from "zod";
 import { LedgerError, MEMO_PROGRAM_ID, USDC_DECIMALS, type FaucetLedger } from "@/lib/solana/ledger";
-import { associatedTokenAddress, transactionSignaturesValid } from "@/lib/solana/signing";
+import { ed25519Verify } from "@/lib/crypto/ed25519";
+import { associatedTokenAddress, splitTransactionWire } from "@/lib/solana/signing";
 import { signAgentRequest, verifyAgentRequest } from "./agent-signature";
 import type { LocalAgentDefinition } from "./demo-agents";
 import type { FetchLike } from "./marketplace-client";
@@ -284,15 +285,14 @@ export class LocalMarketplace {
     if (intent.used) return json(409, { ok: false, error: "Payment intent already used" });
     if (Date.now() > intent.expiresAt) return json(410, { ok: false, error: "Payment intent expired" });
 
-    let tx: Transaction;
-    try {
-      tx = Transaction.from(Buffer.from(request.data.signed_transaction, "base64"));
-    } catch {
-      return json(400, { ok: false, error: "Invalid signed transaction" });
-    }
-    if (tx.serializeMessage().toString("base64") !== intent.message || !transactionSignaturesValid(tx)) {
+    // The message must be the intent's, byte for byte, signed by the payer (the only signer it asks for).
+    const wire = Buffer.from(request.data.signed_transaction, "base64");
+    const split = splitTransactionWire(wire);
+    if (!split) return json(400, { ok: false, error: "Invalid signed transaction" });
+    if (split.message.toString("base64") !== intent.message || split.signatures.length !== 1 || !ed25519Verify(new PublicKey(intent.payer).toBytes(), split.message, split.signatures[0]!)) {
       return json(400, { ok: false, error: "Signed transaction does not match the payment intent" });
     }
+    const tx = Transaction.from(wire);
     intent.used = true;
     tx.lastValidBlockHeight = intent.lastValidBlockHeight;
 

@@ -8,7 +8,7 @@ import {
 import { ComputeBudgetInstruction, ComputeBudgetProgram, Message, PublicKey, Transaction, type TransactionInstruction } from "@solana/web3.js";
 import { toBase58 } from "@/lib/solana/base58";
 import { USDC_DECIMALS } from "@/lib/solana/ledger";
-import { associatedTokenAddress } from "@/lib/solana/signing";
+import { associatedTokenAddress, splitTransactionWire } from "@/lib/solana/signing";
 
 /**
  * The signing policy: the gateway never signs blind, and what it signs is bounded in lamports as
@@ -47,7 +47,11 @@ export interface PaymentExpectation {
   maxPriorityFeeLamports: bigint;
 }
 
-export type VerifiedPayment = { ok: true; transaction: Transaction; totalMicro: bigint } | { ok: false; reason: string };
+/**
+ * `message` is the exact bytes that were checked: what the wallet signs (never a recompilation of
+ * `transaction`, which is the same message decoded, for reading its fields).
+ */
+export type VerifiedPayment = { ok: true; transaction: Transaction; message: Buffer; totalMicro: bigint } | { ok: false; reason: string };
 
 /** The split the marketplace must build: owner gets price − fee, protocol gets the fee (rounded down). */
 export function splitPayment(priceMicro: bigint, feeBps: number): { ownerMicro: bigint; protocolMicro: bigint } {
@@ -59,7 +63,7 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   const refuse = (reason: string): VerifiedPayment => ({ ok: false, reason });
   const wire = decodeWire(base64);
   if (!wire.ok) return refuse(wire.reason);
-  const { message, signatures } = wire;
+  const { message, messageBytes, signatures } = wire;
 
   // Signers come from the header: web3.js would otherwise take them from the signature list.
   if (message.header.numRequiredSignatures !== 1) return refuse(`the message asks for ${message.header.numRequiredSignatures} signers; only the key's wallet signs`);
@@ -124,17 +128,14 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   if (priorityFee > expected.maxPriorityFeeLamports) {
     return refuse(`its compute budget costs ${priorityFee} lamports of priority fee, above this gateway's ceiling of ${expected.maxPriorityFeeLamports}`);
   }
-  return { ok: true, transaction, totalMicro: total };
+  return { ok: true, transaction, message: messageBytes, totalMicro: total };
 }
 
 /** The wire format: a compact-u16 count of signatures, the signatures, then the message. */
-function decodeWire(base64: string): { ok: true; message: Message; signatures: string[] } | { ok: false; reason: string } {
-  const bytes = Buffer.from(base64, "base64");
-  const count = readCompactU16(bytes);
-  if (!count) return { ok: false, reason: "not a Solana transaction" };
-  const messageStart = count.size + count.value * 64;
-  if (bytes.length <= messageStart) return { ok: false, reason: "not a Solana transaction" };
-  const messageBytes = bytes.subarray(messageStart);
+function decodeWire(base64: string): { ok: true; message: Message; messageBytes: Buffer; signatures: string[] } | { ok: false; reason: string } {
+  const split = splitTransactionWire(Buffer.from(base64, "base64"));
+  if (!split) return { ok: false, reason: "not a Solana transaction" };
+  const messageBytes = split.message;
   // The high bit of a versioned message's first byte is set; a legacy header's first byte is a small count.
   if ((messageBytes[0]! & 0x80) !== 0) return { ok: false, reason: "a versioned transaction (only legacy transactions are signed)" };
   let message: Message;
@@ -144,19 +145,8 @@ function decodeWire(base64: string): { ok: true; message: Message; signatures: s
     return { ok: false, reason: "not a legacy Solana transaction" };
   }
   // Transaction.populate wants base58 signatures (all zeros: not signed yet).
-  const signatures = Array.from({ length: count.value }, (_, i) => toBase58(bytes.subarray(count.size + i * 64, count.size + (i + 1) * 64)));
-  return { ok: true, message, signatures };
-}
-
-function readCompactU16(bytes: Uint8Array): { value: number; size: number } | null {
-  let value = 0;
-  for (let size = 0; size < 3; size += 1) {
-    const byte = bytes[size];
-    if (byte === undefined) return null;
-    value |= (byte & 0x7f) << (size * 7);
-    if ((byte & 0x80) === 0) return { value, size: size + 1 };
-  }
-  return null;
+  const signatures = split.signatures.map((signature) => toBase58(signature));
+  return { ok: true, message, messageBytes: Buffer.from(messageBytes), signatures };
 }
 
 /** Reads one compute-budget instruction into `budget`; returns why it is refused, or null. */

@@ -16,7 +16,7 @@ import { retryAfterSeconds } from "@/lib/ratelimit/types";
 import { toBase58 } from "@/lib/solana/base58";
 import { topUpWallet, type FundingDeps } from "@/lib/solana/funding";
 import type { Ledger } from "@/lib/solana/ledger";
-import { signTransaction } from "@/lib/solana/signing";
+import { signSingleSignerMessage } from "@/lib/solana/signing";
 import type { CallCharge, CallOutcome, NotPaid, Refusal } from "./outcome";
 import { readStoredOutcome } from "./outcome";
 import { confirmPayment, resolvePayment } from "./recovery";
@@ -197,7 +197,7 @@ async function releaseCall({ deps, request, usage }: ReservedCall, reason: NotPa
   return outcome;
 }
 
-type BuiltPayment = { ok: true; tx: Transaction; intentId: string; lastValidBlockHeight: number } | { ok: false; reason: NotPaid };
+type BuiltPayment = { ok: true; tx: Transaction; message: Buffer; intentId: string; lastValidBlockHeight: number } | { ok: false; reason: NotPaid };
 
 /** Step 8a–b: the marketplace builds the payment (validating the input), and it is signed only if the policy allows it. */
 async function buildVerifiedPayment({ deps, key, request, priced }: ReservedCall): Promise<BuiltPayment> {
@@ -231,26 +231,26 @@ async function buildVerifiedPayment({ deps, key, request, priced }: ReservedCall
   // When the payment can no longer land: without it, recovery could never conclude "not paid".
   const lastValidBlockHeight = await deps.ledger.lastValidBlockHeight(verified.transaction.recentBlockhash!);
   if (lastValidBlockHeight === null) return { ok: false, reason: { code: "unsafe_transaction", reason: "it uses a blockhash this chain never handed out" } };
-  return { ok: true, tx: verified.transaction, intentId: build.payment_intent_id, lastValidBlockHeight };
+  return { ok: true, tx: verified.transaction, message: verified.message, intentId: build.payment_intent_id, lastValidBlockHeight };
 }
 
-type SignedPayment = { ok: true; tx: Transaction; intentId: string; signature: string; lastValidBlockHeight: number } | { ok: false };
+type SignedPayment = { ok: true; wire: Buffer; intentId: string; signature: string; lastValidBlockHeight: number } | { ok: false };
 
 /** Step 8c: the wallet is decrypted for this signature only, and the signature recorded before it leaves. */
 async function signAndRecord({ deps, key, usage }: ReservedCall, payment: Extract<BuiltPayment, { ok: true }>): Promise<SignedPayment> {
   const secret = await callFunction(deps.db, "tdk_get_wallet_secret", { p_key_id: key.key_id }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
-  const { tx } = payment;
-  signTransaction(tx, openKeypair(deps.ring, secret.secret_encrypted, secret.public_key));
-  const signature = toBase58(tx.signature!);
+  // The message bytes the signing policy checked are the bytes signed.
+  const signed = signSingleSignerMessage(openKeypair(deps.ring, secret.secret_encrypted, secret.public_key), payment.message);
+  const signature = toBase58(signed.signature);
   const recorded = await recordCallPayment(deps.db, usage.id, {
     paymentIntentId: payment.intentId,
     txSignature: signature,
-    recentBlockhash: tx.recentBlockhash!,
+    recentBlockhash: payment.tx.recentBlockhash!,
     lastValidBlockHeight: payment.lastValidBlockHeight,
   });
   if (!recorded.ok) return { ok: false };
   await deps.afterStep?.("signed", usage.id);
-  return { ok: true, tx, intentId: payment.intentId, signature, lastValidBlockHeight: payment.lastValidBlockHeight };
+  return { ok: true, wire: signed.wire, intentId: payment.intentId, signature, lastValidBlockHeight: payment.lastValidBlockHeight };
 }
 
 /** Steps 8d–9: the marketplace submits the payment and calls the agent; what it answered decides how the call settles. */
@@ -259,7 +259,7 @@ async function submitAndSettle(call: ReservedCall, signed: Extract<SignedPayment
   let result: CallResult | null = null;
   let callError: Error | null = null;
   try {
-    result = await deps.agents.client.callAgent(signed.intentId, signed.tx.serialize({ verifySignatures: false }).toString("base64"), deps.callTimeoutMs(call.priced.agent));
+    result = await deps.agents.client.callAgent(signed.intentId, signed.wire.toString("base64"), deps.callTimeoutMs(call.priced.agent));
   } catch (error) {
     callError = error as Error;
   }

@@ -18,10 +18,31 @@ export function signTransaction(tx: Transaction, ...signers: Keypair[]): void {
   if (missing) throw new Error(`Missing signature for ${missing.publicKey.toBase58()}`);
 }
 
-/** Every signature the message requires is present and valid (`Transaction.verifySignatures`, natively). */
-export function transactionSignaturesValid(tx: Transaction): boolean {
-  const message = tx.serializeMessage();
-  return tx.signatures.length > 0 && tx.signatures.every(({ publicKey, signature }) => signature !== null && ed25519Verify(publicKey.toBytes(), message, signature));
+/** A transaction's wire bytes: a compact-u16 count of signatures, the signatures, then the message. */
+export function splitTransactionWire(bytes: Buffer): { signatures: Buffer[]; message: Buffer } | null {
+  let count = 0;
+  let size = 0;
+  for (;; size += 1) {
+    const byte = bytes[size];
+    if (byte === undefined || size === 3) return null;
+    count |= (byte & 0x7f) << (size * 7);
+    if ((byte & 0x80) === 0) break;
+  }
+  const messageStart = size + 1 + count * 64;
+  if (bytes.length <= messageStart) return null;
+  const signatures = Array.from({ length: count }, (_, i) => bytes.subarray(size + 1 + i * 64, size + 1 + (i + 1) * 64));
+  return { signatures, message: bytes.subarray(messageStart) };
+}
+
+/**
+ * The wire bytes of a transaction whose message asks for one signature, signed: a compact-u16
+ * count (1), the signature, the message exactly as given. The bytes that were checked are the bytes
+ * signed, with no recompilation by web3.js in between.
+ */
+export function signSingleSignerMessage(signer: Keypair, message: Buffer): { wire: Buffer; signature: Buffer } {
+  if (message[0] !== 1) throw new Error("The message does not ask for exactly one signature");
+  const signature = ed25519Sign(signer.secretKey, message);
+  return { wire: Buffer.concat([Buffer.from([1]), signature, message]), signature };
 }
 
 /**

@@ -4,7 +4,7 @@ import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js"
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from "@/lib/crypto/ed25519";
 import { encryptSecret, SecretBoxError, type KeyRing } from "@/lib/crypto/secret-box";
 import { openKeypair, sealKeypair } from "@/lib/crypto/wallet-keys";
-import { signTransaction, transactionSignaturesValid } from "@/lib/solana/signing";
+import { signSingleSignerMessage, signTransaction } from "@/lib/solana/signing";
 
 /** Native Ed25519 must be byte-for-byte what web3.js makes: Ed25519 signatures are deterministic. */
 
@@ -43,8 +43,8 @@ describe("native Ed25519", () => {
     signTransaction(ours, payer, other, payer);
     reference.sign(payer, other);
     expect(ours.serialize({ verifySignatures: false })).toEqual(reference.serialize());
-    expect(transactionSignaturesValid(ours)).toBe(true);
-    expect(reference.verifySignatures()).toBe(true);
+    // web3.js's own verification accepts the native signatures.
+    expect(ours.verifySignatures()).toBe(true);
 
     // A signer the message does not name is refused, as web3.js refuses it; a missing one too.
     expect(() => signTransaction(build(), payer, other, Keypair.generate())).toThrow();
@@ -53,7 +53,20 @@ describe("native Ed25519", () => {
     const forged = build();
     signTransaction(forged, payer, other);
     forged.signatures[1]!.signature = ours.signatures[1]!.signature;
-    expect(transactionSignaturesValid(forged)).toBe(false);
+    expect(forged.verifySignatures()).toBe(false);
+  });
+
+  it("signs a one-signer message as given into the same wire bytes as Transaction.sign", () => {
+    const payer = Keypair.generate();
+    const tx = transfer(payer, Keypair.generate().publicKey);
+    const message = tx.serializeMessage();
+    const { wire, signature } = signSingleSignerMessage(payer, message);
+    tx.sign(payer);
+    expect(wire).toEqual(tx.serialize());
+    expect(signature).toEqual(tx.signature);
+    // A message asking for two signatures is not a one-signer message.
+    const two = transfer(payer, Keypair.generate().publicKey).add(SystemProgram.transfer({ fromPubkey: Keypair.generate().publicKey, toPubkey: payer.publicKey, lamports: 1 }));
+    expect(() => signSingleSignerMessage(payer, two.serializeMessage())).toThrow(/exactly one signature/);
   });
 
   it("opens a sealed wallet only when its seed derives the public key it claims", () => {
