@@ -232,12 +232,19 @@ async function measureShape(shape: Shape, keysCount: number) {
         `(target ≥ 200) = ${((paid / best("floor")) * 100).toFixed(1)}% of the floor (target ≥ 40%); ${connections} connections, ${keys.length} keys, ${seconds} s a round`,
     );
 
+    // RSS after every quarter of 10,000 more paid calls: a leak grows in every quarter, the V8 heap
+    // and the allocator's high-water mark grow at first and then level off.
     const memoryCalls = Number(process.env.BENCH_HTTP_MEMORY_CALLS ?? 10_000);
     if (memoryCalls > 0) {
-      const before = await rssMb(gateway.pid);
-      const result = await runLoad({ ...routes["paid call"], amount: memoryCalls });
-      const after = await rssMb(gateway.pid);
-      console.log(`server RSS over ${result.requests.toLocaleString("en-US")} more paid calls: ${before.toFixed(1)} MB before → ${after.toFixed(1)} MB after (${fmt(result)})`);
+      const points = [`${(await rssMb(gateway.pid)).toFixed(1)} MB`];
+      let done = 0;
+      let last: LoadResult | null = null;
+      for (let quarter = 1; quarter <= 4; quarter += 1) {
+        last = await runLoad({ ...routes["paid call"], amount: Math.round((memoryCalls * quarter) / 4) - done });
+        done += last.requests;
+        points.push(`${(await rssMb(gateway.pid)).toFixed(1)} MB`);
+      }
+      console.log(`server RSS over ${done.toLocaleString("en-US")} more paid calls, every quarter: ${points.join(" → ")} (last quarter: ${fmt(last!)})`);
     }
   } finally {
     await gateway.stop();

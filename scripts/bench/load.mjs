@@ -1,6 +1,7 @@
 // The load generator of `npm run bench`'s HTTP section, in a process of its own so that its CPU is
 // not the bench's: autocannon against one route for a fixed time, the figures printed as one JSON
-// line. Config (argv[2], JSON): { url, method, seconds, connections, keys?, bodies?, forwardedFor? }.
+// line. Config (argv[2], JSON): { url, method, seconds | amount, connections, keys?, bodies?, forwardedFor? }
+// (`amount`: that many requests, then stop; else `seconds` of load).
 // With `keys`, connection i sends `Authorization: Bearer keys[i % keys.length]` and cycles through
 // `bodies` (one wallet per connection: a key's calls are sequential, as one client's are).
 import autocannon from "autocannon";
@@ -14,7 +15,7 @@ const result = await autocannon({
   url: config.url,
   method: config.method ?? "GET",
   connections: config.connections,
-  duration: config.seconds,
+  ...(config.amount ? { amount: config.amount } : { duration: config.seconds }),
   headers: baseHeaders,
   setupClient(client) {
     const index = connection++;
