@@ -6,7 +6,7 @@ import { redirect } from "next/navigation";
 import { logIn, registerAccount } from "@/lib/auth/accounts";
 import { clearedSessionCookie, sessionCookie } from "@/lib/auth/cookie";
 import { authLimits } from "@/lib/auth/limits";
-import { getPageSession } from "@/lib/auth/page-session";
+import { getPageSession } from "@/lib/http/page-session";
 import { loginSchema, registerSchema } from "@/lib/auth/schemas";
 import { revokeSession, SESSION_COOKIE } from "@/lib/auth/sessions";
 import { getAppContext } from "@/lib/context";
@@ -59,7 +59,10 @@ async function readCredentials(
 }
 
 export async function signUpAction(_previous: FormState | null, form: FormData): Promise<FormState> {
-  const credentials = await readCredentials(form, registerSchema, { perIp: authLimits.registerPerIp, perEmail: authLimits.registerPerEmail });
+  const credentials = await readCredentials(form, registerSchema, {
+    perIp: authLimits.registerPerIp,
+    perEmail: authLimits.registerPerEmail,
+  });
   if (!credentials.ok) return credentials.state;
   const app = await getAppContext();
   const result = await registerAccount(app.db, credentials.email, credentials.password);
@@ -160,7 +163,9 @@ export async function setSpendLimitAction(_previous: SpendLimitState, form: Form
   if (!keyId.success) return { ok: false, keyId: "", error: "Unknown key." };
   const amount = String(form.get("spend_limit_usd") ?? "").trim();
   const parsed = updateKeySchema.safeParse(
-    amount === "" ? { spend_limit_usd: null } : { spend_limit_usd: amount, spend_limit_period: String(form.get("spend_limit_period") ?? "") },
+    amount === ""
+      ? { spend_limit_usd: null }
+      : { spend_limit_usd: amount, spend_limit_period: String(form.get("spend_limit_period") ?? "") },
   );
   if (!parsed.success) return { ok: false, keyId: keyId.data, error: Object.values(fieldErrors(parsed.error)).flat().join(" ") };
   const result = await setKeySpendLimit((await getAppContext()).db, session.account.id, keyId.data, parsed.data);

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import Link from "next/link";
-import { getPageSession } from "@/lib/auth/page-session";
+import { getPageSession } from "@/lib/http/page-session";
 import { logOutAction } from "./actions";
 import "./globals.css";
 

@@ -5,8 +5,8 @@ export default function HomePage() {
     <>
       <h1>Call paid AI agents with one API key</h1>
       <p>
-        The TDK gateway lets you call the agents of an agent marketplace with a plain <code>Authorization: Bearer</code> key. Behind
-        each key sits its own wallet that pays the agents for you; you get one monthly invoice. No wallet to manage, no crypto to learn.
+        The TDK gateway lets you call the agents of an agent marketplace with a plain <code>Authorization: Bearer</code> key. Behind each
+        key sits its own wallet that pays the agents for you; you get one monthly invoice. No wallet to manage, no crypto to learn.
       </p>
       <ol>
         <li>

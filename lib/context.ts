@@ -68,15 +68,26 @@ function createStripeClient(config: NonNullable<Env["stripe"]>): Stripe {
     maxNetworkRetries: 2,
     telemetry: false,
     timeout: 20_000,
-    ...(base && { host: base.hostname, port: base.port || (base.protocol === "https:" ? 443 : 80), protocol: base.protocol.replace(":", "") as "http" | "https" }),
+    ...(base && {
+      host: base.hostname,
+      port: base.port || (base.protocol === "https:" ? 443 : 80),
+      protocol: base.protocol.replace(":", "") as "http" | "https",
+    }),
   });
 }
 
 async function openMarketplace(env: Env, ledger: Ledger): Promise<AgentMarketplace> {
   if (env.marketplace.kind === "remote") {
-    return { client: new MarketplaceClient(env.marketplace.apiUrl), protocolWallet: new PublicKey(env.marketplace.protocolWallet), local: null };
+    return {
+      client: new MarketplaceClient(env.marketplace.apiUrl),
+      protocolWallet: new PublicKey(env.marketplace.protocolWallet),
+      local: null,
+    };
   }
-  const [{ LocalMarketplace }, { demoAgents }] = await Promise.all([import("@/lib/agents/local-marketplace"), import("@/lib/agents/demo-agents")]);
+  const [{ LocalMarketplace }, { demoAgents }] = await Promise.all([
+    import("@/lib/agents/local-marketplace"),
+    import("@/lib/agents/demo-agents"),
+  ]);
   // The demo marketplace limits each wallet as the real one does: what works here works there.
   const options = { callsPerWalletPerMinute: env.agentCalls.walletCallsPerMinute };
   return localMarketplaceAgents(await LocalMarketplace.create(ledger as LocalLedger, demoAgents(), options));

@@ -10,8 +10,7 @@ import { z } from "zod";
 const emptyToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const optionalUrl = z.preprocess(emptyToUndefined, z.url().optional());
-const intWithDefault = (fallback: number, min = 0) =>
-  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).default(fallback));
+const intWithDefault = (fallback: number, min = 0) => z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).default(fallback));
 const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters (32 bytes)");
 
 const rawEnvSchema = z.object({
@@ -43,7 +42,12 @@ const rawEnvSchema = z.object({
   TETTO_PROTOCOL_WALLET: optionalString,
   TDK_MARKUP_PCT: z.preprocess(
     emptyToUndefined,
-    z.coerce.number().min(0).max(1000).refine((value) => Number.isInteger(value * 100), "at most two decimals").default(50),
+    z.coerce
+      .number()
+      .min(0)
+      .max(1000)
+      .refine((value) => Number.isInteger(value * 100), "at most two decimals")
+      .default(50),
   ),
   FREE_MONTHLY_QUOTA: intWithDefault(5_000),
   FREE_MONTHLY_ALLOWANCE_MICRO: intWithDefault(5_000_000),
@@ -84,7 +88,13 @@ const rawEnvSchema = z.object({
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
   STRIPE_API_BASE: optionalUrl,
-  STRIPE_METER_EVENT_NAME: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z0-9_]{1,100}$/).default("tdk_usage_micro")),
+  STRIPE_METER_EVENT_NAME: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^[a-z0-9_]{1,100}$/)
+      .default("tdk_usage_micro"),
+  ),
   STRIPE_PRICE_PAID: optionalString,
   STRIPE_PRICE_PRO: optionalString,
   ALERT_WEBHOOK_URL: optionalUrl,
@@ -111,10 +121,7 @@ export interface Env {
   nodeEnv: RawEnv["NODE_ENV"];
   dataDir: string;
   appUrl: string | null;
-  database:
-    | { kind: "pglite" }
-    | { kind: "postgres"; url: string }
-    | { kind: "supabase"; url: string; serviceRoleKey: string };
+  database: { kind: "pglite" } | { kind: "postgres"; url: string } | { kind: "supabase"; url: string; serviceRoleKey: string };
   ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
   marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
   /** How the gateway paces and waits for paid agent calls (the marketplace's limits and timeouts). */
@@ -232,7 +239,9 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     ? { kind: "remote", apiUrl: tetto.TETTO_API_URL, protocolWallet: tetto.TETTO_PROTOCOL_WALLET }
     : { kind: "local" };
   if (marketplace.kind === "local" && ledger.kind === "rpc") {
-    throw new EnvError("Marketplace: the local marketplace runs on the local ledger only. Set TETTO_API_URL + TETTO_PROTOCOL_WALLET with SOLANA_RPC_URL.");
+    throw new EnvError(
+      "Marketplace: the local marketplace runs on the local ledger only. Set TETTO_API_URL + TETTO_PROTOCOL_WALLET with SOLANA_RPC_URL.",
+    );
   }
   if (marketplace.kind === "remote" && ledger.kind === "local") {
     throw new EnvError("Marketplace: a real marketplace pays on a real chain. Set SOLANA_RPC_URL + USDC_MINT with TETTO_API_URL.");
@@ -256,7 +265,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   if (decryptOnly.some((old) => old.version === raw.WALLET_ENCRYPTION_KEY_VERSION)) {
     throw new EnvError("WALLET_ENCRYPTION_OLD_KEYS must not contain the current WALLET_ENCRYPTION_KEY_VERSION.");
   }
-  if (!raw.WALLET_ENCRYPTION_KEY && (production && !allowEmbedded)) {
+  if (!raw.WALLET_ENCRYPTION_KEY && production && !allowEmbedded) {
     throw new EnvError("WALLET_ENCRYPTION_KEY is required in production (64 hex chars; `npm run generate-encryption-key`).");
   }
   // Each instance counting on its own would multiply every rate limit by the number of instances.

@@ -53,7 +53,12 @@ const BENCH_MARKETPLACE = { memo: true };
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 function stats(samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length };
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+  };
 }
 const ms = (value: number) => `${value.toFixed(3)} ms`;
 async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
@@ -63,7 +68,12 @@ async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
 }
 
 async function setup(): Promise<AppContext> {
-  const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"), FREE_MONTHLY_QUOTA: "1000000", MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0" });
+  const env = parseEnv({
+    NODE_ENV: "test",
+    WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+    FREE_MONTHLY_QUOTA: "1000000",
+    MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
+  });
   const db = await PGliteDatabase.open(null);
   const ledger = await LocalLedger.open(null);
   await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
@@ -113,10 +123,14 @@ async function benchKeyVerification(app: AppContext) {
   for (const stage of stages) {
     const insertMs = await insertUpTo(stage);
     ours = await measure(keys);
-    console.log(`this gateway (SHA-256 + unique index, PGlite), ${stage.toLocaleString("en-US").padStart(7)} keys: n=${ours.n} p50 ${ms(ours.p50)} p99 ${ms(ours.p99)} mean ${ms(ours.mean)} (inserted in ${(insertMs / 1000).toFixed(1)} s)`);
+    console.log(
+      `this gateway (SHA-256 + unique index, PGlite), ${stage.toLocaleString("en-US").padStart(7)} keys: n=${ours.n} p50 ${ms(ours.p50)} p99 ${ms(ours.p99)} mean ${ms(ours.mean)} (inserted in ${(insertMs / 1000).toFixed(1)} s)`,
+    );
   }
   const firstAgain = await measure(keys.slice(0, stages[0]));
-  console.log(`  the first ${stages[0]!.toLocaleString("en-US")} keys again, among ${keys.length.toLocaleString("en-US")}: p50 ${ms(firstAgain.p50)} p99 ${ms(firstAgain.p99)} mean ${ms(firstAgain.mean)}`);
+  console.log(
+    `  the first ${stages[0]!.toLocaleString("en-US")} keys again, among ${keys.length.toLocaleString("en-US")}: p50 ${ms(firstAgain.p50)} p99 ${ms(firstAgain.p99)} mean ${ms(firstAgain.mean)}`,
+  );
 
   // The seeds' design stores bcrypt hashes (not findable by value) and compares the presented key
   // against every active key. Measured: the cost of one compare (cost 10, the seeds' bcrypt default),
@@ -130,7 +144,9 @@ async function benchKeyVerification(app: AppContext) {
   const compare = stats(compares);
   const fullScanMs = compare.mean * 10_000;
   console.log(`seeds' design: one bcrypt compare (cost 10, bcryptjs) n=${compare.n} p50 ${ms(compare.p50)} mean ${ms(compare.mean)}`);
-  console.log(`  extrapolated per verification with 10,000 keys: hit ≈ ${(fullScanMs / 2 / 1000).toFixed(1)} s (half the keys), miss ≈ ${(fullScanMs / 1000).toFixed(1)} s (all keys)`);
+  console.log(
+    `  extrapolated per verification with 10,000 keys: hit ≈ ${(fullScanMs / 2 / 1000).toFixed(1)} s (half the keys), miss ≈ ${(fullScanMs / 1000).toFixed(1)} s (all keys)`,
+  );
   console.log(`  ratio (hit, mean): ${(fullScanMs / 2 / ours.mean).toFixed(0)}× slower than the indexed lookup`);
 }
 
@@ -155,18 +171,28 @@ async function benchRateLimiter(app: AppContext) {
     const s = stats(latencies);
     console.log(`${name}: admitted ${admitted} / limit 100 · p50 ${ms(s.p50)} p99 ${ms(s.p99)}`);
   };
-  const limiters: [string, RateLimiter, () => Promise<void>][] = [["this gateway, in-process sliding window", new MemoryRateLimiter(), async () => {}]];
+  const limiters: [string, RateLimiter, () => Promise<void>][] = [
+    ["this gateway, in-process sliding window", new MemoryRateLimiter(), async () => {}],
+  ];
   const redisUrl = process.env.TEST_REDIS_URL;
   if (redisUrl) {
     const { startUpstashBridge } = await import("../tests/helpers/upstash-bridge");
     const { UpstashRateLimiter } = await import("@/lib/ratelimit/upstash");
     const bridge = await startUpstashBridge(redisUrl);
-    limiters.push(["this gateway, @upstash/ratelimit on Redis (REST bridge)", new UpstashRateLimiter({ url: bridge.url, token: bridge.token }), () => bridge.close()]);
+    limiters.push([
+      "this gateway, @upstash/ratelimit on Redis (REST bridge)",
+      new UpstashRateLimiter({ url: bridge.url, token: bridge.token }),
+      () => bridge.close(),
+    ]);
   }
   for (const [name, limiter, close] of limiters) {
     const policy = { name: `bench-${randomBytes(4).toString("hex")}`, limit: 100, windowMs: 60_000 };
     const results = await Promise.all(Array.from({ length: 500 }, () => timed(() => limiter.limit(policy, "client"))));
-    report(name, results.filter(([, r]) => r.success).length, results.map(([t]) => t));
+    report(
+      name,
+      results.filter(([, r]) => r.success).length,
+      results.map(([t]) => t),
+    );
     await close();
   }
 
@@ -183,7 +209,11 @@ async function benchRateLimiter(app: AppContext) {
     const counter = databaseCounter(run, `bench_counter_${randomBytes(3).toString("hex")}`);
     await counter.setup();
     const results = await Promise.all(Array.from({ length: 500 }, () => timed(() => counter.limit("client", 100))));
-    report(name, results.filter(([, ok]) => ok).length, results.map(([t]) => t));
+    report(
+      name,
+      results.filter(([, ok]) => ok).length,
+      results.map(([t]) => t),
+    );
     await close();
   }
 }
@@ -221,7 +251,8 @@ async function paidCallOk(apiKey: string, body: unknown): Promise<void> {
 async function benchGatewayOverhead(app: AppContext) {
   console.log("\n## 3. Gateway overhead: a paid call (warmmemory store), local marketplace and ledger");
   const apiKey = await proKey(app, "overhead", { initialUsdcMicro: 100_000_000n });
-  const throughGateway = (i: number) => paidCallOk(apiKey, { agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } });
+  const throughGateway = (i: number) =>
+    paidCallOk(apiKey, { agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } });
 
   // The "before" path: a developer with a funded wallet talking to the marketplace directly.
   const wallet = Keypair.generate();
@@ -257,11 +288,15 @@ async function benchGatewayOverhead(app: AppContext) {
     let next = 0;
     const total = 400;
     const [elapsed] = await timed(() =>
-      Promise.all(Array.from({ length: concurrency }, async () => {
-        while (next < total) await throughGateway(10_000 + next++);
-      })),
+      Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < total) await throughGateway(10_000 + next++);
+        }),
+      ),
     );
-    console.log(`throughput through the gateway, ${concurrency} in flight: ${((total / elapsed) * 1000).toFixed(0)} calls/s (${total} calls)`);
+    console.log(
+      `throughput through the gateway, ${concurrency} in flight: ${((total / elapsed) * 1000).toFixed(0)} calls/s (${total} calls)`,
+    );
   }
 }
 
@@ -287,13 +322,36 @@ async function benchTreasuryExposure() {
       throw new Error("failed on purpose");
     },
   });
-  const fixed = (name: string, priceMicro: bigint): LocalAgentDefinition => ({ ...failing(0), id: randomUUID(), name, priceMicro, handle: async () => ({ ok: true }) });
-  const agents = [...demoAgents(), fixed("dollar", 1_000_000n), fixed("luxury", 5_000_000n), ...Array.from({ length: accounts }, (_, i) => failing(i + 1))];
-  const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"), MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0" });
+  const fixed = (name: string, priceMicro: bigint): LocalAgentDefinition => ({
+    ...failing(0),
+    id: randomUUID(),
+    name,
+    priceMicro,
+    handle: async () => ({ ok: true }),
+  });
+  const agents = [
+    ...demoAgents(),
+    fixed("dollar", 1_000_000n),
+    fixed("luxury", 5_000_000n),
+    ...Array.from({ length: accounts }, (_, i) => failing(i + 1)),
+  ];
+  const env = parseEnv({
+    NODE_ENV: "test",
+    WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+    MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
+  });
   const db = await PGliteDatabase.open(null);
   const ledger = await LocalLedger.open(null);
   const treasury = await ensureEmbeddedTreasury(db, env.encryption!, ledger, env.treasuryFloat);
-  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents: localMarketplaceAgents(await LocalMarketplace.create(ledger, agents, BENCH_MARKETPLACE)), stripe: null };
+  const app: AppContext = {
+    env,
+    db,
+    ledger,
+    ring: env.encryption!,
+    limiter: new MemoryRateLimiter(),
+    agents: localMarketplaceAgents(await LocalMarketplace.create(ledger, agents, BENCH_MARKETPLACE)),
+    stripe: null,
+  };
   setAppContext(app);
   const before = { usdc: await ledger.getUsdcBalance(treasury.publicKey), sol: await ledger.getSolBalance(treasury.publicKey) };
 
@@ -339,17 +397,35 @@ async function benchTreasuryExposure() {
          from tdk_wallet_fundings where status = 'confirmed' group by account_id`,
     )
   ).rows;
-  const worst = rows.reduce((max, row) => ({ usdc: BigInt(row.usdc) > max.usdc ? BigInt(row.usdc) : max.usdc, sol: BigInt(row.sol) > max.sol ? BigInt(row.sol) : max.sol }), { usdc: 0n, sol: 0n });
-  const paidToAgents = (await pg.query<{ paid: string }>("select coalesce(sum(agent_cost_micro), 0)::text as paid from tdk_usage where status in ('succeeded', 'agent_failed')")).rows[0]!.paid;
-  const billed = (await pg.query<{ billed: string }>("select coalesce(sum(developer_cost_micro), 0)::text as billed from tdk_usage where billing_status in ('unreported', 'claimed', 'reported') and tier <> 'free'")).rows[0]!.billed;
+  const worst = rows.reduce(
+    (max, row) => ({
+      usdc: BigInt(row.usdc) > max.usdc ? BigInt(row.usdc) : max.usdc,
+      sol: BigInt(row.sol) > max.sol ? BigInt(row.sol) : max.sol,
+    }),
+    { usdc: 0n, sol: 0n },
+  );
+  const paidToAgents = (
+    await pg.query<{ paid: string }>(
+      "select coalesce(sum(agent_cost_micro), 0)::text as paid from tdk_usage where status in ('succeeded', 'agent_failed')",
+    )
+  ).rows[0]!.paid;
+  const billed = (
+    await pg.query<{ billed: string }>(
+      "select coalesce(sum(developer_cost_micro), 0)::text as billed from tdk_usage where billing_status in ('unreported', 'claimed', 'reported') and tier <> 'free'",
+    )
+  ).rows[0]!.billed;
   const caps = env.limits.funding.tiers.free.accountDaily;
   for (const [outcome, n] of [...outcomes.entries()].sort()) console.log(`  ${outcome}: ${n}`);
   console.log(`simulated in ${(elapsed / 1000).toFixed(1)} s`);
   console.log(`treasury outflow not covered by billing (billed: ${formatUnits(BigInt(billed), 6)} USD), net of sweeps:`);
-  console.log(`  all ${accounts} accounts: ${formatUnits(before.usdc - after.usdc, 6)} USDC + ${formatUnits(before.sol - after.sol, 9)} SOL`);
+  console.log(
+    `  all ${accounts} accounts: ${formatUnits(before.usdc - after.usdc, 6)} USDC + ${formatUnits(before.sol - after.sol, 9)} SOL`,
+  );
   console.log(`  worst account:   ${formatUnits(worst.usdc, 6)} USDC + ${formatUnits(worst.sol, 9)} SOL`);
   console.log(`  README bound per free account per day: ${formatUnits(caps.usdcMicro, 6)} USDC + ${formatUnits(caps.solLamports, 9)} SOL`);
-  console.log(`  of the USDC, paid to agents (gone for good): ${formatUnits(BigInt(paidToAgents), 6)}; still in the live keys' wallets: ${formatUnits(before.usdc - after.usdc - BigInt(paidToAgents), 6)}`);
+  console.log(
+    `  of the USDC, paid to agents (gone for good): ${formatUnits(BigInt(paidToAgents), 6)}; still in the live keys' wallets: ${formatUnits(before.usdc - after.usdc - BigInt(paidToAgents), 6)}`,
+  );
 }
 
 /**
@@ -374,14 +450,22 @@ async function benchLedgerPersistence() {
   for (let i = 0; i < 4_000; i += 1) await ledger.fund(owner, 1n, 0n);
   const late = await round(300);
   const state = (ledger as unknown as { svm: { toBytes(): Uint8Array } }).svm;
-  const rewrite = stats(Array.from({ length: 20 }, () => {
-    const start = performance.now();
-    state.toBytes();
-    return performance.now() - start;
-  }));
-  console.log(`transaction with its journal write, first 300:      p50 ${ms(early.p50)} p99 ${ms(early.p99)} · ${early.bytes.toFixed(0)} bytes each`);
-  console.log(`transaction with its journal write, after 4,300:    p50 ${ms(late.p50)} p99 ${ms(late.p99)} · ${late.bytes.toFixed(0)} bytes each`);
-  console.log(`the whole state at that size (what a full rewrite per transaction serialises): ${(state.toBytes().length / 1e6).toFixed(2)} MB, toBytes p50 ${ms(rewrite.p50)} (before any disk write)`);
+  const rewrite = stats(
+    Array.from({ length: 20 }, () => {
+      const start = performance.now();
+      state.toBytes();
+      return performance.now() - start;
+    }),
+  );
+  console.log(
+    `transaction with its journal write, first 300:      p50 ${ms(early.p50)} p99 ${ms(early.p99)} · ${early.bytes.toFixed(0)} bytes each`,
+  );
+  console.log(
+    `transaction with its journal write, after 4,300:    p50 ${ms(late.p50)} p99 ${ms(late.p99)} · ${late.bytes.toFixed(0)} bytes each`,
+  );
+  console.log(
+    `the whole state at that size (what a full rewrite per transaction serialises): ${(state.toBytes().length / 1e6).toFixed(2)} MB, toBytes p50 ${ms(rewrite.p50)} (before any disk write)`,
+  );
   await ledger.close();
   await rm(dir, { recursive: true, force: true });
 }
@@ -420,7 +504,12 @@ async function benchCluster() {
     databaseUrl: database.url,
     redisUrl,
     dataDir,
-    env: { ...process.env, TDK_NEXT_DIST_DIR: ".next-cluster", MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0", CRON_SECRET: randomBytes(16).toString("hex") },
+    env: {
+      ...process.env,
+      TDK_NEXT_DIST_DIR: ".next-cluster",
+      MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
+      CRON_SECRET: randomBytes(16).toString("hex"),
+    },
     log: () => {},
   });
   const sql = new pg.Pool({ connectionString: database.url, max: 2 });
@@ -431,10 +520,17 @@ async function benchCluster() {
     const post = async (url: string, route: string, body: unknown, bearer: string | undefined, caller: number) => {
       const response = await fetch(`${url}${route}`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-forwarded-for": `10.${caller >> 8}.${caller & 255}.${(Date.now() >> 20) & 255}`, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+        headers: {
+          "content-type": "application/json",
+          "x-forwarded-for": `10.${caller >> 8}.${caller & 255}.${(Date.now() >> 20) & 255}`,
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        },
         body: JSON.stringify(body),
       });
-      return { status: response.status, json: (await response.json()) as Record<string, any> };
+      return {
+        status: response.status,
+        json: (await response.json()) as { session_token?: string; api_key?: string; error?: { code?: string } },
+      };
     };
     // One paid account per worker, each with its own key (its own wallet).
     const gatewayUrl = cluster.gateways[0]!.url;
@@ -443,10 +539,11 @@ async function benchCluster() {
       const email = `bench-${i}-${randomBytes(3).toString("hex")}@example.com`;
       await post(gatewayUrl, "/api/tdk/auth/register", { email, password: "correct-horse-battery-42" }, undefined, i);
       await sql.query("update tdk_accounts set tier = 'paid' where email = $1", [email]);
-      const session = (await post(gatewayUrl, "/api/tdk/auth/login", { email, password: "correct-horse-battery-42" }, undefined, i)).json.session_token;
+      const session = (await post(gatewayUrl, "/api/tdk/auth/login", { email, password: "correct-horse-battery-42" }, undefined, i)).json
+        .session_token;
       const created = await post(gatewayUrl, "/api/tdk/keys/generate", { name: "bench" }, session, i);
       if (created.status !== 201) throw new Error(`bench key not created: ${created.status} ${JSON.stringify(created.json)}`);
-      keys.push(created.json.api_key);
+      keys.push(created.json.api_key!);
     }
     const bodies = [
       { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } },
@@ -471,7 +568,8 @@ async function benchCluster() {
       { name: "redis", pids: pids("redis-server") },
       { name: "bench + upstash bridge + stripe stand-in", pids: [process.pid] },
     ];
-    const partCpu = async (part: { pids: number[] }) => (await Promise.all(part.pids.map((pid) => cpuSeconds(pid).catch(() => 0)))).reduce((sum, value) => sum + value, 0);
+    const partCpu = async (part: { pids: number[] }) =>
+      (await Promise.all(part.pids.map((pid) => cpuSeconds(pid).catch(() => 0)))).reduce((sum, value) => sum + value, 0);
     const round = async (instances: number) => {
       const urls = cluster.gateways.slice(0, instances).map((gateway) => gateway.url);
       const cpuBefore = await Promise.all(parts.map(partCpu));
@@ -520,7 +618,9 @@ async function benchCluster() {
 async function benchUsageReporting() {
   const customers = Number(process.env.BENCH_REPORT_CUSTOMERS ?? 1_000);
   const rowsPerCustomer = Number(process.env.BENCH_REPORT_ROWS_PER_CUSTOMER ?? 100);
-  console.log(`\n## 7. Usage reporting: ${(customers * rowsPerCustomer).toLocaleString("en-US")} unreported rows across ${customers.toLocaleString("en-US")} customers, against the Stripe stand-in`);
+  console.log(
+    `\n## 7. Usage reporting: ${(customers * rowsPerCustomer).toLocaleString("en-US")} unreported rows across ${customers.toLocaleString("en-US")} customers, against the Stripe stand-in`,
+  );
   const { startStripeStandIn } = await import("@/tests/helpers/stripe-standin");
   const { reportUsage } = await import("@/lib/billing/report-usage");
   const env = parseEnv({ NODE_ENV: "test", WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex") });
@@ -557,9 +657,17 @@ async function benchUsageReporting() {
     const started = performance.now();
     let claimedAt = 0;
     const [reportMs, summary] = await timed(() =>
-      reportUsage({ db, stripe: client, meterEventName: "tdk_usage_micro", log: () => {}, afterStep: (step) => void (step === "claimed" && (claimedAt = performance.now())) }),
+      reportUsage({
+        db,
+        stripe: client,
+        meterEventName: "tdk_usage_micro",
+        log: () => {},
+        afterStep: (step) => void (step === "claimed" && (claimedAt = performance.now())),
+      }),
     );
-    console.log(`claim (one SQL call: batches per customer and hour): ${((claimedAt - started) / 1000).toFixed(1)} s; sends and completions: ${((performance.now() - claimedAt) / 1000).toFixed(1)} s`);
+    console.log(
+      `claim (one SQL call: batches per customer and hour): ${((claimedAt - started) / 1000).toFixed(1)} s; sends and completions: ${((performance.now() - claimedAt) / 1000).toFixed(1)} s`,
+    );
     const events = stripe.meterEvents.length;
     const billed = [...stripe.meterTotals.values()].reduce((sum, value) => sum + value, 0n);
     console.log(
@@ -579,14 +687,18 @@ async function benchUsageReporting() {
  */
 async function benchMemory(app: AppContext) {
   const CALLS = Number(process.env.BENCH_MEMORY_CALLS ?? 10_000);
-  console.log(`\n## 8. Memory over ${CALLS.toLocaleString("en-US")} paid calls (call route in process, PGlite and the ledger in the same process)`);
+  console.log(
+    `\n## 8. Memory over ${CALLS.toLocaleString("en-US")} paid calls (call route in process, PGlite and the ledger in the same process)`,
+  );
   // Enough SOL for 10,000 fees of 5,000 lamports (the default float, 0.01 SOL, pays ~1,800 of them).
   const apiKey = await proKey(app, "memory", { initialUsdcMicro: 100_000_000n, initialSolLamports: 100_000_000n });
   const call = (i: number) => paidCallOk(apiKey, { agent_id: "warmmemory", input: { action: "store", key: `k${i % 100}`, value: "v" } });
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   const print = (done: number) => {
     const usage = process.memoryUsage();
-    console.log(`after ${done.toLocaleString("en-US").padStart(6)} calls: RSS ${mb(usage.rss)} · heap used ${mb(usage.heapUsed)} · external ${mb(usage.external)} · array buffers ${mb(usage.arrayBuffers)}`);
+    console.log(
+      `after ${done.toLocaleString("en-US").padStart(6)} calls: RSS ${mb(usage.rss)} · heap used ${mb(usage.heapUsed)} · external ${mb(usage.external)} · array buffers ${mb(usage.arrayBuffers)}`,
+    );
     return usage;
   };
   print(0);
@@ -609,7 +721,9 @@ async function benchMemory(app: AppContext) {
 }
 
 async function main() {
-  console.log(`# TDK gateway benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`);
+  console.log(
+    `# TDK gateway benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model}), Node ${process.version}`,
+  );
   // BENCH_ONLY=4 (or 1,3...) runs only those sections.
   const only = process.env.BENCH_ONLY?.split(",").map((part) => Number(part.trim()));
   const wanted = (section: number) => !only || only.includes(section);

@@ -81,8 +81,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     stops.push(() => rpc.stop());
     log(`ready: rpc ${rpc.url} usdc_mint=${rpc.usdcMint}`);
     const marketplace = await startPartProcess("local-marketplace.ts", "marketplace", [
-      "--rpc", rpc.url, "--port", "0",
-      "--calls-per-wallet", options.env.MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE ?? "10",
+      "--rpc",
+      rpc.url,
+      "--port",
+      "0",
+      "--calls-per-wallet",
+      options.env.MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE ?? "10",
     ]);
     stops.push(() => marketplace.stop());
     log(`ready: marketplace ${marketplace.url}`);
@@ -177,8 +181,16 @@ export function ensureBuild(env: NodeJS.ProcessEnv, log: (line: string) => void,
 }
 
 /** `next start` on a port, ready once its health route has built the whole app context. */
-export async function startGateway(port: number, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<GatewayInstance & { stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+export async function startGateway(
+  port: number,
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+): Promise<GatewayInstance & { stop: () => Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
@@ -218,7 +230,8 @@ function redactUrl(url: string): string {
 
 async function main(): Promise<void> {
   const ports = (process.env.CLUSTER_PORTS ?? "3000,3001").split(",").map((port) => Number(port.trim()));
-  if (ports.some((port) => !Number.isInteger(port) || port <= 0 || port > 65_535)) throw new Error("CLUSTER_PORTS: comma-separated port numbers, e.g. 3000,3001");
+  if (ports.some((port) => !Number.isInteger(port) || port <= 0 || port > 65_535))
+    throw new Error("CLUSTER_PORTS: comma-separated port numbers, e.g. 3000,3001");
   const cluster = await startCluster({
     ports,
     databaseUrl: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/tdk_cluster",

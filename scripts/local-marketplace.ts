@@ -64,7 +64,11 @@ export async function startLocalMarketplaceServer(options: {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, reset_next_calls: resetNextCalls }));
       return;
     }
-    const answer = await marketplace.fetch(url.toString(), { method: req.method, body: body || undefined, headers: { "content-type": "application/json" } });
+    const answer = await marketplace.fetch(url.toString(), {
+      method: req.method,
+      body: body || undefined,
+      headers: { "content-type": "application/json" },
+    });
     if (url.pathname === "/api/agents/call" && resetNextCalls > 0) {
       // The call was processed — paid, answered by the agent — and the answer is lost on the way.
       resetNextCalls -= 1;
@@ -83,7 +87,11 @@ export async function startLocalMarketplaceServer(options: {
 }
 
 async function rpcCall<T>(url: string, method: string, params: unknown[] = []): Promise<T> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
   const body = (await response.json()) as { result?: T; error?: { message: string } };
   if (body.error) throw new Error(`${method}: ${body.error.message}`);
   return body.result as T;

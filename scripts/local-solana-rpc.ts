@@ -68,7 +68,9 @@ export interface LocalSolanaRpc {
   close(): Promise<void>;
 }
 
-export async function startLocalSolanaRpc(options: { port?: number; host?: string; dataDir?: string | null } = {}): Promise<LocalSolanaRpc> {
+export async function startLocalSolanaRpc(
+  options: { port?: number; host?: string; dataDir?: string | null } = {},
+): Promise<LocalSolanaRpc> {
   const ledger = await LocalLedger.open(options.dataDir ?? null);
   const metas = new Map<string, TransactionMeta>();
   const decimalsOf = new Map<string, number>();
@@ -100,7 +102,13 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
       if (account && account.owner === TOKEN_PROGRAM_ID.toBase58() && account.data.length === AccountLayout.span) {
         const token = AccountLayout.decode(Buffer.from(account.data));
         const mint = token.mint.toBase58();
-        tokens.push({ accountIndex, mint, owner: token.owner.toBase58(), programId: TOKEN_PROGRAM_ID.toBase58(), uiTokenAmount: tokenAmount(token.amount, mintDecimals(mint)) });
+        tokens.push({
+          accountIndex,
+          mint,
+          owner: token.owner.toBase58(),
+          programId: TOKEN_PROGRAM_ID.toBase58(),
+          uiTokenAmount: tokenAmount(token.amount, mintDecimals(mint)),
+        });
       }
     });
     return { lamports, tokens };
@@ -141,8 +149,17 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
     if (!skipPreflight) {
       if (simulated.err) {
         const reason =
-          simulated.err === "BlockhashNotFound" ? "Blockhash not found" : simulated.err === "AlreadyProcessed" ? "This transaction has already been processed" : JSON.stringify(simulated.err);
-        throw new RpcError(-32002, `Transaction simulation failed: ${reason}`, { err: simulated.err, logs: simulated.logs, accounts: null, unitsConsumed: simulated.unitsConsumed });
+          simulated.err === "BlockhashNotFound"
+            ? "Blockhash not found"
+            : simulated.err === "AlreadyProcessed"
+              ? "This transaction has already been processed"
+              : JSON.stringify(simulated.err);
+        throw new RpcError(-32002, `Transaction simulation failed: ${reason}`, {
+          err: simulated.err,
+          logs: simulated.logs,
+          accounts: null,
+          unitsConsumed: simulated.unitsConsumed,
+        });
       }
     }
     const keys = tx.compileMessage().accountKeys;
@@ -184,7 +201,14 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
     getBlockHeight: async () => ledger.blockHeight(),
     getEpochInfo: async () => {
       const slot = await ledger.blockHeight();
-      return { absoluteSlot: slot, blockHeight: slot, epoch: Math.floor(slot / 432_000), slotIndex: slot % 432_000, slotsInEpoch: 432_000, transactionCount: null };
+      return {
+        absoluteSlot: slot,
+        blockHeight: slot,
+        epoch: Math.floor(slot / 432_000),
+        slotIndex: slot % 432_000,
+        slotsInEpoch: 432_000,
+        transactionCount: null,
+      };
     },
     getLatestBlockhash: async () => withContext(await ledger.latestBlockhash()),
     isBlockhashValid: async ([blockhash]) => {
@@ -218,7 +242,13 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
     simulateTransaction: async ([encoded, config]) => {
       const options = (config ?? {}) as { encoding?: string; sigVerify?: boolean };
       const simulated = ledger.simulate(decodeTransaction(encoded, options.encoding), { sigVerify: options.sigVerify === true });
-      return withContext({ err: simulated.err, logs: simulated.logs, accounts: null, unitsConsumed: simulated.unitsConsumed, returnData: null });
+      return withContext({
+        err: simulated.err,
+        logs: simulated.logs,
+        accounts: null,
+        unitsConsumed: simulated.unitsConsumed,
+        returnData: null,
+      });
     },
     getSignatureStatuses: async ([signatures, config]) => {
       if (!Array.isArray(signatures) || signatures.length > 256) throw new RpcError(-32602, "Invalid params: at most 256 signatures");
@@ -237,7 +267,14 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
       return signatures.slice(0, Math.min(options.limit ?? 1_000, 1_000)).map((signature) => {
         const record = ledger.transaction(signature)!;
         const err = record.status === "failed" ? (metas.get(signature)?.err ?? "TransactionFailed") : null;
-        return { signature, slot: record.slot, err, memo: null, blockTime: metas.get(signature)?.blockTime ?? null, confirmationStatus: "finalized" };
+        return {
+          signature,
+          slot: record.slot,
+          err,
+          memo: null,
+          blockTime: metas.get(signature)?.blockTime ?? null,
+          confirmationStatus: "finalized",
+        };
       });
     },
     getTransaction: async ([signature]) => {
@@ -257,7 +294,12 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
             header: message.header,
             accountKeys: message.accountKeys.map((key) => key.toBase58()),
             recentBlockhash: message.recentBlockhash,
-            instructions: message.instructions.map((ix) => ({ programIdIndex: ix.programIdIndex, accounts: ix.accounts, data: ix.data, stackHeight: null })),
+            instructions: message.instructions.map((ix) => ({
+              programIdIndex: ix.programIdIndex,
+              accounts: ix.accounts,
+              data: ix.data,
+              stackHeight: null,
+            })),
           },
         },
         meta: {
@@ -277,8 +319,13 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
       };
     },
     requestAirdrop: async ([owner, lamports]) => ledger.fund(publicKey(owner), 0n, BigInt(Number(lamports))),
-    localnet_getInfo: async () => ({ usdcMint: ledger.usdcMint.toBase58(), slotMs: 400, blockhashValidityBlocks: BLOCKHASH_VALIDITY_BLOCKS }),
-    localnet_fund: async ([owner, usdcMicro, lamports]) => ledger.fund(publicKey(owner), BigInt(String(usdcMicro ?? "0")), BigInt(String(lamports ?? "0"))),
+    localnet_getInfo: async () => ({
+      usdcMint: ledger.usdcMint.toBase58(),
+      slotMs: 400,
+      blockhashValidityBlocks: BLOCKHASH_VALIDITY_BLOCKS,
+    }),
+    localnet_fund: async ([owner, usdcMicro, lamports]) =>
+      ledger.fund(publicKey(owner), BigInt(String(usdcMicro ?? "0")), BigInt(String(lamports ?? "0"))),
     localnet_fundMany: async ([owners, usdcMicro, lamports]) => {
       if (!Array.isArray(owners) || owners.length > 1_000) throw new RpcError(-32602, "Invalid params: at most 1,000 owners");
       return ledger.fundMany(owners.map(publicKey), BigInt(String(usdcMicro ?? "0")), BigInt(String(lamports ?? "0")));
@@ -317,7 +364,9 @@ export async function startLocalSolanaRpc(options: { port?: number; host?: strin
       try {
         body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
       } catch {
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } }));
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } }));
         return;
       }
       const result = await serialised(() => (Array.isArray(body) ? Promise.all(body.map(answer)) : answer(body)));

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { PublicKey } from "@solana/web3.js";
+import type { PublicKey } from "@solana/web3.js";
 import { BLOCKHASH_VALIDITY_BLOCKS, type FaucetLedger } from "@/lib/solana/ledger";
 import { RpcLedger } from "@/lib/solana/rpc-ledger";
 
@@ -30,8 +30,17 @@ export interface PartProcess {
  * Starts `node --import tsx <script> <args>` (one process, so a kill reaches it) and waits for its
  * `ready: <part> <url> name=value…` line.
  */
-export async function startPartProcess(script: string, part: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<PartProcess> {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts", script), ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"], env });
+export async function startPartProcess(
+  script: string,
+  part: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PartProcess> {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts", script), ...args], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
   let output = "";
   const ready = new Promise<{ url: string; details: Record<string, string> }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${part} did not start:\n${output}`)), 60_000);
@@ -41,7 +50,13 @@ export async function startPartProcess(script: string, part: string, args: strin
       const match = pattern.exec(output);
       if (match) {
         clearTimeout(timer);
-        const details = Object.fromEntries(match[2]!.trim().split(/\s+/).filter(Boolean).map((pair) => pair.split("=") as [string, string]));
+        const details = Object.fromEntries(
+          match[2]!
+            .trim()
+            .split(/\s+/)
+            .filter(Boolean)
+            .map((pair) => pair.split("=") as [string, string]),
+        );
         resolve({ url: match[1]!, details });
       }
     });
@@ -96,7 +111,11 @@ export class LocalnetLedger extends RpcLedger implements FaucetLedger {
   }
 
   private async rpc<T>(method: string, params: unknown[]): Promise<T> {
-    const response = await fetch(this.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    const response = await fetch(this.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
     const body = (await response.json()) as { result?: T; error?: { message: string } };
     if (body.error) throw new Error(`${method}: ${body.error.message}`);
     return body.result as T;
@@ -110,7 +129,11 @@ export class LocalnetLedger extends RpcLedger implements FaucetLedger {
   async fundMany(owners: PublicKey[], usdcMicro: bigint, lamports: bigint): Promise<number> {
     let transactions = 0;
     for (let i = 0; i < owners.length; i += 1_000) {
-      transactions += await this.rpc<number>("localnet_fundMany", [owners.slice(i, i + 1_000).map((owner) => owner.toBase58()), usdcMicro.toString(), lamports.toString()]);
+      transactions += await this.rpc<number>("localnet_fundMany", [
+        owners.slice(i, i + 1_000).map((owner) => owner.toBase58()),
+        usdcMicro.toString(),
+        lamports.toString(),
+      ]);
     }
     return transactions;
   }

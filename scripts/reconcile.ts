@@ -18,7 +18,8 @@ async function main() {
   const now = new Date();
   const from = new Date(argument("from") ?? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   const to = new Date(argument("to") ?? Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
-  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) throw new Error("--from and --to must be dates, from before to");
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to)
+    throw new Error("--from and --to must be dates, from before to");
   const db = await openDatabase(env);
   let ledger: Ledger;
   if (env.ledger.kind === "rpc") {
@@ -32,8 +33,12 @@ async function main() {
     const report = await reconcile(db, ledger, { from, to });
     console.log(`Period ${report.from} → ${report.to}: ${report.calls} calls`);
     console.log(`paid to agents on chain: ${report.paid_on_chain_micro} micro-USD`);
-    console.log(`billable (developer price): ${report.billable_developer_micro} · reported to Stripe: ${report.reported_micro} · in flight: ${report.in_flight_micro}`);
-    console.log(`treasury → wallets: ${report.funded_usdc_micro} micro-USD, ${report.funded_sol_lamports} lamports · swept back: ${report.swept_usdc_micro} micro-USD, ${report.swept_sol_lamports} lamports (net of fees)`);
+    console.log(
+      `billable (developer price): ${report.billable_developer_micro} · reported to Stripe: ${report.reported_micro} · in flight: ${report.in_flight_micro}`,
+    );
+    console.log(
+      `treasury → wallets: ${report.funded_usdc_micro} micro-USD, ${report.funded_sol_lamports} lamports · swept back: ${report.swept_usdc_micro} micro-USD, ${report.swept_sol_lamports} lamports (net of fees)`,
+    );
     if (report.differences.length === 0) {
       console.log("No differences.");
       return;

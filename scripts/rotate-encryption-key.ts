@@ -19,7 +19,8 @@ async function main() {
   try {
     const report = await rotateWalletSecrets(db, await loadKeyRing(env), { dryRun: !apply });
     console.log(JSON.stringify({ mode: apply ? "apply" : "dry-run", ...report }));
-    if (report.failed.length > 0) console.error(`${report.failed.length} rows could not be re-encrypted (key missing from WALLET_ENCRYPTION_OLD_KEYS?).`);
+    if (report.failed.length > 0)
+      console.error(`${report.failed.length} rows could not be re-encrypted (key missing from WALLET_ENCRYPTION_OLD_KEYS?).`);
     if (report.remaining_old > 0) {
       console.error(
         apply

@@ -45,7 +45,10 @@ async function main(): Promise<void> {
     if (command === "create") {
       keypair = Keypair.generate();
     } else if (command === "import" && rest[0] && !rest[0].startsWith("--")) {
-      const bytes = z.array(z.number().int().min(0).max(255)).length(64).parse(JSON.parse(await readFile(rest[0], "utf8")));
+      const bytes = z
+        .array(z.number().int().min(0).max(255))
+        .length(64)
+        .parse(JSON.parse(await readFile(rest[0], "utf8")));
       keypair = Keypair.fromSecretKey(Uint8Array.from(bytes));
     } else {
       console.error("Usage: treasury show | create [--replace] | import <keypair.json> [--replace]");

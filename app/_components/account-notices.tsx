@@ -12,15 +12,15 @@ export function AccountNotices({ account, billing }: { account: Account; billing
     <>
       {account.suspended_reason && (
         <p className="error" role="alert" data-testid="suspended">
-          Your account is suspended ({account.suspended_reason.replace("_", " ")}): its keys cannot call and no key can be created until the open
-          invoice is paid (billing portal).
+          Your account is suspended ({account.suspended_reason.replace("_", " ")}): its keys cannot call and no key can be created until the
+          open invoice is paid (billing portal).
         </p>
       )}
       {billing && account.tier === "free" && !account.card_verified && (
         <div className="notice" role="status">
           <p>
-            Keys of the free tier are funded once you <Link href="/billing/card">verify a card</Link> (nothing is charged; one free allowance per
-            card).
+            Keys of the free tier are funded once you <Link href="/billing/card">verify a card</Link> (nothing is charged; one free
+            allowance per card).
           </p>
           <VerifyCardForm />
         </div>

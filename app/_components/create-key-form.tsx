@@ -30,13 +30,17 @@ export function CreateKeyForm() {
           </p>
           <code data-testid="new-api-key">{state.apiKey}</code>
           <p>
-            Wallet <span className="mono" data-testid="new-key-wallet">{state.key.wallet.public_key}</span> holds{" "}
-            <span data-testid="new-key-usdc">{state.key.wallet.usdc}</span> USDC and <span data-testid="new-key-sol">{state.key.wallet.sol}</span> SOL.
+            Wallet{" "}
+            <span className="mono" data-testid="new-key-wallet">
+              {state.key.wallet.public_key}
+            </span>{" "}
+            holds <span data-testid="new-key-usdc">{state.key.wallet.usdc}</span> USDC and{" "}
+            <span data-testid="new-key-sol">{state.key.wallet.sol}</span> SOL.
           </p>
           {state.funding?.status === "not_funded" && (
             <p data-testid="new-key-not-funded">
-              Not funded yet: {fundingReasons[state.funding.reason] ?? state.funding.reason.replaceAll("_", " ")}. It is topped up when it calls, as far
-              as the limits allow.
+              Not funded yet: {fundingReasons[state.funding.reason] ?? state.funding.reason.replaceAll("_", " ")}. It is topped up when it
+              calls, as far as the limits allow.
             </p>
           )}
         </div>
@@ -44,7 +48,12 @@ export function CreateKeyForm() {
       <form action={formAction} className="stack">
         <label>
           Key name (optional)
-          <input name="name" maxLength={64} placeholder="e.g. production" aria-describedby={state?.ok === false && state.fields ? "key-name-error" : undefined} />
+          <input
+            name="name"
+            maxLength={64}
+            placeholder="e.g. production"
+            aria-describedby={state?.ok === false && state.fields ? "key-name-error" : undefined}
+          />
           {state?.ok === false && state.fields?.name && (
             <span id="key-name-error" className="field-error">
               {state.fields.name.join(" ")}

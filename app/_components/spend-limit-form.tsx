@@ -25,7 +25,13 @@ export function SpendLimitForm({ keyView }: { keyView: Pick<KeyView, "id" | "nam
         <input type="hidden" name="key_id" value={keyView.id} />
         <label>
           <span className="visually-hidden">Spend limit in USD for key {keyView.name} (empty: no limit)</span>
-          <input name="spend_limit_usd" inputMode="decimal" placeholder="USD, e.g. 5.00" defaultValue={limit?.usd.replace(/\.?0+$/, "") ?? ""} size={10} />
+          <input
+            name="spend_limit_usd"
+            inputMode="decimal"
+            placeholder="USD, e.g. 5.00"
+            defaultValue={limit?.usd.replace(/\.?0+$/, "") ?? ""}
+            size={10}
+          />
         </label>
         <label>
           <span className="visually-hidden">Period</span>

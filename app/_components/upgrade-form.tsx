@@ -7,7 +7,9 @@ export function UpgradeForm({ tier }: { tier: "free" | "paid" | "pro" }) {
   return (
     <form action={upgradeAction}>
       <input type="hidden" name="tier" value={next} />
-      <button type="submit">{next === "paid" ? "Upgrade to paid (pay per call, 1,000 calls/min)" : "Upgrade to pro (10,000 calls/min)"}</button>
+      <button type="submit">
+        {next === "paid" ? "Upgrade to paid (pay per call, 1,000 calls/min)" : "Upgrade to pro (10,000 calls/min)"}
+      </button>
     </form>
   );
 }

@@ -19,7 +19,12 @@ export function UsageChart({ rows, days }: { rows: DayAgentUsage[]; days: string
   const color = (agent: string) => PALETTE[agents.indexOf(agent) % PALETTE.length]!;
   const perDay = days.map((day) => {
     const entries = rows.filter((row) => row.day === day);
-    return { day, entries, calls: entries.reduce((sum, row) => sum + row.calls, 0), spend: entries.reduce((sum, row) => sum + row.developer_cost_micro, 0) };
+    return {
+      day,
+      entries,
+      calls: entries.reduce((sum, row) => sum + row.calls, 0),
+      spend: entries.reduce((sum, row) => sum + row.developer_cost_micro, 0),
+    };
   });
   const max = Math.max(1, ...perDay.map((day) => day.calls));
   const maxSpend = Math.max(1, ...perDay.map((day) => day.spend));
@@ -29,7 +34,12 @@ export function UsageChart({ rows, days }: { rows: DayAgentUsage[]; days: string
 
   return (
     <figure aria-labelledby="usage-chart-caption">
-      <svg viewBox={`0 0 ${width} ${height + 24}`} role="img" aria-labelledby="usage-chart-title" style={{ width: "100%", maxWidth: width }}>
+      <svg
+        viewBox={`0 0 ${width} ${height + 24}`}
+        role="img"
+        aria-labelledby="usage-chart-title"
+        style={{ width: "100%", maxWidth: width }}
+      >
         <title id="usage-chart-title">Calls per day over the last 30 days by agent (bars), and spend per day (line)</title>
         <line x1={0} y1={height} x2={width} y2={height} stroke="#6b7280" />
         {perDay.map((day, index) => {
@@ -56,11 +66,14 @@ export function UsageChart({ rows, days }: { rows: DayAgentUsage[]; days: string
           stroke="#111827"
           strokeWidth={2}
           strokeDasharray="4 3"
-          points={perDay.map((day, index) => `${index * barWidth + barWidth / 2},${height - (day.spend / maxSpend) * (height - 10)}`).join(" ")}
+          points={perDay
+            .map((day, index) => `${index * barWidth + barWidth / 2},${height - (day.spend / maxSpend) * (height - 10)}`)
+            .join(" ")}
         />
       </svg>
       <figcaption id="usage-chart-caption">
-        Calls per day (bars, last 30 days, UTC) and spend per day (dashed line, up to ${microToUsd(Math.max(0, ...perDay.map((day) => day.spend)))}).{" "}
+        Calls per day (bars, last 30 days, UTC) and spend per day (dashed line, up to $
+        {microToUsd(Math.max(0, ...perDay.map((day) => day.spend)))}).{" "}
         {agents.map((agent) => (
           <span key={agent} style={{ marginRight: "1rem" }}>
             <span aria-hidden="true" style={{ display: "inline-block", width: 10, height: 10, background: color(agent), marginRight: 4 }} />
@@ -72,12 +85,20 @@ export function UsageChart({ rows, days }: { rows: DayAgentUsage[]; days: string
         <summary>Data table</summary>
         <table>
           <thead>
-            <tr><th scope="col">Day</th><th scope="col">Agent</th><th scope="col">Calls</th><th scope="col">Spend (USD)</th></tr>
+            <tr>
+              <th scope="col">Day</th>
+              <th scope="col">Agent</th>
+              <th scope="col">Calls</th>
+              <th scope="col">Spend (USD)</th>
+            </tr>
           </thead>
           <tbody>
             {rows.map((row) => (
               <tr key={`${row.day}-${row.agent_id}`}>
-                <td>{row.day}</td><td>{row.agent_name ?? row.agent_id}</td><td>{row.calls}</td><td>{microToUsd(row.developer_cost_micro)}</td>
+                <td>{row.day}</td>
+                <td>{row.agent_name ?? row.agent_id}</td>
+                <td>{row.calls}</td>
+                <td>{microToUsd(row.developer_cost_micro)}</td>
               </tr>
             ))}
           </tbody>

@@ -8,7 +8,7 @@ import { KeyStatus } from "@/app/_components/key-status";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
 import { UsageChart } from "@/app/_components/usage-chart";
 import { microToUsd } from "@/lib/agents/pricing";
-import { getPageSession } from "@/lib/auth/page-session";
+import { getPageSession } from "@/lib/http/page-session";
 import { getAppContext } from "@/lib/context";
 import { tierRateLimits } from "@/lib/http/handlers";
 import { listApiKeysWithBalances } from "@/lib/keys/keys";
@@ -59,7 +59,9 @@ export default async function DashboardPage() {
             <progress aria-labelledby="quota-label" max={quota} value={Math.min(used, quota)} />
           </p>
         ) : (
-          <p>Calls this month: <strong data-testid="quota-used">{used}</strong> (no monthly quota; billed per call).</p>
+          <p>
+            Calls this month: <strong data-testid="quota-used">{used}</strong> (no monthly quota; billed per call).
+          </p>
         )}
         {tier === "free" && (
           <p data-testid="free-allowance">
@@ -77,11 +79,23 @@ export default async function DashboardPage() {
         <h2 id="spend-heading">Spend</h2>
         <table>
           <thead>
-            <tr><th scope="col">Period</th><th scope="col">Calls</th><th scope="col">Billed (USD)</th></tr>
+            <tr>
+              <th scope="col">Period</th>
+              <th scope="col">Calls</th>
+              <th scope="col">Billed (USD)</th>
+            </tr>
           </thead>
           <tbody>
-            <tr data-testid="spend-today"><th scope="row">Today (UTC)</th><td>{today.calls}</td><td>{microToUsd(today.developer_cost_micro)}</td></tr>
-            <tr data-testid="spend-month"><th scope="row">This month</th><td>{month.calls}</td><td>{microToUsd(month.developer_cost_micro)}</td></tr>
+            <tr data-testid="spend-today">
+              <th scope="row">Today (UTC)</th>
+              <td>{today.calls}</td>
+              <td>{microToUsd(today.developer_cost_micro)}</td>
+            </tr>
+            <tr data-testid="spend-month">
+              <th scope="row">This month</th>
+              <td>{month.calls}</td>
+              <td>{microToUsd(month.developer_cost_micro)}</td>
+            </tr>
           </tbody>
         </table>
         <h3>This month by agent</h3>
@@ -106,17 +120,29 @@ export default async function DashboardPage() {
       <section aria-labelledby="keys-heading">
         <h2 id="keys-heading">Keys and wallets</h2>
         {keys.length === 0 ? (
-          <p>No keys yet: create your first one below, then follow the <Link href="/docs#quickstart">quickstart</Link>.</p>
+          <p>
+            No keys yet: create your first one below, then follow the <Link href="/docs#quickstart">quickstart</Link>.
+          </p>
         ) : (
           <table>
             <thead>
-              <tr><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Wallet</th><th scope="col">USDC</th><th scope="col">SOL</th></tr>
+              <tr>
+                <th scope="col">Key</th>
+                <th scope="col">Status</th>
+                <th scope="col">Wallet</th>
+                <th scope="col">USDC</th>
+                <th scope="col">SOL</th>
+              </tr>
             </thead>
             <tbody>
               {keys.map((key) => (
                 <tr key={key.id} data-testid="dashboard-key">
-                  <td>{key.name} <span className="mono">{key.prefix}…</span></td>
-                  <td><KeyStatus keyView={key} /></td>
+                  <td>
+                    {key.name} <span className="mono">{key.prefix}…</span>
+                  </td>
+                  <td>
+                    <KeyStatus keyView={key} />
+                  </td>
                   <td className="mono">{key.wallet.public_key}</td>
                   <td>{key.wallet.usdc}</td>
                   <td>{key.wallet.sol}</td>
@@ -126,7 +152,9 @@ export default async function DashboardPage() {
           </table>
         )}
         <CreateKeyForm />
-        <p><Link href="/keys">Manage keys</Link> · <Link href="/docs">Docs and API reference</Link></p>
+        <p>
+          <Link href="/keys">Manage keys</Link> · <Link href="/docs">Docs and API reference</Link>
+        </p>
       </section>
 
       <section aria-labelledby="recent-heading">
@@ -136,7 +164,14 @@ export default async function DashboardPage() {
         ) : (
           <table>
             <thead>
-              <tr><th scope="col">Time (UTC)</th><th scope="col">Key</th><th scope="col">Agent</th><th scope="col">Status</th><th scope="col">Billed (USD)</th><th scope="col">Transaction</th></tr>
+              <tr>
+                <th scope="col">Time (UTC)</th>
+                <th scope="col">Key</th>
+                <th scope="col">Agent</th>
+                <th scope="col">Status</th>
+                <th scope="col">Billed (USD)</th>
+                <th scope="col">Transaction</th>
+              </tr>
             </thead>
             <tbody>
               {recent.items.map((call) => (

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
 import { CreateKeyForm } from "@/app/_components/create-key-form";
-import { getPageSession } from "@/lib/auth/page-session";
+import { getPageSession } from "@/lib/http/page-session";
 import { getAppContext } from "@/lib/context";
 import { listApiKeysWithBalances } from "@/lib/keys/keys";
 import { AccountNotices } from "@/app/_components/account-notices";
@@ -32,8 +32,8 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
     <>
       <h1>API keys</h1>
       <p className="muted">
-        Each key has its own wallet. Tier: <strong>{tier}</strong>. A spend limit bounds what a key can cost you (at your price), per UTC day,
-        week, month or in total; a call that would pass it is refused before anything is paid.
+        Each key has its own wallet. Tier: <strong>{tier}</strong>. A spend limit bounds what a key can cost you (at your price), per UTC
+        day, week, month or in total; a call that would pass it is refused before anything is paid.
       </p>
       {upgraded && (
         <p className="notice" role="status">

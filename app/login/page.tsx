@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { redirect } from "next/navigation";
 import { LogInForm } from "@/app/_components/auth-forms";
-import { getPageSession } from "@/lib/auth/page-session";
+import { getPageSession } from "@/lib/http/page-session";
 
 export const metadata: Metadata = { title: "Log in · TDK gateway" };
 export const dynamic = "force-dynamic";

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { redirect } from "next/navigation";
 import { SignUpForm } from "@/app/_components/auth-forms";
-import { getPageSession } from "@/lib/auth/page-session";
+import { getPageSession } from "@/lib/http/page-session";
 
 export const metadata: Metadata = { title: "Sign up · TDK gateway" };
 export const dynamic = "force-dynamic";

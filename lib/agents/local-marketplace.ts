@@ -1,9 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import {
-  createAssociatedTokenAccountInstruction,
-  createTransferCheckedInstruction,
-  createTransferInstruction,
-} from "@solana/spl-token";
+import { createAssociatedTokenAccountInstruction, createTransferCheckedInstruction, createTransferInstruction } from "@solana/spl-token";
 import { ComputeBudgetProgram, Keypair, PublicKey, SystemProgram, Transaction, TransactionInstruction } from "@solana/web3.js";
 import { z } from "zod";
 import { LedgerError, MEMO_PROGRAM_ID, USDC_DECIMALS, type FaucetLedger } from "@/lib/solana/ledger";
@@ -99,7 +95,11 @@ export class LocalMarketplace {
   }
 
   /** Creates owner and protocol wallets and their USDC accounts on the local ledger. */
-  static async create(ledger: FaucetLedger, definitions: LocalAgentDefinition[], options: LocalMarketplaceOptions = {}): Promise<LocalMarketplace> {
+  static async create(
+    ledger: FaucetLedger,
+    definitions: LocalAgentDefinition[],
+    options: LocalMarketplaceOptions = {},
+  ): Promise<LocalMarketplace> {
     const protocolWallet = Keypair.generate().publicKey;
     const agents = definitions.map((definition) => ({
       definition,
@@ -115,7 +115,16 @@ export class LocalMarketplace {
     const { definition } = agent;
     const sol = definition.token === "SOL";
     const optional = definition.nullOptionalFields
-      ? { description: null, endpoint_url: null, input_schema: null, output_schema: null, fee_bps: null, agent_type: null, is_beta: null, owner: null }
+      ? {
+          description: null,
+          endpoint_url: null,
+          input_schema: null,
+          output_schema: null,
+          fee_bps: null,
+          agent_type: null,
+          is_beta: null,
+          owner: null,
+        }
       : {
           description: definition.description,
           endpoint_url: `local://agents/${definition.name}`,
@@ -156,7 +165,8 @@ export class LocalMarketplace {
     const method = (init?.method ?? "GET").toUpperCase();
     const path = url.pathname;
     try {
-      if (method === "GET" && path === "/api/agents") return json(200, { ok: true, agents: this.agents.map((agent) => this.toCatalog(agent)), count: this.agents.length });
+      if (method === "GET" && path === "/api/agents")
+        return json(200, { ok: true, agents: this.agents.map((agent) => this.toCatalog(agent)), count: this.agents.length });
       const one = /^\/api\/agents\/([^/]+)$/.exec(path);
       if (method === "GET" && one) {
         const agent = this.find(decodeURIComponent(one[1]!));
@@ -214,10 +224,14 @@ export class LocalMarketplace {
       return json(400, { ok: false, error: "Invalid payer wallet" });
     }
     const wait = this.rateLimited(payer.toBase58(), now);
-    if (wait !== null) return json(429, { ok: false, error: `Rate limit exceeded. Try again in ${wait} seconds.` }, { "retry-after": String(wait) });
+    if (wait !== null)
+      return json(429, { ok: false, error: `Rate limit exceeded. Try again in ${wait} seconds.` }, { "retry-after": String(wait) });
     const input = agent.definition.inputSchema.safeParse(request.data.input);
     if (!input.success) {
-      return json(400, { ok: false, error: `Input validation failed: ${input.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}` });
+      return json(400, {
+        ok: false,
+        error: `Input validation failed: ${input.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`,
+      });
     }
 
     const tx = await this.buildPayment(agent, payer);
@@ -250,7 +264,10 @@ export class LocalMarketplace {
     const tx = new Transaction({ feePayer: payer, blockhash, lastValidBlockHeight });
     const budget = this.options.computeBudget;
     if (budget) {
-      tx.add(ComputeBudgetProgram.setComputeUnitLimit({ units: budget.units }), ComputeBudgetProgram.setComputeUnitPrice({ microLamports: budget.microLamports }));
+      tx.add(
+        ComputeBudgetProgram.setComputeUnitLimit({ units: budget.units }),
+        ComputeBudgetProgram.setComputeUnitPrice({ microLamports: budget.microLamports }),
+      );
     }
     if (definition.token === "SOL") {
       tx.add(SystemProgram.transfer({ fromPubkey: payer, toPubkey: agent.owner, lamports: ownerMicro }));
@@ -265,7 +282,8 @@ export class LocalMarketplace {
       [this.protocolWallet, protocolMicro],
     ] as const) {
       const account = associatedTokenAddress(mint, recipient);
-      if (!(await this.ledger.getUsdcAccount(recipient)).exists) tx.add(createAssociatedTokenAccountInstruction(payer, account, recipient, mint));
+      if (!(await this.ledger.getUsdcAccount(recipient)).exists)
+        tx.add(createAssociatedTokenAccountInstruction(payer, account, recipient, mint));
       transfers.push(
         this.options.transferInstruction === "TransferChecked"
           ? createTransferCheckedInstruction(source, mint, account, payer, amount, USDC_DECIMALS)
@@ -273,7 +291,8 @@ export class LocalMarketplace {
       );
     }
     tx.add(...transfers);
-    if (this.options.memo) tx.add(new TransactionInstruction({ programId: MEMO_PROGRAM_ID, keys: [], data: Buffer.from(`tetto:${randomUUID()}`, "utf8") }));
+    if (this.options.memo)
+      tx.add(new TransactionInstruction({ programId: MEMO_PROGRAM_ID, keys: [], data: Buffer.from(`tetto:${randomUUID()}`, "utf8") }));
     return tx;
   }
 
@@ -289,7 +308,11 @@ export class LocalMarketplace {
     const wire = Buffer.from(request.data.signed_transaction, "base64");
     const split = splitTransactionWire(wire);
     if (!split) return json(400, { ok: false, error: "Invalid signed transaction" });
-    if (split.message.toString("base64") !== intent.message || split.signatures.length !== 1 || !ed25519Verify(new PublicKey(intent.payer).toBytes(), split.message, split.signatures[0]!)) {
+    if (
+      split.message.toString("base64") !== intent.message ||
+      split.signatures.length !== 1 ||
+      !ed25519Verify(new PublicKey(intent.payer).toBytes(), split.message, split.signatures[0]!)
+    ) {
       return json(400, { ok: false, error: "Signed transaction does not match the payment intent" });
     }
     const tx = Transaction.from(wire);
@@ -308,7 +331,13 @@ export class LocalMarketplace {
     const { agent } = intent;
     const agentBody: AgentRequestBody = {
       input: intent.input,
-      tetto_context: { caller_wallet: intent.payer, caller_agent_id: null, intent_id: request.data.payment_intent_id, timestamp: Date.now(), version: "1" },
+      tetto_context: {
+        caller_wallet: intent.payer,
+        caller_agent_id: null,
+        intent_id: request.data.payment_intent_id,
+        timestamp: Date.now(),
+        version: "1",
+      },
     };
     const outcome = await this.invokeAgent(agent, agentBody);
     if (!outcome.ok) return json(502, { ok: false, error: `Agent failed: ${outcome.error}`, tx_signature: signature });

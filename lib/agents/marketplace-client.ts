@@ -31,7 +31,10 @@ export type BuildResult = z.infer<typeof buildTransactionResponseSchema> & { htt
 export type CallResult = z.infer<typeof callResponseSchema> & { httpStatus: number };
 
 /** An agent looked up by what the caller wrote: its UUID first, then its name (which must be unique). */
-export type AgentLookup = { ok: true; agent: MarketplaceAgent } | { ok: false; code: "unknown_agent" } | { ok: false; code: "ambiguous_agent"; ids: string[] };
+export type AgentLookup =
+  | { ok: true; agent: MarketplaceAgent }
+  | { ok: false; code: "unknown_agent" }
+  | { ok: false; code: "ambiguous_agent"; ids: string[] };
 
 export interface MarketplaceClientOptions {
   catalogTtlMs?: number;
@@ -148,7 +151,7 @@ export class MarketplaceClient {
     } catch (error) {
       throw new MarketplaceError(`Marketplace unreachable: ${(error as Error).message}`, null);
     }
-    let json: unknown = undefined;
+    let json: unknown;
     try {
       json = await response.json();
     } catch {

@@ -9,9 +9,16 @@ export const AGENT_TYPE_TIMEOUT_MS = { simple: 20_000, complex: 120_000, coordin
 export type AgentType = keyof typeof AGENT_TYPE_TIMEOUT_MS;
 
 /** A whole number of base units, as a JSON number or a digit string; never null (a null price is not a free agent). */
-const baseUnits = z.union([z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,15}$/).transform(Number)]);
+const baseUnits = z.union([
+  z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .transform(Number),
+]);
 /** Optional fields may come as null: they take the SDK's defaults. */
-const orDefault = <T extends z.ZodType, D>(schema: T, fallback: D) => schema.nullish().transform((value) => (value ?? fallback) as z.infer<T> | D);
+const orDefault = <T extends z.ZodType, D>(schema: T, fallback: D) =>
+  schema.nullish().transform((value) => (value ?? fallback) as z.infer<T> | D);
 
 export const agentSchema = z.object({
   id: z.string().min(1),
@@ -86,7 +93,12 @@ export const callResponseSchema = z.union([
     agent_received: z.coerce.number().optional(),
     protocol_fee: z.coerce.number().optional(),
   }),
-  z.object({ ok: z.literal(false), error: z.string().default("Agent call failed"), tx_signature: z.string().nullish(), receipt_id: z.string().nullish() }),
+  z.object({
+    ok: z.literal(false),
+    error: z.string().default("Agent call failed"),
+    tx_signature: z.string().nullish(),
+    receipt_id: z.string().nullish(),
+  }),
 ]);
 
 /** What the marketplace sends an agent, signed with `X-Tetto-Signature`. */

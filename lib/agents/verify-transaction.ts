@@ -5,7 +5,14 @@ import {
   decodeTransferCheckedInstruction,
   decodeTransferInstruction,
 } from "@solana/spl-token";
-import { ComputeBudgetInstruction, ComputeBudgetProgram, Message, PublicKey, Transaction, type TransactionInstruction } from "@solana/web3.js";
+import {
+  ComputeBudgetInstruction,
+  ComputeBudgetProgram,
+  Message,
+  PublicKey,
+  Transaction,
+  type TransactionInstruction,
+} from "@solana/web3.js";
 import { toBase58 } from "@/lib/solana/base58";
 import { USDC_DECIMALS } from "@/lib/solana/ledger";
 import { associatedTokenAddress, splitTransactionWire } from "@/lib/solana/signing";
@@ -28,7 +35,10 @@ import { associatedTokenAddress, splitTransactionWire } from "@/lib/solana/signi
  */
 
 /** SPL Memo v2 and v1: they record bytes in the transaction and do nothing else. */
-export const MEMO_PROGRAMS = [new PublicKey("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"), new PublicKey("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo")];
+export const MEMO_PROGRAMS = [
+  new PublicKey("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"),
+  new PublicKey("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo"),
+];
 
 /** Solana's compute-unit limit when a transaction sets none: 200,000 per instruction, at most 1.4M. */
 const DEFAULT_UNITS_PER_INSTRUCTION = 200_000n;
@@ -66,7 +76,8 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   const { message, messageBytes, signatures } = wire;
 
   // Signers come from the header: web3.js would otherwise take them from the signature list.
-  if (message.header.numRequiredSignatures !== 1) return refuse(`the message asks for ${message.header.numRequiredSignatures} signers; only the key's wallet signs`);
+  if (message.header.numRequiredSignatures !== 1)
+    return refuse(`the message asks for ${message.header.numRequiredSignatures} signers; only the key's wallet signs`);
   if (signatures.length !== 1) return refuse("the signature list does not match the message header");
   if (message.header.numReadonlySignedAccounts !== 0) return refuse("the fee payer is read-only");
   if (!message.accountKeys[0]!.equals(expected.wallet)) return refuse("fee payer is not the key's wallet");
@@ -94,14 +105,18 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
     otherInstructions += 1;
     if (MEMO_PROGRAMS.some((memo) => memo.equals(instruction.programId))) {
       // A memo moves nothing; it may only ask the wallet to sign.
-      if (!instruction.keys.every((key) => key.pubkey.equals(expected.wallet) && !key.isWritable)) return refuse(`${where}: memo names other accounts`);
+      if (!instruction.keys.every((key) => key.pubkey.equals(expected.wallet) && !key.isWritable))
+        return refuse(`${where}: memo names other accounts`);
       continue;
     }
     if (instruction.programId.equals(ASSOCIATED_TOKEN_PROGRAM_ID)) {
       const recipient = instruction.keys[2]?.pubkey.toBase58() ?? "an unknown owner";
-      return refuse(`${where}: creates a token account for ${recipient}, paying its rent; this gateway pays no rent (the recipient must hold a USDC account)`);
+      return refuse(
+        `${where}: creates a token account for ${recipient}, paying its rent; this gateway pays no rent (the recipient must hold a USDC account)`,
+      );
     }
-    if (!instruction.programId.equals(TOKEN_PROGRAM_ID)) return refuse(`${where}: program ${instruction.programId.toBase58()} is not allowed`);
+    if (!instruction.programId.equals(TOKEN_PROGRAM_ID))
+      return refuse(`${where}: program ${instruction.programId.toBase58()} is not allowed`);
 
     const transfer = readTransfer(instruction, expected.usdcMint);
     if (!transfer.ok) return refuse(`${where}: ${transfer.reason}`);
@@ -121,18 +136,24 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   const toOwner = paid.get(ownerAccount.toBase58())!;
   const toProtocol = paid.get(protocolAccount.toBase58())!;
   if (!ownerAccount.equals(protocolAccount) && (toOwner !== split.ownerMicro || toProtocol !== split.protocolMicro)) {
-    return refuse(`splits the price ${toOwner} to the owner and ${toProtocol} to the protocol; fee_bps ${expected.feeBps} says ${split.ownerMicro} and ${split.protocolMicro}`);
+    return refuse(
+      `splits the price ${toOwner} to the owner and ${toProtocol} to the protocol; fee_bps ${expected.feeBps} says ${split.ownerMicro} and ${split.protocolMicro}`,
+    );
   }
 
   const priorityFee = priorityFeeLamports(budget, otherInstructions);
   if (priorityFee > expected.maxPriorityFeeLamports) {
-    return refuse(`its compute budget costs ${priorityFee} lamports of priority fee, above this gateway's ceiling of ${expected.maxPriorityFeeLamports}`);
+    return refuse(
+      `its compute budget costs ${priorityFee} lamports of priority fee, above this gateway's ceiling of ${expected.maxPriorityFeeLamports}`,
+    );
   }
   return { ok: true, transaction, message: messageBytes, totalMicro: total };
 }
 
 /** The wire format: a compact-u16 count of signatures, the signatures, then the message. */
-function decodeWire(base64: string): { ok: true; message: Message; messageBytes: Buffer; signatures: string[] } | { ok: false; reason: string } {
+function decodeWire(
+  base64: string,
+): { ok: true; message: Message; messageBytes: Buffer; signatures: string[] } | { ok: false; reason: string } {
   const split = splitTransactionWire(Buffer.from(base64, "base64"));
   if (!split) return { ok: false, reason: "not a Solana transaction" };
   const messageBytes = split.message;
@@ -150,7 +171,10 @@ function decodeWire(base64: string): { ok: true; message: Message; messageBytes:
 }
 
 /** Reads one compute-budget instruction into `budget`; returns why it is refused, or null. */
-function readComputeBudget(instruction: TransactionInstruction, budget: { limit: bigint | null; microLamports: bigint | null }): string | null {
+function readComputeBudget(
+  instruction: TransactionInstruction,
+  budget: { limit: bigint | null; microLamports: bigint | null },
+): string | null {
   if (instruction.keys.length > 0) return "compute-budget instruction names accounts";
   let kind: string;
   try {
@@ -187,6 +211,17 @@ function bigMin(a: bigint, b: bigint): bigint {
   return a < b ? a : b;
 }
 
+/** What the policy reads from a decoded Transfer or TransferChecked. */
+function transferFields(decoded: ReturnType<typeof decodeTransferInstruction> | ReturnType<typeof decodeTransferCheckedInstruction>) {
+  return {
+    ok: true as const,
+    amount: BigInt(decoded.data.amount),
+    from: decoded.keys.source.pubkey,
+    to: decoded.keys.destination.pubkey,
+    authority: decoded.keys.owner.pubkey,
+  };
+}
+
 /** A Transfer or TransferChecked of USDC (6 decimals), single authority. */
 function readTransfer(
   instruction: TransactionInstruction,
@@ -198,13 +233,13 @@ function readTransfer(
       if (!decoded.keys.mint.pubkey.equals(usdcMint)) return { ok: false, reason: "transfers another token" };
       if (decoded.data.decimals !== USDC_DECIMALS) return { ok: false, reason: "wrong decimals" };
       if (decoded.keys.multiSigners.length > 0) return { ok: false, reason: "multisig transfer" };
-      return { ok: true, amount: BigInt(decoded.data.amount), from: decoded.keys.source.pubkey, to: decoded.keys.destination.pubkey, authority: decoded.keys.owner.pubkey };
+      return transferFields(decoded);
     }
     if (instruction.data[0] === TokenInstruction.Transfer) {
       // No mint in a plain Transfer: the source (the wallet's USDC account) fixes it.
       const decoded = decodeTransferInstruction(instruction, TOKEN_PROGRAM_ID);
       if (decoded.keys.multiSigners.length > 0) return { ok: false, reason: "multisig transfer" };
-      return { ok: true, amount: BigInt(decoded.data.amount), from: decoded.keys.source.pubkey, to: decoded.keys.destination.pubkey, authority: decoded.keys.owner.pubkey };
+      return transferFields(decoded);
     }
   } catch {
     return { ok: false, reason: "malformed token instruction" };

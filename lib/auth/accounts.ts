@@ -12,7 +12,10 @@ export async function registerAccount(db: Database, email: string, password: str
     db,
     "tdk_register_account",
     { p_email: email, p_password_hash: passwordHash },
-    z.union([z.object({ ok: z.literal(true), account: accountSchema }), z.object({ ok: z.literal(false), code: z.literal("email_taken") })]),
+    z.union([
+      z.object({ ok: z.literal(true), account: accountSchema }),
+      z.object({ ok: z.literal(false), code: z.literal("email_taken") }),
+    ]),
   );
 }
 

@@ -34,6 +34,8 @@ export const accountSchema = z.object({
   free_spent_micro: z.number().int().nonnegative().describe("Free tier: agent cost spent this calendar month (UTC), micro-USD"),
   suspended_reason: z.string().nullable().describe("Why the account is suspended (e.g. payment_failed), or null"),
   card_verified: z.boolean().describe("A card was saved through Stripe (needed for the free tier when billing is on)"),
-  free_allowance: z.boolean().describe("Whether the free tier's monthly allowance applies (false when the card gave it to another account)"),
+  free_allowance: z
+    .boolean()
+    .describe("Whether the free tier's monthly allowance applies (false when the card gave it to another account)"),
 });
 export type Account = z.infer<typeof accountSchema>;

@@ -45,6 +45,11 @@ export async function getSession(db: Database, token: string | null | undefined)
 
 export async function revokeSession(db: Database, token: string): Promise<boolean> {
   if (!TOKEN_PATTERN.test(token)) return false;
-  const result = await callFunction(db, "tdk_revoke_session", { p_token_hash: hashSessionToken(token) }, z.object({ revoked: z.boolean() }));
+  const result = await callFunction(
+    db,
+    "tdk_revoke_session",
+    { p_token_hash: hashSessionToken(token) },
+    z.object({ revoked: z.boolean() }),
+  );
   return result.revoked;
 }

@@ -2,7 +2,14 @@ import type Stripe from "stripe";
 import { z } from "zod";
 import type { Database } from "@/lib/db";
 import { ensureStripeCustomer, getBillingAccount } from "./customers";
-import { applySubscriptionState, currentSubscription, LIVE_SUBSCRIPTION_STATUSES, tierItem, type PaidTier, type TierPrices } from "./subscriptions";
+import {
+  applySubscriptionState,
+  currentSubscription,
+  LIVE_SUBSCRIPTION_STATUSES,
+  tierItem,
+  type PaidTier,
+  type TierPrices,
+} from "./subscriptions";
 
 export const checkoutSchema = z.object({ tier: z.enum(["paid", "pro"]).default("paid") }).strict();
 

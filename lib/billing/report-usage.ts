@@ -88,10 +88,12 @@ export async function reportUsage(deps: ReportDeps): Promise<ReportSummary> {
     flagged_rows: claim.flagged,
     not_billable_rows: claim.not_billable,
   };
-  if (claim.flagged > 0) log(`[tdk] ALERT usage: ${claim.flagged} settled calls are older than ${METER_EVENT_MAX_AGE_DAYS} days and were flagged, not reported`);
+  if (claim.flagged > 0)
+    log(`[tdk] ALERT usage: ${claim.flagged} settled calls are older than ${METER_EVENT_MAX_AGE_DAYS} days and were flagged, not reported`);
 
   const byCustomer = new Map<string, UsageBatch[]>();
-  for (const batch of claim.batches) (byCustomer.get(batch.stripe_customer_id) ?? byCustomer.set(batch.stripe_customer_id, []).get(batch.stripe_customer_id)!).push(batch);
+  for (const batch of claim.batches)
+    (byCustomer.get(batch.stripe_customer_id) ?? byCustomer.set(batch.stripe_customer_id, []).get(batch.stripe_customer_id)!).push(batch);
   const queues = [...byCustomer.values()];
 
   const fail = (batch: UsageBatch, error: string, flag: boolean) =>
@@ -137,7 +139,8 @@ export async function reportUsage(deps: ReportDeps): Promise<ReportSummary> {
 
 /** Why a batch must go to an operator instead of Stripe; null when it can be sent. */
 function whyNotSend(batch: UsageBatch): string | null {
-  if (Date.now() - Date.parse(batch.event_timestamp) > SEND_MAX_AGE_MS) return `older than the ${METER_EVENT_MAX_AGE_DAYS} days Stripe accepts`;
+  if (Date.now() - Date.parse(batch.event_timestamp) > SEND_MAX_AGE_MS)
+    return `older than the ${METER_EVENT_MAX_AGE_DAYS} days Stripe accepts`;
   if (batch.missed_invoice) return "its billing period was already invoiced: Stripe would count it on no invoice; bill it by hand";
   // An earlier attempt's outcome is unknown and Stripe may have forgotten the identifier by now.
   if (batch.attempts > 0 && Date.now() - Date.parse(batch.created_at) > IDENTIFIER_MEMORY_MS) {

@@ -36,7 +36,10 @@ export async function setupStripe(stripe: Stripe, meterEventName: string): Promi
   const byKey = new Map(existing.data.map((price) => [price.lookup_key, price]));
   let productId = [...byKey.values()][0] ? String([...byKey.values()][0]!.product) : null;
   if (!productId) {
-    const product = await stripe.products.create({ name: "TDK gateway: agent calls", metadata: { tdk: "usage" } }, { idempotencyKey: `tdk-setup-product-${meterEventName}` });
+    const product = await stripe.products.create(
+      { name: "TDK gateway: agent calls", metadata: { tdk: "usage" } },
+      { idempotencyKey: `tdk-setup-product-${meterEventName}` },
+    );
     productId = product.id;
     created.push(`product ${product.id}`);
   }

@@ -36,7 +36,11 @@ export function tierOf(subscription: Stripe.Subscription, prices: TierPrices): P
  * the subscription back makes every handler apply the current state, never a stale one. A
  * subscription Stripe no longer knows is treated as canceled.
  */
-export async function currentSubscription(stripe: Stripe, subscriptionId: string, expand: string[] = []): Promise<Stripe.Subscription | null> {
+export async function currentSubscription(
+  stripe: Stripe,
+  subscriptionId: string,
+  expand: string[] = [],
+): Promise<Stripe.Subscription | null> {
   try {
     return await stripe.subscriptions.retrieve(subscriptionId, expand.length > 0 ? { expand } : undefined);
   } catch (error) {
@@ -64,6 +68,11 @@ export async function applySubscriptionState(
       p_status: subscription.status,
       p_tier: tierOf(subscription as Stripe.Subscription, prices),
     },
-    z.object({ ok: z.boolean(), code: z.string().optional(), tier: z.enum(["free", "paid", "pro"]).optional(), ignored: z.string().optional() }),
+    z.object({
+      ok: z.boolean(),
+      code: z.string().optional(),
+      tier: z.enum(["free", "paid", "pro"]).optional(),
+      ignored: z.string().optional(),
+    }),
   );
 }

@@ -53,7 +53,9 @@ export type CallOutcome =
   | { kind: "replayed"; stored: StoredOutcome };
 
 /** An outcome read back from a usage row for a replay; `legacy` is an answer stored before outcomes were. */
-export type StoredOutcome = { kind: "outcome"; outcome: CallOutcome } | { kind: "legacy"; answer: { status: number; body: unknown; headers?: Record<string, string> } };
+export type StoredOutcome =
+  | { kind: "outcome"; outcome: CallOutcome }
+  | { kind: "legacy"; answer: { status: number; body: unknown; headers?: Record<string, string> } };
 
 export function readStoredOutcome(stored: Record<string, unknown>): StoredOutcome {
   if (typeof stored.kind === "string") return { kind: "outcome", outcome: stored as unknown as CallOutcome };

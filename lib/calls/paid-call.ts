@@ -103,7 +103,9 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
     const signed = await signAndRecord(call, payment);
     if (signed.ok) return submitAndSettle(call, signed);
     // The marketplace adds no nonce: another call of this key built the same bytes in the same slot.
-    deps.log?.(`[tdk] request_id=${request.requestId} payment identical to one in flight (attempt ${attempt}); rebuilding on the next blockhash`);
+    deps.log?.(
+      `[tdk] request_id=${request.requestId} payment identical to one in flight (attempt ${attempt}); rebuilding on the next blockhash`,
+    );
     if (attempt === IDENTICAL_PAYMENT_ATTEMPTS) return releaseCall(call, { code: "identical_payment_in_flight" });
     await nextBlockhash(deps.ledger, payment.tx.recentBlockhash!);
   }
@@ -112,25 +114,44 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
 /** Step 5: the agent by id, else by unique name; refused before anything is reserved unless we will pay it. */
 async function lookUpAgent(deps: CallDeps, body: CallBody): Promise<({ ok: true } & PricedAgent) | { ok: false; refusal: Refusal }> {
   const refuse = (refusal: Refusal) => ({ ok: false as const, refusal });
-  let lookup;
+  let lookup: Awaited<ReturnType<CallDeps["agents"]["client"]["findAgent"]>>;
   try {
     lookup = await deps.agents.client.findAgent(body.agent_id);
   } catch (error) {
     return refuse({ code: "marketplace_unavailable", message: (error as Error).message });
   }
-  if (!lookup.ok) return refuse(lookup.code === "unknown_agent" ? { code: "unknown_agent", agent: body.agent_id } : { code: "ambiguous_agent", agent: body.agent_id, ids: lookup.ids });
+  if (!lookup.ok)
+    return refuse(
+      lookup.code === "unknown_agent"
+        ? { code: "unknown_agent", agent: body.agent_id }
+        : { code: "ambiguous_agent", agent: body.agent_id, ids: lookup.ids },
+    );
   const { agent } = lookup;
   if (agent.status !== "active") return refuse({ code: "agent_inactive", agentName: agent.name, status: agent.status });
   if (!pricedInUsdc(agent, deps.ledger.usdcMint.toBase58())) {
-    return refuse({ code: "agent_not_priced_in_usdc", agentName: agent.name, token: agent.token === "USDC" ? `USDC of another mint (${agent.token_mint})` : agent.token });
+    return refuse({
+      code: "agent_not_priced_in_usdc",
+      agentName: agent.name,
+      token: agent.token === "USDC" ? `USDC of another mint (${agent.token_mint})` : agent.token,
+    });
   }
   const agentCostMicro = BigInt(agent.price_base);
   if (agentCostMicro > deps.maxAgentPriceMicro) {
-    return refuse({ code: "agent_price_above_maximum", agentName: agent.name, agentCostMicro: Number(agentCostMicro), maxAgentPriceMicro: Number(deps.maxAgentPriceMicro) });
+    return refuse({
+      code: "agent_price_above_maximum",
+      agentName: agent.name,
+      agentCostMicro: Number(agentCostMicro),
+      maxAgentPriceMicro: Number(deps.maxAgentPriceMicro),
+    });
   }
   const developerCost = developerCostMicro(agentCostMicro, deps.pricing.markupBps);
   if (body.max_cost_usd !== undefined && developerCost > body.max_cost_usd) {
-    return refuse({ code: "max_cost_exceeded", agentName: agent.name, developerCostMicro: Number(developerCost), maxCostMicro: Number(body.max_cost_usd) });
+    return refuse({
+      code: "max_cost_exceeded",
+      agentName: agent.name,
+      developerCostMicro: Number(developerCost),
+      maxCostMicro: Number(body.max_cost_usd),
+    });
   }
   return { ok: true, agent, agentCostMicro, developerCostMicro: developerCost };
 }
@@ -143,7 +164,10 @@ async function marketplaceLimit(deps: CallDeps, key: VerifiedKey): Promise<Refus
   return result.success ? null : { code: "marketplace_rate_limited", retryAfterSeconds: retryAfterSeconds(result), limit: policy.limit };
 }
 
-type ReserveStep = { kind: "reserved"; usage: UsageRow } | { kind: "replayed"; outcome: CallOutcome } | { kind: "refused"; refusal: Refusal };
+type ReserveStep =
+  | { kind: "reserved"; usage: UsageRow }
+  | { kind: "replayed"; outcome: CallOutcome }
+  | { kind: "refused"; refusal: Refusal };
 
 /** Steps 6–7: every limit, the balance and the pending row in one SQL call, with one top-up from the treasury if short. */
 async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallRequest, priced: PricedAgent): Promise<ReserveStep> {
@@ -165,14 +189,27 @@ async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallR
     if (!treasury) {
       topUp = "no_treasury";
     } else {
-      const funded = await topUpWallet(treasury.funding, { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) }, treasury.targets);
+      const funded = await topUpWallet(
+        treasury.funding,
+        { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) },
+        treasury.targets,
+      );
       topUp = funded.ok ? "funded" : funded.code;
       if (funded.ok) reservation = await reserveCall(deps.db, args, deps.policy);
     }
   }
   if (reservation.ok) return { kind: "reserved", usage: reservation.usage };
   if (reservation.code !== "idempotent_replay") {
-    return { kind: "refused", refusal: { code: "reservation", refusal: reservation, agentName: priced.agent.name, developerCostMicro: Number(priced.developerCostMicro), topUp } };
+    return {
+      kind: "refused",
+      refusal: {
+        code: "reservation",
+        refusal: reservation,
+        agentName: priced.agent.name,
+        developerCostMicro: Number(priced.developerCostMicro),
+        topUp,
+      },
+    };
   }
   const first = reservation.usage;
   if (first.request_hash !== args.requestHash) return { kind: "refused", refusal: { code: "idempotency_key_reused" } };
@@ -197,20 +234,43 @@ async function releaseCall({ deps, request, usage }: ReservedCall, reason: NotPa
   return outcome;
 }
 
-type BuiltPayment = { ok: true; tx: Transaction; message: Buffer; intentId: string; lastValidBlockHeight: number } | { ok: false; reason: NotPaid };
+type BuiltPayment =
+  | { ok: true; tx: Transaction; message: Buffer; intentId: string; lastValidBlockHeight: number }
+  | { ok: false; reason: NotPaid };
 
 /** Step 8a–b: the marketplace builds the payment (validating the input), and it is signed only if the policy allows it. */
 async function buildVerifiedPayment({ deps, key, request, priced }: ReservedCall): Promise<BuiltPayment> {
   const { agent, agentCostMicro } = priced;
-  let build;
+  let build: Awaited<ReturnType<CallDeps["agents"]["client"]["buildTransaction"]>>;
   try {
     build = await deps.agents.client.buildTransaction(agent.id, key.wallet_public_key, request.body.input);
   } catch (error) {
     const status = error instanceof MarketplaceError ? error.status : null;
-    if (status === 429) return { ok: false, reason: { code: "marketplace_rate_limited", message: (error as Error).message, retryAfterSeconds: (error as MarketplaceError).retryAfterSeconds ?? 60 } };
-    return { ok: false, reason: { code: status !== null && status >= 400 && status < 500 ? "invalid_agent_input" : "marketplace_error", message: (error as Error).message } };
+    if (status === 429)
+      return {
+        ok: false,
+        reason: {
+          code: "marketplace_rate_limited",
+          message: (error as Error).message,
+          retryAfterSeconds: (error as MarketplaceError).retryAfterSeconds ?? 60,
+        },
+      };
+    return {
+      ok: false,
+      reason: {
+        code: status !== null && status >= 400 && status < 500 ? "invalid_agent_input" : "marketplace_error",
+        message: (error as Error).message,
+      },
+    };
   }
-  if (!build.ok) return { ok: false, reason: { code: build.httpStatus >= 400 && build.httpStatus < 500 ? "invalid_agent_input" : "marketplace_error", message: build.error } };
+  if (!build.ok)
+    return {
+      ok: false,
+      reason: {
+        code: build.httpStatus >= 400 && build.httpStatus < 500 ? "invalid_agent_input" : "marketplace_error",
+        message: build.error,
+      },
+    };
 
   const verified =
     BigInt(build.amount_base) !== agentCostMicro
@@ -225,12 +285,15 @@ async function buildVerifiedPayment({ deps, key, request, priced }: ReservedCall
           maxPriorityFeeLamports: deps.maxPriorityFeeLamports,
         });
   if (!verified.ok) {
-    (deps.log ?? console.warn)(`[tdk] request_id=${request.requestId} refused to sign a marketplace transaction for agent ${agent.name}: ${verified.reason}`);
+    (deps.log ?? console.warn)(
+      `[tdk] request_id=${request.requestId} refused to sign a marketplace transaction for agent ${agent.name}: ${verified.reason}`,
+    );
     return { ok: false, reason: { code: "unsafe_transaction", reason: verified.reason } };
   }
   // When the payment can no longer land: without it, recovery could never conclude "not paid".
   const lastValidBlockHeight = await deps.ledger.lastValidBlockHeight(verified.transaction.recentBlockhash!);
-  if (lastValidBlockHeight === null) return { ok: false, reason: { code: "unsafe_transaction", reason: "it uses a blockhash this chain never handed out" } };
+  if (lastValidBlockHeight === null)
+    return { ok: false, reason: { code: "unsafe_transaction", reason: "it uses a blockhash this chain never handed out" } };
   return { ok: true, tx: verified.transaction, message: verified.message, intentId: build.payment_intent_id, lastValidBlockHeight };
 }
 
@@ -238,7 +301,12 @@ type SignedPayment = { ok: true; wire: Buffer; intentId: string; signature: stri
 
 /** Step 8c: the wallet is decrypted for this signature only, and the signature recorded before it leaves. */
 async function signAndRecord({ deps, key, usage }: ReservedCall, payment: Extract<BuiltPayment, { ok: true }>): Promise<SignedPayment> {
-  const secret = await callFunction(deps.db, "tdk_get_wallet_secret", { p_key_id: key.key_id }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
+  const secret = await callFunction(
+    deps.db,
+    "tdk_get_wallet_secret",
+    { p_key_id: key.key_id },
+    z.object({ public_key: z.string(), secret_encrypted: z.string() }),
+  );
   // The message bytes the signing policy checked are the bytes signed.
   const signed = signSingleSignerMessage(openKeypair(deps.ring, secret.secret_encrypted, secret.public_key), payment.message);
   const signature = toBase58(signed.signature);
@@ -276,7 +344,12 @@ async function submitAndSettle(call: ReservedCall, signed: Extract<SignedPayment
  * (recovery settles it and the caller reads it back); the call is billed only once its payment is
  * seen on the chain.
  */
-async function settleAnswered(call: ReservedCall, signed: Extract<SignedPayment, { ok: true }>, output: unknown, receiptId: string | null): Promise<CallOutcome> {
+async function settleAnswered(
+  call: ReservedCall,
+  signed: Extract<SignedPayment, { ok: true }>,
+  output: unknown,
+  receiptId: string | null,
+): Promise<CallOutcome> {
   const { deps, request, usage, charge } = call;
   const { signature, lastValidBlockHeight } = signed;
   const succeeded: CallOutcome = { kind: "succeeded", requestId: request.requestId, charge, output, txSignature: signature, receiptId };
@@ -284,17 +357,30 @@ async function settleAnswered(call: ReservedCall, signed: Extract<SignedPayment,
   await deps.afterStep?.("answered", usage.id);
   const payment = await confirmPayment(deps.ledger, { signature, lastValidBlockHeight }, deps.confirmWaitMs);
   if (payment === "unknown") return { kind: "unknown", requestId: request.requestId, txSignature: signature };
-  if (payment === "not_paid") return releaseCall(call, { code: "marketplace_error", message: "The marketplace reported success, but its payment never landed on the chain" });
+  if (payment === "not_paid")
+    return releaseCall(call, {
+      code: "marketplace_error",
+      message: "The marketplace reported success, but its payment never landed on the chain",
+    });
   await settleCall(deps.db, usage.id, { status: "succeeded", txSignature: signature, receiptId, outcome: succeeded }, deps.policy);
   await deps.afterStep?.("settled", usage.id);
   return succeeded;
 }
 
 /** No answer, or a failure: whether the call was paid is read from the chain, never assumed. */
-async function settleUnanswered(call: ReservedCall, signed: Extract<SignedPayment, { ok: true }>, result: CallResult | null, callError: Error | null): Promise<CallOutcome> {
+async function settleUnanswered(
+  call: ReservedCall,
+  signed: Extract<SignedPayment, { ok: true }>,
+  result: CallResult | null,
+  callError: Error | null,
+): Promise<CallOutcome> {
   const { deps, request, usage } = call;
   const { signature, lastValidBlockHeight } = signed;
-  const message = result ? (result.ok ? "The marketplace answered without the agent's output" : result.error) : `The marketplace did not answer: ${callError?.message ?? "no answer"}`;
+  const message = result
+    ? result.ok
+      ? "The marketplace answered without the agent's output"
+      : result.error
+    : `The marketplace did not answer: ${callError?.message ?? "no answer"}`;
   if (result?.receipt_id) await recordCallResult(deps.db, usage.id, { receiptId: result.receipt_id, outcome: null });
   const payment = await resolvePayment(deps.ledger, { signature, lastValidBlockHeight });
   if (payment === "paid") {
@@ -304,7 +390,12 @@ async function settleUnanswered(call: ReservedCall, signed: Extract<SignedPaymen
   }
   if (payment === "not_paid") {
     const limited = callError instanceof MarketplaceError && callError.status === 429 ? callError : null;
-    return releaseCall(call, limited ? { code: "marketplace_rate_limited", message, retryAfterSeconds: limited.retryAfterSeconds ?? 60 } : { code: "marketplace_error", message });
+    return releaseCall(
+      call,
+      limited
+        ? { code: "marketplace_rate_limited", message, retryAfterSeconds: limited.retryAfterSeconds ?? 60 }
+        : { code: "marketplace_error", message },
+    );
   }
   return { kind: "unknown", requestId: request.requestId, txSignature: signature };
 }

@@ -43,7 +43,10 @@ export interface RecoveryDeps {
  *  - signed, not landed and provably no longer able to → failed, reservation released;
  *  - anything else → left pending for a later pass (the stale-pending alert watches those).
  */
-export async function recoverPendingCalls(deps: RecoveryDeps, options: { keyId?: string | null; olderThan: Date; limit?: number }): Promise<{ resolved: number; pending: number }> {
+export async function recoverPendingCalls(
+  deps: RecoveryDeps,
+  options: { keyId?: string | null; olderThan: Date; limit?: number },
+): Promise<{ resolved: number; pending: number }> {
   const rows = await listPendingCalls(deps.db, options.keyId ?? null, options.olderThan, options.limit ?? 100);
   let resolved = 0;
   for (const row of rows) {
@@ -53,7 +56,11 @@ export async function recoverPendingCalls(deps: RecoveryDeps, options: { keyId?:
 }
 
 async function recoverCall(deps: RecoveryDeps, row: UsageRow): Promise<boolean> {
-  const notPaid = (message: string): CallOutcome => ({ kind: "not_paid", requestId: row.request_id, reason: { code: "marketplace_error", message } });
+  const notPaid = (message: string): CallOutcome => ({
+    kind: "not_paid",
+    requestId: row.request_id,
+    reason: { code: "marketplace_error", message },
+  });
   if (!row.tx_signature) {
     const message = "The call was interrupted before anything was paid.";
     return (await settleCall(deps.db, row.id, { status: "failed", error: message, outcome: notPaid(message) }, deps.policy)).settled;
@@ -62,24 +69,54 @@ async function recoverCall(deps: RecoveryDeps, row: UsageRow): Promise<boolean> 
   if (payment === "unknown") return false;
   if (payment === "not_paid") {
     const message = "The call was interrupted; its payment never landed.";
-    return (await settleCall(deps.db, row.id, { status: "failed", error: "The payment never landed.", outcome: notPaid(message) }, deps.policy)).settled;
+    return (
+      await settleCall(deps.db, row.id, { status: "failed", error: "The payment never landed.", outcome: notPaid(message) }, deps.policy)
+    ).settled;
   }
   const answered = await paidAnswer(deps, row, row.tx_signature);
   if (answered) {
-    return (await settleCall(deps.db, row.id, { status: "succeeded", txSignature: row.tx_signature, receiptId: answered.receiptId, outcome: answered }, deps.policy)).settled;
+    return (
+      await settleCall(
+        deps.db,
+        row.id,
+        { status: "succeeded", txSignature: row.tx_signature, receiptId: answered.receiptId, outcome: answered },
+        deps.policy,
+      )
+    ).settled;
   }
-  const outcome: CallOutcome = { kind: "agent_failed", requestId: row.request_id, message: "The call was paid but its answer was lost", txSignature: row.tx_signature };
-  return (await settleCall(deps.db, row.id, { status: "agent_failed", txSignature: row.tx_signature, error: "Paid on chain, but the agent's answer was lost; not billed.", outcome }, deps.policy)).settled;
+  const outcome: CallOutcome = {
+    kind: "agent_failed",
+    requestId: row.request_id,
+    message: "The call was paid but its answer was lost",
+    txSignature: row.tx_signature,
+  };
+  return (
+    await settleCall(
+      deps.db,
+      row.id,
+      {
+        status: "agent_failed",
+        txSignature: row.tx_signature,
+        error: "Paid on chain, but the agent's answer was lost; not billed.",
+        outcome,
+      },
+      deps.policy,
+    )
+  ).settled;
 }
 
 /** The answer of a call whose payment landed: kept on the row, or read from the marketplace's receipt of this very payment. */
-async function paidAnswer(deps: RecoveryDeps, row: UsageRow, signature: string): Promise<Extract<CallOutcome, { kind: "succeeded" }> | null> {
+async function paidAnswer(
+  deps: RecoveryDeps,
+  row: UsageRow,
+  signature: string,
+): Promise<Extract<CallOutcome, { kind: "succeeded" }> | null> {
   if (row.response) {
     const stored = readStoredOutcome(row.response);
     if (stored.kind === "outcome" && stored.outcome.kind === "succeeded" && stored.outcome.txSignature === signature) return stored.outcome;
   }
   if (!row.receipt_id || !deps.agents) return null;
-  let receipt;
+  let receipt: Awaited<ReturnType<NonNullable<typeof deps.agents>["client"]["getReceipt"]>>;
   try {
     receipt = await deps.agents.client.getReceipt(row.receipt_id);
   } catch {

@@ -113,7 +113,12 @@ export interface Settlement {
  * Settles a pending call once; a second settlement of the same row changes nothing. The policy's
  * breaker settings apply to the agent when the call was paid.
  */
-export async function settleCall(db: Database, usageId: string, settlement: Settlement, policy: MoneyPolicy): Promise<{ settled: boolean; usage: UsageRow | null }> {
+export async function settleCall(
+  db: Database,
+  usageId: string,
+  settlement: Settlement,
+  policy: MoneyPolicy,
+): Promise<{ settled: boolean; usage: UsageRow | null }> {
   const result = await callFunction(
     db,
     "tdk_settle_call",
@@ -135,7 +140,11 @@ export async function settleCall(db: Database, usageId: string, settlement: Sett
  * Keeps what the marketplace answered on a row still pending (its payment not yet seen on the
  * chain): the receipt id, and the outcome to settle with once the payment lands.
  */
-export async function recordCallResult(db: Database, usageId: string, result: { receiptId: string | null; outcome: CallOutcome | null }): Promise<void> {
+export async function recordCallResult(
+  db: Database,
+  usageId: string,
+  result: { receiptId: string | null; outcome: CallOutcome | null },
+): Promise<void> {
   await callFunction(
     db,
     "tdk_record_call_result",
@@ -162,7 +171,9 @@ function canonicalJson(value: unknown): string {
   if (typeof value === "bigint") return JSON.stringify(value.toString());
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);

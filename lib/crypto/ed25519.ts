@@ -13,7 +13,10 @@ const base64url = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOff
 function privateKey(secretKey: Uint8Array): KeyObject {
   // A Solana secret key is the 32-byte seed followed by its public key. Node requires the JWK's
   // `x` but derives the public key from `d`: what signs is the seed alone.
-  return createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: base64url(secretKey.subarray(0, 32)), x: base64url(secretKey.subarray(32, 64)) }, format: "jwk" });
+  return createPrivateKey({
+    key: { kty: "OKP", crv: "Ed25519", d: base64url(secretKey.subarray(0, 32)), x: base64url(secretKey.subarray(32, 64)) },
+    format: "jwk",
+  });
 }
 
 /** The public key the secret key's seed derives (what web3.js's `Keypair.fromSecretKey` checks). */
@@ -29,7 +32,12 @@ export function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Buffer 
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    return verify(null, message, createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: base64url(publicKey) }, format: "jwk" }), signature);
+    return verify(
+      null,
+      message,
+      createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: base64url(publicKey) }, format: "jwk" }),
+      signature,
+    );
   } catch {
     // Not a point on the curve: no signature can be valid for it.
     return false;

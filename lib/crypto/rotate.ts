@@ -19,7 +19,11 @@ export interface RotationReport {
 const pageSchema = z.array(z.object({ key_id: z.string().uuid(), public_key: z.string(), secret_encrypted: z.string() }));
 const treasurySchema = z.object({ public_key: z.string(), secret_encrypted: z.string() }).passthrough().nullable();
 
-export async function rotateWalletSecrets(db: Database, ring: KeyRing, options: { dryRun: boolean; pageSize?: number }): Promise<RotationReport> {
+export async function rotateWalletSecrets(
+  db: Database,
+  ring: KeyRing,
+  options: { dryRun: boolean; pageSize?: number },
+): Promise<RotationReport> {
   const report: RotationReport = { current_version: ring.current.version, by_version: {}, reencrypted: 0, failed: [], remaining_old: 0 };
   const count = (payload: string) => {
     const version = String(keyVersionOf(payload));
@@ -29,7 +33,12 @@ export async function rotateWalletSecrets(db: Database, ring: KeyRing, options: 
 
   let after: string | null = null;
   for (;;) {
-    const page: z.infer<typeof pageSchema> = await callFunction(db, "tdk_list_wallet_secrets", { p_after_id: after, p_limit: options.pageSize ?? 200 }, pageSchema);
+    const page: z.infer<typeof pageSchema> = await callFunction(
+      db,
+      "tdk_list_wallet_secrets",
+      { p_after_id: after, p_limit: options.pageSize ?? 200 },
+      pageSchema,
+    );
     if (page.length === 0) break;
     after = page.at(-1)!.key_id;
     for (const row of page) {
@@ -39,7 +48,12 @@ export async function rotateWalletSecrets(db: Database, ring: KeyRing, options: 
         // Decrypt and prove the wallet before writing anything back.
         const keypair = openKeypair(ring, row.secret_encrypted, row.public_key);
         const reencrypted = encryptSecret(ring, keypair.secretKey, row.public_key);
-        const result = await callFunction(db, "tdk_reencrypt_wallet_secret", { p_key_id: row.key_id, p_old: row.secret_encrypted, p_new: reencrypted }, z.object({ updated: z.boolean() }));
+        const result = await callFunction(
+          db,
+          "tdk_reencrypt_wallet_secret",
+          { p_key_id: row.key_id, p_old: row.secret_encrypted, p_new: reencrypted },
+          z.object({ updated: z.boolean() }),
+        );
         if (result.updated) report.reencrypted += 1;
       } catch (error) {
         report.failed.push({ key_id: row.key_id, error: (error as Error).message });
@@ -54,7 +68,12 @@ export async function rotateWalletSecrets(db: Database, ring: KeyRing, options: 
       const reencrypted = encryptSecret(ring, secret, treasury.public_key);
       secret.fill(0);
       openKeypair(ring, reencrypted, treasury.public_key); // proves the new ciphertext before it replaces the old
-      const result = await callFunction(db, "tdk_reencrypt_treasury_secret", { p_old: treasury.secret_encrypted, p_new: reencrypted }, z.object({ updated: z.boolean() }));
+      const result = await callFunction(
+        db,
+        "tdk_reencrypt_treasury_secret",
+        { p_old: treasury.secret_encrypted, p_new: reencrypted },
+        z.object({ updated: z.boolean() }),
+      );
       if (result.updated) report.reencrypted += 1;
     } catch (error) {
       report.failed.push({ key_id: "treasury", error: (error as Error).message });
@@ -71,7 +90,12 @@ async function countOld(db: Database, currentVersion: number): Promise<number> {
   let old = 0;
   let after: string | null = null;
   for (;;) {
-    const page: z.infer<typeof pageSchema> = await callFunction(db, "tdk_list_wallet_secrets", { p_after_id: after, p_limit: 500 }, pageSchema);
+    const page: z.infer<typeof pageSchema> = await callFunction(
+      db,
+      "tdk_list_wallet_secrets",
+      { p_after_id: after, p_limit: 500 },
+      pageSchema,
+    );
     if (page.length === 0) break;
     after = page.at(-1)!.key_id;
     old += page.filter((row) => keyVersionOf(row.secret_encrypted) !== currentVersion).length;

@@ -49,7 +49,14 @@ export function encryptSecret(ring: KeyRing, plaintext: Uint8Array, boundTo: str
   cipher.setAAD(aad(boundTo));
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   const tag = cipher.getAuthTag();
-  return [PREFIX, FORMAT_VERSION, ring.current.version, iv.toString("base64url"), tag.toString("base64url"), ciphertext.toString("base64url")].join(":");
+  return [
+    PREFIX,
+    FORMAT_VERSION,
+    ring.current.version,
+    iv.toString("base64url"),
+    tag.toString("base64url"),
+    ciphertext.toString("base64url"),
+  ].join(":");
 }
 
 /** The key version a payload was encrypted with (rotation reads it without decrypting). */

@@ -44,10 +44,15 @@ export function callAnswer(outcome: CallOutcome, origin: string): CallAnswer {
     case "not_paid":
       return notPaidAnswer(outcome.reason, outcome.requestId);
     case "agent_failed":
-      return error(outcome.requestId, "agent_failed", `The agent failed after it was paid: ${outcome.message}. This call is not billed to you.`, {
-        paid: true,
-        tx_signature: outcome.txSignature,
-      });
+      return error(
+        outcome.requestId,
+        "agent_failed",
+        `The agent failed after it was paid: ${outcome.message}. This call is not billed to you.`,
+        {
+          paid: true,
+          tx_signature: outcome.txSignature,
+        },
+      );
     case "unknown":
       return error(
         outcome.requestId,
@@ -63,7 +68,13 @@ export function callAnswer(outcome: CallOutcome, origin: string): CallAnswer {
   }
 }
 
-function error(requestId: string, code: ErrorCode, message: string, details: Record<string, unknown> = {}, retryAfterSeconds?: number): CallAnswer {
+function error(
+  requestId: string,
+  code: ErrorCode,
+  message: string,
+  details: Record<string, unknown> = {},
+  retryAfterSeconds?: number,
+): CallAnswer {
   const apiError = new ApiError(code, message, details);
   return {
     status: apiError.status,
@@ -84,25 +95,43 @@ function refusalAnswer(refusal: Refusal, requestId: string, origin: string): Cal
     case "unknown_agent":
       return error(requestId, "unknown_agent", `No agent "${refusal.agent}" in the marketplace. GET /api/tdk/v1/agents lists them.`);
     case "ambiguous_agent":
-      return error(requestId, "ambiguous_agent", `${refusal.ids.length} agents are named "${refusal.agent}". Call one by its id.`, { ids: refusal.ids, paid: false });
+      return error(requestId, "ambiguous_agent", `${refusal.ids.length} agents are named "${refusal.agent}". Call one by its id.`, {
+        ids: refusal.ids,
+        paid: false,
+      });
     case "agent_inactive":
-      return error(requestId, "agent_not_callable", `Agent ${refusal.agentName} is not active in the marketplace (status "${refusal.status}").`, {
-        reason: "inactive",
-        status: refusal.status,
-        paid: false,
-      });
+      return error(
+        requestId,
+        "agent_not_callable",
+        `Agent ${refusal.agentName} is not active in the marketplace (status "${refusal.status}").`,
+        {
+          reason: "inactive",
+          status: refusal.status,
+          paid: false,
+        },
+      );
     case "agent_not_priced_in_usdc":
-      return error(requestId, "agent_not_callable", `Agent ${refusal.agentName} is priced in ${refusal.token}, not in this gateway's USDC.`, {
-        reason: "not_priced_in_usdc",
-        token: refusal.token,
-        paid: false,
-      });
+      return error(
+        requestId,
+        "agent_not_callable",
+        `Agent ${refusal.agentName} is priced in ${refusal.token}, not in this gateway's USDC.`,
+        {
+          reason: "not_priced_in_usdc",
+          token: refusal.token,
+          paid: false,
+        },
+      );
     case "agent_price_above_maximum":
       return error(
         requestId,
         "agent_not_callable",
         `Agent ${refusal.agentName} costs ${microToUsd(refusal.agentCostMicro)} USD a call, above this gateway's maximum of ${microToUsd(refusal.maxAgentPriceMicro)} USD.`,
-        { reason: "price_above_maximum", agent_cost_usd: microToUsd(refusal.agentCostMicro), max_agent_price_usd: microToUsd(refusal.maxAgentPriceMicro), paid: false },
+        {
+          reason: "price_above_maximum",
+          agent_cost_usd: microToUsd(refusal.agentCostMicro),
+          max_agent_price_usd: microToUsd(refusal.maxAgentPriceMicro),
+          paid: false,
+        },
       );
     case "max_cost_exceeded":
       return error(
@@ -122,9 +151,19 @@ function refusalAnswer(refusal: Refusal, requestId: string, origin: string): Cal
     case "idempotency_key_reused":
       return error(requestId, "idempotency_key_reused", "This Idempotency-Key was used with a different request body.");
     case "idempotency_in_progress":
-      return error(requestId, "idempotency_in_progress", "The first request with this Idempotency-Key is still being processed. Retry later.");
+      return error(
+        requestId,
+        "idempotency_in_progress",
+        "The first request with this Idempotency-Key is still being processed. Retry later.",
+      );
     case "reservation":
-      return reservationAnswer(refusal.refusal, { requestId, origin, agentName: refusal.agentName, developerCostMicro: refusal.developerCostMicro, topUp: refusal.topUp });
+      return reservationAnswer(refusal.refusal, {
+        requestId,
+        origin,
+        agentName: refusal.agentName,
+        developerCostMicro: refusal.developerCostMicro,
+        topUp: refusal.topUp,
+      });
   }
 }
 
@@ -136,7 +175,12 @@ function reservationAnswer(
   const { requestId } = context;
   switch (refusal.code) {
     case "account_suspended":
-      return error(requestId, "account_suspended", `This account is suspended (${refusal.reason}): its keys cannot call until it is lifted.`, { reason: refusal.reason });
+      return error(
+        requestId,
+        "account_suspended",
+        `This account is suspended (${refusal.reason}): its keys cannot call until it is lifted.`,
+        { reason: refusal.reason },
+      );
     case "agent_unavailable":
       return error(
         requestId,
@@ -147,10 +191,18 @@ function reservationAnswer(
       );
     case "card_required": {
       const url = `${context.origin}/billing/card`;
-      return error(requestId, "card_required", `The free tier needs a verified card before anything is paid for you. Save one at ${url} (nothing is charged).`, { url });
+      return error(
+        requestId,
+        "card_required",
+        `The free tier needs a verified card before anything is paid for you. Save one at ${url} (nothing is charged).`,
+        { url },
+      );
     }
     case "quota_exceeded":
-      return error(requestId, "quota_exceeded", `The free tier's ${refusal.limit} calls this month are used up. Upgrade to keep calling.`, { limit: refusal.limit, used: refusal.used });
+      return error(requestId, "quota_exceeded", `The free tier's ${refusal.limit} calls this month are used up. Upgrade to keep calling.`, {
+        limit: refusal.limit,
+        used: refusal.used,
+      });
     case "free_allowance_exhausted":
       return error(
         requestId,
@@ -158,7 +210,11 @@ function reservationAnswer(
         refusal.card_already_used && refusal.allowance_micro === 0
           ? "This account's card already gave the free allowance to another account. Upgrade to keep calling."
           : `The free tier's ${microToUsd(refusal.allowance_micro)} USD of agent cost this month is used up. Upgrade to keep calling.`,
-        { allowance_usd: microToUsd(refusal.allowance_micro), spent_usd: microToUsd(refusal.spent_micro), required_usd: microToUsd(refusal.required_micro) },
+        {
+          allowance_usd: microToUsd(refusal.allowance_micro),
+          spent_usd: microToUsd(refusal.spent_micro),
+          required_usd: microToUsd(refusal.required_micro),
+        },
       );
     case "agent_failure_cap_reached":
       return error(
@@ -174,13 +230,18 @@ function reservationAnswer(
         secondsUntil(refusal.retry_at),
       );
     case "spend_limit_reached":
-      return error(requestId, "spend_limit_reached", `This key's spend limit of ${microToUsd(refusal.limit_micro)} USD (${refusal.period}) would be exceeded. Nothing was paid.`, {
-        limit_usd: microToUsd(refusal.limit_micro),
-        spent_usd: microToUsd(refusal.spent_micro),
-        required_usd: microToUsd(context.developerCostMicro),
-        period: refusal.period,
-        resets_at: refusal.resets_at,
-      });
+      return error(
+        requestId,
+        "spend_limit_reached",
+        `This key's spend limit of ${microToUsd(refusal.limit_micro)} USD (${refusal.period}) would be exceeded. Nothing was paid.`,
+        {
+          limit_usd: microToUsd(refusal.limit_micro),
+          spent_usd: microToUsd(refusal.spent_micro),
+          required_usd: microToUsd(context.developerCostMicro),
+          period: refusal.period,
+          resets_at: refusal.resets_at,
+        },
+      );
     case "insufficient_balance":
       return error(requestId, "insufficient_balance", "The key's wallet cannot cover this call and could not be topped up now.", {
         available_usd: microToUsd(refusal.available_micro),
@@ -199,9 +260,17 @@ function notPaidAnswer(reason: NotPaid, requestId: string): CallAnswer {
     case "marketplace_error":
       return error(requestId, "marketplace_error", reason.message, { paid: false });
     case "marketplace_rate_limited":
-      return error(requestId, "marketplace_rate_limited", `The marketplace refused the call for now: ${reason.message}. Nothing was paid.`, { limit: null, paid: false }, reason.retryAfterSeconds);
+      return error(
+        requestId,
+        "marketplace_rate_limited",
+        `The marketplace refused the call for now: ${reason.message}. Nothing was paid.`,
+        { limit: null, paid: false },
+        reason.retryAfterSeconds,
+      );
     case "unsafe_transaction":
-      return error(requestId, "unsafe_transaction", `The marketplace built a payment this gateway will not sign: ${reason.reason}.`, { paid: false });
+      return error(requestId, "unsafe_transaction", `The marketplace built a payment this gateway will not sign: ${reason.reason}.`, {
+        paid: false,
+      });
     case "identical_payment_in_flight":
       return error(
         requestId,

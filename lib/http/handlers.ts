@@ -114,15 +114,24 @@ export function withApiKey<P = Record<string, never>>(handler: Handler<ApiKeyCal
     if (!verified?.ok) {
       await call.limit(unauthenticatedRateLimit, clientIp(call.request.headers, call.app.env.trustedProxyHops), { headers: true });
       if (verified?.code === "key_suspended") {
-        throw new ApiError("key_suspended", `This API key is suspended${verified.reason ? ` (${verified.reason})` : ""}.`, { reason: verified.reason ?? null });
-      }
-      if (verified?.code === "account_suspended") {
-        throw new ApiError("account_suspended", `This account is suspended${verified.reason ? ` (${verified.reason})` : ""}: its keys cannot call until it is lifted.`, {
+        throw new ApiError("key_suspended", `This API key is suspended${verified.reason ? ` (${verified.reason})` : ""}.`, {
           reason: verified.reason ?? null,
         });
       }
+      if (verified?.code === "account_suspended") {
+        throw new ApiError(
+          "account_suspended",
+          `This account is suspended${verified.reason ? ` (${verified.reason})` : ""}: its keys cannot call until it is lifted.`,
+          {
+            reason: verified.reason ?? null,
+          },
+        );
+      }
       if (verified?.code === "key_revoked") throw new ApiError("key_revoked", "This API key has been revoked.");
-      throw new ApiError(match ? "invalid_api_key" : "unauthorized", match ? "Unknown API key." : "Send your API key as Authorization: Bearer tk_….");
+      throw new ApiError(
+        match ? "invalid_api_key" : "unauthorized",
+        match ? "Unknown API key." : "Send your API key as Authorization: Bearer tk_….",
+      );
     }
     await call.limit(tierRateLimits[verified.key.tier], verified.key.key_id, { headers: true });
     return handler({ ...call, key: verified.key });

@@ -17,14 +17,21 @@ export function clientIp(headers: Headers, trustedProxyHops: number | null): str
     const vercel = headers.get("x-vercel-forwarded-for")?.split(",")[0]?.trim() || headers.get("x-real-ip")?.trim();
     return vercel || headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "unknown";
   }
-  const hops = (headers.get("x-forwarded-for") ?? "").split(",").map((hop) => hop.trim()).filter(Boolean);
+  const hops = (headers.get("x-forwarded-for") ?? "")
+    .split(",")
+    .map((hop) => hop.trim())
+    .filter(Boolean);
   return hops.length >= trustedProxyHops ? hops[hops.length - trustedProxyHops]! : "unknown";
 }
 
 const DEFAULT_MAX_BYTES = 16 * 1024;
 
 /** Reads a JSON body: JSON content type, bounded size, then the schema. Anything else is a 4xx. */
-export async function readJson<S extends z.ZodType>(request: Request, schema: S, options: { maxBytes?: number; optional?: boolean } = {}): Promise<z.infer<S>> {
+export async function readJson<S extends z.ZodType>(
+  request: Request,
+  schema: S,
+  options: { maxBytes?: number; optional?: boolean } = {},
+): Promise<z.infer<S>> {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > maxBytes) throw new ApiError("payload_too_large", `The request body must be at most ${maxBytes} bytes.`);

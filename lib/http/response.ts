@@ -24,7 +24,10 @@ export function errorResponse(error: unknown, requestId: string): NextResponse {
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : "";
   console.error(`[tdk] request_id=${requestId} unexpected ${name}: ${message}`);
-  return json(errorBody(new ApiError("internal_error", "Something went wrong on our side. Quote the request id if you contact us."), requestId), {
-    status: 500,
-  });
+  return json(
+    errorBody(new ApiError("internal_error", "Something went wrong on our side. Quote the request id if you contact us."), requestId),
+    {
+      status: 500,
+    },
+  );
 }

@@ -148,7 +148,12 @@ export async function createApiKey(deps: KeyDeps, accountId: string, name: strin
     ]);
     const sent = outcome.fundings[0];
     funding = sent
-      ? { status: sent.status, tx_signature: sent.tx_signature, usdc: microToUsd(sent.usdc_micro), sol: formatUnits(BigInt(sent.sol_lamports), 9) }
+      ? {
+          status: sent.status,
+          tx_signature: sent.tx_signature,
+          usdc: microToUsd(sent.usdc_micro),
+          sol: formatUnits(BigInt(sent.sol_lamports), 9),
+        }
       : { status: "not_funded", reason: outcome.refused[0]?.code ?? "not_needed" };
   }
   const row = (await refreshWalletBalances(db, ledger, accountId, created.key.id, wallet.publicKey)) ?? created.key;
@@ -164,7 +169,12 @@ export async function refreshWalletBalances(
   wallet: PublicKey,
 ): Promise<KeyRow | null> {
   const [usdc, sol] = await Promise.all([ledger.getUsdcBalance(wallet), ledger.getSolBalance(wallet)]);
-  await callFunction(db, "tdk_set_wallet_balances", { p_key_id: keyId, p_usdc_micro: usdc, p_sol_lamports: sol }, z.object({ updated: z.boolean() }));
+  await callFunction(
+    db,
+    "tdk_set_wallet_balances",
+    { p_key_id: keyId, p_usdc_micro: usdc, p_sol_lamports: sol },
+    z.object({ updated: z.boolean() }),
+  );
   return callFunction(db, "tdk_get_api_key", { p_account_id: accountId, p_key_id: keyId }, keyRowSchema.nullable());
 }
 
@@ -216,7 +226,10 @@ export async function setKeySpendLimit(db: Database, accountId: string, keyId: s
       p_limit_micro: update.spend_limit_usd,
       p_period: update.spend_limit_usd === null ? null : (update.spend_limit_period ?? null),
     },
-    z.union([z.object({ ok: z.literal(true), key: keyRowSchema }), z.object({ ok: z.literal(false), code: z.enum(["not_found", "key_revoked"]) })]),
+    z.union([
+      z.object({ ok: z.literal(true), key: keyRowSchema }),
+      z.object({ ok: z.literal(false), code: z.enum(["not_found", "key_revoked"]) }),
+    ]),
   );
   return result.ok ? { ok: true, key: toKeyView(result.key) } : result;
 }

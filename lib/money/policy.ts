@@ -14,20 +14,33 @@ export interface MoneyPolicy {
   agent_failed_daily_cap_micro: { paid: string; pro: string };
   breaker: { failures: number; window_seconds: number; cooldown_seconds: number };
   treasury_daily: { usdc_micro: string; sol_lamports: string };
-  tiers: Record<"free" | "paid" | "pro", { key_daily: { usdc_micro: string; sol_lamports: string }; account_daily: { usdc_micro: string; sol_lamports: string } }>;
+  tiers: Record<
+    "free" | "paid" | "pro",
+    { key_daily: { usdc_micro: string; sol_lamports: string }; account_daily: { usdc_micro: string; sol_lamports: string } }
+  >;
 }
 
 const amounts = (value: Amounts) => ({ usdc_micro: value.usdcMicro.toString(), sol_lamports: value.solLamports.toString() });
 
 export function buildMoneyPolicy(limits: MoneyLimits, options: { freeMonthlyQuota: number; requireCard: boolean }): MoneyPolicy {
   const { funding } = limits;
-  const tier = (name: "free" | "paid" | "pro") => ({ key_daily: amounts(funding.tiers[name].keyDaily), account_daily: amounts(funding.tiers[name].accountDaily) });
+  const tier = (name: "free" | "paid" | "pro") => ({
+    key_daily: amounts(funding.tiers[name].keyDaily),
+    account_daily: amounts(funding.tiers[name].accountDaily),
+  });
   return {
     free_monthly_quota: options.freeMonthlyQuota,
     free_allowance_micro: limits.freeMonthlyAllowanceMicro.toString(),
     require_card: options.requireCard,
-    agent_failed_daily_cap_micro: { paid: limits.agentFailedDailyCapMicro.paid.toString(), pro: limits.agentFailedDailyCapMicro.pro.toString() },
-    breaker: { failures: limits.breaker.failures, window_seconds: limits.breaker.windowSeconds, cooldown_seconds: limits.breaker.cooldownSeconds },
+    agent_failed_daily_cap_micro: {
+      paid: limits.agentFailedDailyCapMicro.paid.toString(),
+      pro: limits.agentFailedDailyCapMicro.pro.toString(),
+    },
+    breaker: {
+      failures: limits.breaker.failures,
+      window_seconds: limits.breaker.windowSeconds,
+      cooldown_seconds: limits.breaker.cooldownSeconds,
+    },
     treasury_daily: amounts(funding.treasuryDaily),
     tiers: { free: tier("free"), paid: tier("paid"), pro: tier("pro") },
   };

@@ -14,19 +14,20 @@ export function parseUsdMicro(value: string): bigint | null {
 
 /** A positive dollar amount up to `maxMicro`, as a decimal string or a JSON number; parsed to micro-USD. */
 export function usdAmountSchema(label: string, maxMicro: bigint) {
-  return z
-    .union([z.string(), z.number()], { error: `${label} must be a dollar amount such as "5.00"` })
-    .transform((value, context) => {
-      // A JSON number is read from its shortest decimal form; 1e-7 or 1e21 are refused, not rounded.
-      const micro = parseUsdMicro(typeof value === "number" ? String(value) : value);
-      if (micro === null) {
-        context.addIssue({ code: "custom", message: `${label} must be a dollar amount with at most 6 decimals, such as "5.00"` });
-        return z.NEVER;
-      }
-      if (micro <= 0n || micro > maxMicro) {
-        context.addIssue({ code: "custom", message: `${label} must be more than 0 and at most ${Number(maxMicro / 1_000_000n).toLocaleString("en-US")} USD` });
-        return z.NEVER;
-      }
-      return micro;
-    });
+  return z.union([z.string(), z.number()], { error: `${label} must be a dollar amount such as "5.00"` }).transform((value, context) => {
+    // A JSON number is read from its shortest decimal form; 1e-7 or 1e21 are refused, not rounded.
+    const micro = parseUsdMicro(typeof value === "number" ? String(value) : value);
+    if (micro === null) {
+      context.addIssue({ code: "custom", message: `${label} must be a dollar amount with at most 6 decimals, such as "5.00"` });
+      return z.NEVER;
+    }
+    if (micro <= 0n || micro > maxMicro) {
+      context.addIssue({
+        code: "custom",
+        message: `${label} must be more than 0 and at most ${Number(maxMicro / 1_000_000n).toLocaleString("en-US")} USD`,
+      });
+      return z.NEVER;
+    }
+    return micro;
+  });
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { errorStatus } from "@/lib/http/errors";
+import { errorStatus } from "./error-codes";
 import { routeContracts, type RouteContract } from "./contracts";
 import { errorBodySchema } from "./responses";
 
@@ -19,29 +19,53 @@ const rateLimitHeaders = {
 };
 
 const statusText: Record<number, string> = {
-  400: "Invalid request", 401: "Not authenticated", 402: "Payment required (quota, allowance, balance, card, spend limit, max cost)", 403: "Forbidden (suspended account, agent not callable, cross-site request)",
-  404: "Not found", 409: "Conflict", 413: "Body too large", 415: "Body is not JSON", 422: "Idempotency-Key reused with another body",
-  429: "Rate or daily limit reached (see Retry-After)", 502: "Marketplace or agent failure", 503: "Unavailable (or agent paused: see Retry-After)",
+  400: "Invalid request",
+  401: "Not authenticated",
+  402: "Payment required (quota, allowance, balance, card, spend limit, max cost)",
+  403: "Forbidden (suspended account, agent not callable, cross-site request)",
+  404: "Not found",
+  409: "Conflict",
+  413: "Body too large",
+  415: "Body is not JSON",
+  422: "Idempotency-Key reused with another body",
+  429: "Rate or daily limit reached (see Retry-After)",
+  502: "Marketplace or agent failure",
+  503: "Unavailable (or agent paused: see Retry-After)",
 };
 
 function operation(contract: RouteContract) {
   const parameters = [
-    ...Object.entries((contract.params?.shape ?? {}) as Record<string, z.ZodType>).map(([name, schema]) => ({ name, in: "path", required: true, schema: jsonSchemaOf(schema, "input") })),
+    ...Object.entries((contract.params?.shape ?? {}) as Record<string, z.ZodType>).map(([name, schema]) => ({
+      name,
+      in: "path",
+      required: true,
+      schema: jsonSchemaOf(schema, "input"),
+    })),
     ...Object.entries((contract.query?.shape ?? {}) as Record<string, z.ZodType>).map(([name, schema]) => ({
       name,
       in: "query",
       required: !schema.safeParse(undefined).success,
       schema: jsonSchemaOf(schema, "input"),
     })),
-    ...(contract.headers ?? []).map((header) => ({ name: header.name, in: "header", required: false, description: header.description, schema: jsonSchemaOf(header.schema, "input") })),
+    ...(contract.headers ?? []).map((header) => ({
+      name: header.name,
+      in: "header",
+      required: false,
+      description: header.description,
+      schema: jsonSchemaOf(header.schema, "input"),
+    })),
   ];
-  const headers = contract.auth === "api_key" || contract.path === "/api/tdk/v1/agents" ? rateLimitHeaders : { "X-Request-Id": rateLimitHeaders["X-Request-Id"] };
+  const headers =
+    contract.auth === "api_key" || contract.path === "/api/tdk/v1/agents"
+      ? rateLimitHeaders
+      : { "X-Request-Id": rateLimitHeaders["X-Request-Id"] };
   const successSchema = jsonSchemaOf(contract.success.schema, "output");
   return {
     operationId: `${contract.method}${contract.path.replace(/[^a-zA-Z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
     summary: contract.summary,
     tags: contract.tags,
-    security: contract.auth === "none" ? [] : contract.auth === "api_key" ? [{ apiKey: [] }] : [{ sessionToken: [] }, { sessionCookie: [] }],
+    security:
+      contract.auth === "none" ? [] : contract.auth === "api_key" ? [{ apiKey: [] }] : [{ sessionToken: [] }, { sessionCookie: [] }],
     ...(parameters.length > 0 && { parameters }),
     ...(contract.body && {
       requestBody: { required: !contract.bodyOptional, content: { "application/json": { schema: jsonSchemaOf(contract.body, "input") } } },
@@ -51,13 +75,20 @@ function operation(contract: RouteContract) {
         description: contract.success.description,
         headers,
         content: Object.fromEntries(
-          (contract.success.contentTypes ?? ["application/json"]).map((type) => [type, type === "text/csv" ? { schema: { type: "string" } } : { schema: successSchema }]),
+          (contract.success.contentTypes ?? ["application/json"]).map((type) => [
+            type,
+            type === "text/csv" ? { schema: { type: "string" } } : { schema: successSchema },
+          ]),
         ),
       },
       ...Object.fromEntries(
         contract.errors.map((status) => [
           String(status),
-          { description: statusText[status] ?? "Error", headers, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+          {
+            description: statusText[status] ?? "Error",
+            headers,
+            content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+          },
         ]),
       ),
     },
@@ -91,7 +122,8 @@ function buildBaseDocument() {
     info: {
       title: "TDK gateway API",
       version: "1.0.0",
-      description: "Call paid AI agents with a Bearer API key. Money is integer micro-USD; amounts in *_usd fields are exact decimal strings.",
+      description:
+        "Call paid AI agents with a Bearer API key. Money is integer micro-USD; amounts in *_usd fields are exact decimal strings.",
     },
     tags: [...new Set(routeContracts.flatMap((contract) => contract.tags))].map((name) => ({ name })),
     paths,
@@ -99,10 +131,20 @@ function buildBaseDocument() {
       securitySchemes: {
         apiKey: { type: "http", scheme: "bearer", description: "Your API key: tk_live_… or tk_test_…" },
         sessionToken: { type: "http", scheme: "bearer", description: "session_token from POST /api/tdk/auth/login" },
-        sessionCookie: { type: "apiKey", in: "cookie", name: "tdk_session", description: "The web pages' session cookie (state changes need a same-origin Origin)" },
+        sessionCookie: {
+          type: "apiKey",
+          in: "cookie",
+          name: "tdk_session",
+          description: "The web pages' session cookie (state changes need a same-origin Origin)",
+        },
       },
       schemas: {
-        Error: { ...jsonSchemaOf(errorBodySchema, "output"), description: `Error codes: ${Object.entries(errorStatus).map(([code, status]) => `${code} (${status})`).join(", ")}` },
+        Error: {
+          ...jsonSchemaOf(errorBodySchema, "output"),
+          description: `Error codes: ${Object.entries(errorStatus)
+            .map(([code, status]) => `${code} (${status})`)
+            .join(", ")}`,
+        },
       },
     },
   };

@@ -1,10 +1,13 @@
 import { z } from "zod";
 import { accountSchema } from "@/lib/auth/schemas";
-import { errorStatus } from "@/lib/http/errors";
+import { errorStatus } from "./error-codes";
 
 /** Response shapes of the public API, as zod schemas: the routes answer them, the document shows them. */
 
-const money = z.string().regex(/^\d+\.\d{6}$/).describe("US dollars with 6 decimals (exact micro-USD)");
+const money = z
+  .string()
+  .regex(/^\d+\.\d{6}$/)
+  .describe("US dollars with 6 decimals (exact micro-USD)");
 
 export const errorBodySchema = z
   .object({
@@ -59,8 +62,16 @@ export const createdKeyResponseSchema = z.object({
   key: keyViewSchema,
   funding: z
     .union([
-      z.object({ status: z.enum(["pending", "confirmed", "failed"]), tx_signature: z.string().nullable(), usdc: z.string(), sol: z.string() }),
-      z.object({ status: z.literal("not_funded"), reason: z.string().describe("Why nothing was sent yet: card_required, account_cap_reached, ...") }),
+      z.object({
+        status: z.enum(["pending", "confirmed", "failed"]),
+        tx_signature: z.string().nullable(),
+        usdc: z.string(),
+        sol: z.string(),
+      }),
+      z.object({
+        status: z.literal("not_funded"),
+        reason: z.string().describe("Why nothing was sent yet: card_required, account_cap_reached, ..."),
+      }),
     ])
     .nullable()
     .describe("The wallet's first funding from the treasury, as far as the caps allow"),
@@ -109,7 +120,13 @@ export const agentCatalogSchema = z.object({
   ),
 });
 
-const amounts = { calls: z.number().int(), agent_cost_micro: z.number().int(), developer_cost_micro: z.number().int(), agent_cost_usd: money, developer_cost_usd: money };
+const amounts = {
+  calls: z.number().int(),
+  agent_cost_micro: z.number().int(),
+  developer_cost_micro: z.number().int(),
+  agent_cost_usd: money,
+  developer_cost_usd: money,
+};
 const usageItemSchema = z.object({
   id: z.string(),
   request_id: z.string(),
@@ -131,7 +148,9 @@ const usageItemSchema = z.object({
 });
 
 export const callResponseSchema = z.object({
-  call: usageItemSchema.extend({ output: z.unknown().describe("The agent's output once the call succeeded (its payment confirmed on the chain); null before") }),
+  call: usageItemSchema.extend({
+    output: z.unknown().describe("The agent's output once the call succeeded (its payment confirmed on the chain); null before"),
+  }),
 });
 
 export const usageResponseSchema = z.object({
@@ -153,7 +172,10 @@ export const usageResponseSchema = z.object({
 
 export const checkoutResponseSchema = z.union([
   z.object({ action: z.literal("checkout"), url: z.url().describe("Stripe Checkout: send the browser there") }),
-  z.object({ action: z.literal("updated"), tier: z.enum(["paid", "pro"]).describe("The account's one subscription now bills this tier's price") }),
+  z.object({
+    action: z.literal("updated"),
+    tier: z.enum(["paid", "pro"]).describe("The account's one subscription now bills this tier's price"),
+  }),
 ]);
 export const stripeUrlResponseSchema = z.object({ url: z.url().describe("A Stripe page: send the browser there") });
 export const liveResponseSchema = z.object({ status: z.literal("ok") });

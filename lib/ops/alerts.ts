@@ -5,7 +5,10 @@ export interface Alert {
   details?: Record<string, unknown>;
 }
 
-export async function raiseAlert(alert: Alert, options: { webhookUrl: string | null; log?: (line: string) => void; fetchImpl?: typeof fetch }): Promise<void> {
+export async function raiseAlert(
+  alert: Alert,
+  options: { webhookUrl: string | null; log?: (line: string) => void; fetchImpl?: typeof fetch },
+): Promise<void> {
   (options.log ?? console.warn)(`[tdk] ALERT ${alert.kind}: ${alert.message}`);
   if (!options.webhookUrl) return;
   try {

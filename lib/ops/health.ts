@@ -42,7 +42,8 @@ async function checkHealth(app: AppContext): Promise<HealthReport> {
     app.stripe ? app.stripe.billing.meters.list({ limit: 1 }).then(ok, unreachable) : Promise.resolve("off" as const),
     limiter.ping ? limiter.ping().then(ok, unreachable) : Promise.resolve("ok" as const),
   ]);
-  const treasury = database === "ok" && ledger === "ok" ? await treasuryHealth(app.db, app.ledger, app.env.treasuryFloat).catch(() => null) : null;
+  const treasury =
+    database === "ok" && ledger === "ok" ? await treasuryHealth(app.db, app.ledger, app.env.treasuryFloat).catch(() => null) : null;
   const healthy = database === "ok" && ledger === "ok" && stripe !== "unreachable" && rateLimiter === "ok";
   return {
     status: !healthy ? "degraded" : treasury?.status === "ok" ? "ok" : "warning",

@@ -32,7 +32,15 @@ const reconciliationSchema = z.object({
     }),
   ),
   batches: z.array(
-    z.object({ id: z.string(), status: z.string(), stripe_customer_id: z.string(), total_micro: z.number().int(), calls: z.number().int(), rows_micro: z.number().int(), rows: z.number().int() }),
+    z.object({
+      id: z.string(),
+      status: z.string(),
+      stripe_customer_id: z.string(),
+      total_micro: z.number().int(),
+      calls: z.number().int(),
+      rows_micro: z.number().int(),
+      rows: z.number().int(),
+    }),
   ),
   fundings: z.array(
     z.object({
@@ -86,7 +94,12 @@ export interface ReconciliationReport {
   differences: Difference[];
 }
 
-export async function reconcile(db: Database, ledger: Ledger, range: { from: Date; to: Date }, options: { graceMs?: number } = {}): Promise<ReconciliationReport> {
+export async function reconcile(
+  db: Database,
+  ledger: Ledger,
+  range: { from: Date; to: Date },
+  options: { graceMs?: number } = {},
+): Promise<ReconciliationReport> {
   const data = await callFunction(db, "tdk_reconciliation", { p_from: range.from, p_to: range.to }, reconciliationSchema);
   const differences: Difference[] = [];
   let paidOnChain = 0;
@@ -95,7 +108,10 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
   let inFlight = 0;
   const grace = options.graceMs ?? 2 * 3_600_000;
 
-  const chain = await signatureStatuses(ledger, [...data.usage.map((row) => row.tx_signature), ...data.fundings.map((funding) => funding.tx_signature)]);
+  const chain = await signatureStatuses(ledger, [
+    ...data.usage.map((row) => row.tx_signature),
+    ...data.fundings.map((funding) => funding.tx_signature),
+  ]);
   const onChainOf = (signature: string | null): SignatureStatus => (signature ? chain.get(signature)! : "unknown");
 
   for (const row of data.usage) {
@@ -103,7 +119,11 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
     const recordedPaid = row.status === "succeeded" || row.status === "agent_failed";
     if (onChain === "confirmed") paidOnChain += row.agent_cost_micro;
     if (recordedPaid && onChain !== "confirmed") {
-      differences.push({ kind: "paid_in_usage_not_on_chain", id: row.id, detail: `${row.status} with ${row.tx_signature ?? "no signature"} (${onChain} on chain)` });
+      differences.push({
+        kind: "paid_in_usage_not_on_chain",
+        id: row.id,
+        detail: `${row.status} with ${row.tx_signature ?? "no signature"} (${onChain} on chain)`,
+      });
     }
     if (row.status === "failed" && onChain === "confirmed") {
       differences.push({ kind: "paid_on_chain_not_in_usage", id: row.id, detail: `recorded failed, but ${row.tx_signature} landed` });
@@ -116,7 +136,11 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
       reported += row.developer_cost_micro;
       if (!row.batch_id) differences.push({ kind: "reported_not_in_batch", id: row.id, detail: "reported without a batch" });
     } else if (row.billing_status === "flagged") {
-      differences.push({ kind: "flagged_for_operator", id: row.id, detail: `${row.developer_cost_micro} micro-USD not reported (too old or refused by Stripe)` });
+      differences.push({
+        kind: "flagged_for_operator",
+        id: row.id,
+        detail: `${row.developer_cost_micro} micro-USD not reported (too old or refused by Stripe)`,
+      });
     } else {
       inFlight += row.developer_cost_micro;
       if (Date.now() - Date.parse(row.created_at) > grace) {
@@ -134,9 +158,17 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
     if (funding.status === "pending") {
       differences.push({ kind: "funding_pending", id: funding.id, detail: `${funding.reason} pending since ${funding.created_at}` });
     } else if (funding.status === "confirmed" && onChain !== "confirmed") {
-      differences.push({ kind: "funding_not_on_chain", id: funding.id, detail: `${funding.reason} confirmed with ${funding.tx_signature} (${onChain} on chain)` });
+      differences.push({
+        kind: "funding_not_on_chain",
+        id: funding.id,
+        detail: `${funding.reason} confirmed with ${funding.tx_signature} (${onChain} on chain)`,
+      });
     } else if (funding.status === "failed" && onChain === "confirmed") {
-      differences.push({ kind: "funding_on_chain_recorded_failed", id: funding.id, detail: `${funding.reason} recorded failed, but ${funding.tx_signature} landed` });
+      differences.push({
+        kind: "funding_on_chain_recorded_failed",
+        id: funding.id,
+        detail: `${funding.reason} recorded failed, but ${funding.tx_signature} landed`,
+      });
     }
     if (funding.status !== "confirmed") continue;
     if (funding.reason === "sweep") {
@@ -144,7 +176,12 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
       sweptSol += funding.sol_lamports - funding.overhead_lamports;
       if (funding.key_swept) {
         const left = await ledger.getUsdcBalance(new PublicKey(funding.wallet_public_key));
-        if (left > 0n) differences.push({ kind: "swept_wallet_not_empty", id: funding.id, detail: `${funding.wallet_public_key} still holds ${left} micro-USDC` });
+        if (left > 0n)
+          differences.push({
+            kind: "swept_wallet_not_empty",
+            id: funding.id,
+            detail: `${funding.wallet_public_key} still holds ${left} micro-USDC`,
+          });
       }
     } else {
       fundedUsdc += funding.usdc_micro;
@@ -154,7 +191,11 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
   differences.push(...(await reconcileWallets(db, ledger, range, chain)));
   for (const batch of data.batches) {
     if (batch.total_micro !== batch.rows_micro || batch.calls !== batch.rows) {
-      differences.push({ kind: "batch_total_mismatch", id: batch.id, detail: `meter value ${batch.total_micro} for ${batch.calls} calls, rows sum ${batch.rows_micro} for ${batch.rows}` });
+      differences.push({
+        kind: "batch_total_mismatch",
+        id: batch.id,
+        detail: `meter value ${batch.total_micro} for ${batch.calls} calls, rows sum ${batch.rows_micro} for ${batch.rows}`,
+      });
     }
   }
   return {
@@ -174,7 +215,11 @@ export async function reconcile(db: Database, ledger: Ledger, range: { from: Dat
 }
 
 /** Each signature's status on the chain, asked once: those already in `known` are not asked again. */
-async function signatureStatuses(ledger: Ledger, signatures: (string | null)[], known: Map<string, SignatureStatus> = new Map()): Promise<Map<string, SignatureStatus>> {
+async function signatureStatuses(
+  ledger: Ledger,
+  signatures: (string | null)[],
+  known: Map<string, SignatureStatus> = new Map(),
+): Promise<Map<string, SignatureStatus>> {
   const unique = [...new Set(signatures.filter((signature): signature is string => signature !== null && !known.has(signature)))];
   const statuses = await ledger.getSignatureStatuses(unique);
   for (const [i, signature] of unique.entries()) known.set(signature, statuses[i]!);
@@ -185,7 +230,14 @@ const walletsSchema = z.array(
   z.object({
     key_id: z.string(),
     wallet_public_key: z.string(),
-    fundings: z.array(z.object({ tx_signature: z.string(), reason: z.enum(["initial", "topup", "sweep"]), status: z.string(), usdc_micro: z.number().int() })),
+    fundings: z.array(
+      z.object({
+        tx_signature: z.string(),
+        reason: z.enum(["initial", "topup", "sweep"]),
+        status: z.string(),
+        usdc_micro: z.number().int(),
+      }),
+    ),
     payments: z.array(z.object({ tx_signature: z.string(), status: z.string(), agent_cost_micro: z.number().int() })),
   }),
 );
@@ -197,7 +249,12 @@ const walletsSchema = z.array(
  * what the recorded movements that landed add up to (and the unknown ones), against what the chain
  * holds; a difference there means an amount recorded wrong.
  */
-async function reconcileWallets(db: Database, ledger: Ledger, range: { from: Date; to: Date }, known: Map<string, SignatureStatus>): Promise<Difference[]> {
+async function reconcileWallets(
+  db: Database,
+  ledger: Ledger,
+  range: { from: Date; to: Date },
+  known: Map<string, SignatureStatus>,
+): Promise<Difference[]> {
   const wallets = await callFunction(db, "tdk_wallet_movements", { p_from: range.from, p_to: range.to }, walletsSchema);
   const differences: Difference[] = [];
   for (const wallet of wallets) {
@@ -212,7 +269,8 @@ async function reconcileWallets(db: Database, ledger: Ledger, range: { from: Dat
       if (chain.get(funding.tx_signature) !== "confirmed") continue;
       expected += funding.reason === "sweep" ? -BigInt(funding.usdc_micro) : BigInt(funding.usdc_micro);
     }
-    for (const payment of wallet.payments) if (chain.get(payment.tx_signature) === "confirmed") expected -= BigInt(payment.agent_cost_micro);
+    for (const payment of wallet.payments)
+      if (chain.get(payment.tx_signature) === "confirmed") expected -= BigInt(payment.agent_cost_micro);
     for (const signature of history) {
       if (recorded.has(signature) || chain.get(signature) !== "confirmed") continue;
       const delta = await ledger.usdcDelta(signature, owner);
@@ -220,13 +278,25 @@ async function reconcileWallets(db: Database, ledger: Ledger, range: { from: Dat
       expected += delta;
       differences.push(
         delta < 0n
-          ? { kind: "paid_on_chain_not_in_usage", id: signature, detail: `${-delta} micro-USDC left wallet ${wallet.wallet_public_key} (key ${wallet.key_id}) with no usage row or funding` }
-          : { kind: "unrecorded_inflow", id: signature, detail: `${delta} micro-USDC came into wallet ${wallet.wallet_public_key} (key ${wallet.key_id}) with no funding recorded` },
+          ? {
+              kind: "paid_on_chain_not_in_usage",
+              id: signature,
+              detail: `${-delta} micro-USDC left wallet ${wallet.wallet_public_key} (key ${wallet.key_id}) with no usage row or funding`,
+            }
+          : {
+              kind: "unrecorded_inflow",
+              id: signature,
+              detail: `${delta} micro-USDC came into wallet ${wallet.wallet_public_key} (key ${wallet.key_id}) with no funding recorded`,
+            },
       );
     }
     const balance = await ledger.getUsdcBalance(owner);
     if (balance !== expected) {
-      differences.push({ kind: "wallet_balance_mismatch", id: wallet.key_id, detail: `wallet ${wallet.wallet_public_key} holds ${balance} micro-USDC; its recorded movements that landed add up to ${expected}` });
+      differences.push({
+        kind: "wallet_balance_mismatch",
+        id: wallet.key_id,
+        detail: `wallet ${wallet.wallet_public_key} holds ${balance} micro-USDC; its recorded movements that landed add up to ${expected}`,
+      });
     }
   }
   return differences;

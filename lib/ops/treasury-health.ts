@@ -16,9 +16,22 @@ export interface TreasuryHealth {
   low: ("usdc" | "sol")[];
 }
 
-export async function treasuryHealth(db: Database, ledger: Ledger, float: { usdcMicro: bigint; solLamports: bigint }): Promise<TreasuryHealth> {
+export async function treasuryHealth(
+  db: Database,
+  ledger: Ledger,
+  float: { usdcMicro: bigint; solLamports: bigint },
+): Promise<TreasuryHealth> {
   const publicKey = await treasuryPublicKey(db);
-  if (!publicKey) return { status: "missing", public_key: null, usdc: "0.000000", sol: "0.000000000", usdc_micro: 0, sol_lamports: 0, low: ["usdc", "sol"] };
+  if (!publicKey)
+    return {
+      status: "missing",
+      public_key: null,
+      usdc: "0.000000",
+      sol: "0.000000000",
+      usdc_micro: 0,
+      sol_lamports: 0,
+      low: ["usdc", "sol"],
+    };
   const owner = new PublicKey(publicKey);
   const [usdc, sol] = await Promise.all([ledger.getUsdcBalance(owner), ledger.getSolBalance(owner)]);
   const low: TreasuryHealth["low"] = [];

@@ -132,7 +132,14 @@ export async function fundWallets(deps: FundingDeps, targets: FundingTarget[]): 
         const walletAta = associatedTokenAddress(mint, wallet);
         tx.add(
           createAssociatedTokenAccountIdempotentInstruction(deps.treasury.publicKey, walletAta, wallet, mint),
-          createTransferCheckedInstruction(treasuryAta, mint, walletAta, deps.treasury.publicKey, BigInt(funding.usdc_micro), USDC_DECIMALS),
+          createTransferCheckedInstruction(
+            treasuryAta,
+            mint,
+            walletAta,
+            deps.treasury.publicKey,
+            BigInt(funding.usdc_micro),
+            USDC_DECIMALS,
+          ),
         );
       }
       if (funding.sol_lamports > 0) {
@@ -192,7 +199,10 @@ export async function sweepWallets(deps: FundingDeps, targets: SweepTarget[]): P
 
 async function reserve(deps: FundingDeps, items: Record<string, string>[]) {
   const reservation = await callFunction(deps.db, "tdk_reserve_fundings", { p_items: items, p_policy: deps.policy }, reservationSchema);
-  return { fundings: reservation.fundings, refused: reservation.refused.map((refusal) => ({ keyId: refusal.api_key_id, code: refusal.code })) };
+  return {
+    fundings: reservation.fundings,
+    refused: reservation.refused.map((refusal) => ({ keyId: refusal.api_key_id, code: refusal.code })),
+  };
 }
 
 async function newTransaction(deps: FundingDeps): Promise<Transaction> {
@@ -239,7 +249,12 @@ async function execute(
     // chain, where it never lands.
     return { fundings, refused, error: "The funding reservations expired before the transaction was signed; nothing was sent." };
   }
-  fundings = fundings.map((funding) => ({ ...funding, tx_signature: signature, recent_blockhash: tx.recentBlockhash!, last_valid_block_height: tx.lastValidBlockHeight! }));
+  fundings = fundings.map((funding) => ({
+    ...funding,
+    tx_signature: signature,
+    recent_blockhash: tx.recentBlockhash!,
+    last_valid_block_height: tx.lastValidBlockHeight!,
+  }));
   await deps.afterStep?.("signed", fundings);
 
   try {
@@ -258,8 +273,18 @@ async function execute(
   return { fundings, refused, error: null };
 }
 
-export async function resolveFunding(db: Database, fundingId: string, status: "confirmed" | "failed", error: string | null): Promise<Funding> {
-  const result = await callFunction(db, "tdk_resolve_funding", { p_funding_id: fundingId, p_status: status, p_error: error }, resolveResultSchema);
+export async function resolveFunding(
+  db: Database,
+  fundingId: string,
+  status: "confirmed" | "failed",
+  error: string | null,
+): Promise<Funding> {
+  const result = await callFunction(
+    db,
+    "tdk_resolve_funding",
+    { p_funding_id: fundingId, p_status: status, p_error: error },
+    resolveResultSchema,
+  );
   if (!result.funding) throw new Error(`Cannot resolve funding ${fundingId}: ${result.code}`);
   return result.funding;
 }
@@ -272,7 +297,12 @@ export const UNSIGNED_FUNDING_TTL_MS = 60_000;
  * landed, failed when it failed or provably can no longer land (`landingOf`), or when the
  * reservation was never signed. Returns how many changed.
  */
-export async function resolvePendingFundings(db: Database, ledger: Ledger, olderThan: Date, options: { unsignedTtlMs?: number } = {}): Promise<number> {
+export async function resolvePendingFundings(
+  db: Database,
+  ledger: Ledger,
+  olderThan: Date,
+  options: { unsignedTtlMs?: number } = {},
+): Promise<number> {
   const pending = await callFunction(db, "tdk_list_pending_fundings", { p_older_than: olderThan }, z.array(fundingSchema));
   let resolved = 0;
   for (const funding of pending) {
@@ -284,7 +314,12 @@ export async function resolvePendingFundings(db: Database, ledger: Ledger, older
     }
     const landing = await landingOf(ledger, { signature: funding.tx_signature, lastValidBlockHeight: funding.last_valid_block_height });
     if (landing === "unknown") continue;
-    await resolveFunding(db, funding.id, landing === "landed" ? "confirmed" : "failed", landing === "landed" ? null : "Transaction did not land");
+    await resolveFunding(
+      db,
+      funding.id,
+      landing === "landed" ? "confirmed" : "failed",
+      landing === "landed" ? null : "Transaction did not land",
+    );
     resolved += 1;
   }
   return resolved;
@@ -316,7 +351,14 @@ export async function topUpWallet(
   const need = walletNeed(balances!, targets);
   if (need.usdcMicro === 0n && need.solLamports === 0n) return { ok: false, code: "not_needed" };
   const outcome = await fundWallets(deps, [
-    { keyId: key.id, wallet: key.wallet, reason: "topup", usdcMicro: need.usdcMicro, solLamports: need.solLamports, usdcAccountExists: need.usdc.exists },
+    {
+      keyId: key.id,
+      wallet: key.wallet,
+      reason: "topup",
+      usdcMicro: need.usdcMicro,
+      solLamports: need.solLamports,
+      usdcAccountExists: need.usdc.exists,
+    },
   ]);
   if (outcome.refused[0]) return { ok: false, code: outcome.refused[0].code };
   const funding = outcome.fundings[0];

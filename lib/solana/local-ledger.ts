@@ -1,4 +1,16 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { address, getTransactionDecoder, lamports as toLamports, signature as toSignature } from "@solana/kit";
@@ -17,7 +29,16 @@ import {
 import { Keypair, PublicKey, SystemProgram, Transaction, VersionedTransaction } from "@solana/web3.js";
 import { fromBase58, toBase58 } from "./base58";
 import { FailedTransactionMetadata, LiteSVM } from "litesvm";
-import { BLOCKHASH_VALIDITY_BLOCKS, LedgerError, TOKEN_ACCOUNT_SIZE, USDC_DECIMALS, type Ledger, type SignatureStatus, type UsdcAccount, type WalletBalances } from "./ledger";
+import {
+  BLOCKHASH_VALIDITY_BLOCKS,
+  LedgerError,
+  TOKEN_ACCOUNT_SIZE,
+  USDC_DECIMALS,
+  type Ledger,
+  type SignatureStatus,
+  type UsdcAccount,
+  type WalletBalances,
+} from "./ledger";
 import { nonceMemo } from "./memo";
 import { associatedTokenAddress, signTransaction } from "./signing";
 
@@ -118,7 +139,8 @@ export class LocalLedger implements Ledger {
       const saved = readSaved(dir);
       if (saved) {
         const ledger = new LocalLedger(LiteSVM.fromBytes(saved.state), saved.meta, dir);
-        if (saved.meta.genesisMs === undefined) writeAtomicSync(path.join(dir, "ledger.json"), JSON.stringify({ ...saved.meta, genesisMs: ledger.genesisMs }), 0o600);
+        if (saved.meta.genesisMs === undefined)
+          writeAtomicSync(path.join(dir, "ledger.json"), JSON.stringify({ ...saved.meta, genesisMs: ledger.genesisMs }), 0o600);
         ledger.replay(saved.snapshotEntries);
         return ledger;
       }
@@ -241,7 +263,10 @@ export class LocalLedger implements Ledger {
       if (!instruction.programId.equals(TOKEN_PROGRAM_ID)) continue;
       const kind = instruction.data[0];
       if (kind === TokenInstruction.TransferChecked || kind === TokenInstruction.Transfer) {
-        const decoded = kind === TokenInstruction.TransferChecked ? decodeTransferCheckedInstruction(instruction) : decodeTransferInstruction(instruction);
+        const decoded =
+          kind === TokenInstruction.TransferChecked
+            ? decodeTransferCheckedInstruction(instruction)
+            : decodeTransferInstruction(instruction);
         const amount = BigInt(decoded.data.amount);
         if (decoded.keys.source.pubkey.equals(account)) delta -= amount;
         if (decoded.keys.destination.pubkey.equals(account)) delta += amount;
@@ -273,7 +298,9 @@ export class LocalLedger implements Ledger {
   }
 
   async getWalletBalances(owners: PublicKey[]): Promise<WalletBalances[]> {
-    return Promise.all(owners.map(async (owner) => ({ solLamports: await this.getSolBalance(owner), usdc: await this.getUsdcAccount(owner) })));
+    return Promise.all(
+      owners.map(async (owner) => ({ solLamports: await this.getSolBalance(owner), usdc: await this.getUsdcAccount(owner) })),
+    );
   }
 
   async tokenAccountRentLamports(): Promise<bigint> {
@@ -285,9 +312,7 @@ export class LocalLedger implements Ledger {
   /** Local faucet: mints USDC and gives SOL to `owner` (the embedded treasury's stock). */
   async fund(owner: PublicKey, usdcMicro: bigint, lamports: bigint): Promise<string> {
     const ata = associatedTokenAddress(this.usdcMint, owner);
-    const tx = new Transaction().add(
-      createAssociatedTokenAccountIdempotentInstruction(this.faucet.publicKey, ata, owner, this.usdcMint),
-    );
+    const tx = new Transaction().add(createAssociatedTokenAccountIdempotentInstruction(this.faucet.publicKey, ata, owner, this.usdcMint));
     if (usdcMicro > 0n) tx.add(createMintToInstruction(this.usdcMint, ata, this.faucet.publicKey, usdcMicro));
     if (lamports > 0n) tx.add(SystemProgram.transfer({ fromPubkey: this.faucet.publicKey, toPubkey: owner, lamports }));
     tx.add(nonceMemo());
@@ -331,7 +356,8 @@ export class LocalLedger implements Ledger {
    */
   simulate(tx: Transaction, options: { sigVerify?: boolean } = {}): { err: unknown; logs: string[]; unitsConsumed: number } {
     const issued = tx.recentBlockhash ? this.blockhashes.get(tx.recentBlockhash) : undefined;
-    if (issued === undefined || this.slot() > issued + BLOCKHASH_VALIDITY_BLOCKS) return { err: "BlockhashNotFound", logs: [], unitsConsumed: 0 };
+    if (issued === undefined || this.slot() > issued + BLOCKHASH_VALIDITY_BLOCKS)
+      return { err: "BlockhashNotFound", logs: [], unitsConsumed: 0 };
     const signature = tx.signature ? toBase58(tx.signature) : null;
     if (signature && this.history.has(signature)) return { err: "AlreadyProcessed", logs: [], unitsConsumed: 0 };
     const raw = tx.serialize({ requireAllSignatures: false, verifySignatures: false });
@@ -408,7 +434,8 @@ export class LocalLedger implements Ledger {
       if (entry.k === "bh") {
         if (replayState) {
           if (entry.e) this.svm.expireBlockhash();
-          if (this.svm.latestBlockhash() !== entry.h) throw new Error(`Ledger journal does not match its snapshot at entry ${index} (blockhash)`);
+          if (this.svm.latestBlockhash() !== entry.h)
+            throw new Error(`Ledger journal does not match its snapshot at entry ${index} (blockhash)`);
         }
         this.blockhashes.set(entry.h, entry.s);
         this.current = { hash: entry.h, slot: entry.s };
@@ -417,10 +444,14 @@ export class LocalLedger implements Ledger {
       } else {
         if (replayState) {
           const result = this.svm.sendTransaction(getTransactionDecoder().decode(Buffer.from(entry.tx, "base64")));
-          if (!(result instanceof FailedTransactionMetadata) !== entry.ok) throw new Error(`Ledger journal does not match its snapshot at entry ${index} (${entry.sig})`);
+          if (!(result instanceof FailedTransactionMetadata) !== entry.ok)
+            throw new Error(`Ledger journal does not match its snapshot at entry ${index} (${entry.sig})`);
           this.transactionsSinceSnapshot += 1;
         }
-        this.remember(entry, VersionedTransaction.deserialize(Buffer.from(entry.tx, "base64")).message.staticAccountKeys.map((key) => key.toBase58()));
+        this.remember(
+          entry,
+          VersionedTransaction.deserialize(Buffer.from(entry.tx, "base64")).message.staticAccountKeys.map((key) => key.toBase58()),
+        );
       }
     });
     this.entries = entries.length;

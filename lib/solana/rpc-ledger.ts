@@ -2,7 +2,16 @@ import { unpackAccount } from "@solana/spl-token";
 import { Connection, PublicKey, SendTransactionError, type Commitment, type Transaction } from "@solana/web3.js";
 import { toBase58 } from "./base58";
 import { associatedTokenAddress } from "./signing";
-import { BLOCKHASH_VALIDITY_BLOCKS, LedgerError, MAX_ACCOUNTS_PER_REQUEST, TOKEN_ACCOUNT_SIZE, type Ledger, type SignatureStatus, type UsdcAccount, type WalletBalances } from "./ledger";
+import {
+  BLOCKHASH_VALIDITY_BLOCKS,
+  LedgerError,
+  MAX_ACCOUNTS_PER_REQUEST,
+  TOKEN_ACCOUNT_SIZE,
+  type Ledger,
+  type SignatureStatus,
+  type UsdcAccount,
+  type WalletBalances,
+} from "./ledger";
 
 /** How far past our `confirmed` block height the tip (another commitment level) may be. */
 const COMMITMENT_MARGIN_BLOCKS = 32;
@@ -67,7 +76,8 @@ export class RpcLedger implements Ledger {
         if ((await this.blockHeight()) > tx.lastValidBlockHeight) {
           throw new LedgerError(`Transaction ${signature} expired: its blockhash is past its last valid block height`, "rejected");
         }
-        if (Date.now() > deadline) throw new LedgerError(`Transaction outcome unknown: not confirmed within ${this.confirmTimeoutMs} ms`, "unknown");
+        if (Date.now() > deadline)
+          throw new LedgerError(`Transaction outcome unknown: not confirmed within ${this.confirmTimeoutMs} ms`, "unknown");
         await new Promise((resolve) => setTimeout(resolve, 400));
       }
     } catch (error) {
@@ -86,7 +96,12 @@ export class RpcLedger implements Ledger {
     // The RPC answers at most 256 signatures a request; history searched (not only recent ones).
     for (let i = 0; i < signatures.length; i += 256) {
       const { value } = await this.connection.getSignatureStatuses(signatures.slice(i, i + 256), { searchTransactionHistory: true });
-      statuses.push(...value.map((status): SignatureStatus => (!status ? "unknown" : status.err ? "failed" : status.confirmationStatus === "processed" ? "unknown" : "confirmed")));
+      statuses.push(
+        ...value.map(
+          (status): SignatureStatus =>
+            !status ? "unknown" : status.err ? "failed" : status.confirmationStatus === "processed" ? "unknown" : "confirmed",
+        ),
+      );
     }
     return statuses;
   }
@@ -139,7 +154,9 @@ export class RpcLedger implements Ledger {
         const usdc = infos[chunk.length + j];
         balances.push({
           solLamports: BigInt(wallet?.lamports ?? 0),
-          usdc: usdc ? { exists: true, amount: unpackAccount(usdcAddresses[j]!, usdc).amount, lamports: BigInt(usdc.lamports) } : { exists: false, amount: 0n, lamports: 0n },
+          usdc: usdc
+            ? { exists: true, amount: unpackAccount(usdcAddresses[j]!, usdc).amount, lamports: BigInt(usdc.lamports) }
+            : { exists: false, amount: 0n, lamports: 0n },
         });
       });
     }

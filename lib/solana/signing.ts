@@ -1,6 +1,6 @@
 import { getAssociatedTokenAddressSync } from "@solana/spl-token";
 import type { Keypair, PublicKey, Transaction } from "@solana/web3.js";
-import { ed25519Sign, ed25519Verify } from "@/lib/crypto/ed25519";
+import { ed25519Sign } from "@/lib/crypto/ed25519";
 
 /**
  * Signs as `Transaction.sign` does — every signature the message requires is made here, by these
@@ -22,7 +22,7 @@ export function signTransaction(tx: Transaction, ...signers: Keypair[]): void {
 export function splitTransactionWire(bytes: Buffer): { signatures: Buffer[]; message: Buffer } | null {
   let count = 0;
   let size = 0;
-  for (;; size += 1) {
+  for (; ; size += 1) {
     const byte = bytes[size];
     if (byte === undefined || size === 3) return null;
     count |= (byte & 0x7f) << (size * 7);

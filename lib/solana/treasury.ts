@@ -6,7 +6,12 @@ import { callFunction, type Database } from "@/lib/db";
 import type { FaucetLedger } from "./ledger";
 
 const treasuryRowSchema = z.object({ public_key: z.string(), secret_encrypted: z.string(), created_at: z.string() }).nullable();
-const storeResultSchema = z.object({ ok: z.boolean(), code: z.string().optional(), public_key: z.string(), replaced: z.boolean().optional() });
+const storeResultSchema = z.object({
+  ok: z.boolean(),
+  code: z.string().optional(),
+  public_key: z.string(),
+  replaced: z.boolean().optional(),
+});
 
 /** The treasury wallet, decrypted; null until one is created or imported. */
 export async function loadTreasury(db: Database, ring: KeyRing): Promise<Keypair | null> {

@@ -70,7 +70,12 @@ export interface CallView extends UsageView {
 /** One call as its caller reads it back: a slow call's output stays readable after the request that started it. */
 export function toCallView(row: UsageRow): CallView {
   const stored = row.status === "succeeded" && row.response ? readStoredOutcome(row.response) : null;
-  const output = stored?.kind === "outcome" && stored.outcome.kind === "succeeded" ? stored.outcome.output : stored?.kind === "legacy" ? (stored.answer.body as { output?: unknown }).output ?? null : null;
+  const output =
+    stored?.kind === "outcome" && stored.outcome.kind === "succeeded"
+      ? stored.outcome.output
+      : stored?.kind === "legacy"
+        ? ((stored.answer.body as { output?: unknown }).output ?? null)
+        : null;
   return { ...toUsageView(row), output: output ?? null };
 }
 
@@ -129,7 +134,12 @@ export async function usagePage(
 }
 
 export function usageSummary(db: Database, scope: UsageScope, range: { from: Date; to: Date }): Promise<UsageSummary> {
-  return callFunction(db, "tdk_usage_summary", { p_account_id: scope.accountId, p_key_id: scope.keyId, p_from: range.from, p_to: range.to }, summarySchema);
+  return callFunction(
+    db,
+    "tdk_usage_summary",
+    { p_account_id: scope.accountId, p_key_id: scope.keyId, p_from: range.from, p_to: range.to },
+    summarySchema,
+  );
 }
 
 export function summaryView(summary: UsageSummary) {
@@ -138,12 +148,27 @@ export function summaryView(summary: UsageSummary) {
     agent_cost_usd: microToUsd(entry.agent_cost_micro),
     developer_cost_usd: microToUsd(entry.developer_cost_micro),
   });
-  return { ...money(summary), by_agent: summary.by_agent.map(money), by_day: summary.by_day.map(money), by_day_agent: summary.by_day_agent.map(money) };
+  return {
+    ...money(summary),
+    by_agent: summary.by_agent.map(money),
+    by_day: summary.by_day.map(money),
+    by_day_agent: summary.by_day_agent.map(money),
+  };
 }
 
 const CSV_COLUMNS = [
-  "created_at", "request_id", "key_id", "agent_id", "agent_name", "status", "agent_cost_usd", "developer_cost_usd",
-  "billed_usd", "tier", "tx_signature", "receipt_id",
+  "created_at",
+  "request_id",
+  "key_id",
+  "agent_id",
+  "agent_name",
+  "status",
+  "agent_cost_usd",
+  "developer_cost_usd",
+  "billed_usd",
+  "tier",
+  "tx_signature",
+  "receipt_id",
 ] as const;
 
 function csvCell(value: unknown): string {

@@ -49,7 +49,12 @@ async function openDatabase(): Promise<{ db: Database; sql: Sql; name: string; c
   const { PGliteDatabase } = await import("@/lib/db/pglite");
   const db = await PGliteDatabase.open(null);
   const raw = (db as unknown as { pg: import("@electric-sql/pglite").PGlite }).pg;
-  return { db, name: "PGlite", sql: (text, values) => raw.query(text, values as unknown[]) as Promise<{ rows: Record<string, unknown>[] }>, close: () => db.close() };
+  return {
+    db,
+    name: "PGlite",
+    sql: (text, values) => raw.query(text, values as unknown[]) as Promise<{ rows: Record<string, unknown>[] }>,
+    close: () => db.close(),
+  };
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -61,7 +66,12 @@ async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
 }
 
 /** Keys inserted in bulk (a wallet each), spread over the accounts; returns their ids in order. */
-async function insertKeys(sql: Sql, accounts: string[], wallets: { publicKey: string; secretEncrypted: string }[], status: "active" | "revoked"): Promise<void> {
+async function insertKeys(
+  sql: Sql,
+  accounts: string[],
+  wallets: { publicKey: string; secretEncrypted: string }[],
+  status: "active" | "revoked",
+): Promise<void> {
   for (let i = 0; i < wallets.length; i += 5_000) {
     const chunk = wallets.slice(i, i + 5_000);
     await sql(
@@ -83,7 +93,9 @@ export async function benchCrons(): Promise<void> {
   const WALLETS = Number(process.env.BENCH_CRON_WALLETS ?? 100_000);
   const NEEDY = Number(process.env.BENCH_CRON_NEEDY ?? 100);
   const database = await openDatabase();
-  console.log(`\n## 10. The top-up and sweep crons over ${WALLETS.toLocaleString("en-US")} wallets each (their routes in process; RpcLedger → the local cluster process; ${database.name})`);
+  console.log(
+    `\n## 10. The top-up and sweep crons over ${WALLETS.toLocaleString("en-US")} wallets each (their routes in process; RpcLedger → the local cluster process; ${database.name})`,
+  );
   const rpc = await startRpcProcess();
   const cronSecret = randomBytes(16).toString("hex");
   try {
@@ -113,19 +125,26 @@ export async function benchCrons(): Promise<void> {
       )
     ).rows.map((row) => String(row.id));
     const unopened = sealKeypair(app.ring, Keypair.generate()).secretEncrypted;
-    const randomWallets = (count: number) => Array.from({ length: count }, () => ({ publicKey: new PublicKey(randomBytes(32)).toBase58(), secretEncrypted: unopened }));
+    const randomWallets = (count: number) =>
+      Array.from({ length: count }, () => ({ publicKey: new PublicKey(randomBytes(32)).toBase58(), secretEncrypted: unopened }));
 
     // Top-up: WALLETS active keys, all but NEEDY stocked above the low-water mark.
     const active = randomWallets(WALLETS);
     const [insertMs] = await timed(() => insertKeys(database.sql, accounts, active, "active"));
     const stocked = active.slice(NEEDY).map((wallet) => new PublicKey(wallet.publicKey));
     // Half the SOL target: the least the cron leaves alone (100,000 × 0.01 SOL would outrun the local faucet's 1,000 SOL).
-    const [stockMs, transactions] = await timed(() => ledger.fundMany(stocked, env.topup.lowWaterUsdcMicro * 2n, env.funding.initialSolLamports / 2n));
-    console.log(`setup: ${WALLETS.toLocaleString("en-US")} keys inserted in ${seconds(insertMs)}; ${stocked.length.toLocaleString("en-US")} wallets stocked on the chain in ${seconds(stockMs)} (${transactions.toLocaleString("en-US")} transactions)`);
+    const [stockMs, transactions] = await timed(() =>
+      ledger.fundMany(stocked, env.topup.lowWaterUsdcMicro * 2n, env.funding.initialSolLamports / 2n),
+    );
+    console.log(
+      `setup: ${WALLETS.toLocaleString("en-US")} keys inserted in ${seconds(insertMs)}; ${stocked.length.toLocaleString("en-US")} wallets stocked on the chain in ${seconds(stockMs)} (${transactions.toLocaleString("en-US")} transactions)`,
+    );
 
     // Side by side: the same 1,000 wallets read one by one (2 requests each) and in batches (50 a request).
     const sample = stocked.slice(0, 1_000);
-    const [oneByOneMs] = await timed(() => Promise.all(sample.map(async (wallet) => [await ledger.getUsdcAccount(wallet), await ledger.getSolBalance(wallet)])));
+    const [oneByOneMs] = await timed(() =>
+      Promise.all(sample.map(async (wallet) => [await ledger.getUsdcAccount(wallet), await ledger.getSolBalance(wallet)])),
+    );
     const [batchedMs] = await timed(() => ledger.getWalletBalances(sample));
     console.log(
       `reading 1,000 wallets: one by one ${seconds(oneByOneMs)} (2,000 requests; × ${WALLETS / 1_000} = ${seconds((oneByOneMs * WALLETS) / 1_000)} for all) · batched ${seconds(batchedMs)} (20 getMultipleAccounts requests)`,
@@ -133,9 +152,12 @@ export async function benchCrons(): Promise<void> {
 
     const cron = (route: (request: NextRequest, context: { params: Promise<Record<string, never>> }) => Promise<Response>, path: string) =>
       timed(async () => {
-        const response = await route(new NextRequest(`http://localhost${path}`, { headers: { authorization: `Bearer ${cronSecret}` } }), { params: Promise.resolve({}) });
+        const response = await route(new NextRequest(`http://localhost${path}`, { headers: { authorization: `Bearer ${cronSecret}` } }), {
+          params: Promise.resolve({}),
+        });
         const body = (await response.json()) as Record<string, unknown>;
-        if (response.status !== 200 || body.ok !== true) throw new Error(`${path} answered ${response.status}: ${JSON.stringify(body).slice(0, 500)}`);
+        if (response.status !== 200 || body.ok !== true)
+          throw new Error(`${path} answered ${response.status}: ${JSON.stringify(body).slice(0, 500)}`);
         return body;
       });
     const [topUpMs, topUp] = await cron(topUpRoute, "/api/cron/treasury-topup");
@@ -147,7 +169,11 @@ export async function benchCrons(): Promise<void> {
     const holders = Array.from({ length: NEEDY }, () => Keypair.generate());
     const revoked = [...holders.map((keypair) => sealKeypair(app.ring, keypair)), ...randomWallets(WALLETS - NEEDY)];
     await insertKeys(database.sql, accounts, revoked, "revoked");
-    await ledger.fundMany(holders.map((keypair) => keypair.publicKey), 1_000_000n, env.funding.initialSolLamports);
+    await ledger.fundMany(
+      holders.map((keypair) => keypair.publicKey),
+      1_000_000n,
+      env.funding.initialSolLamports,
+    );
     const [sweepMs, sweep] = await cron(sweepRoute, "/api/cron/sweep-wallets");
     console.log(
       `sweep-wallets: ${seconds(sweepMs)} (budget 300 s) — checked ${sweep.checked}, swept ${sweep.swept} in ${sweep.transactions} transactions, empty ${sweep.empty}, failed ${sweep.failed}, skipped ${(sweep.skipped as unknown[]).length}`,

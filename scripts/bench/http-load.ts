@@ -56,7 +56,10 @@ export interface LoadOptions {
 /** Runs `scripts/bench/load.mjs` (autocannon) in its own process and reads its one JSON line. */
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(root, "scripts/bench/load.mjs"), JSON.stringify(options)], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [path.join(root, "scripts/bench/load.mjs"), JSON.stringify(options)], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let output = "";
     child.stdout.on("data", (chunk) => (output += chunk));
     child.on("error", reject);
@@ -90,7 +93,11 @@ async function prepareKeys(gatewayEnv: NodeJS.ProcessEnv, count: number): Promis
       if (!account.ok) throw new Error("bench account not created");
       await app.db.call("tdk_set_account_tier", { p_account_id: account.account.id, p_tier: "pro" });
       // $20 and 0.1 SOL a key: more than the calls of every round cost, fees included.
-      const created = await createApiKey({ ...deps, config: { ...deps.config, initialUsdcMicro: 20_000_000n, initialSolLamports: 100_000_000n } }, account.account.id, `load ${i}`);
+      const created = await createApiKey(
+        { ...deps, config: { ...deps.config, initialUsdcMicro: 20_000_000n, initialSolLamports: 100_000_000n } },
+        account.account.id,
+        `load ${i}`,
+      );
       if (!created.ok) throw new Error(`bench key not created: ${created.code}`);
       keys.push(created.apiKey);
     }
@@ -142,7 +149,11 @@ function embeddedShape(databaseUrl: string | null): Shape {
       try {
         const keys = await prepareKeys(env, keysCount);
         const gateway = await startGateway(await freePort(), env, profileArgs());
-        return { url: gateway.url, pid: gateway.pid, keys, stop: async () => (await gateway.stop(), await cleanup()) };
+        const stop = async () => {
+          await gateway.stop();
+          await cleanup();
+        };
+        return { url: gateway.url, pid: gateway.pid, keys, stop };
       } catch (error) {
         await cleanup();
         throw error;
@@ -173,7 +184,14 @@ function clusterShape(databaseUrl: string, redisUrl: string): Shape {
           databaseUrl: database.url,
           redisUrl,
           dataDir,
-          env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: "production", TDK_NEXT_DIST_DIR: DIST_DIR, MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0", CRON_SECRET: randomBytes(16).toString("hex") },
+          env: {
+            PATH: process.env.PATH,
+            HOME: process.env.HOME,
+            NODE_ENV: "production",
+            TDK_NEXT_DIST_DIR: DIST_DIR,
+            MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
+            CRON_SECRET: randomBytes(16).toString("hex"),
+          },
           log: () => {},
         });
         // The keys are made with the gateway's own code against the running cluster's parts.
@@ -182,7 +200,11 @@ function clusterShape(databaseUrl: string, redisUrl: string): Shape {
           throw error;
         });
         const gateway = cluster.gateways[0]!;
-        return { url: gateway.url, pid: gateway.pid, keys, stop: async () => (await cluster.stop(), await cleanup()) };
+        const stop = async () => {
+          await cluster.stop();
+          await cleanup();
+        };
+        return { url: gateway.url, pid: gateway.pid, keys, stop };
       } catch (error) {
         await cleanup();
         throw error;
@@ -195,7 +217,9 @@ const fmt = (result: LoadResult) => {
   const other = Object.entries(result.statuses).filter(([status]) => status !== "200");
   return (
     `${result.perSecond.toFixed(1).padStart(7)} req/s · p50 ${String(result.p50).padStart(4)} ms · p99 ${String(result.p99).padStart(4)} ms` +
-    (other.length || result.errors ? ` · not 200: ${other.map(([status, n]) => `${n}× ${status}`).join(", ")}${result.errors ? ` ${result.errors} errors` : ""}` : "")
+    (other.length || result.errors
+      ? ` · not 200: ${other.map(([status, n]) => `${n}× ${status}`).join(", ")}${result.errors ? ` ${result.errors} errors` : ""}`
+      : "")
   );
 };
 
@@ -227,10 +251,11 @@ async function measureShape(shape: Shape, keysCount: number) {
     }
     const best = (name: string) => Math.max(...(results.get(name) ?? []).map((result) => result.perSecond));
     const paid = best("paid call");
-    if (!only) console.log(
-      `best of ${rounds}: floor ${best("floor").toFixed(1)} req/s · key-auth ${best("key-auth").toFixed(1)} req/s · paid call ${paid.toFixed(1)} calls/s ` +
-        `(target ≥ 200) = ${((paid / best("floor")) * 100).toFixed(1)}% of the floor (target ≥ 40%); ${connections} connections, ${keys.length} keys, ${seconds} s a round`,
-    );
+    if (!only)
+      console.log(
+        `best of ${rounds}: floor ${best("floor").toFixed(1)} req/s · key-auth ${best("key-auth").toFixed(1)} req/s · paid call ${paid.toFixed(1)} calls/s ` +
+          `(target ≥ 200) = ${((paid / best("floor")) * 100).toFixed(1)}% of the floor (target ≥ 40%); ${connections} connections, ${keys.length} keys, ${seconds} s a round`,
+      );
 
     // RSS after every quarter of 10,000 more paid calls: a leak grows in every quarter, the V8 heap
     // and the allocator's high-water mark grow at first and then level off.
@@ -244,7 +269,9 @@ async function measureShape(shape: Shape, keysCount: number) {
         done += last.requests;
         points.push(`${(await rssMb(gateway.pid)).toFixed(1)} MB`);
       }
-      console.log(`server RSS over ${done.toLocaleString("en-US")} more paid calls, every quarter: ${points.join(" → ")} (last quarter: ${fmt(last!)})`);
+      console.log(
+        `server RSS over ${done.toLocaleString("en-US")} more paid calls, every quarter: ${points.join(" → ")} (last quarter: ${fmt(last!)})`,
+      );
     }
   } finally {
     await gateway.stop();
@@ -254,14 +281,17 @@ async function measureShape(shape: Shape, keysCount: number) {
 export async function benchHttpLoad(): Promise<void> {
   console.log("\n## 9. HTTP load on a production build (next start), autocannon in its own process");
   const log = (line: string) => console.log(line);
-  ensureBuild({ ...process.env, NEXT_TELEMETRY_DISABLED: "1", TDK_ALLOW_EMBEDDED: "1", TDK_NEXT_DIST_DIR: DIST_DIR }, log, { force: process.env.BENCH_HTTP_REBUILD !== "0" });
+  ensureBuild({ ...process.env, NEXT_TELEMETRY_DISABLED: "1", TDK_ALLOW_EMBEDDED: "1", TDK_NEXT_DIST_DIR: DIST_DIR }, log, {
+    force: process.env.BENCH_HTTP_REBUILD !== "0",
+  });
   const keysCount = Number(process.env.BENCH_HTTP_KEYS ?? 16);
   const shapes = [embeddedShape(null)];
   const databaseUrl = process.env.BENCH_DATABASE_URL;
   const redisUrl = process.env.TEST_REDIS_URL;
   if (databaseUrl) shapes.push(embeddedShape(databaseUrl));
   if (databaseUrl && redisUrl) shapes.push(clusterShape(databaseUrl, redisUrl));
-  if (!databaseUrl || !redisUrl) console.log("(set BENCH_DATABASE_URL, and TEST_REDIS_URL, for the same on PostgreSQL and on the production shape)");
+  if (!databaseUrl || !redisUrl)
+    console.log("(set BENCH_DATABASE_URL, and TEST_REDIS_URL, for the same on PostgreSQL and on the production shape)");
   // BENCH_HTTP_SHAPES=embedded (or production) measures those shapes only.
   const onlyShapes = process.env.BENCH_HTTP_SHAPES?.split(",").map((name) => name.trim());
   const chosen = shapes.filter((shape) => !onlyShapes || onlyShapes.some((prefix) => shape.name.startsWith(prefix)));

@@ -22,7 +22,9 @@ const result = await autocannon({
     const headers = config.keys ? { ...baseHeaders, authorization: `Bearer ${config.keys[index % config.keys.length]}` } : baseHeaders;
     const bodies = config.bodies ?? [undefined];
     // Each connection starts at its own body, so that neighbours do not pay the same agent at once.
-    const requests = bodies.map((_, i) => bodies[(index + i) % bodies.length]).map((body) => ({ method: config.method ?? "GET", headers, body: body && JSON.stringify(body) }));
+    const requests = bodies
+      .map((_, i) => bodies[(index + i) % bodies.length])
+      .map((body) => ({ method: config.method ?? "GET", headers, body: body && JSON.stringify(body) }));
     client.setRequests(requests);
     client.on("response", (statusCode) => {
       statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;

@@ -15,7 +15,7 @@ import path from "node:path";
 import { Keypair } from "@solana/web3.js";
 import pg from "pg";
 import type { Database } from "@/lib/db";
-import { usageResponse } from "@/lib/usage/respond";
+import { usageResponse } from "@/lib/http/usage-response";
 import { usagePage, usageSummary, type UsageScope } from "@/lib/usage/usage";
 
 type Sql = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
@@ -59,7 +59,15 @@ async function databases(): Promise<Backend[]> {
         const temp = await createTempDatabase(base);
         const db = await PostgresDatabase.open(temp.url);
         const pool = new pg.Pool({ connectionString: temp.url, max: 2 });
-        return { db, sql: ((text, values) => pool.query(text, values as unknown[])) as Sql, close: async () => (await pool.end(), await db.close(), await temp.drop()) };
+        return {
+          db,
+          sql: ((text, values) => pool.query(text, values as unknown[])) as Sql,
+          close: async () => {
+            await pool.end();
+            await db.close();
+            await temp.drop();
+          },
+        };
       },
     });
   }
@@ -82,11 +90,17 @@ const msText = (value: number) => `${value.toFixed(1)} ms`.padStart(10);
 export async function benchUsageScale(): Promise<void> {
   const ROWS = Number(process.env.BENCH_USAGE_ROWS ?? 1_000_000);
   const RUNS = 20;
-  console.log(`\n## 11. An account with ${ROWS.toLocaleString("en-US")} usage rows (365 days, 10 keys, 5 agents): p50 of ${RUNS} (target ≤ 200 ms)`);
+  console.log(
+    `\n## 11. An account with ${ROWS.toLocaleString("en-US")} usage rows (365 days, 10 keys, 5 agents): p50 of ${RUNS} (target ≤ 200 ms)`,
+  );
   for (const backend of await databases()) {
     const { db, sql, close } = await backend.open();
     try {
-      const [accountRow] = (await sql(`insert into tdk_accounts (email, password_hash, tier) values ($1, '$2a$10$' || repeat('x', 53), 'paid') returning id`, [`usage-${randomBytes(4).toString("hex")}@example.com`])).rows;
+      const [accountRow] = (
+        await sql(`insert into tdk_accounts (email, password_hash, tier) values ($1, '$2a$10$' || repeat('x', 53), 'paid') returning id`, [
+          `usage-${randomBytes(4).toString("hex")}@example.com`,
+        ])
+      ).rows;
       const accountId = String(accountRow!.id);
       const keys: string[] = [];
       for (let i = 0; i < 10; i += 1) {
@@ -116,7 +130,9 @@ export async function benchUsageScale(): Promise<void> {
       await sql("analyze tdk_usage");
       await sql("analyze tdk_usage_daily");
       await sql(await summaryFromRowsFunction());
-      console.log(`${backend.name}: ${ROWS.toLocaleString("en-US")} rows inserted in ${((performance.now() - insertStarted) / 1000).toFixed(1)} s (roll-ups kept by the trigger)`);
+      console.log(
+        `${backend.name}: ${ROWS.toLocaleString("en-US")} rows inserted in ${((performance.now() - insertStarted) / 1000).toFixed(1)} s (roll-ups kept by the trigger)`,
+      );
 
       const DAY = 86_400_000;
       const now = new Date();
@@ -127,7 +143,12 @@ export async function benchUsageScale(): Promise<void> {
       const account: UsageScope = { accountId, keyId: null };
       const key: UsageScope = { accountId, keyId: keys[0]! };
       const fromRows = (scope: UsageScope, range: { from: Date; to: Date }) =>
-        sql("select bench_usage_summary_rows($1, $2, $3, $4) as result", [scope.accountId, scope.keyId, range.from.toISOString(), range.to.toISOString()]);
+        sql("select bench_usage_summary_rows($1, $2, $3, $4) as result", [
+          scope.accountId,
+          scope.keyId,
+          range.from.toISOString(),
+          range.to.toISOString(),
+        ]);
 
       const dashboard = await p50Of(RUNS, () =>
         Promise.all([
@@ -138,9 +159,15 @@ export async function benchUsageScale(): Promise<void> {
         ]),
       );
       const dashboardRows = await p50Of(RUNS, () =>
-        Promise.all([fromRows(account, { from: todayStart, to: end }), fromRows(account, { from: monthStart, to: end }), fromRows(account, { from: chartStart, to: end })]),
+        Promise.all([
+          fromRows(account, { from: todayStart, to: end }),
+          fromRows(account, { from: monthStart, to: end }),
+          fromRows(account, { from: chartStart, to: end }),
+        ]),
       );
-      console.log(`  ${"dashboard reads (3 summaries + last 20)".padEnd(40)} ${msText(dashboard)}   · its 3 summaries from the rows (before): ${msText(dashboardRows)}`);
+      console.log(
+        `  ${"dashboard reads (3 summaries + last 20)".padEnd(40)} ${msText(dashboard)}   · its 3 summaries from the rows (before): ${msText(dashboardRows)}`,
+      );
       const yearAgo = new Date(now.getTime() - 365 * DAY).toISOString();
       const cases: [string, UsageScope, Record<string, string>][] = [
         ["usage endpoint, account, 30 days", account, {}],
@@ -158,7 +185,9 @@ export async function benchUsageScale(): Promise<void> {
         const from = params.from ? new Date(params.from) : new Date(end.getTime() - 30 * DAY);
         const summary = await p50Of(RUNS, () => usageSummary(db, scope, { from, to: end }));
         const before = await p50Of(RUNS, () => fromRows(scope, { from, to: end }));
-        console.log(`  ${name.padEnd(40)} ${msText(answer)}   · its summary: from the roll-ups ${msText(summary)}, from the rows (before) ${msText(before)}`);
+        console.log(
+          `  ${name.padEnd(40)} ${msText(answer)}   · its summary: from the roll-ups ${msText(summary)}, from the rows (before) ${msText(before)}`,
+        );
       }
     } finally {
       await close();

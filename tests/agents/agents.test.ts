@@ -34,7 +34,7 @@ describe("X-Tetto-Signature", () => {
   it("verifies a fresh signature of this exact body only", () => {
     const header = signAgentRequest(secret, body);
     expect(verifyAgentRequest(secret, body, header)).toBe(true);
-    expect(verifyAgentRequest(secret, body + " ", header)).toBe(false);
+    expect(verifyAgentRequest(secret, `${body} `, header)).toBe(false);
     expect(verifyAgentRequest("other-secret", body, header)).toBe(false);
     expect(verifyAgentRequest(secret, body, null)).toBe(false);
     expect(verifyAgentRequest(secret, body, "t=1,v1=zz")).toBe(false);
@@ -45,13 +45,24 @@ describe("X-Tetto-Signature", () => {
   it("an agent refuses an unsigned or forged request and runs nothing", async () => {
     const store = new Map<string, Map<string, string>>();
     const agent = createMemoryAgent(store);
-    const raw = JSON.stringify({ input: { action: "store", key: "k", value: "v" }, tetto_context: { caller_wallet: "W", caller_agent_id: null, intent_id: "i", timestamp: 0, version: "1" } });
-    const forged = await serveAgent(agent, secret, new Request("https://agent.local", { method: "POST", body: raw, headers: { "x-tetto-signature": signAgentRequest("wrong", raw) } }));
+    const raw = JSON.stringify({
+      input: { action: "store", key: "k", value: "v" },
+      tetto_context: { caller_wallet: "W", caller_agent_id: null, intent_id: "i", timestamp: 0, version: "1" },
+    });
+    const forged = await serveAgent(
+      agent,
+      secret,
+      new Request("https://agent.local", { method: "POST", body: raw, headers: { "x-tetto-signature": signAgentRequest("wrong", raw) } }),
+    );
     expect(forged.status).toBe(401);
     const unsigned = await serveAgent(agent, secret, new Request("https://agent.local", { method: "POST", body: raw }));
     expect(unsigned.status).toBe(401);
     expect(store.size).toBe(0);
-    const signed = await serveAgent(agent, secret, new Request("https://agent.local", { method: "POST", body: raw, headers: { "x-tetto-signature": signAgentRequest(secret, raw) } }));
+    const signed = await serveAgent(
+      agent,
+      secret,
+      new Request("https://agent.local", { method: "POST", body: raw, headers: { "x-tetto-signature": signAgentRequest(secret, raw) } }),
+    );
     expect(signed.status).toBe(200);
     expect(store.get("W")?.get("k")).toBe("v");
   });
@@ -98,7 +109,9 @@ describe("marketplace client", () => {
       throw new TypeError("fetch failed");
     });
     await expect(down.listAgents()).rejects.toThrow(/unreachable/);
-    const refused = new MarketplaceClient("https://m", async () => Response.json({ ok: false, error: "Input validation failed" }, { status: 400 }));
+    const refused = new MarketplaceClient("https://m", async () =>
+      Response.json({ ok: false, error: "Input validation failed" }, { status: 400 }),
+    );
     expect(await refused.buildTransaction("a1", "payer", {})).toEqual({ ok: false, error: "Input validation failed", httpStatus: 400 });
   });
 });

@@ -21,7 +21,17 @@ let app: AppContext;
 
 beforeAll(async () => {
   rpc = await startRpcProcess();
-  market = await startPartProcess("local-marketplace.ts", "marketplace", ["--rpc", rpc.url, "--port", "0", "--calls-per-wallet", "0", "--time-scale", String(SCALE), "--test-agents"]);
+  market = await startPartProcess("local-marketplace.ts", "marketplace", [
+    "--rpc",
+    rpc.url,
+    "--port",
+    "0",
+    "--calls-per-wallet",
+    "0",
+    "--time-scale",
+    String(SCALE),
+    "--test-agents",
+  ]);
   app = await createTestApp({
     chain: rpc,
     remoteMarketplace: { url: market.url, protocolWallet: market.details.protocol_wallet!, client: { timeoutMs: 1_000, catalogTtlMs: 0 } },
@@ -33,7 +43,10 @@ afterAll(async () => {
 });
 
 const store = (key: string) => ({ agent_id: "warmmemory", input: { action: "store", key, value: "v" } });
-const scaled = (deps: ReturnType<typeof callDeps>) => ({ ...deps, callTimeoutMs: (agent: Parameters<typeof agentTimeoutMs>[0]) => agentTimeoutMs(agent) * SCALE + 300 });
+const scaled = (deps: ReturnType<typeof callDeps>) => ({
+  ...deps,
+  callTimeoutMs: (agent: Parameters<typeof agentTimeoutMs>[0]) => agentTimeoutMs(agent) * SCALE + 300,
+});
 
 async function ownerBalance(name: string): Promise<bigint> {
   const [agent] = (await app.agents.client.listAgents()).filter((entry) => entry.name === name);
@@ -79,7 +92,11 @@ describe("the marketplace over HTTP, on the local cluster", () => {
     expect(res.status).toBe(502);
     expect(res.json.error).toMatchObject({ code: "agent_failed", paid: true });
     expect(before - (await app.ledger.getUsdcBalance(wallet))).toBe(1_000n);
-    const [row] = await sql<{ status: string; billing_status: string }>(app.db, "select status, billing_status from tdk_usage where api_key_id = $1", [key.id]);
+    const [row] = await sql<{ status: string; billing_status: string }>(
+      app.db,
+      "select status, billing_status from tdk_usage where api_key_id = $1",
+      [key.id],
+    );
     expect(row).toEqual({ status: "agent_failed", billing_status: "not_billable" });
 
     const retry = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("reset"), headers });

@@ -46,9 +46,17 @@ async function callWith(agents: AppContext["agents"], apiKey: string, label: str
   const before = { usdc: await app.ledger.getUsdcBalance(wallet), sol: await app.ledger.getSolBalance(wallet) };
   const logs: string[] = [];
   const requestId = `req_${label}_${Date.now()}`;
-  const answer = await paidCallAnswer({ ...callDeps(app), agents, log: (line) => logs.push(line) }, key, { requestId, body, idempotencyKey: null });
+  const answer = await paidCallAnswer({ ...callDeps(app), agents, log: (line) => logs.push(line) }, key, {
+    requestId,
+    body,
+    idempotencyKey: null,
+  });
   const after = { usdc: await app.ledger.getUsdcBalance(wallet), sol: await app.ledger.getSolBalance(wallet) };
-  const [row] = await sql<{ status: string; tx_signature: string | null }>(app.db, "select status, tx_signature from tdk_usage where request_id = $1", [requestId]);
+  const [row] = await sql<{ status: string; tx_signature: string | null }>(
+    app.db,
+    "select status, tx_signature from tdk_usage where request_id = $1",
+    [requestId],
+  );
   return { answer, logs: logs.join("\n"), lost: { usdc: before.usdc - after.usdc, sol: before.sol - after.sol }, row, requestId };
 }
 
@@ -67,16 +75,25 @@ describe("compute budget", () => {
   it("refuses the priority-fee drain: a 1.4M compute-unit limit at a high price would have burned 8.4M lamports of a $0.001 call", async () => {
     const { apiKey } = await createKeyedAccount(app, { label: "drain" });
     const drain = tamperedPayments(app, (tx) => {
-      tx.instructions.unshift(ComputeBudgetProgram.setComputeUnitLimit({ units: 1_400_000 }), ComputeBudgetProgram.setComputeUnitPrice({ microLamports: 6_000_000 }));
+      tx.instructions.unshift(
+        ComputeBudgetProgram.setComputeUnitLimit({ units: 1_400_000 }),
+        ComputeBudgetProgram.setComputeUnitPrice({ microLamports: 6_000_000 }),
+      );
       return tx;
     });
-    expectRefusedBeforeSigning(await callWith(drain, apiKey, "drain"), /8400000 lamports of priority fee, above this gateway's ceiling of 10000/);
+    expectRefusedBeforeSigning(
+      await callWith(drain, apiKey, "drain"),
+      /8400000 lamports of priority fee, above this gateway's ceiling of 10000/,
+    );
   });
 
   it("refuses a second compute-unit limit or price, and any other compute-budget instruction", async () => {
     const { apiKey } = await createKeyedAccount(app, { label: "budget" });
     const twoLimits = tamperedPayments(app, (tx) => {
-      tx.instructions.unshift(ComputeBudgetProgram.setComputeUnitLimit({ units: 1_000 }), ComputeBudgetProgram.setComputeUnitLimit({ units: 1_400_000 }));
+      tx.instructions.unshift(
+        ComputeBudgetProgram.setComputeUnitLimit({ units: 1_000 }),
+        ComputeBudgetProgram.setComputeUnitLimit({ units: 1_400_000 }),
+      );
       return tx;
     });
     expectRefusedBeforeSigning(await callWith(twoLimits, apiKey, "two-limits"), /a second compute-unit limit/);
@@ -88,7 +105,10 @@ describe("compute budget", () => {
   });
 
   it("signs a modest compute budget within the ceiling, and the wallet pays exactly base fee + priority fee", async () => {
-    const modest = await createTestApp({ agents: [createMemoryAgent()], marketplace: { computeBudget: { units: 50_000, microLamports: 100_000 } } });
+    const modest = await createTestApp({
+      agents: [createMemoryAgent()],
+      marketplace: { computeBudget: { units: 50_000, microLamports: 100_000 } },
+    });
     try {
       const { apiKey, key } = await createKeyedAccount(modest, { label: "modest" });
       const wallet = new PublicKey(key.wallet.public_key);
@@ -117,7 +137,12 @@ describe("rent", () => {
     await ledger.fund(sink, 0n, 0n);
     const { blockhash, lastValidBlockHeight } = await ledger.latestBlockhash();
     const close = new Transaction({ feePayer: owner.publicKey, blockhash, lastValidBlockHeight }).add(
-      createTransferInstruction(ownerAccount, getAssociatedTokenAddressSync(mint, sink, true), owner.publicKey, await ledger.getUsdcBalance(owner.publicKey)),
+      createTransferInstruction(
+        ownerAccount,
+        getAssociatedTokenAddressSync(mint, sink, true),
+        owner.publicKey,
+        await ledger.getUsdcBalance(owner.publicKey),
+      ),
       createCloseAccountInstruction(ownerAccount, owner.publicKey, owner.publicKey),
     );
     close.sign(owner);
@@ -155,7 +180,10 @@ describe("the split and the signers", () => {
       setAmount(1, 0n); // protocol
       return tx;
     });
-    expectRefusedBeforeSigning(await callWith(greedy, apiKey, "split"), /splits the price 1000 to the owner and 0 to the protocol; fee_bps 1000 says 900 and 100/);
+    expectRefusedBeforeSigning(
+      await callWith(greedy, apiKey, "split"),
+      /splits the price 1000 to the owner and 0 to the protocol; fee_bps 1000 says 900 and 100/,
+    );
   });
 
   it("reads the signers from the message header: a header asking for two signers is refused, whatever the wire's signature list says", async () => {
@@ -181,10 +209,20 @@ describe("the split and the signers", () => {
 
 describe("which agent is paid", () => {
   const squatted: LocalAgentDefinition = createMemoryAgent();
-  const squatter: LocalAgentDefinition = { ...createTextStatsAgent(), id: "0b1e6c2d-0000-4000-8000-00000000aa01", name: squatted.id, owner: Keypair.generate() };
+  const squatter: LocalAgentDefinition = {
+    ...createTextStatsAgent(),
+    id: "0b1e6c2d-0000-4000-8000-00000000aa01",
+    name: squatted.id,
+    owner: Keypair.generate(),
+  };
   const twinA: LocalAgentDefinition = { ...createTextStatsAgent(), id: "0b1e6c2d-0000-4000-8000-00000000aa02", name: "twin" };
   const twinB: LocalAgentDefinition = { ...createTextStatsAgent(), id: "0b1e6c2d-0000-4000-8000-00000000aa03", name: "Twin" };
-  const retired: LocalAgentDefinition = { ...createTextStatsAgent(), id: "0b1e6c2d-0000-4000-8000-00000000aa04", name: "retired", status: "inactive" };
+  const retired: LocalAgentDefinition = {
+    ...createTextStatsAgent(),
+    id: "0b1e6c2d-0000-4000-8000-00000000aa04",
+    name: "retired",
+    status: "inactive",
+  };
 
   it("by id first: an agent named with another agent's UUID never captures its calls; a shared name is ambiguous; an inactive agent is refused", async () => {
     // The squatter is listed first: a first-match lookup by id *or* name would pick it.
@@ -194,7 +232,10 @@ describe("which agent is paid", () => {
       const wallet = new PublicKey(key.wallet.public_key);
       const squatterBefore = await market.ledger.getUsdcBalance(squatter.owner!.publicKey);
 
-      const byId = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: squatted.id, input: { action: "store", key: "k", value: "v" } } });
+      const byId = await callRoute(call.POST, "POST", "/", {
+        bearer: apiKey,
+        body: { agent_id: squatted.id, input: { action: "store", key: "k", value: "v" } },
+      });
       expect(byId.status).toBe(200);
       expect(byId.json.usage).toMatchObject({ agent_id: squatted.id, agent_name: "warmmemory" });
       expect(await market.ledger.getUsdcBalance(squatter.owner!.publicKey)).toBe(squatterBefore);
@@ -204,7 +245,9 @@ describe("which agent is paid", () => {
       expect(ambiguous.status).toBe(409);
       expect(ambiguous.json.error).toMatchObject({ code: "ambiguous_agent", paid: false });
       expect(ambiguous.json.error.ids.sort()).toEqual([twinA.id, twinB.id].sort());
-      expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: twinB.id, input: { text: "hello" } } })).status).toBe(200);
+      expect(
+        (await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: twinB.id, input: { text: "hello" } } })).status,
+      ).toBe(200);
 
       const usdcBeforeInactive = await market.ledger.getUsdcBalance(wallet);
       for (const agentId of [retired.id, "retired"]) {
@@ -215,7 +258,9 @@ describe("which agent is paid", () => {
       expect(await market.ledger.getUsdcBalance(wallet)).toBe(usdcBeforeInactive);
       expect(usdcBeforeInactive).toBe(usdc - 2_000n); // only the call to twinB was paid since
       // Refused before anything was reserved: no usage row for the ambiguous or inactive calls.
-      const rows = await sql<{ agent_id: string }>(market.db, "select agent_id from tdk_usage where api_key_id = $1 order by created_at", [key.id]);
+      const rows = await sql<{ agent_id: string }>(market.db, "select agent_id from tdk_usage where api_key_id = $1 order by created_at", [
+        key.id,
+      ]);
       expect(rows.map((row) => row.agent_id)).toEqual([squatted.id, twinB.id]);
     } finally {
       setAppContext(app);

@@ -21,7 +21,9 @@ async function accountCount(): Promise<number> {
 describe("POST /api/tdk/auth/register", () => {
   it("creates an account and answers 201 without the password hash", async () => {
     const email = uniqueEmail();
-    const res = await callRoute(register.POST, "POST", "/api/tdk/auth/register", { body: { email: `  ${email.toUpperCase()} `, password: strongPassword } });
+    const res = await callRoute(register.POST, "POST", "/api/tdk/auth/register", {
+      body: { email: `  ${email.toUpperCase()} `, password: strongPassword },
+    });
     expect(res.status).toBe(201);
     expect(res.json.account).toMatchObject({ email, tier: "free" });
     expect(res.json.account.id).toMatch(/^[0-9a-f-]{36}$/);
@@ -58,8 +60,13 @@ describe("POST /api/tdk/auth/register", () => {
   });
 
   it("answers 400 for malformed JSON, 415 for another content type, 413 for a huge body", async () => {
-    expect((await callRoute(register.POST, "POST", "/", { rawBody: "{nope", headers: { "content-type": "application/json" } })).json.error.code).toBe("invalid_json");
-    const form = await callRoute(register.POST, "POST", "/", { rawBody: "email=a", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expect(
+      (await callRoute(register.POST, "POST", "/", { rawBody: "{nope", headers: { "content-type": "application/json" } })).json.error.code,
+    ).toBe("invalid_json");
+    const form = await callRoute(register.POST, "POST", "/", {
+      rawBody: "email=a",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(form.status).toBe(415);
     const huge = await callRoute(register.POST, "POST", "/", { body: { email: "x@example.com", password: "a1".repeat(20_000) } });
     expect(huge.status).toBe(413);
@@ -122,7 +129,12 @@ describe("POST /api/tdk/auth/login and /logout", () => {
     const target = uniqueEmail("victim");
     let last = 0;
     for (let i = 0; i < 11; i += 1) {
-      last = (await callRoute(login.POST, "POST", "/", { body: { email: target, password: `guess-${i}-xx` }, headers: { "x-forwarded-for": `192.0.2.${i}` } })).status;
+      last = (
+        await callRoute(login.POST, "POST", "/", {
+          body: { email: target, password: `guess-${i}-xx` },
+          headers: { "x-forwarded-for": `192.0.2.${i}` },
+        })
+      ).status;
     }
     expect(last).toBe(429);
   });

@@ -31,7 +31,12 @@ const store = (key: string, value: string) => ({ agent_id: "warmmemory", input: 
 const get = (key: string) => ({ agent_id: "warmmemory", input: { action: "get", key } });
 
 async function usageRows(keyId: string) {
-  const rows = (await (app.db as any).pg.query("select status, agent_cost_micro::int as cost, developer_cost_micro::int as dev, tx_signature, billing_status from tdk_usage where api_key_id = $1 order by created_at", [keyId])).rows;
+  const rows = (
+    await (app.db as any).pg.query(
+      "select status, agent_cost_micro::int as cost, developer_cost_micro::int as dev, tx_signature, billing_status from tdk_usage where api_key_id = $1 order by created_at",
+      [keyId],
+    )
+  ).rows;
   return rows as { status: string; cost: number; dev: number; tx_signature: string | null; billing_status: string }[];
 }
 
@@ -55,7 +60,9 @@ describe("POST /api/tdk/v1/call: a paid call", () => {
     expect(Number(res.headers.get("x-ratelimit-reset"))).toBeGreaterThan(Date.now() / 1000);
     expect(await app.ledger.getSignatureStatus(res.json.usage.tx_signature)).toBe("confirmed");
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(before - 1_000n);
-    expect(await usageRows(key.id)).toEqual([{ status: "succeeded", cost: 1000, dev: 1500, tx_signature: res.json.usage.tx_signature, billing_status: "unreported" }]);
+    expect(await usageRows(key.id)).toEqual([
+      { status: "succeeded", cost: 1000, dev: 1500, tx_signature: res.json.usage.tx_signature, billing_status: "unreported" },
+    ]);
 
     const read = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: get("user:prefs") });
     expect(read.json.output).toEqual({ found: true, key: "user:prefs", value: '{"theme":"dark"}' });
@@ -63,10 +70,16 @@ describe("POST /api/tdk/v1/call: a paid call", () => {
 
   it("accepts the agent's UUID as well as its name, case-insensitively", async () => {
     const { apiKey } = await createKeyedAccount(app);
-    const byId = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: "3b8e1f27-6c4a-4d09-b5e2-7a1c9d3f5e22", input: { text: "One two. Three!" } } });
+    const byId = await callRoute(call.POST, "POST", "/", {
+      bearer: apiKey,
+      body: { agent_id: "3b8e1f27-6c4a-4d09-b5e2-7a1c9d3f5e22", input: { text: "One two. Three!" } },
+    });
     expect(byId.status).toBe(200);
     expect(byId.json.output).toMatchObject({ words: 3, sentences: 2 });
-    expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: "SENTIMENT", input: { text: "great and fast" } } })).json.output).toEqual({
+    expect(
+      (await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: "SENTIMENT", input: { text: "great and fast" } } })).json
+        .output,
+    ).toEqual({
       label: "positive",
       score: 1,
     });
@@ -107,7 +120,7 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
     expect(none.json.error.code).toBe("unauthorized");
     expect(none.headers.get("x-ratelimit-limit")).toBeTruthy();
     expect(none.headers.get("x-request-id")).toBe(none.json.error.request_id);
-    const unknown = await callRoute(call.POST, "POST", "/", { bearer: "tk_test_" + "1".repeat(44), body: store("k", "v") });
+    const unknown = await callRoute(call.POST, "POST", "/", { bearer: `tk_test_${"1".repeat(44)}`, body: store("k", "v") });
     expect(unknown.json.error.code).toBe("invalid_api_key");
     const revoked = await createKeyedAccount(app);
     await (app.db as any).pg.query("select tdk_revoke_api_key($1, $2)", [revoked.accountId, revoked.key.id]);
@@ -118,7 +131,9 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
 
   it("403 for a suspended key", async () => {
     const suspended = await createKeyedAccount(app);
-    await (app.db as any).pg.query("update tdk_api_keys set status = 'suspended', suspended_reason = 'payment_failed' where id = $1", [suspended.key.id]);
+    await (app.db as any).pg.query("update tdk_api_keys set status = 'suspended', suspended_reason = 'payment_failed' where id = $1", [
+      suspended.key.id,
+    ]);
     const res = await callRoute(call.POST, "POST", "/", { bearer: suspended.apiKey, body: store("k", "v") });
     expect(res.status).toBe(403);
     expect(res.json.error).toMatchObject({ code: "key_suspended", reason: "payment_failed" });
@@ -137,15 +152,25 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(Object.keys(res.json.error.fields)).toContain(field);
     }
-    expect((await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, rawBody: "{", headers: { "content-type": "application/json" } })).json.error.code).toBe("invalid_json");
-    const badIdem = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: store("k", "v"), headers: { "idempotency-key": "x".repeat(300) } });
+    expect(
+      (await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, rawBody: "{", headers: { "content-type": "application/json" } }))
+        .json.error.code,
+    ).toBe("invalid_json");
+    const badIdem = await callRoute(call.POST, "POST", "/", {
+      bearer: caller.apiKey,
+      body: store("k", "v"),
+      headers: { "idempotency-key": "x".repeat(300) },
+    });
     expect(badIdem.status).toBe(400);
 
     const unknown = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "no-such-agent", input: {} } });
     expect(unknown.status).toBe(404);
     expect(unknown.json.error.code).toBe("unknown_agent");
 
-    const refused = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "explode" } } });
+    const refused = await callRoute(call.POST, "POST", "/", {
+      bearer: caller.apiKey,
+      body: { agent_id: "warmmemory", input: { action: "explode" } },
+    });
     expect(refused.status).toBe(400);
     expect(refused.json.error).toMatchObject({ code: "invalid_agent_input", paid: false });
     expect(refused.json.error.message).toMatch(/Input validation failed/);
@@ -175,13 +200,15 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
     const quotaApp = await createTestApp({ env: { FREE_MONTHLY_QUOTA: "2" } });
     try {
       const { apiKey } = await createKeyedAccount(quotaApp);
-      for (let i = 0; i < 2; i += 1) expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store(`k${i}`, "v") })).status).toBe(200);
+      for (let i = 0; i < 2; i += 1)
+        expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store(`k${i}`, "v") })).status).toBe(200);
       const res = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("k3", "v") });
       expect(res.status).toBe(402);
       expect(res.json.error).toMatchObject({ code: "quota_exceeded", limit: 2, used: 2 });
       // A paid account has no monthly quota.
       const paid = await createKeyedAccount(quotaApp, { tier: "paid" });
-      for (let i = 0; i < 3; i += 1) expect((await callRoute(call.POST, "POST", "/", { bearer: paid.apiKey, body: store(`k${i}`, "v") })).status).toBe(200);
+      for (let i = 0; i < 3; i += 1)
+        expect((await callRoute(call.POST, "POST", "/", { bearer: paid.apiKey, body: store(`k${i}`, "v") })).status).toBe(200);
     } finally {
       setAppContext(app);
     }
@@ -195,8 +222,18 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
       expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("a", "1") })).status).toBe(200);
       const res = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("b", "2") });
       expect(res.status).toBe(402);
-      expect(res.json.error).toMatchObject({ code: "insufficient_balance", available_usd: "0.000500", required_usd: "0.001000", topup: "key_cap_reached" });
-      const account = (await (poorApp.db as any).pg.query("select ops_this_month from tdk_accounts a join tdk_api_keys k on k.account_id = a.id where k.id = $1", [key.id])).rows[0];
+      expect(res.json.error).toMatchObject({
+        code: "insufficient_balance",
+        available_usd: "0.000500",
+        required_usd: "0.001000",
+        topup: "key_cap_reached",
+      });
+      const account = (
+        await (poorApp.db as any).pg.query(
+          "select ops_this_month from tdk_accounts a join tdk_api_keys k on k.account_id = a.id where k.id = $1",
+          [key.id],
+        )
+      ).rows[0];
       expect(account.ops_this_month).toBe(1);
     } finally {
       setAppContext(app);
@@ -212,7 +249,12 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
       expect(await lowApp.ledger.getUsdcBalance(wallet)).toBe(0n);
       expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("b", "2") })).status).toBe(200);
       expect(await lowApp.ledger.getUsdcBalance(wallet)).toBe(4_000n);
-      const fundings = (await (lowApp.db as any).pg.query("select reason, status, usdc_micro::int as usdc from tdk_wallet_fundings where api_key_id = $1 order by created_at", [key.id])).rows;
+      const fundings = (
+        await (lowApp.db as any).pg.query(
+          "select reason, status, usdc_micro::int as usdc from tdk_wallet_fundings where api_key_id = $1 order by created_at",
+          [key.id],
+        )
+      ).rows;
       expect(fundings).toEqual([
         { reason: "initial", status: "confirmed", usdc: 1000 },
         { reason: "topup", status: "confirmed", usdc: 5000 },

@@ -70,7 +70,14 @@ describe("POST /api/tdk/keys/generate", () => {
     ).rows;
     expect(rows).toHaveLength(1);
     // The treasury's fee (5,000) and the new token account's rent (2,039,280) are recorded too: they count in the SOL caps.
-    expect(rows[0]).toMatchObject({ reason: "initial", status: "confirmed", usdc: "5000000", sol: "10000000", overhead: "2044280", tx_signature: res.json.funding.tx_signature });
+    expect(rows[0]).toMatchObject({
+      reason: "initial",
+      status: "confirmed",
+      usdc: "5000000",
+      sol: "10000000",
+      overhead: "2044280",
+      tx_signature: res.json.funding.tx_signature,
+    });
     expect(res.json.key.name).toBe("Default key");
   });
 
@@ -89,7 +96,9 @@ describe("POST /api/tdk/keys/generate", () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.json.error.code).toBe("validation_failed");
     }
-    expect((await callRoute(generate.POST, "POST", "/", { bearer: bob, rawBody: "[", headers: { "content-type": "application/json" } })).status).toBe(400);
+    expect(
+      (await callRoute(generate.POST, "POST", "/", { bearer: bob, rawBody: "[", headers: { "content-type": "application/json" } })).status,
+    ).toBe(400);
     expect(await rowCount("tdk_api_keys")).toBe(keysBefore);
   });
 
@@ -112,7 +121,8 @@ describe("secrets at rest", () => {
     const session = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
     const created = await callRoute(generate.POST, "POST", "/", { bearer: session });
     const { openKeypair } = await import("@/lib/crypto/wallet-keys");
-    const row = (await (app.db as any).pg.query("select wallet_secret_encrypted from tdk_api_keys where id = $1", [created.json.key.id])).rows[0];
+    const row = (await (app.db as any).pg.query("select wallet_secret_encrypted from tdk_api_keys where id = $1", [created.json.key.id]))
+      .rows[0];
     const wallet = openKeypair(app.ring, row.wallet_secret_encrypted, created.json.key.wallet.public_key);
     const { toBase58 } = await import("@/lib/solana/base58");
     const secretForms = [
@@ -123,9 +133,14 @@ describe("secrets at rest", () => {
       JSON.stringify(Array.from(wallet.secretKey)),
     ];
 
-    const tables = (await (app.db as any).pg.query("select tablename from pg_tables where schemaname = 'public'")).rows.map((r: { tablename: string }) => r.tablename);
+    const tables = (await (app.db as any).pg.query("select tablename from pg_tables where schemaname = 'public'")).rows.map(
+      (r: { tablename: string }) => r.tablename,
+    );
     let dump = "";
-    for (const table of tables) dump += JSON.stringify((await (app.db as any).pg.query(`select * from ${table}`)).rows, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+    for (const table of tables)
+      dump += JSON.stringify((await (app.db as any).pg.query(`select * from ${table}`)).rows, (_k, v) =>
+        typeof v === "bigint" ? v.toString() : v,
+      );
     for (const secret of [created.json.api_key, session, strongPassword, ...secretForms]) expect(dump).not.toContain(secret);
   });
 });
@@ -160,7 +175,9 @@ describe("GET /api/tdk/keys and DELETE /api/tdk/keys/{id}", () => {
 
   it("answers 400 for a malformed id and 404 for an unknown one", async () => {
     expect((await callRoute(one.DELETE, "DELETE", "/", { bearer: alice, params: { id: "not-a-uuid" } })).status).toBe(400);
-    expect((await callRoute(one.DELETE, "DELETE", "/", { bearer: alice, params: { id: "00000000-0000-4000-8000-000000000000" } })).status).toBe(404);
+    expect(
+      (await callRoute(one.DELETE, "DELETE", "/", { bearer: alice, params: { id: "00000000-0000-4000-8000-000000000000" } })).status,
+    ).toBe(404);
   });
 });
 
@@ -169,12 +186,22 @@ describe("PATCH /api/tdk/keys/{id}: spend limits", () => {
     const created = await callRoute(generate.POST, "POST", "/", { bearer: bob, body: { name: "limited" } });
     const id = created.json.key.id;
     expect(created.json.key.spend_limit).toBeNull();
-    const set = await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body: { spend_limit_usd: "5", spend_limit_period: "month" } });
+    const set = await callRoute(one.PATCH, "PATCH", "/", {
+      bearer: bob,
+      params: { id },
+      body: { spend_limit_usd: "5", spend_limit_period: "month" },
+    });
     expect(set.status, set.text).toBe(200);
     expect(set.json.key.spend_limit).toMatchObject({ usd: "5.000000", period: "month", spent_usd: "0.000000", remaining_usd: "5.000000" });
     const now = new Date();
-    expect(set.json.key.spend_limit.resets_at).toBe(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().replace(".000Z", "+00:00"));
-    const total = await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body: { spend_limit_usd: 12.5, spend_limit_period: "total" } });
+    expect(set.json.key.spend_limit.resets_at).toBe(
+      new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().replace(".000Z", "+00:00"),
+    );
+    const total = await callRoute(one.PATCH, "PATCH", "/", {
+      bearer: bob,
+      params: { id },
+      body: { spend_limit_usd: 12.5, spend_limit_period: "total" },
+    });
     expect(total.json.key.spend_limit).toMatchObject({ usd: "12.500000", period: "total", resets_at: null });
 
     const bad: unknown[] = [
@@ -191,13 +218,22 @@ describe("PATCH /api/tdk/keys/{id}: spend limits", () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.json.error.code).toBe("validation_failed");
     }
-    expect((await callRoute(one.GET, "GET", "/", { bearer: bob, params: { id } })).json.key.spend_limit).toMatchObject({ usd: "12.500000", period: "total" });
+    expect((await callRoute(one.GET, "GET", "/", { bearer: bob, params: { id } })).json.key.spend_limit).toMatchObject({
+      usd: "12.500000",
+      period: "total",
+    });
     expect((await callRoute(one.PATCH, "PATCH", "/", { bearer: alice, params: { id }, body: { spend_limit_usd: null } })).status).toBe(404);
     expect((await callRoute(one.PATCH, "PATCH", "/", { params: { id }, body: { spend_limit_usd: null } })).status).toBe(401);
 
-    expect((await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body: { spend_limit_usd: null } })).json.key.spend_limit).toBeNull();
+    expect(
+      (await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body: { spend_limit_usd: null } })).json.key.spend_limit,
+    ).toBeNull();
     await callRoute(one.DELETE, "DELETE", "/", { bearer: bob, params: { id } });
-    const revoked = await callRoute(one.PATCH, "PATCH", "/", { bearer: bob, params: { id }, body: { spend_limit_usd: "1", spend_limit_period: "day" } });
+    const revoked = await callRoute(one.PATCH, "PATCH", "/", {
+      bearer: bob,
+      params: { id },
+      body: { spend_limit_usd: "1", spend_limit_period: "day" },
+    });
     expect(revoked.status).toBe(409);
   });
 });
@@ -206,7 +242,10 @@ describe("every key endpoint refuses callers without a valid session", () => {
   const endpoints = [
     ["GET /api/tdk/keys", () => callRoute(list.GET, "GET", "/")] as const,
     ["POST /api/tdk/keys/generate", () => callRoute(generate.POST, "POST", "/", { body: {} })] as const,
-    ["DELETE /api/tdk/keys/{id}", () => callRoute(one.DELETE, "DELETE", "/", { params: { id: "00000000-0000-4000-8000-000000000000" } })] as const,
+    [
+      "DELETE /api/tdk/keys/{id}",
+      () => callRoute(one.DELETE, "DELETE", "/", { params: { id: "00000000-0000-4000-8000-000000000000" } }),
+    ] as const,
   ];
 
   it.each(endpoints)("%s: no session → 401", async (_name, call) => {
@@ -215,7 +254,7 @@ describe("every key endpoint refuses callers without a valid session", () => {
     expect(res.json.error).toMatchObject({ code: "unauthorized" });
   });
 
-  it.each([["tds_" + "A".repeat(43)], ["garbage"], ["tk_test_notasession"]])("a bad bearer token %s → 401", async (token) => {
+  it.each([[`tds_${"A".repeat(43)}`], ["garbage"], ["tk_test_notasession"]])("a bad bearer token %s → 401", async (token) => {
     expect((await callRoute(list.GET, "GET", "/", { bearer: token })).status).toBe(401);
     expect((await callRoute(generate.POST, "POST", "/", { bearer: token })).status).toBe(401);
   });

@@ -5,17 +5,15 @@ import * as generate from "@/app/api/tdk/keys/generate/route";
 import * as call from "@/app/api/tdk/v1/call/route";
 import * as keyUsage from "@/app/api/tdk/v1/usage/route";
 import * as accountUsage from "@/app/api/tdk/usage/route";
-import type { AppContext } from "@/lib/context";
 import { callRoute, createTestApp, strongPassword, uniqueEmail } from "../helpers/app";
 
-let app: AppContext;
 let session: string;
 let keyA: { apiKey: string; id: string };
 let keyB: { apiKey: string; id: string };
 
 beforeAll(async () => {
   // Two keys of one free account, both funded on their first day (the default cap funds one).
-  app = await createTestApp({ env: { FUNDING_CAP_FREE_ACCOUNT_DAILY_USDC_MICRO: "10000000" } });
+  await createTestApp({ env: { FUNDING_CAP_FREE_ACCOUNT_DAILY_USDC_MICRO: "10000000" } });
   const email = uniqueEmail("usage");
   await callRoute(register.POST, "POST", "/", { body: { email, password: strongPassword } });
   session = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
@@ -24,7 +22,11 @@ beforeAll(async () => {
   keyA = { apiKey: a.json.api_key, id: a.json.key.id };
   keyB = { apiKey: b.json.api_key, id: b.json.key.id };
   // Key A: 3 memory calls (0.001 each) and 1 sentiment (0.005); key B: 1 text stats (0.002) and one refused input.
-  for (let i = 0; i < 3; i += 1) await callRoute(call.POST, "POST", "/", { bearer: keyA.apiKey, body: { agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } } });
+  for (let i = 0; i < 3; i += 1)
+    await callRoute(call.POST, "POST", "/", {
+      bearer: keyA.apiKey,
+      body: { agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } },
+    });
   await callRoute(call.POST, "POST", "/", { bearer: keyA.apiKey, body: { agent_id: "sentiment", input: { text: "good" } } });
   await callRoute(call.POST, "POST", "/", { bearer: keyB.apiKey, body: { agent_id: "textstats", input: { text: "a b c" } } });
   await callRoute(call.POST, "POST", "/", { bearer: keyB.apiKey, body: { agent_id: "textstats", input: { wrong: true } } });
@@ -37,7 +39,9 @@ describe("GET /api/tdk/v1/usage (API key)", () => {
     expect(first.json.usage).toHaveLength(3);
     expect(first.json.usage[0].agent_name).toBe("sentiment");
     expect(first.json.next_cursor).toBeTruthy();
-    const second = await callRoute(keyUsage.GET, "GET", `/api/tdk/v1/usage?limit=3&cursor=${first.json.next_cursor}`, { bearer: keyA.apiKey });
+    const second = await callRoute(keyUsage.GET, "GET", `/api/tdk/v1/usage?limit=3&cursor=${first.json.next_cursor}`, {
+      bearer: keyA.apiKey,
+    });
     expect(second.json.usage).toHaveLength(1);
     expect(second.json.next_cursor).toBeNull();
     const ids = [...first.json.usage, ...second.json.usage].map((row: { id: string }) => row.id);
@@ -59,7 +63,9 @@ describe("GET /api/tdk/v1/usage (API key)", () => {
       expect.objectContaining({ agent_name: "sentiment", calls: 1, developer_cost_micro: 7_500 }),
       expect.objectContaining({ agent_name: "warmmemory", calls: 3, developer_cost_micro: 4_500 }),
     ]);
-    expect(json.summary.by_day).toEqual([expect.objectContaining({ day: new Date().toISOString().slice(0, 10), calls: 4, developer_cost_micro: 12_000 })]);
+    expect(json.summary.by_day).toEqual([
+      expect.objectContaining({ day: new Date().toISOString().slice(0, 10), calls: 4, developer_cost_micro: 12_000 }),
+    ]);
   });
 
   it("exports CSV", async () => {
@@ -67,13 +73,23 @@ describe("GET /api/tdk/v1/usage (API key)", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/text\/csv/);
     const lines = res.text.trim().split("\r\n");
-    expect(lines[0]).toBe("created_at,request_id,key_id,agent_id,agent_name,status,agent_cost_usd,developer_cost_usd,billed_usd,tier,tx_signature,receipt_id");
+    expect(lines[0]).toBe(
+      "created_at,request_id,key_id,agent_id,agent_name,status,agent_cost_usd,developer_cost_usd,billed_usd,tier,tx_signature,receipt_id",
+    );
     expect(lines).toHaveLength(5);
     expect(lines.slice(1).every((line) => line.includes(keyA.id) && line.includes(",succeeded,"))).toBe(true);
   });
 
   it("refuses bad parameters with 400 and missing keys with 401", async () => {
-    for (const query of ["limit=0", "limit=1000", "format=xml", "from=yesterday", "cursor=bogus", "other=1", "from=2026-02-01&to=2026-01-01"]) {
+    for (const query of [
+      "limit=0",
+      "limit=1000",
+      "format=xml",
+      "from=yesterday",
+      "cursor=bogus",
+      "other=1",
+      "from=2026-02-01&to=2026-01-01",
+    ]) {
       const res = await callRoute(keyUsage.GET, "GET", `/api/tdk/v1/usage?${query}`, { bearer: keyA.apiKey });
       expect(res.status, query).toBe(400);
     }

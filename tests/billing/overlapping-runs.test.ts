@@ -19,13 +19,20 @@ describe.each(backends)("overlapping usage reports on $name", (backend) => {
   it("bill each call once", async () => {
     const { db, close } = await backend.open();
     try {
-      const app = await createTestApp({ db, stripe: stripe.client(), env: { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: "whsec_x" } });
+      const app = await createTestApp({
+        db,
+        stripe: stripe.client(),
+        env: { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: "whsec_x" },
+      });
       const customers: { accountId: string; customer: string }[] = [];
       for (let i = 0; i < 3; i += 1) {
         const caller = await createKeyedAccount(app, { tier: "paid" });
         const customer = await ensureStripeCustomer(app.db, app.stripe!, (await getBillingAccount(app.db, caller.accountId))!);
         for (let j = 0; j < 3; j += 1) {
-          const res = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "store", key: `k${j}`, value: "v" } } });
+          const res = await callRoute(call.POST, "POST", "/", {
+            bearer: caller.apiKey,
+            body: { agent_id: "warmmemory", input: { action: "store", key: `k${j}`, value: "v" } },
+          });
           expect(res.status).toBe(200);
         }
         customers.push({ accountId: caller.accountId, customer });
@@ -38,9 +45,15 @@ describe.each(backends)("overlapping usage reports on $name", (backend) => {
         stripe.setMeterEventDelay(0);
       }
       for (const { accountId, customer } of customers) {
-        const [expected] = await sql<{ total: string }>(app.db, "select sum(developer_cost_micro)::text as total from tdk_usage where account_id = $1", [accountId]);
+        const [expected] = await sql<{ total: string }>(
+          app.db,
+          "select sum(developer_cost_micro)::text as total from tdk_usage where account_id = $1",
+          [accountId],
+        );
         expect(stripe.meterTotals.get(customer)).toBe(BigInt(expected!.total));
-        const statuses = await sql<{ billing_status: string }>(app.db, "select billing_status from tdk_usage where account_id = $1", [accountId]);
+        const statuses = await sql<{ billing_status: string }>(app.db, "select billing_status from tdk_usage where account_id = $1", [
+          accountId,
+        ]);
         expect(statuses.every((row) => row.billing_status === "reported")).toBe(true);
       }
       const batches = await sql<{ n: number }>(app.db, "select count(*)::int as n from tdk_usage_batches where status <> 'reported'");

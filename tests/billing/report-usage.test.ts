@@ -41,18 +41,30 @@ async function accountWithUsage(tier: Tier, calls: number, options: { suspend?: 
     [caller.key.id],
   );
   if (options.suspend) {
-    await callFunction(app.db, "tdk_set_billing_suspension", { p_customer_id: customer, p_reason: "payment_failed", p_suspend: true }, z.unknown());
+    await callFunction(
+      app.db,
+      "tdk_set_billing_suspension",
+      { p_customer_id: customer, p_reason: "payment_failed", p_suspend: true },
+      z.unknown(),
+    );
   }
   return { ...caller, customer };
 }
 
 async function developerTotal(accountId: string): Promise<bigint> {
-  const row = (await (app.db as any).pg.query("select coalesce(sum(developer_cost_micro), 0)::text as total from tdk_usage where account_id = $1 and status = 'succeeded'", [accountId])).rows[0];
+  const row = (
+    await (app.db as any).pg.query(
+      "select coalesce(sum(developer_cost_micro), 0)::text as total from tdk_usage where account_id = $1 and status = 'succeeded'",
+      [accountId],
+    )
+  ).rows[0];
   return BigInt(row.total);
 }
 
 async function billingStatuses(accountId: string): Promise<Record<string, number>> {
-  const rows = (await (app.db as any).pg.query("select billing_status, count(*)::int as n from tdk_usage where account_id = $1 group by 1", [accountId])).rows;
+  const rows = (
+    await (app.db as any).pg.query("select billing_status, count(*)::int as n from tdk_usage where account_id = $1 group by 1", [accountId])
+  ).rows;
   return Object.fromEntries(rows.map((row: { billing_status: string; n: number }) => [row.billing_status, row.n]));
 }
 
@@ -90,9 +102,14 @@ describe("GET /api/cron/report-usage", () => {
       [[paid.accountId, pro.accountId, suspended.accountId]],
     );
     const asEvents = (list: { customer: string; at: number; cost: string }[]) => list.map((e) => `${e.customer} ${e.at} ${e.cost}`).sort();
-    expect(asEvents(events.map((event) => ({ customer: event.customer, at: event.timestamp, cost: String(event.value) })))).toEqual(asEvents(calls));
+    expect(asEvents(events.map((event) => ({ customer: event.customer, at: event.timestamp, cost: String(event.value) })))).toEqual(
+      asEvents(calls),
+    );
     const request = stripe.requests.find((r) => r.path === "/v1/billing/meter_events")!;
-    expect(request.body).toMatchObject({ event_name: "tdk_usage_micro", payload: { stripe_customer_id: expect.any(String), value: expect.stringMatching(/^\d+$/) } });
+    expect(request.body).toMatchObject({
+      event_name: "tdk_usage_micro",
+      payload: { stripe_customer_id: expect.any(String), value: expect.stringMatching(/^\d+$/) },
+    });
     expect(request.headers["idempotency-key"]).toBe(`${request.body.identifier}:0`);
 
     // Nothing new: the next run sends nothing.
@@ -116,15 +133,19 @@ describe("exactly once, whatever fails", () => {
   /** Three calls in one past hour: one batch, one meter event. */
   async function freshUsage() {
     const account = await accountWithUsage("paid", 3);
-    await sql(app.db, "update tdk_usage set created_at = date_trunc('hour', now()) - interval '30 minutes' where account_id = $1", [account.accountId]);
+    await sql(app.db, "update tdk_usage set created_at = date_trunc('hour', now()) - interval '30 minutes' where account_id = $1", [
+      account.accountId,
+    ]);
     return { account, total: await developerTotal(account.accountId) };
   }
 
   it.each<ReportStep>(["claimed", "accepted"])("a crash after %s, then a rerun: billed once", async (step) => {
     const { account, total } = await freshUsage();
-    await expect(run((at) => {
-      if (at === step) throw new Crash(step);
-    })).rejects.toBeInstanceOf(Crash);
+    await expect(
+      run((at) => {
+        if (at === step) throw new Crash(step);
+      }),
+    ).rejects.toBeInstanceOf(Crash);
     expect((await billingStatuses(account.accountId)).claimed).toBe(3);
     const summary = await run();
     expect(summary.reported).toBeGreaterThanOrEqual(1);
@@ -142,12 +163,18 @@ describe("exactly once, whatever fails", () => {
     await run();
     expect(stripe.meterTotals.get(account.customer)).toBe(total);
     expect(await billingStatuses(account.accountId)).toEqual({ reported: 3 });
-    const sent = stripe.requests.filter((r) => r.path === "/v1/billing/meter_events" && (r.body.payload as { stripe_customer_id: string }).stripe_customer_id === account.customer);
+    const sent = stripe.requests.filter(
+      (r) =>
+        r.path === "/v1/billing/meter_events" && (r.body.payload as { stripe_customer_id: string }).stripe_customer_id === account.customer,
+    );
     expect(sent.map((r) => r.headers["idempotency-key"])).toEqual([`${sent[0]!.body.identifier}:0`, `${sent[0]!.body.identifier}:1`]);
     expect(new Set(sent.map((r) => r.body.identifier)).size).toBe(1);
     // The stand-in is as unkind as Stripe: the first key still answers its 500.
     await expect(
-      app.stripe!.billing.meterEvents.create({ event_name: "tdk_usage_micro", payload: { stripe_customer_id: account.customer, value: "1" } }, { idempotencyKey: String(sent[0]!.headers["idempotency-key"]) }),
+      app.stripe!.billing.meterEvents.create(
+        { event_name: "tdk_usage_micro", payload: { stripe_customer_id: account.customer, value: "1" } },
+        { idempotencyKey: String(sent[0]!.headers["idempotency-key"]) },
+      ),
     ).rejects.toMatchObject({ statusCode: 500 });
   });
 
@@ -170,9 +197,17 @@ describe("exactly once, whatever fails", () => {
     expect((await run()).retry_later).toBe(1);
     // A day passes (Stripe forgets the identifier) before the next run gets through.
     stripe.advanceClock(25 * 3_600_000);
-    await sql(app.db, "update tdk_usage_batches set created_at = created_at - interval '25 hours' where account_id = $1", [account.accountId]);
+    await sql(app.db, "update tdk_usage_batches set created_at = created_at - interval '25 hours' where account_id = $1", [
+      account.accountId,
+    ]);
     const logs: string[] = [];
-    const later = await reportUsage({ db: app.db, stripe: app.stripe!, meterEventName: "tdk_usage_micro", sleep: async () => {}, log: (line) => logs.push(line) });
+    const later = await reportUsage({
+      db: app.db,
+      stripe: app.stripe!,
+      meterEventName: "tdk_usage_micro",
+      sleep: async () => {},
+      log: (line) => logs.push(line),
+    });
     stripe.advanceClock(-25 * 3_600_000);
     expect(later.flagged).toBe(1);
     expect(await billingStatuses(account.accountId)).toEqual({ flagged: 3 });
@@ -193,7 +228,11 @@ describe("exactly once, whatever fails", () => {
     expect(stripe.meterTotals.get(account.customer)).toBeUndefined();
     // And Stripe itself refuses an event more than 5 minutes in the future.
     await expect(
-      app.stripe!.billing.meterEvents.create({ event_name: "tdk_usage_micro", payload: { stripe_customer_id: account.customer, value: "1" }, timestamp: Math.floor(Date.now() / 1000) + 600 }),
+      app.stripe!.billing.meterEvents.create({
+        event_name: "tdk_usage_micro",
+        payload: { stripe_customer_id: account.customer, value: "1" },
+        timestamp: Math.floor(Date.now() / 1000) + 600,
+      }),
     ).rejects.toMatchObject({ statusCode: 400, param: "timestamp" });
   });
 
@@ -201,7 +240,13 @@ describe("exactly once, whatever fails", () => {
     const { account, total } = await freshUsage();
     const sleeps: number[] = [];
     stripe.failNext("/v1/billing/meter_events", 429, 2);
-    const summary = await reportUsage({ db: app.db, stripe: app.stripe!, meterEventName: "tdk_usage_micro", sleep: async (ms) => void sleeps.push(ms), log: () => {} });
+    const summary = await reportUsage({
+      db: app.db,
+      stripe: app.stripe!,
+      meterEventName: "tdk_usage_micro",
+      sleep: async (ms) => void sleeps.push(ms),
+      log: () => {},
+    });
     expect(summary.reported).toBe(1);
     expect(sleeps).toEqual([250, 1_000]);
     expect(stripe.meterTotals.get(account.customer)).toBe(total);
@@ -217,9 +262,11 @@ describe("exactly once, whatever fails", () => {
   it("sends customers in parallel but never two requests for the same customer at once", async () => {
     const accounts = await Promise.all([freshUsage(), freshUsage(), freshUsage()]);
     // Leave each customer a batch open (a crash after the claim), then add usage: two batches each.
-    await expect(run((at) => {
-      if (at === "claimed") throw new Crash("claimed");
-    })).rejects.toBeInstanceOf(Crash);
+    await expect(
+      run((at) => {
+        if (at === "claimed") throw new Crash("claimed");
+      }),
+    ).rejects.toBeInstanceOf(Crash);
     for (const { account } of accounts) {
       await callRoute(call.POST, "POST", "/", { bearer: account.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } });
     }
@@ -242,9 +289,16 @@ describe("exactly once, whatever fails", () => {
 
   it("flags usage older than Stripe accepts (35 days) instead of sending it", async () => {
     const account = await accountWithUsage("paid", 2);
-    await (app.db as any).pg.query("update tdk_usage set created_at = now() - interval '40 days' where account_id = $1", [account.accountId]);
+    await (app.db as any).pg.query("update tdk_usage set created_at = now() - interval '40 days' where account_id = $1", [
+      account.accountId,
+    ]);
     const logs: string[] = [];
-    const summary = await reportUsage({ db: app.db, stripe: app.stripe!, meterEventName: "tdk_usage_micro", log: (line) => logs.push(line) });
+    const summary = await reportUsage({
+      db: app.db,
+      stripe: app.stripe!,
+      meterEventName: "tdk_usage_micro",
+      log: (line) => logs.push(line),
+    });
     expect(summary.flagged_rows).toBe(2);
     expect(await billingStatuses(account.accountId)).toEqual({ flagged: 2 });
     expect(stripe.meterTotals.get(account.customer)).toBeUndefined();

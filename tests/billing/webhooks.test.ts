@@ -18,7 +18,12 @@ beforeAll(async () => {
   stripe = await startStripeStandIn();
   app = await createTestApp({
     stripe: stripe.client(),
-    env: { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_PRICE_PAID: "price_paid_test", STRIPE_PRICE_PRO: "price_pro_test" },
+    env: {
+      STRIPE_SECRET_KEY: stripe.secretKey,
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      STRIPE_PRICE_PAID: "price_paid_test",
+      STRIPE_PRICE_PRO: "price_pro_test",
+    },
   });
 });
 afterAll(async () => stripe?.close());
@@ -45,7 +50,11 @@ async function keySeen(accountId: string, keyId: string) {
 
 /** The account checks out a tier at the stand-in, as a customer would, and Stripe reports it. */
 async function subscribe(accountId: string, tier: "paid" | "pro") {
-  const plan = await changePlan({ db: app.db, stripe: app.stripe!, prices: app.env.stripe!.prices, appUrl: "http://localhost:3000" }, accountId, tier);
+  const plan = await changePlan(
+    { db: app.db, stripe: app.stripe!, prices: app.env.stripe!.prices, appUrl: "http://localhost:3000" },
+    accountId,
+    tier,
+  );
   if (!plan.ok || plan.action !== "checkout") throw new Error(`expected a checkout, got ${JSON.stringify(plan)}`);
   const session = stripe.completeCheckout(plan.url.split("/").at(-1)!);
   const res = await deliver(event("checkout.session.completed", session));
@@ -56,7 +65,15 @@ async function subscribe(accountId: string, tier: "paid" | "pro") {
 describe("POST /api/webhooks/stripe: signatures and replays", () => {
   it("refuses a bad, missing or stale signature with 400 and does nothing", async () => {
     const caller = await createKeyedAccount(app);
-    const payload = event("checkout.session.completed", { id: "cs_1", object: "checkout.session", mode: "subscription", customer: "cus_x", subscription: "sub_x", client_reference_id: caller.accountId, metadata: { tier: "pro" } });
+    const payload = event("checkout.session.completed", {
+      id: "cs_1",
+      object: "checkout.session",
+      mode: "subscription",
+      customer: "cus_x",
+      subscription: "sub_x",
+      client_reference_id: caller.accountId,
+      metadata: { tier: "pro" },
+    });
     const wrongSecret = await deliver(payload, { secret: "whsec_wrong" });
     expect(wrongSecret.status).toBe(400);
     expect(wrongSecret.json.error.code).toBe("invalid_signature");
@@ -70,8 +87,16 @@ describe("POST /api/webhooks/stripe: signatures and replays", () => {
   it("processes each event id once: a replay is a 200 no-op", async () => {
     const caller = await createKeyedAccount(app);
     const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
-    const failed = event("invoice.payment_failed", { id: "in_replay", object: "invoice", customer, total: 1234, period_start: 1_760_000_000, period_end: 1_762_600_000 }, "evt_replay_failed");
-    const paid = event("invoice.paid", { id: "in_replay", object: "invoice", customer, total: 1234, period_start: 1_760_000_000, period_end: 1_762_600_000 }, "evt_replay_paid");
+    const failed = event(
+      "invoice.payment_failed",
+      { id: "in_replay", object: "invoice", customer, total: 1234, period_start: 1_760_000_000, period_end: 1_762_600_000 },
+      "evt_replay_failed",
+    );
+    const paid = event(
+      "invoice.paid",
+      { id: "in_replay", object: "invoice", customer, total: 1234, period_start: 1_760_000_000, period_end: 1_762_600_000 },
+      "evt_replay_paid",
+    );
     expect((await deliver(failed)).json.outcome).toBe("processed");
     expect(await keySeen(caller.accountId, caller.key.id)).toEqual({ status: "suspended", suspended_reason: "payment_failed" });
     expect((await deliver(paid)).json.outcome).toBe("processed");
@@ -93,7 +118,12 @@ describe("POST /api/webhooks/stripe: the handled events", () => {
   it("checkout.session.completed stores the customer and subscription (read back from Stripe) and sets the tier", async () => {
     const caller = await createKeyedAccount(app);
     const subscription = await subscribe(caller.accountId, "pro");
-    expect(await account(caller.accountId)).toMatchObject({ tier: "pro", stripe_subscription_id: subscription, subscription_status: "active", card_verified: true });
+    expect(await account(caller.accountId)).toMatchObject({
+      tier: "pro",
+      stripe_subscription_id: subscription,
+      subscription_status: "active",
+      card_verified: true,
+    });
     const retrieved = stripe.requests.filter((r) => r.method === "GET" && r.path === `/v1/subscriptions/${subscription}`);
     expect(retrieved).toHaveLength(1);
     const limits = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: {} });
@@ -104,7 +134,8 @@ describe("POST /api/webhooks/stripe: the handled events", () => {
     const caller = await createKeyedAccount(app);
     const subscriptionId = await subscribe(caller.accountId, "paid");
     expect((await account(caller.accountId)).tier).toBe("paid");
-    const updated = async () => deliver(event("customer.subscription.updated", stripe.objects("subscription").find((sub) => sub.id === subscriptionId)!));
+    const updated = async () =>
+      deliver(event("customer.subscription.updated", stripe.objects("subscription").find((sub) => sub.id === subscriptionId)!));
 
     // A price change made at Stripe (say in the portal): the event's copy and Stripe agree.
     const item = (stripe.objects("subscription").find((sub) => sub.id === subscriptionId)!.items as any).data[0].id;
@@ -132,9 +163,21 @@ describe("POST /api/webhooks/stripe: the handled events", () => {
   it("invoice.finalized, .payment_failed and .paid keep the billing period current and suspend then restore the account", async () => {
     const caller = await createKeyedAccount(app, { tier: "paid" });
     const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
-    const invoice = { id: "in_cycle", object: "invoice", customer, total: 4_321, period_start: 1_761_955_200, period_end: 1_764_547_200, parent: { subscription_details: { subscription: "sub_cycle" } } };
+    const invoice = {
+      id: "in_cycle",
+      object: "invoice",
+      customer,
+      total: 4_321,
+      period_start: 1_761_955_200,
+      period_end: 1_764_547_200,
+      parent: { subscription_details: { subscription: "sub_cycle" } },
+    };
     const periods = async () =>
-      (await (app.db as any).pg.query("select status, total_cost_micro::text as total, stripe_subscription_id as sub from tdk_billing_periods where stripe_invoice_id = 'in_cycle'")).rows;
+      (
+        await (app.db as any).pg.query(
+          "select status, total_cost_micro::text as total, stripe_subscription_id as sub from tdk_billing_periods where stripe_invoice_id = 'in_cycle'",
+        )
+      ).rows;
 
     await deliver(event("invoice.finalized", invoice));
     expect(await periods()).toEqual([{ status: "open", total: "43210000", sub: "sub_cycle" }]);
@@ -142,7 +185,10 @@ describe("POST /api/webhooks/stripe: the handled events", () => {
     await deliver(event("invoice.payment_failed", invoice));
     expect((await periods())[0].status).toBe("payment_failed");
     expect(await keySeen(caller.accountId, caller.key.id)).toEqual({ status: "suspended", suspended_reason: "payment_failed" });
-    const refused = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } });
+    const refused = await callRoute(call.POST, "POST", "/", {
+      bearer: caller.apiKey,
+      body: { agent_id: "warmmemory", input: { action: "list" } },
+    });
     expect(refused.status).toBe(403);
     expect(refused.json.error).toMatchObject({ code: "account_suspended", reason: "payment_failed" });
 
@@ -152,14 +198,26 @@ describe("POST /api/webhooks/stripe: the handled events", () => {
     // A late "finalized" after "paid" does not undo the payment.
     await deliver(event("invoice.finalized", invoice));
     expect((await periods())[0].status).toBe("paid");
-    expect((await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } })).status).toBe(200);
+    expect(
+      (await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } }))
+        .status,
+    ).toBe(200);
   });
 
   it("a paid invoice lifts only a payment suspension, not a revocation", async () => {
     const caller = await createKeyedAccount(app);
     const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
     await (app.db as any).pg.query("select tdk_revoke_api_key($1, $2)", [caller.accountId, caller.key.id]);
-    await deliver(event("invoice.paid", { id: "in_revoked", object: "invoice", customer, total: 0, period_start: 1_761_955_200, period_end: 1_764_547_200 }));
+    await deliver(
+      event("invoice.paid", {
+        id: "in_revoked",
+        object: "invoice",
+        customer,
+        total: 0,
+        period_start: 1_761_955_200,
+        period_end: 1_764_547_200,
+      }),
+    );
     expect((await keyStatus(caller.key.id)).status).toBe("revoked");
   });
 });
@@ -175,7 +233,10 @@ describe("POST /api/tdk/billing/checkout", () => {
     expect(first.json.url).toMatch(/^https:\/\/checkout\.stripe\.test\/c\/pay\/cs_test_/);
     const second = await callRoute(checkout.POST, "POST", "/", { bearer: session, body: {} });
     expect(second.status).toBe(200);
-    const customers = stripe.requests.filter((r) => r.path === "/v1/customers" && r.body.metadata && (r.body.metadata as Record<string, string>).tdk_account_id === caller.accountId);
+    const customers = stripe.requests.filter(
+      (r) =>
+        r.path === "/v1/customers" && r.body.metadata && (r.body.metadata as Record<string, string>).tdk_account_id === caller.accountId,
+    );
     expect(new Set(customers.map((r) => r.headers["idempotency-key"])).size).toBe(1);
     const sessions = stripe.requests.filter((r) => r.path === "/v1/checkout/sessions" && r.body.client_reference_id === caller.accountId);
     expect(sessions.map((r) => (r.body.line_items as any)["0"].price)).toEqual(["price_pro_test", "price_paid_test"]);

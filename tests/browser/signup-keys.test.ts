@@ -38,7 +38,9 @@ const WEBHOOK_SECRET = "whsec_browser";
  */
 async function verifyCard(page: Page, cardFingerprint: string) {
   await page.goto(`${app.url}/dashboard`);
-  await page.route("https://checkout.stripe.test/**", (route) => route.fulfill({ status: 200, contentType: "text/html", body: "<h1>Stripe Checkout</h1>" }));
+  await page.route("https://checkout.stripe.test/**", (route) =>
+    route.fulfill({ status: 200, contentType: "text/html", body: "<h1>Stripe Checkout</h1>" }),
+  );
   await page.getByRole("button", { name: /Verify a card/ }).click();
   await page.waitForURL("https://checkout.stripe.test/**");
   const completed = stripe.completeCheckout(page.url().split("/").at(-1)!, { cardFingerprint });
@@ -196,7 +198,11 @@ describe("the web pages in real Chromium", () => {
       { agent_id: "warmmemory", input: { action: "store", key: "theme", value: "dark" } },
       { agent_id: "sentiment", input: { text: "great and fast" } },
     ]) {
-      const res = await fetch(`${app.url}/api/tdk/v1/call`, { method: "POST", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+      const res = await fetch(`${app.url}/api/tdk/v1/call`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
       expect(res.status).toBe(200);
       requestIds.push(((await res.json()) as { usage: { request_id: string } }).usage.request_id);
     }
@@ -210,7 +216,9 @@ describe("the web pages in real Chromium", () => {
     expect(link).toMatch(/^https:\/\/explorer\.solana\.com\/tx\//);
 
     // The chart's bar for today holds exactly what the usage rows say.
-    const usage = (await (await page.request.get(`${app.url}/api/tdk/usage`)).json()) as { usage: { created_at: string; billed_micro: number }[] };
+    const usage = (await (await page.request.get(`${app.url}/api/tdk/usage`)).json()) as {
+      usage: { created_at: string; billed_micro: number }[];
+    };
     const today = new Date().toISOString().slice(0, 10);
     const todayRows = usage.usage.filter((row) => row.created_at.slice(0, 10) === today);
     const bar = page.locator(`[data-testid="chart-day"][data-day="${today}"]`);

@@ -83,7 +83,10 @@ describe("kill -9 under a paid-call load, restart, recovery", () => {
     try {
       expect(await sql(db, "select id from tdk_usage where status = 'pending'")).toEqual([]);
       expect(await sql(db, "select id from tdk_wallet_fundings where status = 'pending'")).toEqual([]);
-      const [{ calls }] = (await sql<{ calls: number }>(db, "select count(*)::int as calls from tdk_usage where status in ('succeeded', 'agent_failed')")) as [{ calls: number }];
+      const [{ calls }] = (await sql<{ calls: number }>(
+        db,
+        "select count(*)::int as calls from tdk_usage where status in ('succeeded', 'agent_failed')",
+      )) as [{ calls: number }];
       expect(calls).toBeGreaterThan(50);
 
       // Wallet by wallet: what the chain holds is what landed in, less what the paid rows say was paid.

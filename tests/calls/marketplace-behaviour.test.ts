@@ -3,7 +3,14 @@ import { PublicKey } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import * as agentsRoute from "@/app/api/tdk/v1/agents/route";
 import * as readCall from "@/app/api/tdk/v1/calls/[request_id]/route";
-import { createEchoAgent, createMemoryAgent, createSolPricedAgent, createTextStatsAgent, demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
+import {
+  createEchoAgent,
+  createMemoryAgent,
+  createSolPricedAgent,
+  createTextStatsAgent,
+  demoAgents,
+  type LocalAgentDefinition,
+} from "@/lib/agents/demo-agents";
 import { MarketplaceClient } from "@/lib/agents/marketplace-client";
 import { AGENT_TYPE_TIMEOUT_MS, agentTimeoutMs } from "@/lib/agents/protocol";
 import { callDeps } from "@/lib/calls/deps";
@@ -85,7 +92,10 @@ describe("long-running agents", () => {
     slow = await createTestApp({ agents: [conductor, createMemoryAgent()], marketplace: { timeScale: SCALE } });
     setAppContext(app);
   });
-  const scaledDeps = (context: AppContext) => ({ ...callDeps(context), callTimeoutMs: (agent: Parameters<typeof agentTimeoutMs>[0]) => agentTimeoutMs(agent) * SCALE + 100 });
+  const scaledDeps = (context: AppContext) => ({
+    ...callDeps(context),
+    callTimeoutMs: (agent: Parameters<typeof agentTimeoutMs>[0]) => agentTimeoutMs(agent) * SCALE + 100,
+  });
 
   it("waits as long as the agent's type allows: a coordinator slower than the old 30 s limit returns its output, billed once, readable later", async () => {
     expect(AGENT_TYPE_TIMEOUT_MS.coordinator).toBe(180_000);
@@ -94,7 +104,11 @@ describe("long-running agents", () => {
     const before = await slow.ledger.getUsdcBalance(wallet);
     const verified = await verifyApiKey(slow.db, apiKey);
     if (!verified.ok) throw new Error(verified.code);
-    const answer = await paidCallAnswer(scaledDeps(slow), verified.key, { requestId: "req_conductor", body: { agent_id: "conductor", input: { text: "one two two" } }, idempotencyKey: null });
+    const answer = await paidCallAnswer(scaledDeps(slow), verified.key, {
+      requestId: "req_conductor",
+      body: { agent_id: "conductor", input: { text: "one two two" } },
+      idempotencyKey: null,
+    });
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ output: { words: 3, top_words: ["two", "one"] }, usage: { agent_name: "conductor" } });
     expect(before - (await slow.ledger.getUsdcBalance(wallet))).toBe(3_000n);
@@ -105,7 +119,11 @@ describe("long-running agents", () => {
     expect(call.maxDuration * 1_000).toBeGreaterThanOrEqual(callDeps(slow).callTimeoutMs(listed!));
     // With the old fixed 30 s limit (scaled), the same call is paid and its answer lost.
     const oldLimit = { ...scaledDeps(slow), callTimeoutMs: () => 30_000 * SCALE };
-    const lost = await paidCallAnswer(oldLimit, verified.key, { requestId: "req_conductor_old", body: { agent_id: "conductor", input: { text: "lost" } }, idempotencyKey: null });
+    const lost = await paidCallAnswer(oldLimit, verified.key, {
+      requestId: "req_conductor_old",
+      body: { agent_id: "conductor", input: { text: "lost" } },
+      idempotencyKey: null,
+    });
     expect(lost.body).toMatchObject({ error: { code: "agent_failed", paid: true } });
 
     setAppContext(slow);
@@ -115,7 +133,9 @@ describe("long-running agents", () => {
       expect(read.json.call).toMatchObject({ status: "succeeded", billed_usd: "0.004500", output: { words: 3 } });
       // Another key cannot read it.
       const other = await createKeyedAccount(slow, { label: "other" });
-      expect((await callRoute(readCall.GET, "GET", "/", { bearer: other.apiKey, params: { request_id: "req_conductor" } })).status).toBe(404);
+      expect((await callRoute(readCall.GET, "GET", "/", { bearer: other.apiKey, params: { request_id: "req_conductor" } })).status).toBe(
+        404,
+      );
     } finally {
       setAppContext(app);
     }
@@ -135,7 +155,10 @@ describe("long-running agents", () => {
     };
     const body = { agent_id: "conductor", input: { text: "kept" } };
     await expect(paidCallAnswer(deps, verified.key, { requestId: "req_kept", body, idempotencyKey: "kept-1" })).rejects.toThrow("killed");
-    expect(await recoverPendingCalls(callDeps(slow), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({ resolved: 1, pending: 0 });
+    expect(await recoverPendingCalls(callDeps(slow), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
+      resolved: 1,
+      pending: 0,
+    });
 
     setAppContext(slow);
     try {
@@ -158,7 +181,11 @@ describe("long-running agents", () => {
       const { output: _dropped, ...rest } = body;
       return rest;
     });
-    const answer = await paidCallAnswer({ ...callDeps(app), agents: cut }, await keyOf(apiKey), { requestId: "req_receipt", body: store("r", "from-receipt"), idempotencyKey: null });
+    const answer = await paidCallAnswer({ ...callDeps(app), agents: cut }, await keyOf(apiKey), {
+      requestId: "req_receipt",
+      body: store("r", "from-receipt"),
+      idempotencyKey: null,
+    });
     expect(answer.body).toMatchObject({ output: { stored: true, key: "r" } });
     expect(answer.status).toBe(200);
   });
@@ -172,18 +199,28 @@ describe("long-running agents", () => {
     const liar = {
       ...app.agents,
       client: new MarketplaceClient(local.apiUrl, async (url, init) => {
-        if (new URL(url).pathname === "/api/agents/call") return Response.json({ ok: true, output: { stored: true }, tx_signature: "x", receipt_id: null });
+        if (new URL(url).pathname === "/api/agents/call")
+          return Response.json({ ok: true, output: { stored: true }, tx_signature: "x", receipt_id: null });
         return local.fetch(url, init);
       }),
     };
-    const answer = await paidCallAnswer({ ...callDeps(app), agents: liar, confirmWaitMs: 50 }, await keyOf(apiKey), { requestId: "req_liar", body: store("l"), idempotencyKey: null });
+    const answer = await paidCallAnswer({ ...callDeps(app), agents: liar, confirmWaitMs: 50 }, await keyOf(apiKey), {
+      requestId: "req_liar",
+      body: store("l"),
+      idempotencyKey: null,
+    });
     expect(answer.status).toBe(502);
     expect(answer.body).toMatchObject({ error: { code: "outcome_unknown", paid: null } });
-    expect((await sql<{ status: string }>(app.db, "select status from tdk_usage where request_id = 'req_liar'"))[0]!.status).toBe("pending");
+    expect((await sql<{ status: string }>(app.db, "select status from tdk_usage where request_id = 'req_liar'"))[0]!.status).toBe(
+      "pending",
+    );
 
     await expireBlockhashes(app);
     await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
-    const [row] = await sql<{ status: string; billing_status: string }>(app.db, "select status, billing_status from tdk_usage where request_id = 'req_liar'");
+    const [row] = await sql<{ status: string; billing_status: string }>(
+      app.db,
+      "select status, billing_status from tdk_usage where request_id = 'req_liar'",
+    );
     expect(row).toEqual({ status: "failed", billing_status: "not_billable" });
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(before);
   });
@@ -204,14 +241,21 @@ describe("the catalog", () => {
       { log: (line) => logs.push(line) },
     );
     const agents = await client.listAgents();
-    expect(agents.map((agent) => agent.name).sort()).toEqual(demoAgents().map((agent) => agent.name).sort());
+    expect(agents.map((agent) => agent.name).sort()).toEqual(
+      demoAgents()
+        .map((agent) => agent.name)
+        .sort(),
+    );
     expect(logs.join("\n")).toMatch(/skipped agent broken-1 \(invalid price_base, owner_wallet\)/);
     const echo = agents.find((agent) => agent.name === "echo")!;
     expect(echo).toMatchObject({ description: "", fee_bps: 1_000, agent_type: "simple", input_schema: {}, status: "active" });
 
     // The agent listed with nulls is callable, and paid as fee_bps' default says (verified before signing).
     const { apiKey } = await createKeyedAccount(app, { label: "echo" });
-    const res = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: createEchoAgent().id, input: { hello: "world" } } });
+    const res = await callRoute(call.POST, "POST", "/", {
+      bearer: apiKey,
+      body: { agent_id: createEchoAgent().id, input: { hello: "world" } },
+    });
     expect(res.status).toBe(200);
     expect(res.json.output).toEqual({ echo: { hello: "world" } });
   });
@@ -219,7 +263,14 @@ describe("the catalog", () => {
   it("never prices a SOL-priced agent in USD, and never pays it", async () => {
     const catalog = await callRoute(agentsRoute.GET, "GET", "/");
     const sol = catalog.json.agents.find((agent: { name: string }) => agent.name === "solquote");
-    expect(sol).toMatchObject({ token: "SOL", callable: false, not_callable_reason: "not_priced_in_usdc", agent_cost_usd: null, developer_price_usd: null, developer_price_micro: null });
+    expect(sol).toMatchObject({
+      token: "SOL",
+      callable: false,
+      not_callable_reason: "not_priced_in_usdc",
+      agent_cost_usd: null,
+      developer_price_usd: null,
+      developer_price_micro: null,
+    });
     const usdcAgents = catalog.json.agents.filter((agent: { token: string }) => agent.token === "USDC");
     expect(usdcAgents.every((agent: { agent_cost_usd: string | null }) => agent.agent_cost_usd !== null)).toBe(true);
 

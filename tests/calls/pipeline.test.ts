@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { TOKEN_PROGRAM_ID, getAssociatedTokenAddressSync } from "@solana/spl-token";
-import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
+import { Keypair, PublicKey, SystemProgram, type Transaction } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { MarketplaceClient, type FetchLike } from "@/lib/agents/marketplace-client";
 import { callDeps } from "@/lib/calls/deps";
@@ -48,7 +48,11 @@ describe("Idempotency-Key", () => {
     const before = await app.ledger.getUsdcBalance(wallet);
     const headers = { "idempotency-key": "order-123" };
     const first = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("a", "1"), headers });
-    const second = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { input: { value: "1", key: "a", action: "store" }, agent_id: "warmmemory" }, headers });
+    const second = await callRoute(call.POST, "POST", "/", {
+      bearer: apiKey,
+      body: { input: { value: "1", key: "a", action: "store" }, agent_id: "warmmemory" },
+      headers,
+    });
     expect(first.status).toBe(200);
     expect(second.status).toBe(200);
     expect(second.headers.get("idempotent-replayed")).toBe("true");
@@ -77,14 +81,26 @@ describe("Idempotency-Key", () => {
         }
       },
     };
-    const first = paidCallAnswer(deps, await verified(apiKey), { requestId: "req_first", body: store("slow", "1"), idempotencyKey: "slow-1" });
+    const first = paidCallAnswer(deps, await verified(apiKey), {
+      requestId: "req_first",
+      body: store("slow", "1"),
+      idempotencyKey: "slow-1",
+    });
     await atGate;
-    const concurrent = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("slow", "1"), headers: { "idempotency-key": "slow-1" } });
+    const concurrent = await callRoute(call.POST, "POST", "/", {
+      bearer: apiKey,
+      body: store("slow", "1"),
+      headers: { "idempotency-key": "slow-1" },
+    });
     expect(concurrent.status).toBe(409);
     expect(concurrent.json.error.code).toBe("idempotency_in_progress");
     release();
     expect((await first).status).toBe(200);
-    const replay = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("slow", "1"), headers: { "idempotency-key": "slow-1" } });
+    const replay = await callRoute(call.POST, "POST", "/", {
+      bearer: apiKey,
+      body: store("slow", "1"),
+      headers: { "idempotency-key": "slow-1" },
+    });
     expect(replay.status).toBe(200);
     expect(replay.json.usage.request_id).toBe("req_first");
   });
@@ -123,9 +139,15 @@ describe.each(concurrencyBackends())("concurrency on $name", (backend) => {
       const statuses = answers.map((answer) => answer.status);
       expect(statuses.filter((status) => status === 200)).toHaveLength(100);
       expect(statuses.filter((status) => status === 402)).toHaveLength(100);
-      expect(answers.filter((answer) => answer.status === 402).every((answer) => answer.json.error.code === "insufficient_balance")).toBe(true);
+      expect(answers.filter((answer) => answer.status === 402).every((answer) => answer.json.error.code === "insufficient_balance")).toBe(
+        true,
+      );
 
-      const usage = await sql<{ status: string; tx_signature: string | null }>(tight.db, "select status, tx_signature from tdk_usage where api_key_id = $1", [key.id]);
+      const usage = await sql<{ status: string; tx_signature: string | null }>(
+        tight.db,
+        "select status, tx_signature from tdk_usage where api_key_id = $1",
+        [key.id],
+      );
       expect(usage).toHaveLength(100);
       expect(usage.every((row) => row.status === "succeeded")).toBe(true);
       const signatures = new Set(usage.map((row) => row.tx_signature));
@@ -133,10 +155,18 @@ describe.each(concurrencyBackends())("concurrency on $name", (backend) => {
       for (const signature of signatures) expect(await tight.ledger.getSignatureStatus(signature!)).toBe("confirmed");
       // The chain and the database agree to the micro-dollar.
       expect(await tight.ledger.getUsdcBalance(wallet)).toBe(0n);
-      const [cached] = await sql<{ w: number; r: number }>(tight.db, "select wallet_usdc_micro::int as w, reserved_usdc_micro::int as r from tdk_api_keys where id = $1", [key.id]);
+      const [cached] = await sql<{ w: number; r: number }>(
+        tight.db,
+        "select wallet_usdc_micro::int as w, reserved_usdc_micro::int as r from tdk_api_keys where id = $1",
+        [key.id],
+      );
       expect(cached).toEqual({ w: 0, r: 0 });
       expect(tight.agents.local!.submitted).toHaveLength(100);
-      const [account] = await sql<{ ops: number }>(tight.db, "select ops_this_month as ops from tdk_accounts where id = (select account_id from tdk_api_keys where id = $1)", [key.id]);
+      const [account] = await sql<{ ops: number }>(
+        tight.db,
+        "select ops_this_month as ops from tdk_accounts where id = (select account_id from tdk_api_keys where id = $1)",
+        [key.id],
+      );
       expect(account!.ops).toBe(100);
     } finally {
       setAppContext(app);
@@ -160,7 +190,9 @@ describe("a crash between any two steps, then recovery", () => {
       },
     };
     const body = store("crash", crashAt);
-    await expect(paidCallAnswer(deps, await verified(apiKey), { requestId: `req_crash_${crashAt}`, body, idempotencyKey: "retry-me" })).rejects.toBeInstanceOf(SimulatedCrash);
+    await expect(
+      paidCallAnswer(deps, await verified(apiKey), { requestId: `req_crash_${crashAt}`, body, idempotencyKey: "retry-me" }),
+    ).rejects.toBeInstanceOf(SimulatedCrash);
 
     // The intent survived the crash.
     const [row] = await rows(app.db, key.id);
@@ -183,7 +215,8 @@ describe("a crash between any two steps, then recovery", () => {
     expect(settled!.status).toBe(expected);
     expect(settled!.answered).toBe(true);
     expect(await reserved(app.db, key.id)).toBe(0);
-    if (settled!.tx_signature) expect(await app.ledger.getSignatureStatus(settled!.tx_signature)).toBe(paidOnChain ? "confirmed" : "unknown");
+    if (settled!.tx_signature)
+      expect(await app.ledger.getSignatureStatus(settled!.tx_signature)).toBe(paidOnChain ? "confirmed" : "unknown");
 
     // Retrying with the same Idempotency-Key never pays again.
     const retry = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body, headers: { "idempotency-key": "retry-me" } });
@@ -222,7 +255,10 @@ describe("a marketplace that misbehaves", () => {
         return tx;
       },
     ],
-    ["an extra instruction", (tx, wallet) => tx.add(SystemProgram.transfer({ fromPubkey: wallet, toPubkey: attacker, lamports: 1_000_000 }))],
+    [
+      "an extra instruction",
+      (tx, wallet) => tx.add(SystemProgram.transfer({ fromPubkey: wallet, toPubkey: attacker, lamports: 1_000_000 })),
+    ],
   ];
 
   it.each(tamperings)("refuses to sign a payment with %s, pays nothing, and logs it", async (_label, change) => {
@@ -252,7 +288,11 @@ describe("a marketplace that misbehaves", () => {
         path.endsWith("/build-transaction") ? new Response(JSON.stringify({ ok: false, error: "database down" }), { status: 503 }) : body,
       ),
     };
-    const answer = await paidCallAnswer(deps, await verified(apiKey), { requestId: "req_5xx", body: store("x", "1"), idempotencyKey: null });
+    const answer = await paidCallAnswer(deps, await verified(apiKey), {
+      requestId: "req_5xx",
+      body: store("x", "1"),
+      idempotencyKey: null,
+    });
     expect(answer).toMatchObject({ status: 502, body: { error: { code: "marketplace_error", paid: false, message: "database down" } } });
     expect((await rows(app.db, key.id))[0]!.status).toBe("failed");
     expect(await reserved(app.db, key.id)).toBe(0);
@@ -267,18 +307,32 @@ describe("a marketplace that misbehaves", () => {
       return app.agents.local!.fetch(url, init);
     };
     const deps = { ...callDeps(app), agents: { ...app.agents, client: new MarketplaceClient(app.agents.local!.apiUrl, unreachable) } };
-    const answer = await paidCallAnswer(deps, await verified(apiKey), { requestId: `req_unknown_${key.id}`, body: store("x", "1"), idempotencyKey: "unknown-1" });
+    const answer = await paidCallAnswer(deps, await verified(apiKey), {
+      requestId: `req_unknown_${key.id}`,
+      body: store("x", "1"),
+      idempotencyKey: "unknown-1",
+    });
     expect(answer).toMatchObject({ status: 502, body: { error: { code: "outcome_unknown", paid: null } } });
     expect((await rows(app.db, key.id))[0]!.status).toBe("pending");
     // A retry with the same Idempotency-Key waits for the outcome instead of paying again.
-    expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("x", "1"), headers: { "idempotency-key": "unknown-1" } })).status).toBe(409);
+    expect(
+      (await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("x", "1"), headers: { "idempotency-key": "unknown-1" } }))
+        .status,
+    ).toBe(409);
 
     await expireBlockhashes(app);
-    expect(await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({ resolved: 1, pending: 0 });
+    expect(await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
+      resolved: 1,
+      pending: 0,
+    });
     expect((await rows(app.db, key.id))[0]!.status).toBe("failed");
     expect(await reserved(app.db, key.id)).toBe(0);
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(before);
-    const replay = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("x", "1"), headers: { "idempotency-key": "unknown-1" } });
+    const replay = await callRoute(call.POST, "POST", "/", {
+      bearer: apiKey,
+      body: store("x", "1"),
+      headers: { "idempotency-key": "unknown-1" },
+    });
     expect(replay.status).toBe(502);
     expect(replay.json.error).toMatchObject({ code: "marketplace_error", paid: false });
   });
@@ -294,7 +348,11 @@ describe("a marketplace that misbehaves", () => {
         return body;
       }),
     };
-    const answer = await paidCallAnswer(deps, await verified(apiKey), { requestId: "req_lost", body: store("x", "1"), idempotencyKey: null });
+    const answer = await paidCallAnswer(deps, await verified(apiKey), {
+      requestId: "req_lost",
+      body: store("x", "1"),
+      idempotencyKey: null,
+    });
     expect(answer).toMatchObject({ status: 502, body: { error: { code: "agent_failed", paid: true } } });
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(before - PRICE);
     expect((await rows(app.db, key.id))[0]!.status).toBe("agent_failed");

@@ -42,7 +42,9 @@ describe.each(limiters)("tier rate limit ($name)", (backend) => {
     const limited = answers.filter((answer) => answer.status === 429);
     expect(answers.filter((answer) => answer.status === 400)).toHaveLength(100);
     expect(limited).toHaveLength(50);
-    expect(limited.every((answer) => Number(answer.headers.get("retry-after")) >= 1 && answer.headers.get("x-ratelimit-remaining") === "0")).toBe(true);
+    expect(
+      limited.every((answer) => Number(answer.headers.get("retry-after")) >= 1 && answer.headers.get("x-ratelimit-remaining") === "0"),
+    ).toBe(true);
     // Another key has its own budget.
     const other = await createKeyedAccount(app);
     expect((await callRoute(call.POST, "POST", "/", { bearer: other.apiKey, body: {} })).headers.get("x-ratelimit-remaining")).toBe("99");

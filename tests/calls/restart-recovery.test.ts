@@ -43,7 +43,9 @@ async function crashedCall(apiKey: string, crashAt: PipelineStep) {
       if (step === crashAt) throw new Error(`killed after ${step}`);
     },
   };
-  await expect(paidCallAnswer(deps, verified.key, { requestId: `req_${crashAt}_${Date.now()}`, body: store(crashAt), idempotencyKey: null })).rejects.toThrow("killed");
+  await expect(
+    paidCallAnswer(deps, verified.key, { requestId: `req_${crashAt}_${Date.now()}`, body: store(crashAt), idempotencyKey: null }),
+  ).rejects.toThrow("killed");
 }
 
 /** The process dies; a new one opens the same ledger directory (and its marketplace runs on it). */
@@ -56,7 +58,13 @@ async function restartLedger(): Promise<LocalLedger> {
 }
 
 async function rowOf(keyId: string) {
-  return (await sql<{ status: string; tx_signature: string | null }>(app.db, "select status::text, tx_signature from tdk_usage where api_key_id = $1 order by created_at", [keyId])).at(-1)!;
+  return (
+    await sql<{ status: string; tx_signature: string | null }>(
+      app.db,
+      "select status::text, tx_signature from tdk_usage where api_key_id = $1 order by created_at",
+      [keyId],
+    )
+  ).at(-1)!;
 }
 
 describe("a landed payment, a crash before settlement, a restart, more than 56 transactions, recovery", () => {
@@ -76,13 +84,24 @@ describe("a landed payment, a crash before settlement, a restart, more than 56 t
     // And the chain moves on past the payment's blockhash.
     ledger.expireBlockhashes();
 
-    const recovered = await recoverPendingCalls({ db: app.db, ledger, policy: moneyPolicy(app.env) }, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
+    const recovered = await recoverPendingCalls(
+      { db: app.db, ledger, policy: moneyPolicy(app.env) },
+      { keyId: key.id, olderThan: new Date(Date.now() + 1_000) },
+    );
     expect(recovered).toEqual({ resolved: 1, pending: 0 });
     const settled = await rowOf(key.id);
     expect(settled).toEqual({ status: "agent_failed", tx_signature: pending.tx_signature });
     expect(await ledger.getSignatureStatus(pending.tx_signature!)).toBe("confirmed");
     // The wallet, the chain and the rows agree: one payment, recorded as paid.
-    expect((await sql<{ w: string; r: string }>(app.db, "select wallet_usdc_micro::text as w, reserved_usdc_micro::text as r from tdk_api_keys where id = $1", [key.id]))[0]).toEqual({
+    expect(
+      (
+        await sql<{ w: string; r: string }>(
+          app.db,
+          "select wallet_usdc_micro::text as w, reserved_usdc_micro::text as r from tdk_api_keys where id = $1",
+          [key.id],
+        )
+      )[0],
+    ).toEqual({
       w: String(before - 1_000n),
       r: "0",
     });
@@ -94,10 +113,16 @@ describe("a landed payment, a crash before settlement, a restart, more than 56 t
     const ledger = await restartLedger();
     const deps = { db: app.db, ledger, policy: moneyPolicy(app.env) };
     // Its blockhash is remembered and still valid: no conclusion.
-    expect(await recoverPendingCalls(deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({ resolved: 0, pending: 1 });
+    expect(await recoverPendingCalls(deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
+      resolved: 0,
+      pending: 1,
+    });
     expect((await rowOf(key.id)).status).toBe("pending");
     ledger.expireBlockhashes();
-    expect(await recoverPendingCalls(deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({ resolved: 1, pending: 0 });
+    expect(await recoverPendingCalls(deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
+      resolved: 1,
+      pending: 0,
+    });
     expect((await rowOf(key.id)).status).toBe("failed");
   });
 
@@ -105,9 +130,13 @@ describe("a landed payment, a crash before settlement, a restart, more than 56 t
     const { apiKey, key } = await createKeyedAccount(app, { tier: "paid" });
     await crashedCall(apiKey, "signed");
     // As rows recorded before payments kept their expiry height.
-    await sql(app.db, "update tdk_usage set last_valid_block_height = null, created_at = now() - interval '1 hour' where api_key_id = $1", [key.id]);
+    await sql(app.db, "update tdk_usage set last_valid_block_height = null, created_at = now() - interval '1 hour' where api_key_id = $1", [
+      key.id,
+    ]);
     (app.ledger as LocalLedger).expireBlockhashes();
-    expect(await recoverPendingCalls({ db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env) }, { keyId: key.id, olderThan: new Date() })).toEqual({ resolved: 0, pending: 1 });
+    expect(
+      await recoverPendingCalls({ db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env) }, { keyId: key.id, olderThan: new Date() }),
+    ).toEqual({ resolved: 0, pending: 1 });
     const { alertStalePending } = await import("@/lib/ops/stale-pending");
     const lines: string[] = [];
     const stale = await alertStalePending(app.db, { webhookUrl: null, log: (line) => lines.push(line) });

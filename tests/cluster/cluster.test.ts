@@ -85,7 +85,12 @@ async function startClusterProcess(): Promise<Running> {
 const [A, B] = [0, 1];
 // This run's client address: per-IP limits (sign-up: 20 an hour) live in Redis and outlast a run.
 const CLIENT_IP = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
-async function api(instance: number, method: string, route: string, options: { body?: unknown; bearer?: string; headers?: Record<string, string> } = {}) {
+async function api(
+  instance: number,
+  method: string,
+  route: string,
+  options: { body?: unknown; bearer?: string; headers?: Record<string, string> } = {},
+) {
   const response = await fetch(`${cluster.gateways[instance]!.url}${route}`, {
     method,
     headers: {
@@ -146,7 +151,8 @@ describe.skipIf(!services.database || !services.redis)("the production shape on 
   }, 120_000);
 
   it("starts every part and two gateways on one database, one Redis and one chain", () => {
-    for (const part of ["database", "rpc", "marketplace", "upstash", "stripe", "treasury"]) expect(cluster.output()).toMatch(new RegExp(`ready: ${part} `));
+    for (const part of ["database", "rpc", "marketplace", "upstash", "stripe", "treasury"])
+      expect(cluster.output()).toMatch(new RegExp(`ready: ${part} `));
     expect(cluster.gateways).toHaveLength(2);
   });
 
@@ -154,7 +160,9 @@ describe.skipIf(!services.database || !services.redis)("the production shape on 
     const dev = await developer("both", 2);
     const ledger = new LocalnetLedger(cluster.rpc.url, cluster.rpc.usdcMint);
     const before = await Promise.all(dev.keys.map((key) => ledger.getUsdcBalance(new PublicKey(key.wallet))));
-    const calls = dev.keys.flatMap((key, k) => agentCalls.map((body, i) => api((k + i) % 2, "POST", "/api/tdk/v1/call", { bearer: key.apiKey, body })));
+    const calls = dev.keys.flatMap((key, k) =>
+      agentCalls.map((body, i) => api((k + i) % 2, "POST", "/api/tdk/v1/call", { bearer: key.apiKey, body })),
+    );
     const answers = await Promise.all(calls);
     expect(answers.map((answer) => answer.status)).toEqual(Array(8).fill(200));
     const prices = agentCalls.map((_, i) => BigInt(answers[i]!.json.usage.agent_cost_micro));
@@ -169,7 +177,11 @@ describe.skipIf(!services.database || !services.redis)("the production shape on 
     const key = dev.keys[0]!.apiKey;
     const answers: number[] = [];
     for (let batch = 0; batch < 5; batch += 1) {
-      answers.push(...(await Promise.all(Array.from({ length: 30 }, (_, i) => api(i % 2, "GET", "/api/tdk/v1/usage?limit=1", { bearer: key })))).map((answer) => answer.status));
+      answers.push(
+        ...(await Promise.all(Array.from({ length: 30 }, (_, i) => api(i % 2, "GET", "/api/tdk/v1/usage?limit=1", { bearer: key })))).map(
+          (answer) => answer.status,
+        ),
+      );
     }
     expect(answers.filter((status) => status === 200)).toHaveLength(100);
     expect(answers.filter((status) => status === 429)).toHaveLength(50);
@@ -178,19 +190,41 @@ describe.skipIf(!services.database || !services.redis)("the production shape on 
   it("overlapping report-usage runs on both instances bill each call once", async () => {
     const dev = await developer("billing");
     // Its Stripe customer, as a subscription would have left it.
-    const stripe = new Stripe(STRIPE_KEY, { host: new URL(cluster.stripe).hostname, port: Number(new URL(cluster.stripe).port), protocol: "http", telemetry: false });
+    const stripe = new Stripe(STRIPE_KEY, {
+      host: new URL(cluster.stripe).hostname,
+      port: Number(new URL(cluster.stripe).port),
+      protocol: "http",
+      telemetry: false,
+    });
     const customer = (await stripe.customers.create({ email: dev.email })).id;
     await sql.query("update tdk_accounts set stripe_customer_id = $2 where email = $1", [dev.email, customer]);
-    for (const [i, body] of agentCalls.entries()) expect((await api(i % 2, "POST", "/api/tdk/v1/call", { bearer: dev.keys[0]!.apiKey, body })).status).toBe(200);
-    const [{ total }] = (await sql.query("select sum(developer_cost_micro)::int as total from tdk_usage u join tdk_accounts a on a.id = u.account_id where a.email = $1 and u.status = 'succeeded'", [dev.email])).rows;
+    for (const [i, body] of agentCalls.entries())
+      expect((await api(i % 2, "POST", "/api/tdk/v1/call", { bearer: dev.keys[0]!.apiKey, body })).status).toBe(200);
+    const [{ total }] = (
+      await sql.query(
+        "select sum(developer_cost_micro)::int as total from tdk_usage u join tdk_accounts a on a.id = u.account_id where a.email = $1 and u.status = 'succeeded'",
+        [dev.email],
+      )
+    ).rows;
 
     const runs = await Promise.all([A, B, A, B].map((instance) => api(instance, "GET", "/api/cron/report-usage", { bearer: CRON_SECRET })));
     expect(runs.every((run) => run.status === 200)).toBe(true);
-    const meter = await stripe.billing.meters.create({ display_name: "TDK usage", event_name: "tdk_usage_micro", default_aggregation: { formula: "sum" } });
+    const meter = await stripe.billing.meters.create({
+      display_name: "TDK usage",
+      event_name: "tdk_usage_micro",
+      default_aggregation: { formula: "sum" },
+    });
     const now = Math.floor(Date.now() / 1000);
-    const summaries = await stripe.billing.meters.listEventSummaries(meter.id, { customer, start_time: now - 86_400, end_time: now + 3_600 });
+    const summaries = await stripe.billing.meters.listEventSummaries(meter.id, {
+      customer,
+      start_time: now - 86_400,
+      end_time: now + 3_600,
+    });
     expect(summaries.data[0]!.aggregated_value).toBe(total);
-    const statuses = await sql.query("select billing_status, count(*)::int as n from tdk_usage u join tdk_accounts a on a.id = u.account_id where a.email = $1 group by 1", [dev.email]);
+    const statuses = await sql.query(
+      "select billing_status, count(*)::int as n from tdk_usage u join tdk_accounts a on a.id = u.account_id where a.email = $1 group by 1",
+      [dev.email],
+    );
     expect(statuses.rows).toEqual([{ billing_status: "reported", n: 4 }]);
   });
 
@@ -201,17 +235,31 @@ describe.skipIf(!services.database || !services.redis)("the production shape on 
     const before = await Promise.all(wallets.map((wallet) => ledger.getUsdcBalance(wallet)));
     const victim = cluster.gateways[A]!;
     const keyIds = dev.keys.map((key) => key.keyId);
-    const inFlight = dev.keys.flatMap((key) => agentCalls.map((body) => api(A, "POST", "/api/tdk/v1/call", { bearer: key.apiKey, body }).catch((error: Error) => ({ status: 0, json: { error: error.message } }))));
+    const inFlight = dev.keys.flatMap((key) =>
+      agentCalls.map((body) =>
+        api(A, "POST", "/api/tdk/v1/call", { bearer: key.apiKey, body }).catch((error: Error) => ({
+          status: 0,
+          json: { error: error.message },
+        })),
+      ),
+    );
     // Killed once a payment is signed and on its way: a call is certainly cut in the middle.
     for (let tries = 0; tries < 500; tries += 1) {
-      const [{ n }] = (await sql.query("select count(*)::int as n from tdk_usage where api_key_id = any($1) and status = 'pending' and tx_signature is not null", [keyIds])).rows;
+      const [{ n }] = (
+        await sql.query(
+          "select count(*)::int as n from tdk_usage where api_key_id = any($1) and status = 'pending' and tx_signature is not null",
+          [keyIds],
+        )
+      ).rows;
       if (n > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     process.kill(victim.pid, "SIGKILL");
     const answers = await Promise.all(inFlight);
     expect(answers.filter((answer) => answer.status === 0).length).toBeGreaterThan(0);
-    const [{ pending }] = (await sql.query("select count(*)::int as pending from tdk_usage where api_key_id = any($1) and status = 'pending'", [keyIds])).rows;
+    const [{ pending }] = (
+      await sql.query("select count(*)::int as pending from tdk_usage where api_key_id = any($1) and status = 'pending'", [keyIds])
+    ).rows;
     expect(pending).toBeGreaterThan(0);
 
     // The chain moves on past every payment the dead instance signed, so none can land later.
@@ -220,7 +268,11 @@ describe.skipIf(!services.database || !services.redis)("the production shape on 
     const recovered = await api(B, "GET", "/api/cron/recover-calls", { bearer: CRON_SECRET });
     expect(recovered.status).toBe(200);
 
-    const rows = (await sql.query("select api_key_id, status, tx_signature, agent_cost_micro::int as cost from tdk_usage where api_key_id = any($1)", [keyIds])).rows as {
+    const rows = (
+      await sql.query("select api_key_id, status, tx_signature, agent_cost_micro::int as cost from tdk_usage where api_key_id = any($1)", [
+        keyIds,
+      ])
+    ).rows as {
       api_key_id: string;
       status: string;
       tx_signature: string | null;
@@ -232,8 +284,11 @@ describe.skipIf(!services.database || !services.redis)("the production shape on 
       // Every landed payment has its row, settled as paid; every paid row's payment landed; nothing twice.
       const statuses = await ledger.getSignatureStatuses(mine.filter((row) => row.tx_signature).map((row) => row.tx_signature!));
       const signed = mine.filter((row) => row.tx_signature);
-      signed.forEach((row, i) => expect(statuses[i] === "confirmed").toBe(row.status === "succeeded" || row.status === "agent_failed"));
-      const paid = mine.filter((row) => row.status === "succeeded" || row.status === "agent_failed").reduce((sum, row) => sum + BigInt(row.cost), 0n);
+      for (const [i, row] of signed.entries())
+        expect(statuses[i] === "confirmed").toBe(row.status === "succeeded" || row.status === "agent_failed");
+      const paid = mine
+        .filter((row) => row.status === "succeeded" || row.status === "agent_failed")
+        .reduce((sum, row) => sum + BigInt(row.cost), 0n);
       expect(before[k]! - (await ledger.getUsdcBalance(wallet))).toBe(paid);
       const landedOnChain = (await ledger.signaturesForAddress(wallet)).length;
       // The wallet's history: its funding plus one transaction per paid row.

@@ -48,7 +48,9 @@ describe("configuration (lib/env.ts)", () => {
   it("refuses an embedded database or ledger in production unless TDK_ALLOW_EMBEDDED=1", () => {
     expect(() => parseEnv({ NODE_ENV: "production", WALLET_ENCRYPTION_KEY: key })).toThrow(EnvError);
     expect(() => parseEnv({ NODE_ENV: "production", WALLET_ENCRYPTION_KEY: key })).toThrow(/TDK_ALLOW_EMBEDDED=1/);
-    expect(() => parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgres://db/x", WALLET_ENCRYPTION_KEY: key })).toThrow(/Solana ledger/);
+    expect(() => parseEnv({ NODE_ENV: "production", DATABASE_URL: "postgres://db/x", WALLET_ENCRYPTION_KEY: key })).toThrow(
+      /Solana ledger/,
+    );
     expect(parseEnv({ NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1", TDK_ALLOW_MEMORY_LIMITER: "1" }).database.kind).toBe("pglite");
   });
 
@@ -56,7 +58,9 @@ describe("configuration (lib/env.ts)", () => {
     const embedded = { NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1" };
     expect(() => parseEnv(embedded)).toThrow(/without a shared rate limiter: set UPSTASH_REDIS_REST_URL \+ UPSTASH_REDIS_REST_TOKEN/);
     expect(parseEnv({ ...embedded, TDK_ALLOW_MEMORY_LIMITER: "1" }).upstash).toBeNull();
-    expect(parseEnv({ ...embedded, UPSTASH_REDIS_REST_URL: "https://redis.example", UPSTASH_REDIS_REST_TOKEN: "t" }).upstash).not.toBeNull();
+    expect(
+      parseEnv({ ...embedded, UPSTASH_REDIS_REST_URL: "https://redis.example", UPSTASH_REDIS_REST_TOKEN: "t" }).upstash,
+    ).not.toBeNull();
     // Development keeps the in-process limiter without asking.
     expect(parseEnv({}).upstash).toBeNull();
   });
@@ -82,9 +86,15 @@ describe("configuration (lib/env.ts)", () => {
   });
 
   it("parses decrypt-only old keys and refuses a clash with the current version", () => {
-    const env = parseEnv({ WALLET_ENCRYPTION_KEY: key, WALLET_ENCRYPTION_KEY_VERSION: "2", WALLET_ENCRYPTION_OLD_KEYS: `1:${"cd".repeat(32)}` });
+    const env = parseEnv({
+      WALLET_ENCRYPTION_KEY: key,
+      WALLET_ENCRYPTION_KEY_VERSION: "2",
+      WALLET_ENCRYPTION_OLD_KEYS: `1:${"cd".repeat(32)}`,
+    });
     expect(env.encryption?.decryptOnly.map((old) => old.version)).toEqual([1]);
-    expect(() => parseEnv({ WALLET_ENCRYPTION_KEY: key, WALLET_ENCRYPTION_OLD_KEYS: `1:${"cd".repeat(32)}` })).toThrow(/must not contain the current/);
+    expect(() => parseEnv({ WALLET_ENCRYPTION_KEY: key, WALLET_ENCRYPTION_OLD_KEYS: `1:${"cd".repeat(32)}` })).toThrow(
+      /must not contain the current/,
+    );
     expect(() => parseEnv({ WALLET_ENCRYPTION_OLD_KEYS: "garbage" })).toThrow(/version:64-hex-chars/);
   });
 
@@ -94,7 +104,9 @@ describe("configuration (lib/env.ts)", () => {
     expect(parseEnv({}).pricing.markupBps).toBe(5000);
     expect(env.topup).toEqual({ lowWaterUsdcMicro: 2_000_000n, targetUsdcMicro: 10_000_000n });
     expect(() => parseEnv({ TDK_MARKUP_PCT: "1.234" })).toThrow(/TDK_MARKUP_PCT/);
-    expect(() => parseEnv({ SOLANA_RPC_URL: "https://rpc.example", USDC_MINT: "mint" })).toThrow(/local marketplace runs on the local ledger/);
+    expect(() => parseEnv({ SOLANA_RPC_URL: "https://rpc.example", USDC_MINT: "mint" })).toThrow(
+      /local marketplace runs on the local ledger/,
+    );
     expect(() => parseEnv({ TETTO_API_URL: "https://t.example", TETTO_PROTOCOL_WALLET: "p" })).toThrow(/real chain/);
   });
 
@@ -109,7 +121,11 @@ describe("configuration (lib/env.ts)", () => {
     expect(limits.funding.tiers.pro.accountDaily.usdcMicro).toBeGreaterThan(50_000_000n * 10n);
     expect(limits.funding.tiers.pro.keyDaily.usdcMicro).toBeGreaterThan(50_000_000n * 10n);
 
-    const custom = parseEnv({ FUNDING_CAP_PAID_ACCOUNT_DAILY_SOL_LAMPORTS: "7", FREE_MONTHLY_ALLOWANCE_MICRO: "0", KEYS_CREATED_PER_ACCOUNT_DAILY: "3" });
+    const custom = parseEnv({
+      FUNDING_CAP_PAID_ACCOUNT_DAILY_SOL_LAMPORTS: "7",
+      FREE_MONTHLY_ALLOWANCE_MICRO: "0",
+      KEYS_CREATED_PER_ACCOUNT_DAILY: "3",
+    });
     expect(custom.limits.funding.tiers.paid.accountDaily.solLamports).toBe(7n);
     expect(custom.limits.freeMonthlyAllowanceMicro).toBe(0n);
     expect(custom.keys.createdPerDay).toBe(3);
@@ -117,12 +133,16 @@ describe("configuration (lib/env.ts)", () => {
   });
 
   it("refuses the renamed cap variables instead of running uncapped", () => {
-    expect(() => parseEnv({ TOPUP_KEY_DAILY_CAP_MICRO: "50000000" })).toThrow(/TOPUP_KEY_DAILY_CAP_MICRO was replaced by FUNDING_CAP_<TIER>_KEY_DAILY_USDC_MICRO/);
+    expect(() => parseEnv({ TOPUP_KEY_DAILY_CAP_MICRO: "50000000" })).toThrow(
+      /TOPUP_KEY_DAILY_CAP_MICRO was replaced by FUNDING_CAP_<TIER>_KEY_DAILY_USDC_MICRO/,
+    );
     expect(() => parseEnv({ TOPUP_TOTAL_DAILY_CAP_MICRO: "1" })).toThrow(/FUNDING_CAP_TREASURY_DAILY_USDC_MICRO/);
   });
 
   it("refuses both database backends at once and bad numbers", () => {
-    expect(() => parseEnv({ DATABASE_URL: "postgres://db/x", SUPABASE_URL: "https://p.supabase.co", SUPABASE_SERVICE_ROLE_KEY: "k" })).toThrow(/not both/);
+    expect(() =>
+      parseEnv({ DATABASE_URL: "postgres://db/x", SUPABASE_URL: "https://p.supabase.co", SUPABASE_SERVICE_ROLE_KEY: "k" }),
+    ).toThrow(/not both/);
     expect(() => parseEnv({ WALLET_INITIAL_USDC_MICRO: "-5" })).toThrow(/WALLET_INITIAL_USDC_MICRO/);
     expect(() => parseEnv({ CRON_SECRET: "short" })).toThrow(/CRON_SECRET/);
   });

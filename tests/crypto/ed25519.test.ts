@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
+import { Keypair, type PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from "@/lib/crypto/ed25519";
 import { encryptSecret, SecretBoxError, type KeyRing } from "@/lib/crypto/secret-box";
 import { openKeypair, sealKeypair } from "@/lib/crypto/wallet-keys";
@@ -11,7 +11,9 @@ import { signSingleSignerMessage, signTransaction } from "@/lib/solana/signing";
 const ring: KeyRing = { current: { version: 1, key: randomBytes(32) }, decryptOnly: [] };
 
 function transfer(from: Keypair, to: PublicKey, blockhash = Keypair.generate().publicKey.toBase58()) {
-  return new Transaction({ feePayer: from.publicKey, blockhash, lastValidBlockHeight: 150 }).add(SystemProgram.transfer({ fromPubkey: from.publicKey, toPubkey: to, lamports: 1_000 }));
+  return new Transaction({ feePayer: from.publicKey, blockhash, lastValidBlockHeight: 150 }).add(
+    SystemProgram.transfer({ fromPubkey: from.publicKey, toPubkey: to, lamports: 1_000 }),
+  );
 }
 
 describe("native Ed25519", () => {
@@ -37,7 +39,9 @@ describe("native Ed25519", () => {
     const other = Keypair.generate();
     const blockhash = Keypair.generate().publicKey.toBase58();
     const build = () =>
-      transfer(payer, Keypair.generate().publicKey, blockhash).add(SystemProgram.transfer({ fromPubkey: other.publicKey, toPubkey: payer.publicKey, lamports: 5 }));
+      transfer(payer, Keypair.generate().publicKey, blockhash).add(
+        SystemProgram.transfer({ fromPubkey: other.publicKey, toPubkey: payer.publicKey, lamports: 5 }),
+      );
     const ours = build();
     const reference = Transaction.from(ours.serialize({ requireAllSignatures: false, verifySignatures: false }));
     signTransaction(ours, payer, other, payer);
@@ -65,7 +69,9 @@ describe("native Ed25519", () => {
     expect(wire).toEqual(tx.serialize());
     expect(signature).toEqual(tx.signature);
     // A message asking for two signatures is not a one-signer message.
-    const two = transfer(payer, Keypair.generate().publicKey).add(SystemProgram.transfer({ fromPubkey: Keypair.generate().publicKey, toPubkey: payer.publicKey, lamports: 1 }));
+    const two = transfer(payer, Keypair.generate().publicKey).add(
+      SystemProgram.transfer({ fromPubkey: Keypair.generate().publicKey, toPubkey: payer.publicKey, lamports: 1 }),
+    );
     expect(() => signSingleSignerMessage(payer, two.serializeMessage())).toThrow(/exactly one signature/);
   });
 
@@ -76,6 +82,8 @@ describe("native Ed25519", () => {
     // A secret whose second half names another wallet, sealed for that wallet: refused before anything is signed.
     const impostor = Keypair.generate();
     const mixed = Uint8Array.from([...keypair.secretKey.subarray(0, 32), ...impostor.publicKey.toBytes()]);
-    expect(() => openKeypair(ring, encryptSecret(ring, mixed, impostor.publicKey.toBase58()), impostor.publicKey.toBase58())).toThrow(SecretBoxError);
+    expect(() => openKeypair(ring, encryptSecret(ring, mixed, impostor.publicKey.toBase58()), impostor.publicKey.toBase58())).toThrow(
+      SecretBoxError,
+    );
   });
 });

@@ -47,7 +47,13 @@ if (postgresUrl) {
       open: async () => {
         const temp = await createTempDatabase(postgresUrl);
         const db = await PostgresDatabase.open(temp.url);
-        return { db, teardown: async () => (await db.close(), await temp.drop()) };
+        return {
+          db,
+          teardown: async () => {
+            await db.close();
+            await temp.drop();
+          },
+        };
       },
     },
     {
@@ -59,7 +65,14 @@ if (postgresUrl) {
         const serviceRoleKey = `service-role-${randomBytes(8).toString("hex")}`;
         const standIn = await startPostgrestStandIn(temp.url, serviceRoleKey);
         const db = new SupabaseDatabase(standIn.url, serviceRoleKey);
-        return { db, standIn, teardown: async () => (await standIn.close(), await temp.drop()) };
+        return {
+          db,
+          standIn,
+          teardown: async () => {
+            await standIn.close();
+            await temp.drop();
+          },
+        };
       },
     },
   );
@@ -67,21 +80,26 @@ if (postgresUrl) {
 
 describe.each(backends)("data contract on $name", (backend) => {
   let db: Database;
-  let standIn: PostgrestStandIn | undefined;
   let teardown: () => Promise<void>;
   let ring: KeyRing;
   let deps: KeyDeps;
   let funding: FundingDeps;
 
   beforeAll(async () => {
-    ({ db, standIn, teardown } = await backend.open());
+    ({ db, teardown } = await backend.open());
     ring = { current: { version: 1, key: randomBytes(32) }, decryptOnly: [] };
     const ledger = await LocalLedger.open(null);
     const treasury = await ensureEmbeddedTreasury(db, ring, ledger, { usdcMicro: 100_000_000n, solLamports: 1_000_000_000n });
     // The default limits: a free account's funding is cut to its daily cap ($5 of the $10 asked).
     const policy = buildMoneyPolicy(parseEnv({ NODE_ENV: "test" }).limits, { freeMonthlyQuota: 5_000, requireCard: false });
     funding = { db, ledger, treasury, policy };
-    deps = { db, ledger, ring, funding, config: { mode: "test", maxPerAccount: 2, createdPerDay: 10, initialUsdcMicro: 10_000_000n, initialSolLamports: 10_000_000n } };
+    deps = {
+      db,
+      ledger,
+      ring,
+      funding,
+      config: { mode: "test", maxPerAccount: 2, createdPerDay: 10, initialUsdcMicro: 10_000_000n, initialSolLamports: 10_000_000n },
+    };
   });
   afterAll(async () => teardown?.());
 
@@ -135,7 +153,10 @@ describe.each(backends)("data contract on $name", (backend) => {
 
     const verified = await verifyApiKey(db, created.apiKey);
     expect(verified).toMatchObject({ ok: true, key: { key_id: created.key.id, account_id: owner.id, status: "active" } });
-    expect(await verifyApiKey(db, created.apiKey.slice(0, -1) + (created.apiKey.endsWith("A") ? "B" : "A"))).toEqual({ ok: false, code: "invalid_api_key" });
+    expect(await verifyApiKey(db, created.apiKey.slice(0, -1) + (created.apiKey.endsWith("A") ? "B" : "A"))).toEqual({
+      ok: false,
+      code: "invalid_api_key",
+    });
 
     expect((await revokeApiKey(db, owner.id, created.key.id))?.status).toBe("revoked");
     expect(await verifyApiKey(db, created.apiKey)).toEqual({ ok: false, code: "key_revoked" });
@@ -154,11 +175,23 @@ describe.each(backends)("data contract on $name", (backend) => {
     const created = await createApiKey({ ...deps, funding: null }, account.id, "f");
     if (!created.ok) throw new Error(created.code);
     const outcome = await fundWallets(funding, [
-      { keyId: created.key.id, wallet: new PublicKey(created.key.wallet.public_key), usdcMicro: 1_234_567n, solLamports: 0n, reason: "topup", usdcAccountExists: false },
+      {
+        keyId: created.key.id,
+        wallet: new PublicKey(created.key.wallet.public_key),
+        usdcMicro: 1_234_567n,
+        solLamports: 0n,
+        reason: "topup",
+        usdcAccountExists: false,
+      },
     ]);
     const [sent] = outcome.fundings;
     expect(sent).toMatchObject({ status: "confirmed", usdc_micro: 1_234_567, reason: "topup", account_id: account.id });
-    const again = await callFunction(db, "tdk_resolve_funding", { p_funding_id: sent!.id, p_status: "failed", p_error: "late" }, z.object({ ok: z.boolean(), code: z.string() }));
+    const again = await callFunction(
+      db,
+      "tdk_resolve_funding",
+      { p_funding_id: sent!.id, p_status: "failed", p_error: "late" },
+      z.object({ ok: z.boolean(), code: z.string() }),
+    );
     expect(again).toEqual({ ok: false, code: "already_resolved" });
     expect((await listFundings(db, created.key.id)).map((row) => row.status)).toEqual(["confirmed"]);
   });
@@ -178,9 +211,16 @@ describe.each(backends)("data contract on $name", (backend) => {
     const created = await createApiKey({ ...deps, funding: null }, account.id, "amounts");
     if (!created.ok) throw new Error(created.code);
     const big = 9_007_199_254_740_991n; // 2^53 - 1 micro-USD
-    await callFunction(db, "tdk_set_wallet_balances", { p_key_id: created.key.id, p_usdc_micro: big, p_sol_lamports: 1n }, z.object({ updated: z.literal(true) }));
+    await callFunction(
+      db,
+      "tdk_set_wallet_balances",
+      { p_key_id: created.key.id, p_usdc_micro: big, p_sol_lamports: 1n },
+      z.object({ updated: z.literal(true) }),
+    );
     expect((await getApiKey(db, account.id, created.key.id))?.wallet.usdc_micro).toBe(Number(big));
-    await expect(callFunction(db, "tdk_set_wallet_balances", { p_key_id: created.key.id, p_usdc_micro: -1n, p_sol_lamports: 0n }, z.unknown())).rejects.toBeInstanceOf(DatabaseError);
+    await expect(
+      callFunction(db, "tdk_set_wallet_balances", { p_key_id: created.key.id, p_usdc_micro: -1n, p_sol_lamports: 0n }, z.unknown()),
+    ).rejects.toBeInstanceOf(DatabaseError);
   });
 });
 

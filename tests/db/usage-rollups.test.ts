@@ -23,7 +23,13 @@ interface Row {
 }
 
 function reference(rows: Row[], scope: { accountId: string; keyId: string | null }, from: Date, to: Date): UsageSummary {
-  const inScope = rows.filter((row) => row.account_id === scope.accountId && (!scope.keyId || row.api_key_id === scope.keyId) && row.created_at >= from && row.created_at < to);
+  const inScope = rows.filter(
+    (row) =>
+      row.account_id === scope.accountId &&
+      (!scope.keyId || row.api_key_id === scope.keyId) &&
+      row.created_at >= from &&
+      row.created_at < to,
+  );
   const costs = (row: Row) => ({
     agent: ["succeeded", "agent_failed"].includes(row.status) ? Number(row.agent_cost_micro) : 0,
     developer: row.status === "succeeded" ? Number(row.developer_cost_micro) : 0,
@@ -37,12 +43,25 @@ function reference(rows: Row[], scope: { accountId: string; keyId: string | null
       calls: members.length,
       agent_cost_micro: members.reduce((sum, row) => sum + costs(row).agent, 0),
       developer_cost_micro: members.reduce((sum, row) => sum + costs(row).developer, 0),
-      agent_name: members.map((row) => row.agent_name).filter((name): name is string => name !== null).sort().at(-1) ?? null,
+      agent_name:
+        members
+          .map((row) => row.agent_name)
+          .filter((name): name is string => name !== null)
+          .sort()
+          .at(-1) ?? null,
     }));
   };
   const day = (row: Row) => row.created_at.toISOString().slice(0, 10);
   const count = (status: Row["status"]) => inScope.filter((row) => row.status === status).length;
-  const amounts = ({ calls, agent_cost_micro, developer_cost_micro }: { calls: number; agent_cost_micro: number; developer_cost_micro: number }) => ({ calls, agent_cost_micro, developer_cost_micro });
+  const amounts = ({
+    calls,
+    agent_cost_micro,
+    developer_cost_micro,
+  }: {
+    calls: number;
+    agent_cost_micro: number;
+    developer_cost_micro: number;
+  }) => ({ calls, agent_cost_micro, developer_cost_micro });
   return {
     calls: inScope.length,
     succeeded: count("succeeded"),
@@ -97,22 +116,33 @@ describe.each(concurrencyBackends())("usage roll-ups on $name", (backend) => {
       const status = statuses[i % statuses.length]!;
       const agentCost = 1_000 * ((i % 7) + 1);
       // Spread over five days, some exactly at midnight.
-      const createdAt = new Date(midnight - 5 * DAY + (i % 10 === 0 ? Math.floor(i / 10) * (DAY / 2) : Math.floor((i * 7_919_311) % (5 * DAY))));
+      const createdAt = new Date(
+        midnight - 5 * DAY + (i % 10 === 0 ? Math.floor(i / 10) * (DAY / 2) : Math.floor((i * 7_919_311) % (5 * DAY))),
+      );
       await sql(
         app.db,
         `insert into tdk_usage (request_id, api_key_id, account_id, agent_id, agent_name, status, agent_cost_micro, markup_bps, developer_cost_micro, tier, tx_signature, created_at, settled_at)
          values ($1, $2, $3, $4, $5, $6::tdk_usage_status, $7, 1000, $8, 'paid', $9, $10::timestamptz, case when $6::text = 'pending' then null else $10::timestamptz end)`,
         [
-          randomUUID(), account.keys[i % account.keys.length], account.accountId, `agent-${i % 3}`, i % 5 === 0 ? null : `Agent ${i % 3}`, status,
-          agentCost, Math.round(agentCost * 1.1), status === "succeeded" ? randomBytes(32).toString("hex") : null, createdAt.toISOString(),
+          randomUUID(),
+          account.keys[i % account.keys.length],
+          account.accountId,
+          `agent-${i % 3}`,
+          i % 5 === 0 ? null : `Agent ${i % 3}`,
+          status,
+          agentCost,
+          Math.round(agentCost * 1.1),
+          status === "succeeded" ? randomBytes(32).toString("hex") : null,
+          createdAt.toISOString(),
         ],
       );
     }
   };
   const rows = () =>
-    sql<Row>(app.db, "select account_id, api_key_id, agent_id, agent_name, status, agent_cost_micro::text, developer_cost_micro::text, created_at from tdk_usage").then((all) =>
-      all.map((row) => ({ ...row, created_at: new Date(row.created_at) })),
-    );
+    sql<Row>(
+      app.db,
+      "select account_id, api_key_id, agent_id, agent_name, status, agent_cost_micro::text, developer_cost_micro::text, created_at from tdk_usage",
+    ).then((all) => all.map((row) => ({ ...row, created_at: new Date(row.created_at) })));
   const ranges = () => [
     { name: "the five days, from and to on midnights", from: new Date(midnight - 5 * DAY), to: new Date(midnight) },
     { name: "partial first and last days", from: new Date(midnight - 4.5 * DAY + 1), to: new Date(midnight - 0.25 * DAY - 7) },
@@ -124,9 +154,15 @@ describe.each(concurrencyBackends())("usage roll-ups on $name", (backend) => {
   ];
   const expectSummariesMatchRows = async () => {
     const all = await rows();
-    for (const scope of [{ accountId: owner.accountId, keyId: null }, { accountId: owner.accountId, keyId: owner.keys[1]! }, { accountId: other.accountId, keyId: null }]) {
+    for (const scope of [
+      { accountId: owner.accountId, keyId: null },
+      { accountId: owner.accountId, keyId: owner.keys[1]! },
+      { accountId: other.accountId, keyId: null },
+    ]) {
       for (const range of ranges()) {
-        expect(await usageSummary(app.db, scope, range), `${range.name} (${scope.keyId ? "one key" : "account"})`).toEqual(reference(all, scope, range.from, range.to));
+        expect(await usageSummary(app.db, scope, range), `${range.name} (${scope.keyId ? "one key" : "account"})`).toEqual(
+          reference(all, scope, range.from, range.to),
+        );
       }
     }
     // The invariant itself: every roll-up is the rows of its (account, day, key, agent).
@@ -150,11 +186,20 @@ describe.each(concurrencyBackends())("usage roll-ups on $name", (backend) => {
 
   it("stay right as rows settle, move to another day, change agent, or are deleted", async () => {
     // Pending calls settle (the pipeline's update), as succeeded or failed.
-    await sql(app.db, "update tdk_usage set status = 'succeeded', settled_at = now(), tx_signature = md5(id::text) where status = 'pending' and agent_id = 'agent-0'");
+    await sql(
+      app.db,
+      "update tdk_usage set status = 'succeeded', settled_at = now(), tx_signature = md5(id::text) where status = 'pending' and agent_id = 'agent-0'",
+    );
     await sql(app.db, "update tdk_usage set status = 'failed', settled_at = now() where status = 'pending'");
     // An operator moves rows to another day and renames an agent; recording a receipt changes nothing counted.
-    await sql(app.db, "update tdk_usage set created_at = created_at - interval '1 day 3 hours' where agent_id = 'agent-1' and status = 'failed'");
-    await sql(app.db, "update tdk_usage set agent_id = 'agent-9', agent_name = 'Renamed' where agent_id = 'agent-2' and status = 'agent_failed'");
+    await sql(
+      app.db,
+      "update tdk_usage set created_at = created_at - interval '1 day 3 hours' where agent_id = 'agent-1' and status = 'failed'",
+    );
+    await sql(
+      app.db,
+      "update tdk_usage set agent_id = 'agent-9', agent_name = 'Renamed' where agent_id = 'agent-2' and status = 'agent_failed'",
+    );
     await sql(app.db, "update tdk_usage set receipt_id = 'r-' || id where status = 'succeeded'");
     await sql(app.db, "delete from tdk_usage where id in (select id from tdk_usage where status = 'failed' order by id limit 5)");
     await expectSummariesMatchRows();

@@ -65,15 +65,25 @@ export async function createTestApp(
   const agents = remote
     ? { client: new MarketplaceClient(remote.url, fetch, remote.client), protocolWallet: new PublicKey(remote.protocolWallet), local: null }
     : localMarketplaceAgents(
-        await LocalMarketplace.create(ledger, options.agents ?? demoAgents(), { callsPerWalletPerMinute: env.agentCalls.walletCallsPerMinute, ...options.marketplace }),
+        await LocalMarketplace.create(ledger, options.agents ?? demoAgents(), {
+          callsPerWalletPerMinute: env.agentCalls.walletCallsPerMinute,
+          ...options.marketplace,
+        }),
       );
-  const app: AppContext = { env, db, ledger, ring: env.encryption!, limiter: new MemoryRateLimiter(), agents, stripe: options.stripe ?? null };
+  const app: AppContext = {
+    env,
+    db,
+    ledger,
+    ring: env.encryption!,
+    limiter: new MemoryRateLimiter(),
+    agents,
+    stripe: options.stripe ?? null,
+  };
   setAppContext(app);
   return app;
 }
 
 // Route params differ per route; the helper passes whatever the test gives.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type RouteHandler = (request: NextRequest, context: { params: Promise<any> }) => Promise<Response>;
 
 export interface CallOptions {
@@ -124,7 +134,10 @@ export const strongPassword = "correct-horse-42-battery";
  * on, a free account has verified a card first (a fresh fingerprint), as it must to be funded;
  * `verifyCard: false` leaves it unverified.
  */
-export async function createKeyedAccount(app: AppContext, options: { tier?: "free" | "paid" | "pro"; label?: string; verifyCard?: boolean } = {}) {
+export async function createKeyedAccount(
+  app: AppContext,
+  options: { tier?: "free" | "paid" | "pro"; label?: string; verifyCard?: boolean } = {},
+) {
   const { registerAccount } = await import("@/lib/auth/accounts");
   const { createApiKey } = await import("@/lib/keys/keys");
   const { keyDeps } = await import("@/lib/keys/deps");
@@ -136,7 +149,8 @@ export async function createKeyedAccount(app: AppContext, options: { tier?: "fre
   if (options.tier && options.tier !== "free") {
     await callFunction(app.db, "tdk_set_account_tier", { p_account_id: account.account.id, p_tier: options.tier }, z.unknown());
   }
-  if (options.verifyCard ?? app.env.stripe !== null) await recordCardFingerprint(app.db, account.account.id, `fp_${randomBytes(8).toString("hex")}`);
+  if (options.verifyCard ?? app.env.stripe !== null)
+    await recordCardFingerprint(app.db, account.account.id, `fp_${randomBytes(8).toString("hex")}`);
   const key = await createApiKey(await keyDeps(app), account.account.id, "test key");
   if (!key.ok) throw new Error(key.code);
   return { accountId: account.account.id, apiKey: key.apiKey, key: key.key };
@@ -144,7 +158,10 @@ export async function createKeyedAccount(app: AppContext, options: { tier?: "fre
 
 /** Raw SQL on the test database, whichever backend it is (for assertions, never for the code under test). */
 export async function sql<T = Record<string, unknown>>(db: Database, text: string, params: unknown[] = []): Promise<T[]> {
-  const raw = db as unknown as { pg?: { query(text: string, params: unknown[]): Promise<{ rows: T[] }> }; pool?: { query(text: string, params: unknown[]): Promise<{ rows: T[] }> } };
+  const raw = db as unknown as {
+    pg?: { query(text: string, params: unknown[]): Promise<{ rows: T[] }> };
+    pool?: { query(text: string, params: unknown[]): Promise<{ rows: T[] }> };
+  };
   const client = raw.pg ?? raw.pool;
   if (!client) throw new Error(`No raw SQL access to a ${db.kind} database`);
   return (await client.query(text, params)).rows;

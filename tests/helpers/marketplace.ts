@@ -4,7 +4,6 @@ import type { AppContext } from "@/lib/context";
 
 /** A hostile or broken marketplace: the app's real local marketplace, with its answers altered on the wire by `alter`. */
 // The altered answers are the marketplace's free-form JSON.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function alteredMarketplace(app: AppContext, alter: (path: string, body: any) => any): AppContext["agents"] {
   const local = app.agents.local!;
   const fetchImpl: FetchLike = async (url, init) => {

@@ -52,7 +52,11 @@ async function load() {
       for (let i = 0; ; i += 1) {
         const request = new NextRequest("http://localhost/api/tdk/v1/call", {
           method: "POST",
-          headers: { authorization: `Bearer ${apiKeys[worker % apiKeys.length]}`, "content-type": "application/json", "x-forwarded-for": "127.0.0.1" },
+          headers: {
+            authorization: `Bearer ${apiKeys[worker % apiKeys.length]}`,
+            "content-type": "application/json",
+            "x-forwarded-for": "127.0.0.1",
+          },
           body: JSON.stringify(bodies[i % bodies.length]!(i)),
         });
         const response = await callRoute(request, { params: Promise.resolve({}) });
@@ -69,7 +73,10 @@ async function recover() {
   // The chain moves on past every blockhash handed out before the crash (as time would).
   (app.ledger as LocalLedger).expireBlockhashes();
   const fundings = await resolvePendingFundings(app.db, app.ledger, new Date(), { unsignedTtlMs: 0 });
-  const calls = await recoverPendingCalls({ db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env) }, { olderThan: new Date(Date.now() + 1_000), limit: 100_000 });
+  const calls = await recoverPendingCalls(
+    { db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env) },
+    { olderThan: new Date(Date.now() + 1_000), limit: 100_000 },
+  );
   await (app.ledger as LocalLedger).close();
   await app.db.close();
   console.log(JSON.stringify({ fundings, ...calls }));

@@ -58,7 +58,13 @@ export function concurrencyBackends(): ConcurrencyBackend[] {
         const { PostgresDatabase } = await import("@/lib/db/postgres");
         const temp = await createTempDatabase(url);
         const db = await PostgresDatabase.open(temp.url, { max: 10 });
-        return { db, close: async () => (await db.close(), await temp.drop()) };
+        return {
+          db,
+          close: async () => {
+            await db.close();
+            await temp.drop();
+          },
+        };
       },
     });
   }

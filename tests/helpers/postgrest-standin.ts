@@ -71,7 +71,12 @@ export async function startPostgrestStandIn(databaseUrl: string, serviceRoleKey:
     } catch (error) {
       const pgError = error as { code?: string; message: string; detail?: string; hint?: string };
       const status = pgError.code === "42883" ? 404 : 400;
-      reply(status, { code: pgError.code ?? "XX000", message: pgError.message, details: pgError.detail ?? null, hint: pgError.hint ?? null });
+      reply(status, {
+        code: pgError.code ?? "XX000",
+        message: pgError.message,
+        details: pgError.detail ?? null,
+        hint: pgError.hint ?? null,
+      });
     }
   });
 

@@ -83,7 +83,13 @@ export async function startExpectingRefusal(env: Record<string, string>): Promis
   const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-refusal-"));
   const port = await freePort();
   // Only what is given: none of the test run's own environment leaks into this start.
-  const childEnv = { PATH: process.env.PATH ?? "", NEXT_TELEMETRY_DISABLED: "1", TDK_NEXT_DIST_DIR: distDir, TDK_DATA_DIR: dataDir, ...env } as unknown as NodeJS.ProcessEnv;
+  const childEnv = {
+    PATH: process.env.PATH ?? "",
+    NEXT_TELEMETRY_DISABLED: "1",
+    TDK_NEXT_DIST_DIR: distDir,
+    TDK_DATA_DIR: dataDir,
+    ...env,
+  } as unknown as NodeJS.ProcessEnv;
   const child: ChildProcess = spawn(process.execPath, [nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
     cwd: root,
     env: childEnv,

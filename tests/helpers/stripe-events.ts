@@ -20,7 +20,10 @@ export function stripeEvent(type: string, object: Record<string, unknown>, optio
 
 /** POSTs a payload to the webhook route with a valid signature (or the one given, or none). */
 export function deliverWebhook(payload: string, secret: string, options: { timestamp?: number; signature?: string | null } = {}) {
-  const signature = options.signature !== undefined ? options.signature : signer.webhooks.generateTestHeaderString({ payload, secret, timestamp: options.timestamp });
+  const signature =
+    options.signature !== undefined
+      ? options.signature
+      : signer.webhooks.generateTestHeaderString({ payload, secret, timestamp: options.timestamp });
   return callRoute(webhook.POST, "POST", "/api/webhooks/stripe", {
     rawBody: payload,
     headers: { "content-type": "application/json", ...(signature ? { "stripe-signature": signature } : {}) },

@@ -105,7 +105,12 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
     return copy;
   };
 
-  const handle = (method: string, path: string, body: Record<string, unknown>, query: URLSearchParams): { status: number; body: unknown } => {
+  const handle = (
+    method: string,
+    path: string,
+    body: Record<string, unknown>,
+    query: URLSearchParams,
+  ): { status: number; body: unknown } => {
     const error = (status: number, type: string, message: string, code?: string, param?: string) => ({
       status,
       body: { error: { type, message, ...(code ? { code } : {}), ...(param ? { param } : {}) } },
@@ -124,16 +129,27 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
     }
     if (method === "POST" && path === "/v1/checkout/sessions") {
       if (!body.success_url) return error(400, "invalid_request_error", "Missing required param: success_url.");
-      if (body.mode === "subscription" && !body.line_items) return error(400, "invalid_request_error", "Missing required param: line_items.");
+      if (body.mode === "subscription" && !body.line_items)
+        return error(400, "invalid_request_error", "Missing required param: line_items.");
       if (body.mode === "setup" && !body.currency && !body.allowed_payment_method_types) {
         return error(400, "invalid_request_error", "currency is required in setup mode when allowed_payment_method_types is not set.");
       }
       const id = newId("cs_test");
       return store("checkout.session", {
-        id, object: "checkout.session", url: `https://checkout.stripe.test/c/pay/${id}`, mode: body.mode, status: "open", customer: body.customer,
-        client_reference_id: body.client_reference_id ?? null, metadata: body.metadata ?? {}, line_items: body.line_items ?? null,
-        subscription_data: body.subscription_data ?? null, setup_intent_data: body.setup_intent_data ?? null,
-        allowed_payment_method_types: body.allowed_payment_method_types ?? null, subscription: null, setup_intent: null,
+        id,
+        object: "checkout.session",
+        url: `https://checkout.stripe.test/c/pay/${id}`,
+        mode: body.mode,
+        status: "open",
+        customer: body.customer,
+        client_reference_id: body.client_reference_id ?? null,
+        metadata: body.metadata ?? {},
+        line_items: body.line_items ?? null,
+        subscription_data: body.subscription_data ?? null,
+        setup_intent_data: body.setup_intent_data ?? null,
+        allowed_payment_method_types: body.allowed_payment_method_types ?? null,
+        subscription: null,
+        setup_intent: null,
       });
     }
     const subscriptionPath = /^\/v1\/subscriptions\/([^/]+)$/.exec(path);
@@ -147,7 +163,8 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
         return { status: 200, body: subscription };
       }
       if (method === "POST") {
-        if (subscription.status === "canceled") return error(400, "invalid_request_error", "A canceled subscription can only update its cancellation_details and metadata.");
+        if (subscription.status === "canceled")
+          return error(400, "invalid_request_error", "A canceled subscription can only update its cancellation_details and metadata.");
         const items = (body.items ?? {}) as Record<string, { id?: string; price?: string }>;
         const current = (subscription.items as { data: { id: string; price: { id: string } }[] }).data;
         for (const change of Object.values(items)) {
@@ -173,17 +190,29 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
     if (method === "POST" && path === "/v1/billing_portal/sessions") {
       if (!body.customer) return error(400, "invalid_request_error", "Missing required param: customer.");
       const id = newId("bps");
-      return store("billing_portal.session", { id, object: "billing_portal.session", customer: body.customer, return_url: body.return_url ?? null, url: `https://billing.stripe.test/p/session/${id}` });
+      return store("billing_portal.session", {
+        id,
+        object: "billing_portal.session",
+        customer: body.customer,
+        return_url: body.return_url ?? null,
+        url: `https://billing.stripe.test/p/session/${id}`,
+      });
     }
     if (method === "POST" && path === "/v1/billing/meter_events") {
       const payload = (body.payload ?? {}) as Record<string, string>;
       const identifier = String(body.identifier ?? newId("mev"));
       if (!body.event_name || !payload.stripe_customer_id || !/^\d+$/.test(payload.value ?? "")) {
-        return error(400, "invalid_request_error", "Invalid meter event: event_name, payload[stripe_customer_id] and a whole payload[value] are required.");
+        return error(
+          400,
+          "invalid_request_error",
+          "Invalid meter event: event_name, payload[stripe_customer_id] and a whole payload[value] are required.",
+        );
       }
       const timestamp = Number(body.timestamp ?? Math.floor(now() / 1000));
-      if (timestamp < now() / 1000 - 35 * 86_400) return error(400, "invalid_request_error", "Timestamp must be within the past 35 days.", undefined, "timestamp");
-      if (timestamp > now() / 1000 + 5 * 60) return error(400, "invalid_request_error", "Timestamp must not be more than 5 minutes in the future.", undefined, "timestamp");
+      if (timestamp < now() / 1000 - 35 * 86_400)
+        return error(400, "invalid_request_error", "Timestamp must be within the past 35 days.", undefined, "timestamp");
+      if (timestamp > now() / 1000 + 5 * 60)
+        return error(400, "invalid_request_error", "Timestamp must not be more than 5 minutes in the future.", undefined, "timestamp");
       const seen = identifiers.get(identifier);
       // As Stripe: a 400 without a `code`, and only while the identifier is remembered.
       if (seen !== undefined && now() - seen < MEMORY_MS) {
@@ -193,10 +222,30 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
       const value = BigInt(payload.value!);
       meterTotals.set(payload.stripe_customer_id, (meterTotals.get(payload.stripe_customer_id) ?? 0n) + value);
       meterEvents.push({ identifier, customer: payload.stripe_customer_id, value, timestamp, eventName: String(body.event_name) });
-      return { status: 200, body: { object: "billing.meter_event", event_name: body.event_name, identifier, payload, timestamp, created: timestamp, livemode: false } };
+      return {
+        status: 200,
+        body: {
+          object: "billing.meter_event",
+          event_name: body.event_name,
+          identifier,
+          payload,
+          timestamp,
+          created: timestamp,
+          livemode: false,
+        },
+      };
     }
     if (method === "POST" && path === "/v1/billing/meters") {
-      return store("billing.meter", { id: newId("mtr"), object: "billing.meter", event_name: body.event_name, display_name: body.display_name, status: "active", default_aggregation: body.default_aggregation, customer_mapping: body.customer_mapping, value_settings: body.value_settings });
+      return store("billing.meter", {
+        id: newId("mtr"),
+        object: "billing.meter",
+        event_name: body.event_name,
+        display_name: body.display_name,
+        status: "active",
+        default_aggregation: body.default_aggregation,
+        customer_mapping: body.customer_mapping,
+        value_settings: body.value_settings,
+      });
     }
     if (method === "GET" && path === "/v1/billing/meters") return list("billing.meter");
     const summaries = /^\/v1\/billing\/meters\/([^/]+)\/event_summaries$/.exec(path);
@@ -207,9 +256,13 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
       const customer = query.get("customer");
       const start = Number(query.get("start_time"));
       const end = Number(query.get("end_time"));
-      if (!customer || !Number.isFinite(start) || !Number.isFinite(end)) return error(400, "invalid_request_error", "customer, start_time and end_time are required.");
+      if (!customer || !Number.isFinite(start) || !Number.isFinite(end))
+        return error(400, "invalid_request_error", "customer, start_time and end_time are required.");
       const value = meterEvents
-        .filter((event) => event.customer === customer && event.eventName === meter.event_name && event.timestamp >= start && event.timestamp < end)
+        .filter(
+          (event) =>
+            event.customer === customer && event.eventName === meter.event_name && event.timestamp >= start && event.timestamp < end,
+        )
         .reduce((sum, event) => sum + event.value, 0n);
       return {
         status: 200,
@@ -217,14 +270,34 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
           object: "list",
           url: path,
           has_more: false,
-          data: [{ id: newId("mtrusg"), object: "billing.meter_event_summary", aggregated_value: Number(value), start_time: start, end_time: end, livemode: false, meter: meter.id }],
+          data: [
+            {
+              id: newId("mtrusg"),
+              object: "billing.meter_event_summary",
+              aggregated_value: Number(value),
+              start_time: start,
+              end_time: end,
+              livemode: false,
+              meter: meter.id,
+            },
+          ],
         },
       };
     }
-    if (method === "POST" && path === "/v1/products") return store("product", { id: newId("prod"), object: "product", name: body.name, metadata: body.metadata ?? {} });
+    if (method === "POST" && path === "/v1/products")
+      return store("product", { id: newId("prod"), object: "product", name: body.name, metadata: body.metadata ?? {} });
     if (method === "GET" && path === "/v1/products") return list("product");
     if (method === "POST" && path === "/v1/prices") {
-      return store("price", { id: newId("price"), object: "price", product: body.product, currency: body.currency, lookup_key: body.lookup_key ?? null, recurring: body.recurring ?? null, unit_amount_decimal: body.unit_amount_decimal ?? null, active: true });
+      return store("price", {
+        id: newId("price"),
+        object: "price",
+        product: body.product,
+        currency: body.currency,
+        lookup_key: body.lookup_key ?? null,
+        recurring: body.recurring ?? null,
+        unit_amount_decimal: body.unit_amount_decimal ?? null,
+        active: true,
+      });
     }
     if (method === "GET" && path === "/v1/prices") {
       const keys = query.getAll("lookup_keys[]").concat(query.getAll("lookup_keys[0]"), query.getAll("lookup_keys[1]"));
@@ -267,7 +340,8 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
       if (cacheKey && failure.status >= 500) idempotent.set(cacheKey, { ...answer, at: now() });
       return send(answer.status, answer.body, failure.status === 429 ? { "stripe-should-retry": "false" } : {});
     }
-    for (const [prefix, ms] of delays) if (url.pathname.startsWith(prefix) && ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    for (const [prefix, ms] of delays)
+      if (url.pathname.startsWith(prefix) && ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
     if (url.pathname === "/v1/billing/meter_events" && meterEventDelay > 0) {
       const customer = String((body.payload as Record<string, unknown> | undefined)?.stripe_customer_id);
       inFlight.set(customer, (inFlight.get(customer) ?? 0) + 1);
@@ -308,22 +382,39 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
       const session = find("checkout.session", sessionId);
       if (!session) throw new Error(`No checkout session ${sessionId}`);
       const paymentMethod = {
-        id: newId("pm"), object: "payment_method", type: "card", customer: session.customer,
+        id: newId("pm"),
+        object: "payment_method",
+        type: "card",
+        customer: session.customer,
         card: { brand: "visa", last4: "4242", fingerprint: options.cardFingerprint ?? `fp_${randomBytes(6).toString("hex")}` },
       };
       (objects.get("payment_method") ?? objects.set("payment_method", []).get("payment_method")!).push(paymentMethod);
       const add = (kind: string, object: Record<string, unknown>) => (objects.get(kind) ?? objects.set(kind, []).get(kind)!).push(object);
       if (session.mode === "setup") {
-        const intent = { id: newId("seti"), object: "setup_intent", status: "succeeded", customer: session.customer, payment_method: paymentMethod.id, metadata: (session.setup_intent_data as { metadata?: object } | null)?.metadata ?? {} };
+        const intent = {
+          id: newId("seti"),
+          object: "setup_intent",
+          status: "succeeded",
+          customer: session.customer,
+          payment_method: paymentMethod.id,
+          metadata: (session.setup_intent_data as { metadata?: object } | null)?.metadata ?? {},
+        };
         add("setup_intent", intent);
         session.setup_intent = intent.id;
       } else {
         const lineItems = Object.values((session.line_items ?? {}) as Record<string, { price: string }>);
         const subscription = {
-          id: newId("sub"), object: "subscription", customer: session.customer, status: "active",
+          id: newId("sub"),
+          object: "subscription",
+          customer: session.customer,
+          status: "active",
           metadata: (session.subscription_data as { metadata?: object } | null)?.metadata ?? {},
-          items: { object: "list", data: lineItems.map((item) => ({ id: newId("si"), object: "subscription_item", price: { id: item.price } })) },
-          default_payment_method: paymentMethod.id, created: Math.floor(Date.now() / 1000),
+          items: {
+            object: "list",
+            data: lineItems.map((item) => ({ id: newId("si"), object: "subscription_item", price: { id: item.price } })),
+          },
+          default_payment_method: paymentMethod.id,
+          created: Math.floor(Date.now() / 1000),
         };
         add("subscription", subscription);
         session.subscription = subscription.id;
@@ -339,7 +430,14 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
       return { ...subscription };
     },
     client: (options = {}) =>
-      new Stripe(secretKey, { host: "127.0.0.1", port, protocol: "http", maxNetworkRetries: options.maxNetworkRetries ?? 0, telemetry: false, timeout: 10_000 }),
+      new Stripe(secretKey, {
+        host: "127.0.0.1",
+        port,
+        protocol: "http",
+        maxNetworkRetries: options.maxNetworkRetries ?? 0,
+        telemetry: false,
+        timeout: 10_000,
+      }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -99,7 +99,10 @@ export async function startUpstashBridge(redisUrl: string): Promise<UpstashBridg
         }
         try {
           const results = await multi.exec();
-          return reply(200, results.map((result) => ({ result: encode(result, base64) })));
+          return reply(
+            200,
+            results.map((result) => ({ result: encode(result, base64) })),
+          );
         } catch (error) {
           return reply(400, { error: (error as Error).message });
         }

@@ -33,7 +33,11 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
     const opened = await backend.open();
     close = opened.close;
     stripe = await startStripeStandIn();
-    app = await createTestApp({ db: opened.db, stripe: stripe.client(), env: { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...PRICES } });
+    app = await createTestApp({
+      db: opened.db,
+      stripe: stripe.client(),
+      env: { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...PRICES },
+    });
   });
   afterAll(async () => {
     await stripe?.close();
@@ -63,7 +67,14 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
     const session = await sessionOf(caller.accountId);
     await subscribe(session, "paid");
     const customer = (await account(caller.accountId)).stripe_customer_id!;
-    const invoice = { id: `in_${caller.accountId.slice(0, 8)}`, object: "invoice", customer, total: 500, period_start: 1_761_955_200, period_end: 1_764_547_200 };
+    const invoice = {
+      id: `in_${caller.accountId.slice(0, 8)}`,
+      object: "invoice",
+      customer,
+      total: 500,
+      period_start: 1_761_955_200,
+      period_end: 1_764_547_200,
+    };
     const treasuryBefore = await app.ledger.getUsdcBalance((await fundingDeps(app))!.treasury.publicKey);
 
     expect((await deliver("invoice.payment_failed", invoice)).status).toBe(200);
@@ -71,22 +82,40 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
     expect(created.status).toBe(403);
     expect(created.json.error).toMatchObject({ code: "account_suspended", reason: "payment_failed" });
     const funding = await fundWallets((await fundingDeps(app))!, [
-      { keyId: caller.key.id, wallet: new PublicKey(caller.key.wallet.public_key), reason: "topup", usdcMicro: 1_000_000n, solLamports: 0n, usdcAccountExists: true },
+      {
+        keyId: caller.key.id,
+        wallet: new PublicKey(caller.key.wallet.public_key),
+        reason: "topup",
+        usdcMicro: 1_000_000n,
+        solLamports: 0n,
+        usdcAccountExists: true,
+      },
     ]);
     expect(funding).toMatchObject({ fundings: [], refused: [{ keyId: caller.key.id, code: "account_suspended" }] });
-    const called = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } });
+    const called = await callRoute(call.POST, "POST", "/", {
+      bearer: caller.apiKey,
+      body: { agent_id: "warmmemory", input: { action: "list" } },
+    });
     expect(called.status).toBe(403);
     expect(called.json.error).toMatchObject({ code: "account_suspended", reason: "payment_failed" });
     // past_due keeps it suspended: only a paid invoice lifts it.
     stripe.setSubscriptionStatus((await account(caller.accountId)).stripe_subscription_id!, "past_due");
-    await deliver("customer.subscription.updated", { id: (await account(caller.accountId)).stripe_subscription_id!, object: "subscription", customer, status: "active" });
+    await deliver("customer.subscription.updated", {
+      id: (await account(caller.accountId)).stripe_subscription_id!,
+      object: "subscription",
+      customer,
+      status: "active",
+    });
     expect(await account(caller.accountId)).toMatchObject({ tier: "paid", suspended_reason: "payment_failed" });
     expect(await app.ledger.getUsdcBalance((await fundingDeps(app))!.treasury.publicKey)).toBe(treasuryBefore);
 
     expect((await deliver("invoice.paid", invoice)).status).toBe(200);
     expect((await account(caller.accountId)).suspended_reason).toBeNull();
     expect((await callRoute(generate.POST, "POST", "/", { bearer: session, body: { name: "after payment" } })).status).toBe(201);
-    expect((await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } })).status).toBe(200);
+    expect(
+      (await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } }))
+        .status,
+    ).toBe(200);
   });
 
   it("paid → pro (and back) changes the price of the one subscription: exactly one active subscription at Stripe, no second checkout", async () => {
@@ -109,14 +138,29 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
 
     // The same tier again is a conflict, not a second change; back to paid is the same subscription again.
     expect((await callRoute(checkout.POST, "POST", "/", { bearer: session, body: { tier: "pro" } })).status).toBe(409);
-    expect((await callRoute(checkout.POST, "POST", "/", { bearer: session, body: { tier: "paid" } })).json).toEqual({ action: "updated", tier: "paid" });
+    expect((await callRoute(checkout.POST, "POST", "/", { bearer: session, body: { tier: "paid" } })).json).toEqual({
+      action: "updated",
+      tier: "paid",
+    });
     expect(stripe.objects("subscription").filter((sub) => sub.customer === customer && sub.status === "active")).toHaveLength(1);
 
     // A second completed checkout (two tabs) would bill the same usage twice: it is canceled, the first kept.
-    const duplicate = await app.stripe!.checkout.sessions.create({ mode: "subscription", customer: customer!, line_items: [{ price: PRICES.STRIPE_PRICE_PRO }], client_reference_id: caller.accountId, success_url: "http://localhost/x", subscription_data: { metadata: { tdk_account_id: caller.accountId, tier: "pro" } } });
+    const duplicate = await app.stripe!.checkout.sessions.create({
+      mode: "subscription",
+      customer: customer!,
+      line_items: [{ price: PRICES.STRIPE_PRICE_PRO }],
+      client_reference_id: caller.accountId,
+      success_url: "http://localhost/x",
+      subscription_data: { metadata: { tdk_account_id: caller.accountId, tier: "pro" } },
+    });
     const completed = stripe.completeCheckout(duplicate.id);
     expect((await deliver("checkout.session.completed", completed)).status).toBe(200);
-    expect(stripe.objects("subscription").filter((sub) => sub.customer === customer && sub.status === "active").map((sub) => sub.id)).toEqual([subscriptionId]);
+    expect(
+      stripe
+        .objects("subscription")
+        .filter((sub) => sub.customer === customer && sub.status === "active")
+        .map((sub) => sub.id),
+    ).toEqual([subscriptionId]);
     expect(await account(caller.accountId)).toMatchObject({ tier: "paid", stripe_subscription_id: subscriptionId });
 
     // Cancel and card changes go through Stripe's Billing Portal.
@@ -157,7 +201,9 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
     } finally {
       stripe.setDelay(`/v1/subscriptions/${completed.subscription}`, 0);
     }
-    const reads = stripe.requests.filter((request) => request.method === "GET" && request.path === `/v1/subscriptions/${completed.subscription}`);
+    const reads = stripe.requests.filter(
+      (request) => request.method === "GET" && request.path === `/v1/subscriptions/${completed.subscription}`,
+    );
     expect(reads).toHaveLength(1);
     // Stripe's later redelivery of the refused one is a no-op.
     const again = await deliverWebhook(payload, WEBHOOK_SECRET);
@@ -174,7 +220,10 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
     expect(created.json.funding).toEqual({ status: "not_funded", reason: "card_required" });
     expect(created.json.key.wallet.usdc_micro).toBe(0);
     const apiKey = created.json.api_key;
-    const refused = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } });
+    const refused = await callRoute(call.POST, "POST", "/", {
+      bearer: apiKey,
+      body: { agent_id: "warmmemory", input: { action: "list" } },
+    });
     expect(refused.status).toBe(402);
     expect(refused.json.error).toMatchObject({ code: "card_required", url: "http://localhost:3000/billing/card" });
     expect(await sql(app.db, "select 1 from tdk_wallet_fundings where api_key_id = $1", [created.json.key.id])).toEqual([]);
@@ -185,8 +234,12 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
     const setupSession = stripe.objects("checkout.session").find((object) => setup.json.url.endsWith(object.id as string))!;
     expect(setupSession).toMatchObject({ mode: "setup", allowed_payment_method_types: { "0": "card" } });
     const fingerprint = `fp_shared_${created.json.key.id.slice(0, 8)}`;
-    expect((await deliver("checkout.session.completed", stripe.completeCheckout(setupSession.id as string, { cardFingerprint: fingerprint }))).status).toBe(200);
-    const owner = (await sql<{ id: string }>(app.db, "select account_id as id from tdk_api_keys where id = $1", [created.json.key.id]))[0]!.id;
+    expect(
+      (await deliver("checkout.session.completed", stripe.completeCheckout(setupSession.id as string, { cardFingerprint: fingerprint })))
+        .status,
+    ).toBe(200);
+    const owner = (await sql<{ id: string }>(app.db, "select account_id as id from tdk_api_keys where id = $1", [created.json.key.id]))[0]!
+      .id;
     expect(await account(owner)).toMatchObject({ card_verified: true, free_allowance: true });
     // The key is funded on its first call (a top-up within the caps), and calls.
     const ok = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } });
@@ -197,18 +250,32 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
     const otherSession = await sessionOf(other.accountId);
     const otherSetup = await callRoute(card.POST, "POST", "/", { bearer: otherSession });
     const otherId = otherSetup.json.url.split("/").at(-1);
-    expect((await deliver("checkout.session.completed", stripe.completeCheckout(otherId, { cardFingerprint: fingerprint }))).status).toBe(200);
+    expect((await deliver("checkout.session.completed", stripe.completeCheckout(otherId, { cardFingerprint: fingerprint }))).status).toBe(
+      200,
+    );
     expect(await account(other.accountId)).toMatchObject({ card_verified: true, free_allowance: false });
-    const noAllowance = await callRoute(call.POST, "POST", "/", { bearer: other.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } });
+    const noAllowance = await callRoute(call.POST, "POST", "/", {
+      bearer: other.apiKey,
+      body: { agent_id: "warmmemory", input: { action: "list" } },
+    });
     expect(noAllowance.status).toBe(402);
     expect(noAllowance.json.error).toMatchObject({ code: "free_allowance_exhausted", allowance_usd: "0.000000" });
     expect(await app.ledger.getUsdcBalance(new PublicKey(other.key.wallet.public_key))).toBe(0n);
-    expect(await sql(app.db, "select 1 from tdk_wallet_fundings where api_key_id = $1 and status = 'confirmed'", [other.key.id])).toEqual([]);
+    expect(await sql(app.db, "select 1 from tdk_wallet_fundings where api_key_id = $1 and status = 'confirmed'", [other.key.id])).toEqual(
+      [],
+    );
 
     // A completed setup of another customer, claimed for this account, records nothing.
     const third = await createKeyedAccount(app, { verifyCard: false, label: "forged-setup" });
     const stolen = stripe.objects("setup_intent").at(-1)!;
-    const forged = { id: "cs_forged", object: "checkout.session", mode: "setup", client_reference_id: third.accountId, metadata: {}, setup_intent: stolen.id };
+    const forged = {
+      id: "cs_forged",
+      object: "checkout.session",
+      mode: "setup",
+      client_reference_id: third.accountId,
+      metadata: {},
+      setup_intent: stolen.id,
+    };
     expect((await deliver("checkout.session.completed", forged)).status).toBe(200);
     expect(await account(third.accountId)).toMatchObject({ card_verified: false });
   });

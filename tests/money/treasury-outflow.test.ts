@@ -96,7 +96,8 @@ describe.each(concurrencyBackends())("treasury outflow on $name", (backend) => {
     expect(created.slice(1).every((key) => key.funding.reason === "account_cap_reached")).toBe(true);
 
     const afterChurn = await treasuryBalances();
-    const accountId = (await sql<{ account_id: string }>(app.db, "select account_id from tdk_api_keys where id = $1", [created[0]!.id]))[0]!.account_id;
+    const accountId = (await sql<{ account_id: string }>(app.db, "select account_id from tdk_api_keys where id = $1", [created[0]!.id]))[0]!
+      .account_id;
     const caps = app.env.limits.funding.tiers.free.accountDaily;
     expect(before.usdc - afterChurn.usdc).toBeLessThanOrEqual(caps.usdcMicro);
     expect(before.sol - afterChurn.sol).toBeLessThanOrEqual(caps.solLamports);
@@ -121,23 +122,38 @@ describe.each(concurrencyBackends())("treasury outflow on $name", (backend) => {
     expect(afterSweep.usdc).toBe(before.usdc);
     expect(afterSweep.sol - afterChurn.sol).toBe(totals.sweptSol);
     // What the treasury is short of in the end is the fees it paid, nothing else.
-    const fees = (await sql<{ fees: string }>(app.db, "select coalesce(sum(overhead_lamports), 0)::text as fees from tdk_wallet_fundings where account_id = $1 and status = 'confirmed'", [accountId]))[0]!;
+    const fees = (
+      await sql<{ fees: string }>(
+        app.db,
+        "select coalesce(sum(overhead_lamports), 0)::text as fees from tdk_wallet_fundings where account_id = $1 and status = 'confirmed'",
+        [accountId],
+      )
+    )[0]!;
     const rentCreated = 2_039_280n; // the one USDC account created, and closed by its sweep
     expect(before.sol - afterSweep.sol).toBe(BigInt(fees.fees) - rentCreated);
 
     // A second run finds nothing left; reconciliation finds the sweeps on the chain and the wallets empty.
     expect((await callRoute(sweepCron.GET, "GET", "/", { bearer: CRON_SECRET })).json).toMatchObject({ checked: 0, swept: 0 });
     const report = await reconcile(app.db, app.ledger, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });
-    expect(report.differences.filter((difference) => difference.kind.startsWith("funding") || difference.kind === "swept_wallet_not_empty")).toEqual([]);
+    expect(
+      report.differences.filter((difference) => difference.kind.startsWith("funding") || difference.kind === "swept_wallet_not_empty"),
+    ).toEqual([]);
     expect(report.swept_usdc_micro).toBeGreaterThanOrEqual(Number(totals.sweptUsdc));
   }, 180_000);
 
   it("a revoked wallet with a call still in flight is not swept until the call settles", async () => {
     const { accountId, apiKey, key } = await createKeyedAccount(app, { tier: "paid" });
-    const usage = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } } });
+    const usage = await callRoute(call.POST, "POST", "/", {
+      bearer: apiKey,
+      body: { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } },
+    });
     expect(usage.status).toBe(200);
     // A pending row as a crash would leave it.
-    await sql(app.db, "insert into tdk_usage (request_id, api_key_id, account_id, agent_id, agent_cost_micro, markup_bps, developer_cost_micro, tier) values ($1, $2, $3, 'warmmemory', 1000, 5000, 1500, 'paid')", [`req_inflight_${key.id}`, key.id, accountId]);
+    await sql(
+      app.db,
+      "insert into tdk_usage (request_id, api_key_id, account_id, agent_id, agent_cost_micro, markup_bps, developer_cost_micro, tier) values ($1, $2, $3, 'warmmemory', 1000, 5000, 1500, 'paid')",
+      [`req_inflight_${key.id}`, key.id, accountId],
+    );
     await callFunction(app.db, "tdk_revoke_api_key", { p_account_id: accountId, p_key_id: key.id }, z.unknown());
     const first = await callRoute(sweepCron.GET, "GET", "/", { bearer: CRON_SECRET });
     expect(first.json.swept).toBe(0);

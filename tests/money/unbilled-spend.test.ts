@@ -83,10 +83,17 @@ describe.each(concurrencyBackends())("unbilled spend on $name", (backend) => {
     expect(await ownerBalance()).toBe(taken);
     expect(await sql(app.db, "select 1 from tdk_usage where api_key_id = $1", [other.key.id])).toEqual([]);
     const catalog = (await callRoute(agentsRoute.GET, "GET", "/api/tdk/v1/agents")).json.agents;
-    expect(catalog.find((entry: { name: string }) => entry.name === "takes-and-fails")).toMatchObject({ callable: false, not_callable_reason: "circuit_open" });
+    expect(catalog.find((entry: { name: string }) => entry.name === "takes-and-fails")).toMatchObject({
+      callable: false,
+      not_callable_reason: "circuit_open",
+    });
 
     // The failures were paid by the treasury, never billed: agent_failed, not_billable.
-    const rows = await sql<{ status: string; billing_status: string }>(app.db, "select status::text, billing_status::text from tdk_usage where api_key_id = $1", [attacker.key.id]);
+    const rows = await sql<{ status: string; billing_status: string }>(
+      app.db,
+      "select status::text, billing_status::text from tdk_usage where api_key_id = $1",
+      [attacker.key.id],
+    );
     expect(rows).toHaveLength(5);
     expect(rows.every((row) => row.status === "agent_failed" && row.billing_status === "not_billable")).toBe(true);
   });
@@ -99,14 +106,25 @@ describe.each(concurrencyBackends())("unbilled spend on $name", (backend) => {
       const res = await callAgent(caller.apiKey, "pricey");
       if (res.status !== 200) {
         expect(res.status).toBe(402);
-        expect(res.json.error).toMatchObject({ code: "free_allowance_exhausted", allowance_usd: "5.000000", spent_usd: "4.800000", required_usd: "0.800000" });
+        expect(res.json.error).toMatchObject({
+          code: "free_allowance_exhausted",
+          allowance_usd: "5.000000",
+          spent_usd: "4.800000",
+          required_usd: "0.800000",
+        });
         break;
       }
       paid += BigInt(res.json.usage.agent_cost_micro);
     }
     expect(paid).toBe(4_800_000n);
     // The wallet was never funded past what the allowance could still spend.
-    const funded = (await sql<{ usdc: string }>(app.db, "select coalesce(sum(usdc_micro), 0)::text as usdc from tdk_wallet_fundings where api_key_id = $1 and status = 'confirmed'", [caller.key.id]))[0]!;
+    const funded = (
+      await sql<{ usdc: string }>(
+        app.db,
+        "select coalesce(sum(usdc_micro), 0)::text as usdc from tdk_wallet_fundings where api_key_id = $1 and status = 'confirmed'",
+        [caller.key.id],
+      )
+    )[0]!;
     expect(BigInt(funded.usdc)).toBeLessThanOrEqual(app.env.limits.freeMonthlyAllowanceMicro);
     expect(before - (await app.ledger.getUsdcBalance(new PublicKey(caller.key.wallet.public_key)))).toBe(paid);
     expect((await getBillingAccount(app.db, caller.accountId))!.tier).toBe("free");
@@ -132,7 +150,11 @@ describe.each(concurrencyBackends())("unbilled spend on $name", (backend) => {
     const caller = await createKeyedAccount(app, { tier: "pro", label: "luxury" });
     const catalog = (await callRoute(agentsRoute.GET, "GET", "/api/tdk/v1/agents")).json;
     expect(catalog.max_agent_price_usd).toBe("1.000000");
-    expect(catalog.agents.find((entry: { name: string }) => entry.name === "luxury")).toMatchObject({ callable: false, not_callable_reason: "price_above_maximum", agent_cost_usd: "5.000000" });
+    expect(catalog.agents.find((entry: { name: string }) => entry.name === "luxury")).toMatchObject({
+      callable: false,
+      not_callable_reason: "price_above_maximum",
+      agent_cost_usd: "5.000000",
+    });
     const res = await callAgent(caller.apiKey, "luxury");
     expect(res.status).toBe(403);
     expect(res.json.error).toMatchObject({ code: "agent_not_callable", max_agent_price_usd: "1.000000" });
@@ -144,18 +166,32 @@ describe.each(concurrencyBackends())("unbilled spend on $name", (backend) => {
     const caller = await createKeyedAccount(app, { label: "max-cost" });
     const wallet = new PublicKey(caller.key.wallet.public_key);
     const before = await app.ledger.getUsdcBalance(wallet);
-    const over = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" }, max_cost_usd: "0.001" } });
+    const over = await callRoute(call.POST, "POST", "/", {
+      bearer: caller.apiKey,
+      body: { agent_id: "warmmemory", input: { action: "list" }, max_cost_usd: "0.001" },
+    });
     expect(over.status).toBe(402);
-    expect(over.json.error).toMatchObject({ code: "max_cost_exceeded", developer_cost_usd: "0.001500", max_cost_usd: "0.001000", paid: false });
+    expect(over.json.error).toMatchObject({
+      code: "max_cost_exceeded",
+      developer_cost_usd: "0.001500",
+      max_cost_usd: "0.001000",
+      paid: false,
+    });
     expect(await sql(app.db, "select 1 from tdk_usage where api_key_id = $1", [caller.key.id])).toEqual([]);
     expect(await app.ledger.getUsdcBalance(wallet)).toBe(before);
     for (const max of ["0.0015", 0.0015, "1"]) {
-      const ok = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" }, max_cost_usd: max } });
+      const ok = await callRoute(call.POST, "POST", "/", {
+        bearer: caller.apiKey,
+        body: { agent_id: "warmmemory", input: { action: "list" }, max_cost_usd: max },
+      });
       expect(ok.status, String(max)).toBe(200);
       expect(ok.json.usage.developer_cost_usd).toBe("0.001500");
     }
     for (const bad of ["-1", "0", "abc", "0.0000001", 1e-7, "1e3", true]) {
-      const res = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" }, max_cost_usd: bad } });
+      const res = await callRoute(call.POST, "POST", "/", {
+        bearer: caller.apiKey,
+        body: { agent_id: "warmmemory", input: { action: "list" }, max_cost_usd: bad },
+      });
       expect(res.status, String(bad)).toBe(400);
       expect(Object.keys(res.json.error.fields)).toEqual(["max_cost_usd"]);
     }
@@ -166,21 +202,34 @@ describe.each(concurrencyBackends())("unbilled spend on $name", (backend) => {
     const { email } = (await getBillingAccount(app.db, caller.accountId))!;
     const session = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
     // warmmemory costs the developer $0.0015: 100 calls are $0.15.
-    const set = await callRoute(one.PATCH, "PATCH", "/", { bearer: session, params: { id: caller.key.id }, body: { spend_limit_usd: "0.15", spend_limit_period: "day" } });
+    const set = await callRoute(one.PATCH, "PATCH", "/", {
+      bearer: session,
+      params: { id: caller.key.id },
+      body: { spend_limit_usd: "0.15", spend_limit_period: "day" },
+    });
     expect(set.status, set.text).toBe(200);
     expect(set.json.key.spend_limit).toMatchObject({ usd: "0.150000", period: "day", spent_usd: "0.000000", remaining_usd: "0.150000" });
 
     const answers = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } } }),
+        callRoute(call.POST, "POST", "/", {
+          bearer: caller.apiKey,
+          body: { agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } },
+        }),
       ),
     );
     const statuses = answers.map((answer) => answer.status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(100);
     expect(statuses.filter((status) => status === 402)).toHaveLength(100);
-    expect(answers.filter((answer) => answer.status === 402).every((answer) => answer.json.error.code === "spend_limit_reached")).toBe(true);
+    expect(answers.filter((answer) => answer.status === 402).every((answer) => answer.json.error.code === "spend_limit_reached")).toBe(
+      true,
+    );
 
-    const usage = await sql<{ status: string; tx_signature: string }>(app.db, "select status::text, tx_signature from tdk_usage where api_key_id = $1", [caller.key.id]);
+    const usage = await sql<{ status: string; tx_signature: string }>(
+      app.db,
+      "select status::text, tx_signature from tdk_usage where api_key_id = $1",
+      [caller.key.id],
+    );
     expect(usage).toHaveLength(100);
     for (const row of usage) expect(await app.ledger.getSignatureStatus(row.tx_signature)).toBe("confirmed");
     const read = await callRoute(one.GET, "GET", "/", { bearer: session, params: { id: caller.key.id } });
@@ -188,10 +237,30 @@ describe.each(concurrencyBackends())("unbilled spend on $name", (backend) => {
     expect(Date.parse(read.json.key.spend_limit.resets_at)).toBeGreaterThan(Date.now());
 
     // Raising the limit lets the key call again; clearing it removes the bound.
-    expect((await callRoute(one.PATCH, "PATCH", "/", { bearer: session, params: { id: caller.key.id }, body: { spend_limit_usd: "0.1515", spend_limit_period: "day" } })).json.key.spend_limit.remaining_usd).toBe("0.001500");
-    expect((await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } })).status).toBe(200);
-    expect((await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } })).status).toBe(402);
-    expect((await callRoute(one.PATCH, "PATCH", "/", { bearer: session, params: { id: caller.key.id }, body: { spend_limit_usd: null } })).json.key.spend_limit).toBeNull();
-    expect((await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } })).status).toBe(200);
+    expect(
+      (
+        await callRoute(one.PATCH, "PATCH", "/", {
+          bearer: session,
+          params: { id: caller.key.id },
+          body: { spend_limit_usd: "0.1515", spend_limit_period: "day" },
+        })
+      ).json.key.spend_limit.remaining_usd,
+    ).toBe("0.001500");
+    expect(
+      (await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } }))
+        .status,
+    ).toBe(402);
+    expect(
+      (await callRoute(one.PATCH, "PATCH", "/", { bearer: session, params: { id: caller.key.id }, body: { spend_limit_usd: null } })).json
+        .key.spend_limit,
+    ).toBeNull();
+    expect(
+      (await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } }))
+        .status,
+    ).toBe(200);
   }, 180_000);
 });

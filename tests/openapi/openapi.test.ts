@@ -16,7 +16,13 @@ const INTERNAL = [/^\/api\/cron\//, /^\/api\/webhooks\//];
 
 async function routeFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const nested = await Promise.all(entries.map((entry) => (entry.isDirectory() ? routeFiles(path.join(dir, entry.name)) : Promise.resolve(entry.name === "route.ts" ? [path.join(dir, entry.name)] : []))));
+  const nested = await Promise.all(
+    entries.map((entry) =>
+      entry.isDirectory()
+        ? routeFiles(path.join(dir, entry.name))
+        : Promise.resolve(entry.name === "route.ts" ? [path.join(dir, entry.name)] : []),
+    ),
+  );
   return nested.flat();
 }
 
@@ -24,10 +30,15 @@ async function routeFiles(dir: string): Promise<string[]> {
 async function servedOperations(): Promise<string[]> {
   const operations: string[] = [];
   for (const file of await routeFiles(path.join(root, "app", "api"))) {
-    const route = "/" + path.relative(path.join(root, "app"), path.dirname(file)).split(path.sep).join("/").replace(/\[(\w+)\]/g, "{$1}");
+    const route = `/${path
+      .relative(path.join(root, "app"), path.dirname(file))
+      .split(path.sep)
+      .join("/")
+      .replace(/\[(\w+)\]/g, "{$1}")}`;
     if (INTERNAL.some((pattern) => pattern.test(route))) continue;
     const source = await readFile(file, "utf8");
-    for (const [, method] of source.matchAll(/export const (GET|POST|PUT|PATCH|DELETE) =/g)) operations.push(`${method!.toLowerCase()} ${route}`);
+    for (const [, method] of source.matchAll(/export const (GET|POST|PUT|PATCH|DELETE) =/g))
+      operations.push(`${method!.toLowerCase()} ${route}`);
   }
   return operations.sort();
 }
@@ -56,7 +67,10 @@ describe("GET /api/openapi.json", () => {
     // The official OAS 3.1 schema. Its Schema Objects are `$dynamicRef: "#meta"`, resolving (in this
     // schema, nothing overrides the anchor) to `$defs/schema`; Ajv resolves dynamic anchors only at a
     // schema's root, so the reference is made static, with the same meaning.
-    const raw = (await readFile(path.join(schemasDir, "schema.json"), "utf8")).replaceAll('"$dynamicRef": "#meta"', '"$ref": "#/$defs/schema"');
+    const raw = (await readFile(path.join(schemasDir, "schema.json"), "utf8")).replaceAll(
+      '"$dynamicRef": "#meta"',
+      '"$ref": "#/$defs/schema"',
+    );
     const validate = ajv.compile(JSON.parse(raw));
     const valid = validate(document);
     expect(validate.errors ?? []).toEqual([]);
@@ -79,7 +93,9 @@ describe("GET /api/openapi.json", () => {
   });
 
   it("lists every public route the app serves, and nothing it does not", async () => {
-    const documented = Object.entries(document.paths).flatMap(([route, operations]) => Object.keys(operations as object).map((method) => `${method} ${route}`)).sort();
+    const documented = Object.entries(document.paths)
+      .flatMap(([route, operations]) => Object.keys(operations as object).map((method) => `${method} ${route}`))
+      .sort();
     expect(documented).toEqual(await servedOperations());
   });
 
@@ -102,7 +118,11 @@ describe("GET /api/openapi.json", () => {
       if (operation.requestBody) {
         // An empty object: the route's refusal names exactly the properties the document requires.
         const required: string[] = operation.requestBody.content["application/json"].schema.required ?? [];
-        const res = await callRoute(handler, contract.method.toUpperCase(), contract.path, { ...auth, body: {}, params: { id: caller.key.id } });
+        const res = await callRoute(handler, contract.method.toUpperCase(), contract.path, {
+          ...auth,
+          body: {},
+          params: { id: caller.key.id },
+        });
         if (required.length > 0) {
           expect(res.status, `${contract.path} {}`).toBe(400);
           expect(Object.keys(res.json.error.fields).sort(), contract.path).toEqual([...required].sort());
@@ -110,7 +130,11 @@ describe("GET /api/openapi.json", () => {
           expect(res.json?.error?.code, contract.path).not.toBe("validation_failed");
         }
         // A property the document does not list is refused (the schemas are strict).
-        const extra = await callRoute(handler, contract.method.toUpperCase(), contract.path, { ...auth, body: { undocumented_field: 1 }, params: { id: caller.key.id } });
+        const extra = await callRoute(handler, contract.method.toUpperCase(), contract.path, {
+          ...auth,
+          body: { undocumented_field: 1 },
+          params: { id: caller.key.id },
+        });
         expect(extra.status, `${contract.path} extra field`).toBe(400);
       }
       const queryParams = (operation.parameters ?? []).filter((p: { in: string }) => p.in === "query").map((p: { name: string }) => p.name);
@@ -148,16 +172,31 @@ describe("GET /api/openapi.json", () => {
     const created = (await callRoute(generate.POST, "POST", "/", { bearer: session.session_token, body: { name: "doc" } })).json;
     check("/api/tdk/keys/generate", "post", created);
     check("/api/tdk/keys", "get", (await callRoute(keys.GET, "GET", "/", { bearer: session.session_token })).json);
-    check("/api/tdk/keys/{id}", "get", (await callRoute(one.GET, "GET", "/", { bearer: session.session_token, params: { id: created.key.id } })).json);
-    const paid = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } } });
+    check(
+      "/api/tdk/keys/{id}",
+      "get",
+      (await callRoute(one.GET, "GET", "/", { bearer: session.session_token, params: { id: created.key.id } })).json,
+    );
+    const paid = await callRoute(call.POST, "POST", "/", {
+      bearer: caller.apiKey,
+      body: { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } },
+    });
     check("/api/tdk/v1/call", "post", paid.json);
     const readBack = await import("@/app/api/tdk/v1/calls/[request_id]/route");
-    check("/api/tdk/v1/calls/{request_id}", "get", (await callRoute(readBack.GET, "GET", "/", { bearer: caller.apiKey, params: { request_id: paid.json.usage.request_id } })).json);
+    check(
+      "/api/tdk/v1/calls/{request_id}",
+      "get",
+      (await callRoute(readBack.GET, "GET", "/", { bearer: caller.apiKey, params: { request_id: paid.json.usage.request_id } })).json,
+    );
     check("/api/tdk/v1/agents", "get", (await callRoute(agents.GET, "GET", "/")).json);
     check("/api/tdk/v1/usage", "get", (await callRoute(keyUsage.GET, "GET", "/api/tdk/v1/usage", { bearer: caller.apiKey })).json);
     check("/api/tdk/usage", "get", (await callRoute(accountUsage.GET, "GET", "/api/tdk/usage", { bearer: session.session_token })).json);
     check("/api/health", "get", (await callRoute(health.GET, "GET", "/")).json);
-    check("/api/tdk/keys/{id}", "delete", (await callRoute(one.DELETE, "DELETE", "/", { bearer: session.session_token, params: { id: created.key.id } })).json);
+    check(
+      "/api/tdk/keys/{id}",
+      "delete",
+      (await callRoute(one.DELETE, "DELETE", "/", { bearer: session.session_token, params: { id: created.key.id } })).json,
+    );
 
     // Errors too: the common shape.
     const refused = await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: {} });

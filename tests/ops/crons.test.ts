@@ -6,7 +6,9 @@ const root = path.resolve(__dirname, "..", "..");
 
 describe("vercel.json", () => {
   it("schedules every cron route, each with its maxDuration", async () => {
-    const routes = (await readdir(path.join(root, "app", "api", "cron"), { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => `/api/cron/${entry.name}`);
+    const routes = (await readdir(path.join(root, "app", "api", "cron"), { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => `/api/cron/${entry.name}`);
     const config = JSON.parse(await readFile(path.join(root, "vercel.json"), "utf8")) as { crons: { path: string; schedule: string }[] };
     expect(config.crons.map((cron) => cron.path).sort()).toEqual(routes.sort());
     expect(routes).toContain("/api/cron/sweep-wallets");

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createTransferCheckedInstruction, getAssociatedTokenAddressSync } from "@solana/spl-token";
-import { Keypair, PublicKey, Transaction } from "@solana/web3.js";
+import { Keypair, type PublicKey, Transaction } from "@solana/web3.js";
 import { z } from "zod";
 import { reserveCall, recordCallPayment, settleCall } from "@/lib/calls/usage-store";
 import type { AppContext } from "@/lib/context";
@@ -38,26 +38,67 @@ interface Caller {
 async function paidCall(caller: Caller, owner: PublicKey, i: number, options: { send: boolean } = { send: true }) {
   const reservation = await reserveCall(
     app.db,
-    { keyId: caller.keyId, requestId: `req_day_${i}`, agentId: "textstats", agentName: "textstats", agentCostMicro: PRICE, markupBps: 5_000, developerCostMicro: 1_500n, idempotencyKey: null, requestHash: "h" },
+    {
+      keyId: caller.keyId,
+      requestId: `req_day_${i}`,
+      agentId: "textstats",
+      agentName: "textstats",
+      agentCostMicro: PRICE,
+      markupBps: 5_000,
+      developerCostMicro: 1_500n,
+      idempotencyKey: null,
+      requestHash: "h",
+    },
     moneyPolicy(app.env),
   );
   if (!reservation.ok) throw new Error(reservation.code);
   const mint = app.ledger.usdcMint;
   const { blockhash, lastValidBlockHeight } = await app.ledger.latestBlockhash();
   const tx = new Transaction({ feePayer: caller.wallet.publicKey, blockhash, lastValidBlockHeight }).add(
-    createTransferCheckedInstruction(getAssociatedTokenAddressSync(mint, caller.wallet.publicKey, true), mint, getAssociatedTokenAddressSync(mint, owner, true), caller.wallet.publicKey, PRICE, USDC_DECIMALS),
+    createTransferCheckedInstruction(
+      getAssociatedTokenAddressSync(mint, caller.wallet.publicKey, true),
+      mint,
+      getAssociatedTokenAddressSync(mint, owner, true),
+      caller.wallet.publicKey,
+      PRICE,
+      USDC_DECIMALS,
+    ),
     nonceMemo("day"),
   );
   tx.sign(caller.wallet);
   const signature = toBase58(tx.signature!);
-  await recordCallPayment(app.db, reservation.usage.id, { paymentIntentId: `pi_${i}`, txSignature: signature, recentBlockhash: blockhash, lastValidBlockHeight });
+  await recordCallPayment(app.db, reservation.usage.id, {
+    paymentIntentId: `pi_${i}`,
+    txSignature: signature,
+    recentBlockhash: blockhash,
+    lastValidBlockHeight,
+  });
   if (options.send) await app.ledger.sendTransaction(tx);
-  await settleCall(app.db, reservation.usage.id, {
+  await settleCall(
+    app.db,
+    reservation.usage.id,
+    {
       status: "succeeded",
       txSignature: signature,
       receiptId: null,
-      outcome: { kind: "succeeded", requestId: `req_day_${i}`, charge: { agentId: "day", agentName: "day", agentCostMicro: Number(PRICE), markupBps: 0, developerCostMicro: Number(PRICE), tier: "pro" }, output: {}, txSignature: signature, receiptId: null },
-    }, moneyPolicy(app.env));
+      outcome: {
+        kind: "succeeded",
+        requestId: `req_day_${i}`,
+        charge: {
+          agentId: "day",
+          agentName: "day",
+          agentCostMicro: Number(PRICE),
+          markupBps: 0,
+          developerCostMicro: Number(PRICE),
+          tier: "pro",
+        },
+        output: {},
+        txSignature: signature,
+        receiptId: null,
+      },
+    },
+    moneyPolicy(app.env),
+  );
   return { usageId: reservation.usage.id, signature };
 }
 
@@ -68,7 +109,12 @@ describe("npm run reconcile on the embedded ledger", () => {
     const callers: Caller[] = [];
     for (let k = 0; k < KEYS; k += 1) {
       const { key } = await createKeyedAccount(app, { tier: "pro", label: `day-${k}` });
-      const secret = await callFunction(app.db, "tdk_get_wallet_secret", { p_key_id: key.id }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
+      const secret = await callFunction(
+        app.db,
+        "tdk_get_wallet_secret",
+        { p_key_id: key.id },
+        z.object({ public_key: z.string(), secret_encrypted: z.string() }),
+      );
       callers.push({ keyId: key.id, wallet: openKeypair(app.ring, secret.secret_encrypted, secret.public_key) });
     }
     const start = new Date(Date.now() - 1_000);
@@ -79,7 +125,14 @@ describe("npm run reconcile on the embedded ledger", () => {
     const mint = app.ledger.usdcMint;
     const { blockhash, lastValidBlockHeight } = await app.ledger.latestBlockhash();
     const stray = new Transaction({ feePayer: victim.wallet.publicKey, blockhash, lastValidBlockHeight }).add(
-      createTransferCheckedInstruction(getAssociatedTokenAddressSync(mint, victim.wallet.publicKey, true), mint, getAssociatedTokenAddressSync(mint, owner, true), victim.wallet.publicKey, 7_000n, USDC_DECIMALS),
+      createTransferCheckedInstruction(
+        getAssociatedTokenAddressSync(mint, victim.wallet.publicKey, true),
+        mint,
+        getAssociatedTokenAddressSync(mint, owner, true),
+        victim.wallet.publicKey,
+        7_000n,
+        USDC_DECIMALS,
+      ),
     );
     stray.sign(victim.wallet);
     const straySignature = await app.ledger.sendTransaction(stray);

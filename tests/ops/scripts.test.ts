@@ -24,9 +24,18 @@ describe("scripts/setup-stripe.ts", () => {
     const first = await setupStripe(client, "tdk_usage_micro");
     expect(first.created).toHaveLength(4);
     const meter = stripe.requests.find((r) => r.method === "POST" && r.path === "/v1/billing/meters")!;
-    expect(meter.body).toMatchObject({ event_name: "tdk_usage_micro", default_aggregation: { formula: "sum" }, customer_mapping: { event_payload_key: "stripe_customer_id", type: "by_id" }, value_settings: { event_payload_key: "value" } });
+    expect(meter.body).toMatchObject({
+      event_name: "tdk_usage_micro",
+      default_aggregation: { formula: "sum" },
+      customer_mapping: { event_payload_key: "stripe_customer_id", type: "by_id" },
+      value_settings: { event_payload_key: "value" },
+    });
     const price = stripe.requests.find((r) => r.method === "POST" && r.path === "/v1/prices")!;
-    expect(price.body).toMatchObject({ currency: "usd", unit_amount_decimal: "0.0001", recurring: { interval: "month", usage_type: "metered", meter: first.meterId } });
+    expect(price.body).toMatchObject({
+      currency: "usd",
+      unit_amount_decimal: "0.0001",
+      recurring: { interval: "month", usage_type: "metered", meter: first.meterId },
+    });
 
     const second = await setupStripe(client, "tdk_usage_micro");
     expect(second.created).toEqual([]);
@@ -71,21 +80,38 @@ describe("scripts/rotate-encryption-key.ts", () => {
     // And a paid call signs with a re-encrypted wallet.
     app.ring = onlyNew;
     const caller = await createKeyedAccount(app);
-    expect((await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } })).status).toBe(200);
+    expect(
+      (await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } }))
+        .status,
+    ).toBe(200);
   });
 });
 
 describe("scripts/reconcile.ts", () => {
   it("finds no difference when chain, usage and Stripe agree, and names each one when they do not", async () => {
-    const app = await createTestApp({ stripe: stripe.client(), env: { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: "whsec_x" } });
+    const app = await createTestApp({
+      stripe: stripe.client(),
+      env: { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: "whsec_x" },
+    });
     const caller = await createKeyedAccount(app, { tier: "paid" });
     await ensureStripeCustomer(app.db, app.stripe!, (await getBillingAccount(app.db, caller.accountId))!);
-    for (let i = 0; i < 4; i += 1) await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } } });
+    for (let i = 0; i < 4; i += 1)
+      await callRoute(call.POST, "POST", "/", {
+        bearer: caller.apiKey,
+        body: { agent_id: "warmmemory", input: { action: "store", key: `k${i}`, value: "v" } },
+      });
     await reportUsage({ db: app.db, stripe: app.stripe!, meterEventName: "tdk_usage_micro", log: () => {} });
     const range = { from: new Date(Date.now() - 86_400_000), to: new Date(Date.now() + 60_000) };
 
     const clean = await reconcile(app.db, app.ledger, range);
-    expect(clean).toMatchObject({ calls: 4, paid_on_chain_micro: 4_000, billable_developer_micro: 6_000, reported_micro: 6_000, in_flight_micro: 0, differences: [] });
+    expect(clean).toMatchObject({
+      calls: 4,
+      paid_on_chain_micro: 4_000,
+      billable_developer_micro: 6_000,
+      reported_micro: 6_000,
+      in_flight_micro: 0,
+      differences: [],
+    });
 
     const pg = (app.db as any).pg;
     const [first] = (await pg.query("select id from tdk_usage where account_id = $1 order by created_at limit 1", [caller.accountId])).rows;

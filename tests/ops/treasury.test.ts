@@ -18,7 +18,8 @@ import { loadTreasury } from "@/lib/solana/treasury";
 import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, faucetOf } from "../helpers/app";
 
 const CRON_SECRET = "cron-secret-for-ops-tests-0123";
-const cron = (handler: typeof topupCron.GET, secret: string | null = CRON_SECRET) => callRoute(handler, "GET", "/api/cron/x", secret ? { bearer: secret } : {});
+const cron = (handler: typeof topupCron.GET, secret: string | null = CRON_SECRET) =>
+  callRoute(handler, "GET", "/api/cron/x", secret ? { bearer: secret } : {});
 
 /** A local HTTP server standing in for the operator's alert webhook. */
 const alerts: unknown[] = [];
@@ -79,7 +80,9 @@ describe("GET /api/cron/treasury-topup", () => {
         if (step === at) throw new Error(`crash after ${step}`);
       },
     };
-    await expect(fundWallets(deps, [{ keyId, wallet, reason: "topup", usdcMicro: 4_000_000n, solLamports: 0n, usdcAccountExists: true }])).rejects.toThrow("crash");
+    await expect(
+      fundWallets(deps, [{ keyId, wallet, reason: "topup", usdcMicro: 4_000_000n, solLamports: 0n, usdcAccountExists: true }]),
+    ).rejects.toThrow("crash");
   }
 
   it("refills every wallet under the low-water mark to the target, several per transaction, the treasury paying", async () => {
@@ -95,7 +98,9 @@ describe("GET /api/cron/treasury-topup", () => {
     for (const key of keys) expect(await app.ledger.getUsdcBalance(new PublicKey(key.key.wallet.public_key))).toBe(5_000_000n);
     expect(await app.ledger.getUsdcBalance(new PublicKey(full.key.wallet.public_key))).toBe(10_000_000n);
     expect(await app.ledger.getUsdcBalance(treasury.publicKey)).toBe(treasuryBefore - 20_000_000n);
-    const signatures = new Set((await Promise.all(keys.map((key) => listFundings(app.db, key.key.id)))).map((rows) => rows.at(-1)!.tx_signature));
+    const signatures = new Set(
+      (await Promise.all(keys.map((key) => listFundings(app.db, key.key.id)))).map((rows) => rows.at(-1)!.tx_signature),
+    );
     expect(signatures.size).toBe(2);
 
     // Nothing under the mark any more: the next run sends nothing.
@@ -108,16 +113,29 @@ describe("GET /api/cron/treasury-topup", () => {
     expect((await cron(topupCron.GET)).json.funded).toBe(1); // 4 USDC of the 6 USDC cap
     // Spend it down again (moved to a stranger): it needs 4.5 USDC, and 1 USDC is left under the cap.
     const { Keypair } = await import("@solana/web3.js");
-    const { createTransferCheckedInstruction, getAssociatedTokenAddressSync, createAssociatedTokenAccountIdempotentInstruction } = await import("@solana/spl-token");
+    const { createTransferCheckedInstruction, getAssociatedTokenAddressSync, createAssociatedTokenAccountIdempotentInstruction } =
+      await import("@solana/spl-token");
     const { openKeypair } = await import("@/lib/crypto/wallet-keys");
-    const secret = await callFunction(app.db, "tdk_get_wallet_secret", { p_key_id: key.key.id }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
+    const secret = await callFunction(
+      app.db,
+      "tdk_get_wallet_secret",
+      { p_key_id: key.key.id },
+      z.object({ public_key: z.string(), secret_encrypted: z.string() }),
+    );
     const owner = openKeypair(app.ring, secret.secret_encrypted, secret.public_key);
     const stranger = Keypair.generate().publicKey;
     const mint = app.ledger.usdcMint;
     const { Transaction } = await import("@solana/web3.js");
     const tx = new Transaction({ feePayer: owner.publicKey, ...(await app.ledger.latestBlockhash()) }).add(
       createAssociatedTokenAccountIdempotentInstruction(owner.publicKey, getAssociatedTokenAddressSync(mint, stranger), stranger, mint),
-      createTransferCheckedInstruction(getAssociatedTokenAddressSync(mint, wallet), mint, getAssociatedTokenAddressSync(mint, stranger), owner.publicKey, 4_500_000n, 6),
+      createTransferCheckedInstruction(
+        getAssociatedTokenAddressSync(mint, wallet),
+        mint,
+        getAssociatedTokenAddressSync(mint, stranger),
+        owner.publicKey,
+        4_500_000n,
+        6,
+      ),
     );
     tx.sign(owner);
     await app.ledger.sendTransaction(tx);
@@ -172,10 +190,22 @@ describe("treasury health", () => {
     // The embedded treasury is stocked to its float at start; a float 10× larger makes it 10%.
     const app = await appWith({});
     const healthy = await callRoute(health.GET, "GET", "/api/health", { bearer: CRON_SECRET });
-    expect(healthy.json).toMatchObject({ status: "ok", treasury: { status: "ok", low: [] }, database: { status: "ok" }, ledger: { status: "ok" }, stripe: { status: "off" } });
+    expect(healthy.json).toMatchObject({
+      status: "ok",
+      treasury: { status: "ok", low: [] },
+      database: { status: "ok" },
+      ledger: { status: "ok" },
+      stripe: { status: "off" },
+    });
     alerts.length = 0;
     // A new context (health is cached 30 s per context) with a float 10× larger.
-    const bigger = { ...app, env: { ...app.env, treasuryFloat: { usdcMicro: app.env.treasuryFloat.usdcMicro * 10n, solLamports: app.env.treasuryFloat.solLamports } } };
+    const bigger = {
+      ...app,
+      env: {
+        ...app.env,
+        treasuryFloat: { usdcMicro: app.env.treasuryFloat.usdcMicro * 10n, solLamports: app.env.treasuryFloat.solLamports },
+      },
+    };
     setAppContext(bigger);
     const low = await callRoute(health.GET, "GET", "/api/health", { bearer: CRON_SECRET });
     expect(low.status).toBe(200);
@@ -193,10 +223,15 @@ describe("GET /api/cron/reset-monthly", () => {
   it("resets last month's counters once", async () => {
     const app = await appWith({});
     const caller = await createKeyedAccount(app);
-    await (app.db as any).pg.query("update tdk_accounts set ops_this_month = 42, ops_month = (date_trunc('month', now()) - interval '1 month')::date where id = $1", [caller.accountId]);
+    await (app.db as any).pg.query(
+      "update tdk_accounts set ops_this_month = 42, ops_month = (date_trunc('month', now()) - interval '1 month')::date where id = $1",
+      [caller.accountId],
+    );
     const first = await cron(resetCron.GET);
     expect(first.json.accounts_reset).toBeGreaterThanOrEqual(1);
-    const row = (await (app.db as any).pg.query("select ops_this_month, ops_month::text as month from tdk_accounts where id = $1", [caller.accountId])).rows[0];
+    const row = (
+      await (app.db as any).pg.query("select ops_this_month, ops_month::text as month from tdk_accounts where id = $1", [caller.accountId])
+    ).rows[0];
     expect(row.ops_this_month).toBe(0);
     expect(row.month).toBe(first.json.month);
     expect((await cron(resetCron.GET)).json.accounts_reset).toBe(0);

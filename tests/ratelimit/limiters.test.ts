@@ -13,13 +13,19 @@ interface LimiterBackend {
 }
 
 const redisUrl = testRedisUrl();
-const backends: LimiterBackend[] = [{ name: "in-process", open: async () => ({ limiter: new MemoryRateLimiter(), close: async () => {} }) }];
+const backends: LimiterBackend[] = [
+  { name: "in-process", open: async () => ({ limiter: new MemoryRateLimiter(), close: async () => {} }) },
+];
 if (redisUrl) {
   backends.push({
     name: "Upstash (@upstash/ratelimit → REST bridge → Redis)",
     open: async () => {
       const bridge: UpstashBridge = await startUpstashBridge(redisUrl);
-      return { limiter: new UpstashRateLimiter({ url: bridge.url, token: bridge.token }), close: () => bridge.close(), redisCommands: () => bridge.commands };
+      return {
+        limiter: new UpstashRateLimiter({ url: bridge.url, token: bridge.token }),
+        close: () => bridge.close(),
+        redisCommands: () => bridge.commands,
+      };
     },
   });
 }

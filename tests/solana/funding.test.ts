@@ -38,7 +38,12 @@ async function newKey() {
   return result.key;
 }
 
-const target = (key: { id: string; wallet: { public_key: string } }, usdcMicro: bigint, solLamports: bigint, usdcAccountExists = false): FundingTarget => ({
+const target = (
+  key: { id: string; wallet: { public_key: string } },
+  usdcMicro: bigint,
+  solLamports: bigint,
+  usdcAccountExists = false,
+): FundingTarget => ({
   keyId: key.id,
   wallet: new PublicKey(key.wallet.public_key),
   reason: "topup",
@@ -96,7 +101,12 @@ describe("wallet funding on the local ledger", () => {
   it("a crash after sending leaves a pending record that is resolved from the chain, not sent again", async () => {
     const key = await newKey();
     const owner = new PublicKey(key.wallet.public_key);
-    const crash = { ...deps, afterStep: (step: string) => { if (step === "sent") throw new Error("crash after send"); } };
+    const crash = {
+      ...deps,
+      afterStep: (step: string) => {
+        if (step === "sent") throw new Error("crash after send");
+      },
+    };
     await expect(fundWallets(crash, [target(key, 3_000_000n, 0n)])).rejects.toThrow("crash after send");
     const [pending] = await listFundings(app.db, key.id);
     expect(pending!.status).toBe("pending");
@@ -113,7 +123,12 @@ describe("wallet funding on the local ledger", () => {
   it("a crash before signing leaves an unsigned reservation, released without anything sent; one signed but never sent fails once its blockhash expires", async () => {
     const key = await newKey();
     const owner = new PublicKey(key.wallet.public_key);
-    const crashAt = (at: string) => ({ ...deps, afterStep: (step: string) => { if (step === at) throw new Error(`crash at ${at}`); } });
+    const crashAt = (at: string) => ({
+      ...deps,
+      afterStep: (step: string) => {
+        if (step === at) throw new Error(`crash at ${at}`);
+      },
+    });
 
     await expect(fundWallets(crashAt("reserved"), [target(key, 1_000_000n, 0n)])).rejects.toThrow();
     expect((await listFundings(app.db, key.id))[0]).toMatchObject({ status: "pending", tx_signature: null });

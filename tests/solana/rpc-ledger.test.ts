@@ -12,7 +12,7 @@ import { verifyApiKey } from "@/lib/keys/keys";
 import { fundingDeps } from "@/lib/money/funding-deps";
 import { topUpWallet } from "@/lib/solana/funding";
 import { toBase58 } from "@/lib/solana/base58";
-import { LedgerError, USDC_DECIMALS } from "@/lib/solana/ledger";
+import { type LedgerError, USDC_DECIMALS } from "@/lib/solana/ledger";
 import { landingOf } from "@/lib/solana/landing";
 import { RpcLedger } from "@/lib/solana/rpc-ledger";
 import { callRoute, createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
@@ -51,7 +51,9 @@ describe("the local JSON-RPC cluster", () => {
     const heightAfter = await connection.getBlockHeight();
     expect(lastValidBlockHeight).toBeGreaterThanOrEqual(heightBefore + 150);
     expect(lastValidBlockHeight).toBeLessThanOrEqual(heightAfter + 150);
-    const tx = new Transaction({ feePayer: owner.publicKey, blockhash, lastValidBlockHeight }).add(SystemProgram.transfer({ fromPubkey: owner.publicKey, toPubkey: Keypair.generate().publicKey, lamports: 1_000_000 }));
+    const tx = new Transaction({ feePayer: owner.publicKey, blockhash, lastValidBlockHeight }).add(
+      SystemProgram.transfer({ fromPubkey: owner.publicKey, toPubkey: Keypair.generate().publicKey, lamports: 1_000_000 }),
+    );
     expect((await connection.getFeeForMessage(tx.compileMessage())).value).toBe(5_000);
     tx.sign(owner);
     // web3.js re-stamps the blockhash of what it simulates (and skips sigverify): a copy, so `tx` stays signed.
@@ -135,7 +137,9 @@ describe("RpcLedger on the local cluster", () => {
       methods.length = 0;
       const batched = await counted.getWalletBalances(wallets);
       expect(methods).toEqual(["getMultipleAccounts", "getMultipleAccounts", "getMultipleAccounts"]);
-      const oneByOne = await Promise.all(wallets.map(async (wallet) => ({ solLamports: await ledger.getSolBalance(wallet), usdc: await ledger.getUsdcAccount(wallet) })));
+      const oneByOne = await Promise.all(
+        wallets.map(async (wallet) => ({ solLamports: await ledger.getSolBalance(wallet), usdc: await ledger.getUsdcAccount(wallet) })),
+      );
       expect(batched).toEqual(oneByOne);
       expect(batched[0]).toMatchObject({ solLamports: 2_000_000n, usdc: { exists: true, amount: 1_000n } });
       expect(batched[1]).toMatchObject({ solLamports: 3_000_001n, usdc: { exists: true, amount: 0n } });
@@ -168,11 +172,15 @@ describe("RpcLedger on the local cluster", () => {
     };
     const verified = await verifyApiKey(app.db, apiKey);
     if (!verified.ok) throw new Error(verified.code);
-    const answer = await paidCallAnswer({ ...callDeps(app), agents: { ...app.agents, client: new MarketplaceClient(local.apiUrl, lost) } }, verified.key, {
-      requestId: `req_rpc_lost_${key.id}`,
-      body: store("lost"),
-      idempotencyKey: null,
-    });
+    const answer = await paidCallAnswer(
+      { ...callDeps(app), agents: { ...app.agents, client: new MarketplaceClient(local.apiUrl, lost) } },
+      verified.key,
+      {
+        requestId: `req_rpc_lost_${key.id}`,
+        body: store("lost"),
+        idempotencyKey: null,
+      },
+    );
     expect(answer.body).toMatchObject({ error: { code: "agent_failed", paid: true } });
     expect(before - (await app.ledger.getUsdcBalance(wallet))).toBe(PRICE);
     const [row] = await sql<{ status: string }>(app.db, "select status from tdk_usage where api_key_id = $1", [key.id]);
@@ -188,7 +196,14 @@ describe("RpcLedger on the local cluster", () => {
     const mint = new PublicKey(rpc.usdcMint);
     const { blockhash, lastValidBlockHeight } = await app.ledger.latestBlockhash();
     const tx = new Transaction({ feePayer: payer.publicKey, blockhash, lastValidBlockHeight }).add(
-      createTransferCheckedInstruction(getAssociatedTokenAddressSync(mint, payer.publicKey, true), mint, getAssociatedTokenAddressSync(mint, wallet, true), payer.publicKey, 1_000n, USDC_DECIMALS),
+      createTransferCheckedInstruction(
+        getAssociatedTokenAddressSync(mint, payer.publicKey, true),
+        mint,
+        getAssociatedTokenAddressSync(mint, wallet, true),
+        payer.publicKey,
+        1_000n,
+        USDC_DECIMALS,
+      ),
     );
     tx.sign(payer);
     const signed = { signature: toBase58(tx.signature!), lastValidBlockHeight: await app.ledger.lastValidBlockHeight(blockhash) };

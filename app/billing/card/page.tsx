@@ -3,7 +3,7 @@ import Link from "next/link";
 import { redirect } from "next/navigation";
 import { VerifyCardForm } from "@/app/_components/billing-forms";
 import { microToUsd } from "@/lib/agents/pricing";
-import { getPageSession } from "@/lib/auth/page-session";
+import { getPageSession } from "@/lib/http/page-session";
 import { getAppContext } from "@/lib/context";
 
 export const metadata: Metadata = { title: "Verify a card · TDK gateway" };
@@ -19,7 +19,9 @@ export default async function VerifyCardPage() {
     <>
       <h1>Verify a card for the free tier</h1>
       {!app.stripe ? (
-        <p>This gateway runs without billing: no card is needed. <Link href="/dashboard">Back to the dashboard</Link>.</p>
+        <p>
+          This gateway runs without billing: no card is needed. <Link href="/dashboard">Back to the dashboard</Link>.
+        </p>
       ) : session.account.card_verified ? (
         <p className="notice" role="status">
           Your card is verified. <Link href="/dashboard">Back to the dashboard</Link>.
@@ -27,9 +29,9 @@ export default async function VerifyCardPage() {
       ) : (
         <>
           <p>
-            The free tier pays agents for you: up to {app.env.pricing.freeMonthlyQuota.toLocaleString("en-US")} calls and {allowance} USD of agent cost a
-            month. To keep it to one free tier per person, your keys are funded and can call agents once you have saved a card with Stripe. Nothing is
-            charged; a card already used by another account does not give a second free allowance.
+            The free tier pays agents for you: up to {app.env.pricing.freeMonthlyQuota.toLocaleString("en-US")} calls and {allowance} USD of
+            agent cost a month. To keep it to one free tier per person, your keys are funded and can call agents once you have saved a card
+            with Stripe. Nothing is charged; a card already used by another account does not give a second free allowance.
           </p>
           <VerifyCardForm />
         </>

@@ -41,7 +41,9 @@ export const checkoutSessionCompleted: WebhookHandler<Stripe.Checkout.Session> =
     LIVE_SUBSCRIPTION_STATUSES.has(subscription.status)
   ) {
     await stripe.subscriptions.cancel(subscription.id);
-    log?.(`[tdk] ALERT account ${account.id} completed a second checkout: duplicate subscription ${subscription.id} canceled, ${account.stripe_subscription_id} kept`);
+    log?.(
+      `[tdk] ALERT account ${account.id} completed a second checkout: duplicate subscription ${subscription.id} canceled, ${account.stripe_subscription_id} kept`,
+    );
     return;
   }
   const result = await applySubscriptionState(db, subscription, deps.prices, account.id);

@@ -58,7 +58,9 @@ export async function handleStripeWebhook(
     claimSchema,
   );
   if (!claim.claimed) {
-    return claim.state === "processed" ? { ok: true, event_id: event.id, type: event.type, outcome: "duplicate" } : { ok: false, code: "in_progress", event_id: event.id };
+    return claim.state === "processed"
+      ? { ok: true, event_id: event.id, type: event.type, outcome: "duplicate" }
+      : { ok: false, code: "in_progress", event_id: event.id };
   }
   const handler = handlers[event.type] as WebhookHandler | undefined;
   try {

@@ -37,6 +37,10 @@ export async function recordPeriod(db: Database, invoice: Stripe.Invoice, status
 export async function setPaymentSuspension(db: Database, invoice: Stripe.Invoice, suspend: boolean) {
   const customer = idOf(invoice.customer);
   if (!customer) return;
-  await callFunction(db, "tdk_set_billing_suspension", { p_customer_id: customer, p_reason: "payment_failed", p_suspend: suspend }, z.unknown());
+  await callFunction(
+    db,
+    "tdk_set_billing_suspension",
+    { p_customer_id: customer, p_reason: "payment_failed", p_suspend: suspend },
+    z.unknown(),
+  );
 }
-

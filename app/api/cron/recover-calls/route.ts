@@ -9,7 +9,10 @@ export const maxDuration = 120;
 export const dynamic = "force-dynamic";
 
 export const GET = withCron(async ({ app }) => {
-  const result = await recoverPendingCalls({ db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env), agents: app.agents }, { olderThan: new Date(Date.now() - app.env.agentCalls.recoverPendingAfterMs), limit: 500 });
+  const result = await recoverPendingCalls(
+    { db: app.db, ledger: app.ledger, policy: moneyPolicy(app.env), agents: app.agents },
+    { olderThan: new Date(Date.now() - app.env.agentCalls.recoverPendingAfterMs), limit: 500 },
+  );
   const stale = await alertStalePending(app.db, { webhookUrl: app.env.alertWebhookUrl });
   return json({ ok: true, ...result, stale_calls: stale.calls, stale_fundings: stale.fundings });
 });

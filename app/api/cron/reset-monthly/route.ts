@@ -8,6 +8,11 @@ export const maxDuration = 60;
 export const dynamic = "force-dynamic";
 
 export const GET = withCron(async ({ app }) => {
-  const result = await callFunction(app.db, "tdk_reset_monthly_counters", {}, z.object({ month: z.string(), accounts_reset: z.number().int() }));
+  const result = await callFunction(
+    app.db,
+    "tdk_reset_monthly_counters",
+    {},
+    z.object({ month: z.string(), accounts_reset: z.number().int() }),
+  );
   return json({ ok: true, ...result });
 });

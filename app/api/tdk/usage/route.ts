@@ -2,7 +2,7 @@
 import { ApiError } from "@/lib/http/errors";
 import { withSession } from "@/lib/http/handlers";
 import { getApiKey } from "@/lib/keys/keys";
-import { usageResponse } from "@/lib/usage/respond";
+import { usageResponse } from "@/lib/http/usage-response";
 
 export const GET = withSession(async ({ request, app, session }) =>
   usageResponse(app.db, request.nextUrl.searchParams, async (keyId) => {

@@ -17,7 +17,8 @@ export const POST = withPublic(async ({ request, app }) => {
     request.headers.get("stripe-signature"),
   );
   if (!result.ok) {
-    if (result.code === "in_progress") throw new ApiError("conflict", `Event ${result.event_id} is being processed by another delivery; deliver it again later.`);
+    if (result.code === "in_progress")
+      throw new ApiError("conflict", `Event ${result.event_id} is being processed by another delivery; deliver it again later.`);
     throw new ApiError("invalid_signature", `Webhook signature verification failed: ${result.message}`);
   }
   return json({ received: true, id: result.event_id, outcome: result.outcome });

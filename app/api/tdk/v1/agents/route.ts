@@ -21,6 +21,11 @@ export const GET = withPublic(async ({ app, request, limit }) => {
   return json({
     markup_pct: markupBps / 100,
     max_agent_price_usd: microToUsd(app.env.limits.maxAgentPriceMicro),
-    agents: catalogEntries(agents, { markupBps, maxAgentPriceMicro: app.env.limits.maxAgentPriceMicro, openBreakers, usdcMint: app.ledger.usdcMint.toBase58() }),
+    agents: catalogEntries(agents, {
+      markupBps,
+      maxAgentPriceMicro: app.env.limits.maxAgentPriceMicro,
+      openBreakers,
+      usdcMint: app.ledger.usdcMint.toBase58(),
+    }),
   });
 });

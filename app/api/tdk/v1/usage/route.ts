@@ -1,7 +1,7 @@
 // GET /api/tdk/v1/usage — this API key's usage history and summary (?format=csv to export)
 import { ApiError } from "@/lib/http/errors";
 import { withApiKey } from "@/lib/http/handlers";
-import { usageResponse } from "@/lib/usage/respond";
+import { usageResponse } from "@/lib/http/usage-response";
 
 export const GET = withApiKey(async ({ request, app, key }) =>
   usageResponse(app.db, request.nextUrl.searchParams, async (keyId) => {

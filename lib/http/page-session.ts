@@ -1,6 +1,6 @@
 import { cookies } from "next/headers";
 import { getAppContext } from "@/lib/context";
-import { getSession, SESSION_COOKIE, type Session } from "./sessions";
+import { getSession, SESSION_COOKIE, type Session } from "@/lib/auth/sessions";
 
 /** The session of the browser rendering a page (server components and server actions). */
 export async function getPageSession(): Promise<Session | null> {
