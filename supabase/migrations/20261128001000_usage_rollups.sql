@@ -124,18 +124,25 @@ returns jsonb language sql stable as $$
      where d.account_id = p_account_id and (p_key_id is null or d.api_key_id = p_key_id)
        and b.first_day < b.end_day and d.day >= b.first_day and d.day < b.end_day
   ),
+  -- The partial days: [p_from, first whole day) and [end of the whole days, p_to), or the whole
+  -- range when it holds no whole day. Each is its own index range: only the edge rows are read.
+  edges as (
+    select p_from as lo, case when b.first_day < b.end_day then (b.first_day::timestamp at time zone 'utc') else p_to end as hi from bounds b
+    union all
+    select (b.end_day::timestamp at time zone 'utc'), p_to from bounds b where b.first_day < b.end_day
+  ),
   partial as (
     select (u.created_at at time zone 'utc')::date as day, u.agent_id, u.agent_name, 1::bigint as calls,
            (u.status = 'succeeded')::int::bigint as succeeded, (u.status = 'failed')::int::bigint as failed,
            (u.status = 'agent_failed')::int::bigint as agent_failed, (u.status = 'pending')::int::bigint as pending,
            case when u.status in ('succeeded', 'agent_failed') then u.agent_cost_micro else 0 end as agent_cost,
            case when u.status = 'succeeded' then u.developer_cost_micro else 0 end as developer_cost
-      from tdk_usage u, bounds b
-     where u.account_id = p_account_id and (p_key_id is null or u.api_key_id = p_key_id)
-       and u.created_at >= p_from and u.created_at < p_to
-       and not (b.first_day < b.end_day
-                and u.created_at >= (b.first_day::timestamp at time zone 'utc')
-                and u.created_at < (b.end_day::timestamp at time zone 'utc'))
+      from edges e
+      join lateral (
+        select * from tdk_usage r
+         where r.account_id = p_account_id and (p_key_id is null or r.api_key_id = p_key_id)
+           and r.created_at >= e.lo and r.created_at < e.hi
+      ) u on true
   ),
   rows as (select * from whole union all select * from partial),
   by_day_agent as (
