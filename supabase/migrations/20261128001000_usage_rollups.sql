@@ -125,24 +125,28 @@ returns jsonb language sql stable as $$
        and b.first_day < b.end_day and d.day >= b.first_day and d.day < b.end_day
   ),
   -- The partial days: [p_from, first whole day) and [end of the whole days, p_to), or the whole
-  -- range when it holds no whole day. Each is its own index range: only the edge rows are read.
-  edges as (
-    select p_from as lo, case when b.first_day < b.end_day then (b.first_day::timestamp at time zone 'utc') else p_to end as hi from bounds b
-    union all
-    select (b.end_day::timestamp at time zone 'utc'), p_to from bounds b where b.first_day < b.end_day
-  ),
+  -- range when it holds no whole day. Each arm is one index range on (account_id, created_at)
+  -- whose bounds are expressions of the parameters: only the edge rows are read.
   partial as (
     select (u.created_at at time zone 'utc')::date as day, u.agent_id, u.agent_name, 1::bigint as calls,
            (u.status = 'succeeded')::int::bigint as succeeded, (u.status = 'failed')::int::bigint as failed,
            (u.status = 'agent_failed')::int::bigint as agent_failed, (u.status = 'pending')::int::bigint as pending,
            case when u.status in ('succeeded', 'agent_failed') then u.agent_cost_micro else 0 end as agent_cost,
            case when u.status = 'succeeded' then u.developer_cost_micro else 0 end as developer_cost
-      from edges e
-      join lateral (
-        select * from tdk_usage r
-         where r.account_id = p_account_id and (p_key_id is null or r.api_key_id = p_key_id)
-           and r.created_at >= e.lo and r.created_at < e.hi
-      ) u on true
+      from tdk_usage u
+     where u.account_id = p_account_id and (p_key_id is null or u.api_key_id = p_key_id)
+       and u.created_at >= p_from
+       and u.created_at < (select case when b.first_day < b.end_day then (b.first_day::timestamp at time zone 'utc') else p_to end from bounds b)
+    union all
+    select (u.created_at at time zone 'utc')::date, u.agent_id, u.agent_name, 1::bigint,
+           (u.status = 'succeeded')::int::bigint, (u.status = 'failed')::int::bigint,
+           (u.status = 'agent_failed')::int::bigint, (u.status = 'pending')::int::bigint,
+           case when u.status in ('succeeded', 'agent_failed') then u.agent_cost_micro else 0 end,
+           case when u.status = 'succeeded' then u.developer_cost_micro else 0 end
+      from tdk_usage u
+     where u.account_id = p_account_id and (p_key_id is null or u.api_key_id = p_key_id)
+       and u.created_at >= (select case when b.first_day < b.end_day then (b.end_day::timestamp at time zone 'utc') else p_to end from bounds b)
+       and u.created_at < p_to
   ),
   rows as (select * from whole union all select * from partial),
   by_day_agent as (
