@@ -13,48 +13,21 @@
 import { randomBytes } from "node:crypto";
 import { Keypair, PublicKey } from "@solana/web3.js";
 import { NextRequest } from "next/server";
-import pg from "pg";
 import { GET as sweepRoute } from "@/app/api/cron/sweep-wallets/route";
 import { GET as topUpRoute } from "@/app/api/cron/treasury-topup/route";
 import { MarketplaceClient } from "@/lib/agents/marketplace-client";
 import { setAppContext, type AppContext } from "@/lib/context";
 import { sealKeypair } from "@/lib/crypto/wallet-keys";
-import type { Database } from "@/lib/db";
 import { parseEnv } from "@/lib/env";
 import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 import { LocalnetLedger, startRpcProcess } from "../localnet";
+import { benchBackends, type BenchDatabase, type Sql } from "./databases";
 
-type Sql = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
-
-async function openDatabase(): Promise<{ db: Database; sql: Sql; name: string; close: () => Promise<void> }> {
-  const base = process.env.BENCH_DATABASE_URL;
-  if (base) {
-    const { createTempDatabase } = await import("@/tests/helpers/postgres");
-    const { PostgresDatabase } = await import("@/lib/db/postgres");
-    const database = await createTempDatabase(base);
-    const db = await PostgresDatabase.open(database.url);
-    const pool = new pg.Pool({ connectionString: database.url, max: 2 });
-    return {
-      db,
-      name: "PostgreSQL",
-      sql: (text, values) => pool.query(text, values as unknown[]),
-      close: async () => {
-        await pool.end();
-        await db.close();
-        await database.drop();
-      },
-    };
-  }
-  const { PGliteDatabase } = await import("@/lib/db/pglite");
-  const db = await PGliteDatabase.open(null);
-  const raw = (db as unknown as { pg: import("@electric-sql/pglite").PGlite }).pg;
-  return {
-    db,
-    name: "PGlite",
-    sql: (text, values) => raw.query(text, values as unknown[]) as Promise<{ rows: Record<string, unknown>[] }>,
-    close: () => db.close(),
-  };
+/** PostgreSQL when BENCH_DATABASE_URL is set (the production shape's database), else PGlite. */
+async function openDatabase(): Promise<BenchDatabase & { name: string }> {
+  const backend = benchBackends().at(-1)!;
+  return { ...(await backend.open()), name: backend.name };
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -13,12 +13,9 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Keypair } from "@solana/web3.js";
-import pg from "pg";
-import type { Database } from "@/lib/db";
 import { usageResponse } from "@/lib/http/usage-response";
 import { usagePage, usageSummary, type UsageScope } from "@/lib/usage/usage";
-
-type Sql = (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
+import { benchBackends } from "./databases";
 
 /**
  * The summary as it was before the roll-ups, every row of the range scanned: read from the migration
@@ -30,48 +27,6 @@ async function summaryFromRowsFunction(): Promise<string> {
   const end = migration.indexOf("$$;", start);
   if (start < 0 || end < 0) throw new Error("the pre-roll-up tdk_usage_summary was not found in migration 0300");
   return migration.slice(start, end + 3).replace("function tdk_usage_summary(", "function bench_usage_summary_rows(");
-}
-
-interface Backend {
-  name: string;
-  open: () => Promise<{ db: Database; sql: Sql; close: () => Promise<void> }>;
-}
-
-async function databases(): Promise<Backend[]> {
-  const list: Backend[] = [
-    {
-      name: "PGlite",
-      open: async () => {
-        const { PGliteDatabase } = await import("@/lib/db/pglite");
-        const db = await PGliteDatabase.open(null);
-        const raw = (db as unknown as { pg: import("@electric-sql/pglite").PGlite }).pg;
-        return { db, sql: ((text, values) => raw.query(text, values as unknown[])) as Sql, close: () => db.close() };
-      },
-    },
-  ];
-  const base = process.env.BENCH_DATABASE_URL;
-  if (base) {
-    list.push({
-      name: "PostgreSQL",
-      open: async () => {
-        const { createTempDatabase } = await import("@/tests/helpers/postgres");
-        const { PostgresDatabase } = await import("@/lib/db/postgres");
-        const temp = await createTempDatabase(base);
-        const db = await PostgresDatabase.open(temp.url);
-        const pool = new pg.Pool({ connectionString: temp.url, max: 2 });
-        return {
-          db,
-          sql: ((text, values) => pool.query(text, values as unknown[])) as Sql,
-          close: async () => {
-            await pool.end();
-            await db.close();
-            await temp.drop();
-          },
-        };
-      },
-    });
-  }
-  return list;
 }
 
 const p50 = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
@@ -93,7 +48,7 @@ export async function benchUsageScale(): Promise<void> {
   console.log(
     `\n## 11. An account with ${ROWS.toLocaleString("en-US")} usage rows (365 days, 10 keys, 5 agents): p50 of ${RUNS} (target ≤ 200 ms)`,
   );
-  for (const backend of await databases()) {
+  for (const backend of benchBackends()) {
     const { db, sql, close } = await backend.open();
     try {
       const [accountRow] = (
