@@ -5,7 +5,7 @@ import { revalidatePath } from "next/cache";
 import { redirect } from "next/navigation";
 import { logIn, registerAccount } from "@/lib/auth/accounts";
 import { clearedSessionCookie, sessionCookie } from "@/lib/auth/cookie";
-import { authLimits } from "@/lib/auth/limits";
+import { authLimits } from "@/lib/ratelimit/policies";
 import { getPageSession } from "@/lib/http/page-session";
 import { loginSchema, registerSchema } from "@/lib/auth/schemas";
 import { revokeSession, SESSION_COOKIE } from "@/lib/auth/sessions";

@@ -39,7 +39,7 @@ import { fundingDeps } from "@/lib/money/funding-deps";
 import { runWalletSweep } from "@/lib/ops/sweep-wallets";
 import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
 import type { RateLimiter } from "@/lib/ratelimit/types";
-import { formatUnits } from "@/lib/solana/ledger";
+import { formatUnits } from "@/lib/money/units";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 

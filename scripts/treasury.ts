@@ -13,7 +13,8 @@ import { z } from "zod";
 import { loadKeyRing } from "@/lib/crypto/key-ring";
 import { openDatabase } from "@/lib/db";
 import { parseEnv } from "@/lib/env";
-import { formatUnits, USDC_DECIMALS, type Ledger } from "@/lib/solana/ledger";
+import type { Ledger } from "@/lib/solana/ledger";
+import { formatUnits, USDC_DECIMALS } from "@/lib/money/units";
 import { storeTreasury, treasuryPublicKey } from "@/lib/solana/treasury";
 
 async function openLedger(env: ReturnType<typeof parseEnv>): Promise<Ledger> {

@@ -1,4 +1,4 @@
-import { microToUsd } from "@/lib/agents/pricing";
+import { microToUsd } from "@/lib/money/units";
 
 export interface DayAgentUsage {
   day: string;

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { headers } from "next/headers";
 import Link from "next/link";
 import { catalogEntries, openAgentBreakers, type NotCallableReason } from "@/lib/agents/catalog";
-import { microToUsd } from "@/lib/agents/pricing";
+import { microToUsd } from "@/lib/money/units";
 import { getPageSession } from "@/lib/http/page-session";
 import { getAppContext } from "@/lib/context";
 import { errorDocs } from "@/lib/http/error-docs";

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { callFunction, type Database } from "@/lib/db";
-import { developerCostMicro, microToUsd } from "./pricing";
+import { developerCostMicro } from "./pricing";
+import { microToUsd } from "@/lib/money/units";
 import type { MarketplaceAgent } from "./protocol";
-import { USDC_DECIMALS } from "@/lib/solana/ledger";
+import { USDC_DECIMALS } from "@/lib/money/units";
 
 /** Why an agent in the catalog cannot be called through this gateway now. */
 export type NotCallableReason = "not_priced_in_usdc" | "price_above_maximum" | "circuit_open";

@@ -3,7 +3,6 @@ import {
   agentSchema,
   buildTransactionResponseSchema,
   callResponseSchema,
-  getAgentResponseSchema,
   listAgentsResponseSchema,
   receiptResponseSchema,
   type MarketplaceAgent,
@@ -103,10 +102,6 @@ export class MarketplaceClient {
     if (matches.length === 0) return { ok: false, code: "unknown_agent" };
     if (matches.length > 1) return { ok: false, code: "ambiguous_agent", ids: matches.map((agent) => agent.id) };
     return { ok: true, agent: matches[0]! };
-  }
-
-  async getAgent(id: string): Promise<MarketplaceAgent> {
-    return (await this.request("GET", `/api/agents/${encodeURIComponent(id)}`, undefined, getAgentResponseSchema)).data.agent;
   }
 
   /** The marketplace's receipt of a paid call: how a paid answer that never reached us is read later. */

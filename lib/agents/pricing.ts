@@ -8,10 +8,3 @@ export function developerCostMicro(agentCostMicro: bigint, markupBps: number): b
   const scaled = agentCostMicro * BigInt(10_000 + markupBps);
   return (scaled + 9_999n) / 10_000n;
 }
-
-export function microToUsd(micro: bigint | number): string {
-  const value = BigInt(micro);
-  const whole = value / 1_000_000n;
-  const fraction = (value % 1_000_000n).toString().padStart(6, "0");
-  return `${whole}.${fraction}`;
-}

@@ -49,7 +49,6 @@ export function agentTimeoutMs(agent: Pick<MarketplaceAgent, "agent_type">): num
 
 /** The catalog is read agent by agent: one malformed entry must not hide the others. */
 export const listAgentsResponseSchema = z.object({ ok: z.literal(true), agents: z.array(z.unknown()) });
-export const getAgentResponseSchema = z.object({ ok: z.literal(true), agent: agentSchema });
 
 /** `GET /api/receipts/{id}`: the marketplace's record of a paid call, with the agent's output. */
 export const receiptResponseSchema = z.object({

@@ -9,12 +9,13 @@ import {
   ComputeBudgetInstruction,
   ComputeBudgetProgram,
   Message,
-  PublicKey,
+  type PublicKey,
   Transaction,
   type TransactionInstruction,
 } from "@solana/web3.js";
 import { toBase58 } from "@/lib/solana/base58";
-import { USDC_DECIMALS } from "@/lib/solana/ledger";
+import { USDC_DECIMALS } from "@/lib/money/units";
+import { MEMO_PROGRAMS } from "@/lib/solana/memo";
 import { associatedTokenAddress, splitTransactionWire } from "@/lib/solana/signing";
 
 /**
@@ -33,12 +34,6 @@ import { associatedTokenAddress, splitTransactionWire } from "@/lib/solana/signi
  *  - signers are read from the message header, not from the signature list on the wire;
  *  - legacy transactions only (a versioned one can load accounts from lookup tables).
  */
-
-/** SPL Memo v2 and v1: they record bytes in the transaction and do nothing else. */
-export const MEMO_PROGRAMS = [
-  new PublicKey("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"),
-  new PublicKey("Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo"),
-];
 
 /** Solana's compute-unit limit when a transaction sets none: 200,000 per instruction, at most 1.4M. */
 const DEFAULT_UNITS_PER_INSTRUCTION = 200_000n;

@@ -1,4 +1,4 @@
-import { microToUsd } from "@/lib/agents/pricing";
+import { microToUsd } from "@/lib/money/units";
 import type { CallOutcome, NotPaid, Refusal, ReservationRefusal } from "@/lib/calls/outcome";
 import { ApiError, errorBody, type ErrorCode } from "./errors";
 

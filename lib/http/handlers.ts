@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextRequest } from "next/server";
 import { getAppContext, type AppContext } from "@/lib/context";
 import { getSession, SESSION_COOKIE, type Session } from "@/lib/auth/sessions";
+import { tierRateLimits, unauthenticatedRateLimit } from "@/lib/ratelimit/policies";
 import type { RateLimitPolicy } from "@/lib/ratelimit/types";
 import { rateLimitHeaders, retryAfterSeconds } from "@/lib/ratelimit/types";
 import { verifyApiKey } from "@/lib/keys/keys";
@@ -92,16 +93,6 @@ export function withSession<P = Record<string, never>>(handler: Handler<SessionC
 export interface ApiKeyCall<P> extends PublicCall<P> {
   key: VerifiedKey;
 }
-
-/** Requests per minute per key, by the account's tier. */
-export const tierRateLimits: Record<VerifiedKey["tier"], RateLimitPolicy> = {
-  free: { name: "v1:free", limit: 100, windowMs: 60_000 },
-  paid: { name: "v1:paid", limit: 1_000, windowMs: 60_000 },
-  pro: { name: "v1:pro", limit: 10_000, windowMs: 60_000 },
-};
-
-/** Failed key authentications per client IP: guessing keys is throttled, and even a 401 carries the rate-limit headers. */
-export const unauthenticatedRateLimit: RateLimitPolicy = { name: "v1:unauthenticated", limit: 60, windowMs: 60_000 };
 
 /**
  * The `/v1` API: `Authorization: Bearer tk_…`. Revoked or unknown keys → 401, suspended → 403.

@@ -3,9 +3,10 @@ import { z } from "zod";
 import type { KeyRing } from "@/lib/crypto/secret-box";
 import { sealKeypair } from "@/lib/crypto/wallet-keys";
 import { callFunction, type Database } from "@/lib/db";
-import { microToUsd } from "@/lib/agents/pricing";
+import { microToUsd } from "@/lib/money/units";
 import { fundWallets, type Funding, type FundingDeps, type FundingRefusalCode } from "@/lib/solana/funding";
-import { formatUnits, USDC_DECIMALS, type Ledger } from "@/lib/solana/ledger";
+import type { Ledger } from "@/lib/solana/ledger";
+import { formatUnits, USDC_DECIMALS } from "@/lib/money/units";
 import { generateApiKey, hashApiKey, looksLikeApiKey, type KeyMode } from "./api-key";
 import { keyRowSchema, verifiedKeySchema, type KeyRow, type SpendPeriod, type UpdateKey, type VerifiedKey } from "./schemas";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { usdAmountSchema } from "@/lib/money/usd";
+import { usdAmountSchema } from "@/lib/money/units";
 
 export const createKeySchema = z
   .object({

@@ -1,6 +1,7 @@
 import { PublicKey } from "@solana/web3.js";
 import type { Database } from "@/lib/db";
-import { formatUnits, USDC_DECIMALS, type Ledger } from "@/lib/solana/ledger";
+import type { Ledger } from "@/lib/solana/ledger";
+import { formatUnits, USDC_DECIMALS } from "@/lib/money/units";
 import { treasuryPublicKey } from "@/lib/solana/treasury";
 
 /** Below this share of its configured float, the treasury raises an alert. */

@@ -1,10 +1,6 @@
-import { PublicKey, type Transaction } from "@solana/web3.js";
+import type { PublicKey, Transaction } from "@solana/web3.js";
 
-/** USDC has 6 decimals: one base unit is one micro-USD. */
-export const USDC_DECIMALS = 6;
 export const LAMPORTS_PER_SOL = 1_000_000_000n;
-/** SPL Memo (v2): records bytes in a transaction, moves nothing. */
-export const MEMO_PROGRAM_ID = new PublicKey("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr");
 
 export type SignatureStatus = "confirmed" | "failed" | "unknown";
 
@@ -98,13 +94,4 @@ export class LedgerError extends Error {
     super(message);
     this.name = "LedgerError";
   }
-}
-
-export function formatUnits(amount: bigint, decimals: number): string {
-  const negative = amount < 0n;
-  const abs = negative ? -amount : amount;
-  const scale = 10n ** BigInt(decimals);
-  const whole = abs / scale;
-  const fraction = (abs % scale).toString().padStart(decimals, "0");
-  return `${negative ? "-" : ""}${whole}.${fraction}`;
 }

@@ -33,12 +33,12 @@ import {
   BLOCKHASH_VALIDITY_BLOCKS,
   LedgerError,
   TOKEN_ACCOUNT_SIZE,
-  USDC_DECIMALS,
   type Ledger,
   type SignatureStatus,
   type UsdcAccount,
   type WalletBalances,
 } from "./ledger";
+import { USDC_DECIMALS } from "@/lib/money/units";
 import { nonceMemo } from "./memo";
 import { associatedTokenAddress, signTransaction } from "./signing";
 

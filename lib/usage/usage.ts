@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { microToUsd } from "@/lib/agents/pricing";
+import { microToUsd } from "@/lib/money/units";
 import { readStoredOutcome } from "@/lib/calls/outcome";
 import { usageRowSchema, type UsageRow } from "@/lib/calls/schemas";
 import { callFunction, type Database } from "@/lib/db";

@@ -3,7 +3,8 @@ import { signAgentRequest, verifyAgentRequest } from "@/lib/agents/agent-signatu
 import { createMemoryAgent } from "@/lib/agents/demo-agents";
 import { serveAgent } from "@/lib/agents/local-marketplace";
 import { MarketplaceClient, MarketplaceError } from "@/lib/agents/marketplace-client";
-import { developerCostMicro, microToUsd } from "@/lib/agents/pricing";
+import { developerCostMicro } from "@/lib/agents/pricing";
+import { microToUsd } from "@/lib/money/units";
 
 describe("pricing", () => {
   it("adds the markup in integer micro-USD, rounded up, never below cost", () => {

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as health from "@/app/api/health/route";
 import * as live from "@/app/api/health/live/route";
 import * as login from "@/app/api/tdk/auth/login/route";
-import { authLimits } from "@/lib/auth/limits";
+import { authLimits } from "@/lib/ratelimit/policies";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { clientIp } from "@/lib/http/request";

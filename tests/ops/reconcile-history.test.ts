@@ -9,7 +9,7 @@ import { callFunction } from "@/lib/db";
 import { moneyPolicy } from "@/lib/money/policy";
 import { reconcile } from "@/lib/ops/reconcile";
 import { toBase58 } from "@/lib/solana/base58";
-import { USDC_DECIMALS } from "@/lib/solana/ledger";
+import { USDC_DECIMALS } from "@/lib/money/units";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { nonceMemo } from "@/lib/solana/memo";
 import { createKeyedAccount, createTestApp } from "../helpers/app";

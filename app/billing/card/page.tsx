@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { redirect } from "next/navigation";
 import { VerifyCardForm } from "@/app/_components/billing-forms";
-import { microToUsd } from "@/lib/agents/pricing";
+import { microToUsd } from "@/lib/money/units";
 import { getPageSession } from "@/lib/http/page-session";
 import { getAppContext } from "@/lib/context";
 

@@ -1,7 +1,7 @@
 // POST /api/tdk/auth/login — exchange email and password for a session
 import { logIn } from "@/lib/auth/accounts";
 import { sessionCookie } from "@/lib/auth/cookie";
-import { authLimits } from "@/lib/auth/limits";
+import { authLimits } from "@/lib/ratelimit/policies";
 import { loginSchema } from "@/lib/auth/schemas";
 import { ApiError } from "@/lib/http/errors";
 import { withPublic } from "@/lib/http/handlers";

@@ -1,6 +1,6 @@
 // POST /api/tdk/auth/register — create a developer account
 import { registerAccount } from "@/lib/auth/accounts";
-import { authLimits } from "@/lib/auth/limits";
+import { authLimits } from "@/lib/ratelimit/policies";
 import { registerSchema } from "@/lib/auth/schemas";
 import { ApiError } from "@/lib/http/errors";
 import { withPublic } from "@/lib/http/handlers";

@@ -1,13 +1,11 @@
 // GET /api/tdk/v1/agents — the agent catalog with each agent's developer price and whether it can be called
 import { catalogEntries, openAgentBreakers } from "@/lib/agents/catalog";
-import { microToUsd } from "@/lib/agents/pricing";
+import { microToUsd } from "@/lib/money/units";
 import { ApiError } from "@/lib/http/errors";
 import { withPublic } from "@/lib/http/handlers";
 import { clientIp } from "@/lib/http/request";
 import { json } from "@/lib/http/response";
-
-/** The catalog is public; each client IP may read it this often (headers on every answer). */
-const catalogRateLimit = { name: "v1:agents", limit: 300, windowMs: 60_000 };
+import { catalogRateLimit } from "@/lib/ratelimit/policies";
 
 export const GET = withPublic(async ({ app, request, limit }) => {
   await limit(catalogRateLimit, clientIp(request.headers, app.env.trustedProxyHops), { headers: true });

@@ -1,6 +1,35 @@
 import { z } from "zod";
 
 /**
+ * Money as integers, and as text. Dollars are integer micro-USD (USDC has 6 decimals, so one
+ * micro-USD is one USDC base unit); SOL is integer lamports (9 decimals). Nothing here uses floats.
+ */
+
+export const USDC_DECIMALS = 6;
+export const SOL_DECIMALS = 9;
+
+/** An integer amount of base units as a decimal string with all its decimals ("5.000000", "-0.010000000"). */
+export function formatUnits(amount: bigint | number, decimals: number): string {
+  const value = BigInt(amount);
+  const negative = value < 0n;
+  const abs = negative ? -value : value;
+  const scale = 10n ** BigInt(decimals);
+  const whole = abs / scale;
+  const fraction = (abs % scale).toString().padStart(decimals, "0");
+  return `${negative ? "-" : ""}${whole}.${fraction}`;
+}
+
+/** Micro-USD as dollars with 6 decimals, the API's `*_usd` fields ("0.015000"). */
+export function microToUsd(micro: bigint | number): string {
+  return formatUnits(micro, USDC_DECIMALS);
+}
+
+/** Lamports as SOL with 9 decimals. */
+export function lamportsToSol(lamports: bigint | number): string {
+  return formatUnits(lamports, SOL_DECIMALS);
+}
+
+/**
  * Dollar amounts as people and programs write them ("5", "5.00", 0.25), read exactly into integer
  * micro-USD: at most 6 decimals, no exponent, no float arithmetic anywhere.
  */

@@ -1,0 +1,15 @@
+import { describe, expect, it } from "vitest";
+import { formatUnits, lamportsToSol, microToUsd, parseUsdMicro } from "@/lib/money/units";
+
+describe("money as text (lib/money/units.ts)", () => {
+  it("formats base units with all their decimals, negatives included, and reads dollars back exactly", () => {
+    expect(microToUsd(0)).toBe("0.000000");
+    expect(microToUsd(-500_000n)).toBe("-0.500000");
+    expect(lamportsToSol(10_000_000n)).toBe("0.010000000");
+    expect(formatUnits(123n, 2)).toBe("1.23");
+    // Beyond 2^53: integers all the way.
+    expect(microToUsd(9_007_199_254_740_993n)).toBe("9007199254.740993");
+    expect(parseUsdMicro(microToUsd(1_234_567n))).toBe(1_234_567n);
+    expect(parseUsdMicro("1e3")).toBeNull();
+  });
+});
