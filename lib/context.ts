@@ -98,7 +98,8 @@ export function localMarketplaceAgents(local: LocalMarketplace): AgentMarketplac
   return { client: new MarketplaceClient(local.apiUrl, local.fetch), protocolWallet: local.protocolWallet, local };
 }
 
-async function openLedger(env: Env): Promise<Ledger> {
+/** The configured chain: the RPC ledger, or the embedded one in the data directory (one process opens it at a time). */
+export async function openLedger(env: Env): Promise<Ledger> {
   if (env.ledger.kind === "rpc") {
     const { RpcLedger } = await import("@/lib/solana/rpc-ledger");
     return new RpcLedger(env.ledger.rpcUrl, env.ledger.usdcMint);

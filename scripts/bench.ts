@@ -18,6 +18,7 @@
 //  11. an account with 1,000,000 usage rows: dashboard and usage endpoint reads (scripts/bench/usage-scale.ts).
 // Set BENCH_DATABASE_URL to run the database parts on a real PostgreSQL as well, TEST_REDIS_URL for
 // Upstash; BENCH_ONLY=1,3 to run some sections only.
+import { setAccountTier } from "@/lib/auth/account-store";
 import { randomBytes, randomUUID } from "node:crypto";
 import os from "node:os";
 import { Keypair } from "@solana/web3.js";
@@ -33,15 +34,14 @@ import { localMarketplaceAgents, setAppContext, type AppContext } from "@/lib/co
 import { PGliteDatabase } from "@/lib/db/pglite";
 import { parseEnv } from "@/lib/env";
 import { generateApiKey } from "@/lib/keys/api-key";
-import { keyDeps } from "@/lib/keys/deps";
 import { createApiKey, revokeApiKey, verifyApiKey } from "@/lib/keys/keys";
-import { fundingDeps } from "@/lib/money/funding-deps";
 import { runWalletSweep } from "@/lib/ops/sweep-wallets";
 import { MemoryRateLimiter } from "@/lib/ratelimit/memory";
 import type { RateLimiter } from "@/lib/ratelimit/types";
-import { formatUnits } from "@/lib/money/units";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
+import { servicesFor } from "@/lib/services";
+import { lamportsToSol, microToUsd } from "@/lib/money/units";
 
 /**
  * The real marketplace adds no memo, so one key's identical payments collide within a slot (one
@@ -222,8 +222,8 @@ async function benchRateLimiter(app: AppContext) {
 async function proKey(app: AppContext, label: string, funding: { initialUsdcMicro: bigint; initialSolLamports?: bigint }): Promise<string> {
   const account = await registerAccount(app.db, `${label}-${Date.now()}@example.com`, "bench-password-42");
   if (!account.ok) throw new Error("setup");
-  await app.db.call("tdk_set_account_tier", { p_account_id: account.account.id, p_tier: "pro" });
-  const deps = await keyDeps(app);
+  await setAccountTier(app.db, account.account.id, "pro");
+  const deps = await servicesFor(app).keys.deps();
   const created = await createApiKey({ ...deps, config: { ...deps.config, ...funding } }, account.account.id, label);
   if (!created.ok) throw new Error(created.code);
   // The route answers from the current app context: other sections set their own.
@@ -367,7 +367,7 @@ async function benchTreasuryExposure() {
       const account = await registerAccount(db, `exposure-${i}-${Date.now()}@example.com`, "bench-password-42");
       if (!account.ok) throw new Error("setup");
       perAccount.push({ id: account.account.id });
-      const deps = await keyDeps(app);
+      const deps = await servicesFor(app).keys.deps();
       // The first key is kept to call with (it is the one funded first); every other one is churned.
       let apiKey: string | null = null;
       for (let k = 0; k < 25; k += 1) {
@@ -385,7 +385,7 @@ async function benchTreasuryExposure() {
         }
       }
     }
-    await runWalletSweep({ ...(await fundingDeps(app))!, ring: app.ring });
+    await runWalletSweep({ ...(await servicesFor(app).funding.deps())!, ring: app.ring });
   });
 
   const after = { usdc: await ledger.getUsdcBalance(treasury.publicKey), sol: await ledger.getSolBalance(treasury.publicKey) };
@@ -417,14 +417,12 @@ async function benchTreasuryExposure() {
   const caps = env.limits.funding.tiers.free.accountDaily;
   for (const [outcome, n] of [...outcomes.entries()].sort()) console.log(`  ${outcome}: ${n}`);
   console.log(`simulated in ${(elapsed / 1000).toFixed(1)} s`);
-  console.log(`treasury outflow not covered by billing (billed: ${formatUnits(BigInt(billed), 6)} USD), net of sweeps:`);
+  console.log(`treasury outflow not covered by billing (billed: ${microToUsd(BigInt(billed))} USD), net of sweeps:`);
+  console.log(`  all ${accounts} accounts: ${microToUsd(before.usdc - after.usdc)} USDC + ${lamportsToSol(before.sol - after.sol)} SOL`);
+  console.log(`  worst account:   ${microToUsd(worst.usdc)} USDC + ${lamportsToSol(worst.sol)} SOL`);
+  console.log(`  README bound per free account per day: ${microToUsd(caps.usdcMicro)} USDC + ${lamportsToSol(caps.solLamports)} SOL`);
   console.log(
-    `  all ${accounts} accounts: ${formatUnits(before.usdc - after.usdc, 6)} USDC + ${formatUnits(before.sol - after.sol, 9)} SOL`,
-  );
-  console.log(`  worst account:   ${formatUnits(worst.usdc, 6)} USDC + ${formatUnits(worst.sol, 9)} SOL`);
-  console.log(`  README bound per free account per day: ${formatUnits(caps.usdcMicro, 6)} USDC + ${formatUnits(caps.solLamports, 9)} SOL`);
-  console.log(
-    `  of the USDC, paid to agents (gone for good): ${formatUnits(BigInt(paidToAgents), 6)}; still in the live keys' wallets: ${formatUnits(before.usdc - after.usdc - BigInt(paidToAgents), 6)}`,
+    `  of the USDC, paid to agents (gone for good): ${microToUsd(BigInt(paidToAgents))}; still in the live keys' wallets: ${microToUsd(before.usdc - after.usdc - BigInt(paidToAgents))}`,
   );
 }
 

@@ -2,16 +2,11 @@
 // to Stripe, and fundings and sweeps vs the chain. Prints the totals and every difference; exits 1 when there is any.
 //
 //   npm run reconcile -- [--from 2026-11-01] [--to 2026-12-01]      (default: the current UTC month)
-import path from "node:path";
+import { openLedger } from "@/lib/context";
 import { openDatabase } from "@/lib/db";
 import { parseEnv } from "@/lib/env";
 import { reconcile } from "@/lib/ops/reconcile";
-import type { Ledger } from "@/lib/solana/ledger";
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] : undefined;
-}
+import { argument } from "./cli";
 
 async function main() {
   const env = parseEnv(process.env);
@@ -21,14 +16,7 @@ async function main() {
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to)
     throw new Error("--from and --to must be dates, from before to");
   const db = await openDatabase(env);
-  let ledger: Ledger;
-  if (env.ledger.kind === "rpc") {
-    const { RpcLedger } = await import("@/lib/solana/rpc-ledger");
-    ledger = new RpcLedger(env.ledger.rpcUrl, env.ledger.usdcMint);
-  } else {
-    const { LocalLedger } = await import("@/lib/solana/local-ledger");
-    ledger = await LocalLedger.open(path.join(env.dataDir, "ledger"));
-  }
+  const ledger = await openLedger(env);
   try {
     const report = await reconcile(db, ledger, { from, to });
     console.log(`Period ${report.from} → ${report.to}: ${report.calls} calls`);

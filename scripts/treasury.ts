@@ -10,22 +10,12 @@
 import { readFile } from "node:fs/promises";
 import { Keypair, PublicKey } from "@solana/web3.js";
 import { z } from "zod";
+import { openLedger } from "@/lib/context";
 import { loadKeyRing } from "@/lib/crypto/key-ring";
 import { openDatabase } from "@/lib/db";
 import { parseEnv } from "@/lib/env";
-import type { Ledger } from "@/lib/solana/ledger";
-import { formatUnits, USDC_DECIMALS } from "@/lib/money/units";
+import { lamportsToSol, microToUsd } from "@/lib/money/units";
 import { storeTreasury, treasuryPublicKey } from "@/lib/solana/treasury";
-
-async function openLedger(env: ReturnType<typeof parseEnv>): Promise<Ledger> {
-  if (env.ledger.kind === "rpc") {
-    const { RpcLedger } = await import("@/lib/solana/rpc-ledger");
-    return new RpcLedger(env.ledger.rpcUrl, env.ledger.usdcMint);
-  }
-  const { LocalLedger } = await import("@/lib/solana/local-ledger");
-  const path = await import("node:path");
-  return LocalLedger.open(path.join(env.dataDir, "ledger"));
-}
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
@@ -39,7 +29,7 @@ async function main(): Promise<void> {
       const ledger = await openLedger(env);
       const owner = new PublicKey(publicKey);
       const [usdc, sol] = await Promise.all([ledger.getUsdcBalance(owner), ledger.getSolBalance(owner)]);
-      console.log(`Treasury ${publicKey}: ${formatUnits(usdc, USDC_DECIMALS)} USDC, ${formatUnits(sol, 9)} SOL (${ledger.kind} ledger)`);
+      console.log(`Treasury ${publicKey}: ${microToUsd(usdc)} USDC, ${lamportsToSol(sol)} SOL (${ledger.kind} ledger)`);
       return;
     }
     let keypair: Keypair;

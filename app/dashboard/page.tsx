@@ -1,6 +1,5 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { redirect } from "next/navigation";
 import { AccountNotices } from "@/app/_components/account-notices";
 import { BillingPortalForm } from "@/app/_components/billing-forms";
 import { CreateKeyForm } from "@/app/_components/create-key-form";
@@ -8,22 +7,17 @@ import { KeyStatus } from "@/app/_components/key-status";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
 import { UsageChart } from "@/app/_components/usage-chart";
 import { microToUsd } from "@/lib/money/units";
-import { getPageSession } from "@/lib/http/page-session";
-import { getAppContext } from "@/lib/context";
+import { withPageSession } from "@/lib/http/page-session";
 import { tierRateLimits } from "@/lib/ratelimit/policies";
-import { listApiKeysWithBalances } from "@/lib/keys/keys";
 import { explorerTxUrl } from "@/lib/solana/explorer";
-import { usagePage, usageSummary } from "@/lib/usage/usage";
 
 export const metadata: Metadata = { title: "Dashboard · TDK gateway" };
 export const dynamic = "force-dynamic";
 
 const DAY_MS = 86_400_000;
 
-export default async function DashboardPage() {
-  const session = await getPageSession();
-  if (!session) redirect("/login");
-  const app = await getAppContext();
+export default withPageSession(async function DashboardPage({ session, services }) {
+  const { app } = services;
   const scope = { accountId: session.account.id, keyId: null };
   const now = new Date();
   const end = new Date(now.getTime() + 1);
@@ -33,11 +27,11 @@ export default async function DashboardPage() {
   const days = Array.from({ length: 30 }, (_, i) => new Date(chartStart.getTime() + i * DAY_MS).toISOString().slice(0, 10));
 
   const [keys, today, month, last30, recent] = await Promise.all([
-    listApiKeysWithBalances(app.db, app.ledger, session.account.id),
-    usageSummary(app.db, scope, { from: todayStart, to: end }),
-    usageSummary(app.db, scope, { from: monthStart, to: end }),
-    usageSummary(app.db, scope, { from: chartStart, to: end }),
-    usagePage(app.db, scope, { limit: 20, range: { from: chartStart, to: end } }),
+    services.keys.list(session.account.id),
+    services.usage.summary(scope, { from: todayStart, to: end }),
+    services.usage.summary(scope, { from: monthStart, to: end }),
+    services.usage.summary(scope, { from: chartStart, to: end }),
+    services.usage.page(scope, { limit: 20, range: { from: chartStart, to: end } }),
   ]);
   const { tier, ops_this_month: used } = session.account;
   const quota = app.env.pricing.freeMonthlyQuota;
@@ -70,9 +64,9 @@ export default async function DashboardPage() {
             {!session.account.free_allowance && " (your card already gave the free allowance to another account)"}.
           </p>
         )}
-        <AccountNotices account={session.account} billing={app.stripe !== null} />
-        {app.stripe && <UpgradeForm tier={tier} />}
-        {app.stripe && <BillingPortalForm />}
+        <AccountNotices account={session.account} billing={services.billing.enabled} />
+        {services.billing.enabled && <UpgradeForm tier={tier} />}
+        {services.billing.enabled && <BillingPortalForm />}
       </section>
 
       <section aria-labelledby="spend-heading">
@@ -199,4 +193,4 @@ export default async function DashboardPage() {
       </section>
     </>
   );
-}
+});

@@ -1,15 +1,14 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
 import Link from "next/link";
-import { catalogEntries, openAgentBreakers, type NotCallableReason } from "@/lib/agents/catalog";
+import type { NotCallableReason } from "@/lib/agents/catalog";
 import { microToUsd } from "@/lib/money/units";
 import { getPageSession } from "@/lib/http/page-session";
-import { getAppContext } from "@/lib/context";
 import { errorDocs } from "@/lib/http/error-docs";
 import { errorStatus, type ErrorCode } from "@/lib/http/errors";
 import { expectedOrigin } from "@/lib/http/request";
-import { listApiKeys } from "@/lib/keys/keys";
 import { buildOpenApiDocument } from "@/lib/openapi/document";
+import { getServices } from "@/lib/services";
 
 export const metadata: Metadata = { title: "Docs · TDK gateway" };
 export const dynamic = "force-dynamic";
@@ -40,22 +39,18 @@ function typeOf(schema: JsonSchema | undefined): string {
 }
 
 export default async function DocsPage() {
-  const app = await getAppContext();
+  const services = await getServices();
+  const { app } = services;
   const session = await getPageSession();
   const requestHeaders = await headers();
   const origin =
     app.env.appUrl ?? expectedOrigin(new Request("http://localhost/", { headers: requestHeaders }), null) ?? "http://localhost:3000";
-  const keys = session ? (await listApiKeys(app.db, session.account.id)).filter((key) => key.status === "active") : [];
+  const keys = session ? (await services.keys.list(session.account.id, { fromChain: false })).filter((key) => key.status === "active") : [];
   const keyHint = keys[0] ? `${keys[0].prefix}…` : `tk_${app.env.keys.mode}_…`;
-  const [agents, openBreakers] = await Promise.all([app.agents.client.listAgents().catch(() => []), openAgentBreakers(app.db)]);
-  const catalog = catalogEntries(agents, {
-    markupBps: app.env.pricing.markupBps,
-    maxAgentPriceMicro: app.env.limits.maxAgentPriceMicro,
-    openBreakers,
-    usdcMint: app.ledger.usdcMint.toBase58(),
-  });
+  // The docs still render when the marketplace is down: the table is then empty.
+  const catalog = (await services.catalog.list().catch(() => null))?.agents ?? [];
   const document = buildOpenApiDocument(origin);
-  const example = agents.find((agent) => agent.name === "warmmemory") ?? agents[0];
+  const example = catalog.find((agent) => agent.name === "warmmemory") ?? catalog[0];
   const exampleInput =
     example?.name === "warmmemory" ? { action: "store", key: "user:prefs", value: '{"theme":"dark"}' } : { text: "Hello!" };
   const body = JSON.stringify({ agent_id: example?.name ?? "AGENT", input: exampleInput });

@@ -1,9 +1,6 @@
 import type { Metadata } from "next";
-import { redirect } from "next/navigation";
 import { CreateKeyForm } from "@/app/_components/create-key-form";
-import { getPageSession } from "@/lib/http/page-session";
-import { getAppContext } from "@/lib/context";
-import { listApiKeysWithBalances } from "@/lib/keys/keys";
+import { withPageSession } from "@/lib/http/page-session";
 import { AccountNotices } from "@/app/_components/account-notices";
 import { KeyStatus } from "@/app/_components/key-status";
 import { SpendLimitForm } from "@/app/_components/spend-limit-form";
@@ -15,16 +12,16 @@ export const dynamic = "force-dynamic";
 
 const billingMessages: Record<string, string> = {
   unavailable: "Billing is not configured on this gateway.",
-  already_subscribed: "You are already on that tier.",
-  account_not_found: "Log in again.",
-  price_not_configured: "That tier has no price configured yet.",
+  // The billing service's refusal codes (lib/services.ts).
+  conflict: "You are already on that tier.",
+  service_unavailable: "That tier has no price configured yet.",
 };
 
-export default async function KeysPage({ searchParams }: { searchParams: Promise<{ upgraded?: string; billing?: string }> }) {
-  const session = await getPageSession();
-  if (!session) redirect("/login");
-  const app = await getAppContext();
-  const keys = await listApiKeysWithBalances(app.db, app.ledger, session.account.id);
+export default withPageSession(async function KeysPage(
+  { session, services },
+  { searchParams }: { searchParams: Promise<{ upgraded?: string; billing?: string }> },
+) {
+  const keys = await services.keys.list(session.account.id);
   const { upgraded, billing } = await searchParams;
   const tier = session.account.tier;
 
@@ -45,8 +42,8 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
           {billingMessages[billing]}
         </p>
       )}
-      <AccountNotices account={session.account} billing={app.stripe !== null} />
-      {app.stripe && <UpgradeForm tier={tier} />}
+      <AccountNotices account={session.account} billing={services.billing.enabled} />
+      {services.billing.enabled && <UpgradeForm tier={tier} />}
       <CreateKeyForm />
       <section aria-labelledby="keys-heading">
         <h2 id="keys-heading">Your keys</h2>
@@ -99,4 +96,4 @@ export default async function KeysPage({ searchParams }: { searchParams: Promise
       </section>
     </>
   );
-}
+});

@@ -1,37 +1,43 @@
 import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
+import { openAgentBreakerRows } from "@/lib/calls/usage-store";
+import type { Database } from "@/lib/db";
 import { developerCostMicro } from "./pricing";
-import { microToUsd } from "@/lib/money/units";
 import type { MarketplaceAgent } from "./protocol";
-import { USDC_DECIMALS } from "@/lib/money/units";
+import { microToUsd, USDC_DECIMALS, usdStringSchema } from "@/lib/money/units";
 
 /** Why an agent in the catalog cannot be called through this gateway now. */
-export type NotCallableReason = "not_priced_in_usdc" | "price_above_maximum" | "circuit_open";
+export const notCallableReasonSchema = z.enum(["not_priced_in_usdc", "price_above_maximum", "circuit_open"]);
+export type NotCallableReason = z.infer<typeof notCallableReasonSchema>;
 
-export interface CatalogEntry {
-  id: string;
-  name: string;
-  description: string;
-  /** The token the marketplace prices the agent in ("USDC", "SOL", …). */
-  token: string;
-  agent_type: string;
-  /** Null when the agent is not priced in this gateway's USDC: a price in lamports is never shown as dollars. */
-  agent_cost_usd: string | null;
-  developer_price_usd: string | null;
-  developer_price_micro: number | null;
-  callable: boolean;
-  not_callable_reason: NotCallableReason | null;
-  /** While the circuit is open: when calls are admitted again. */
-  available_at: string | null;
-  input_schema: unknown;
-  output_schema: unknown;
-}
+/** The catalog as `GET /v1/agents` answers it. */
+export const agentCatalogSchema = z.object({
+  markup_pct: z.number(),
+  max_agent_price_usd: usdStringSchema.describe("Agents priced above this are never paid"),
+  agents: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      description: z.string(),
+      token: z.string().describe("The token the marketplace prices the agent in: only USDC-priced agents are callable here"),
+      agent_type: z.string().describe("simple (runs up to 20 s), complex (120 s) or coordinator (180 s)"),
+      agent_cost_usd: usdStringSchema.nullable().describe("Null when the agent is not priced in USDC"),
+      developer_price_usd: usdStringSchema.nullable(),
+      developer_price_micro: z.number().int().nullable(),
+      callable: z.boolean().describe("Whether this gateway calls the agent now"),
+      not_callable_reason: notCallableReasonSchema.nullable(),
+      available_at: z.string().nullable().describe("While the agent is paused for failing after payment: when it is called again"),
+      input_schema: z.unknown(),
+      output_schema: z.unknown(),
+    }),
+  ),
+});
 
-const openBreakersSchema = z.array(z.object({ agent_id: z.string(), open_until: z.string() }));
+export type AgentCatalog = z.infer<typeof agentCatalogSchema>;
+export type CatalogEntry = AgentCatalog["agents"][number];
 
 /** Agents cut off for failing after payment, with when they come back. */
 export async function openAgentBreakers(db: Database): Promise<Map<string, string>> {
-  const open = await callFunction(db, "tdk_open_agent_breakers", {}, openBreakersSchema);
+  const open = await openAgentBreakerRows(db);
   return new Map(open.map((entry) => [entry.agent_id, entry.open_until]));
 }
 

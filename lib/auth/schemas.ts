@@ -1,5 +1,12 @@
 import { z } from "zod";
 
+/** An account's plan: the free tier, or one of the two paid ones. */
+export const tiers = ["free", "paid", "pro"] as const;
+export const tierSchema = z.enum(tiers);
+export type Tier = z.infer<typeof tierSchema>;
+export const paidTierSchema = z.enum(["paid", "pro"]);
+export type PaidTier = z.infer<typeof paidTierSchema>;
+
 export const emailSchema = z
   .string({ error: "Email is required" })
   .trim()
@@ -28,7 +35,7 @@ export const loginSchema = z
 export const accountSchema = z.object({
   id: z.string().uuid(),
   email: z.string(),
-  tier: z.enum(["free", "paid", "pro"]),
+  tier: tierSchema,
   created_at: z.string(),
   ops_this_month: z.number().int().nonnegative().describe("Paid calls this calendar month (UTC)"),
   free_spent_micro: z.number().int().nonnegative().describe("Free tier: agent cost spent this calendar month (UTC), micro-USD"),
@@ -39,3 +46,7 @@ export const accountSchema = z.object({
     .describe("Whether the free tier's monthly allowance applies (false when the card gave it to another account)"),
 });
 export type Account = z.infer<typeof accountSchema>;
+
+export const accountResponseSchema = z.object({ account: accountSchema });
+export const sessionResponseSchema = z.object({ session_token: z.string(), expires_at: z.iso.datetime() });
+export const logoutResponseSchema = z.object({ revoked: z.boolean() });

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
-import { accountSchema, type Account } from "./schemas";
+import type { Database } from "@/lib/db";
+import { getSessionByHash, insertSession, revokeSessionByHash, type Session } from "./account-store";
 
 /** The web pages' session cookie: HttpOnly, Secure, SameSite=Lax, holding a random token. */
 export const SESSION_COOKIE = "tdk_session";
@@ -17,39 +16,22 @@ export function hashSessionToken(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
 }
 
-export interface Session {
-  id: string;
-  expires_at: string;
-  account: Account;
-}
-
-const sessionSchema = z.object({ id: z.string().uuid(), expires_at: z.string(), account: accountSchema });
+export type { Session } from "./account-store";
 
 export async function createSession(db: Database, accountId: string, ttlMs: number, now = new Date()) {
   const token = generateSessionToken();
   const expiresAt = new Date(now.getTime() + ttlMs);
-  await callFunction(
-    db,
-    "tdk_create_session",
-    { p_account_id: accountId, p_token_hash: hashSessionToken(token), p_expires_at: expiresAt },
-    z.object({ id: z.string().uuid(), expires_at: z.string() }),
-  );
+  await insertSession(db, accountId, hashSessionToken(token), expiresAt);
   return { token, expiresAt };
 }
 
 /** The live session of a token, or null (malformed, unknown, expired or revoked). */
 export async function getSession(db: Database, token: string | null | undefined): Promise<Session | null> {
   if (!token || !TOKEN_PATTERN.test(token)) return null;
-  return callFunction(db, "tdk_get_session", { p_token_hash: hashSessionToken(token) }, sessionSchema.nullable());
+  return getSessionByHash(db, hashSessionToken(token));
 }
 
 export async function revokeSession(db: Database, token: string): Promise<boolean> {
   if (!TOKEN_PATTERN.test(token)) return false;
-  const result = await callFunction(
-    db,
-    "tdk_revoke_session",
-    { p_token_hash: hashSessionToken(token) },
-    z.object({ revoked: z.boolean() }),
-  );
-  return result.revoked;
+  return revokeSessionByHash(db, hashSessionToken(token));
 }

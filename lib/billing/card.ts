@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
-import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { recordCardVerification } from "./billing-store";
 import { customerOfAccount, getBillingAccount } from "./customers";
 import { idOf } from "./subscriptions";
 
@@ -31,17 +31,7 @@ export async function createCardSetupSession(
 }
 
 /** Records a verified card for the account: the first account with a fingerprint owns its free allowance. */
-export function recordCardFingerprint(db: Database, accountId: string, fingerprint: string) {
-  return callFunction(
-    db,
-    "tdk_record_card_verification",
-    { p_account_id: accountId, p_fingerprint: fingerprint },
-    z.union([
-      z.object({ ok: z.literal(true), account_id: z.string(), free_allowance: z.boolean(), card_reused: z.boolean() }),
-      z.object({ ok: z.literal(false), code: z.string() }),
-    ]),
-  );
-}
+export const recordCardFingerprint = recordCardVerification;
 
 /**
  * A completed setup-mode Checkout: the card is read back from Stripe (the SetupIntent and its

@@ -1,5 +1,6 @@
 import type Stripe from "stripe";
 import { z } from "zod";
+import { paidTierSchema } from "@/lib/auth/schemas";
 import type { Database } from "@/lib/db";
 import { ensureStripeCustomer, getBillingAccount } from "./customers";
 import {
@@ -11,7 +12,7 @@ import {
   type TierPrices,
 } from "./subscriptions";
 
-export const checkoutSchema = z.object({ tier: z.enum(["paid", "pro"]).default("paid") }).strict();
+export const checkoutSchema = z.object({ tier: paidTierSchema.default("paid") }).strict();
 
 export type PlanChange =
   | { ok: true; action: "checkout"; url: string }

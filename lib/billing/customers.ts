@@ -1,23 +1,8 @@
 import type Stripe from "stripe";
-import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { type BillingAccount, getBillingAccount, setStripeCustomer } from "./billing-store";
 
-export const billingAccountSchema = z.object({
-  id: z.string().uuid(),
-  email: z.string(),
-  tier: z.enum(["free", "paid", "pro"]),
-  stripe_customer_id: z.string().nullable(),
-  stripe_subscription_id: z.string().nullable(),
-  subscription_status: z.string().nullable(),
-  suspended_reason: z.string().nullable(),
-  card_verified: z.boolean(),
-  free_allowance: z.boolean(),
-});
-export type BillingAccount = z.infer<typeof billingAccountSchema>;
-
-export function getBillingAccount(db: Database, accountId: string): Promise<BillingAccount | null> {
-  return callFunction(db, "tdk_get_billing_account", { p_account_id: accountId }, billingAccountSchema.nullable());
-}
+export { type BillingAccount, billingAccountSchema, getBillingAccount } from "./billing-store";
 
 /**
  * The account's Stripe customer, created the first time it is needed. The idempotency key makes
@@ -29,13 +14,7 @@ export async function ensureStripeCustomer(db: Database, stripe: Stripe, account
     { email: account.email, metadata: { tdk_account_id: account.id } },
     { idempotencyKey: `tdk-customer-${account.id}` },
   );
-  const stored = await callFunction(
-    db,
-    "tdk_set_stripe_customer",
-    { p_account_id: account.id, p_customer_id: customer.id },
-    z.object({ stripe_customer_id: z.string() }),
-  );
-  return stored.stripe_customer_id;
+  return setStripeCustomer(db, account.id, customer.id);
 }
 
 /** The account's Stripe customer, created on first need; null when the account does not exist. */

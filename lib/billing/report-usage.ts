@@ -1,6 +1,8 @@
 import Stripe from "stripe";
-import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { claimUsageBatches, completeUsageBatch, failUsageBatch, type UsageBatch } from "./billing-store";
+
+export type { UsageBatch } from "./billing-store";
 
 /**
  * Reports settled usage to Stripe's Billing Meter, exactly once, as Stripe really behaves:
@@ -25,23 +27,6 @@ export const METER_EVENT_MAX_AGE_DAYS = 35;
 const SEND_MAX_AGE_MS = (METER_EVENT_MAX_AGE_DAYS * 24 - 1) * 3_600_000;
 /** Stripe enforces identifier uniqueness for "at least 24 hours": past this, a resend could count twice. */
 const IDENTIFIER_MEMORY_MS = 23 * 3_600_000;
-
-const batchSchema = z.object({
-  id: z.string(),
-  account_id: z.string().uuid(),
-  stripe_customer_id: z.string(),
-  total_micro: z.number().int().nonnegative(),
-  calls: z.number().int(),
-  status: z.enum(["claimed", "reported", "flagged"]),
-  attempts: z.number().int(),
-  error: z.string().nullable(),
-  created_at: z.string(),
-  /** The meter event's timestamp: the batch's latest call. */
-  event_timestamp: z.string(),
-  /** The period this batch belongs to was already invoiced: Stripe would bill it on no invoice. */
-  missed_invoice: z.boolean(),
-});
-export type UsageBatch = z.infer<typeof batchSchema>;
 
 export type ReportStep = "claimed" | "accepted";
 
@@ -72,12 +57,7 @@ const RATE_LIMIT_BACKOFF_MS = [250, 1_000, 4_000];
 export async function reportUsage(deps: ReportDeps): Promise<ReportSummary> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const log = deps.log ?? ((line: string) => console.warn(line));
-  const claim = await callFunction(
-    deps.db,
-    "tdk_claim_usage_batches",
-    { p_max_age: `${METER_EVENT_MAX_AGE_DAYS} days` },
-    z.object({ not_billable: z.number().int(), flagged: z.number().int(), batches: z.array(batchSchema) }),
-  );
+  const claim = await claimUsageBatches(deps.db, METER_EVENT_MAX_AGE_DAYS);
   await deps.afterStep?.("claimed", null);
   const summary: ReportSummary = {
     batches: claim.batches.length,
@@ -96,8 +76,7 @@ export async function reportUsage(deps: ReportDeps): Promise<ReportSummary> {
     (byCustomer.get(batch.stripe_customer_id) ?? byCustomer.set(batch.stripe_customer_id, []).get(batch.stripe_customer_id)!).push(batch);
   const queues = [...byCustomer.values()];
 
-  const fail = (batch: UsageBatch, error: string, flag: boolean) =>
-    callFunction(deps.db, "tdk_fail_usage_batch", { p_batch_id: batch.id, p_error: error.slice(0, 500), p_flag: flag }, z.unknown());
+  const fail = (batch: UsageBatch, error: string, flag: boolean) => failUsageBatch(deps.db, batch.id, error, flag);
 
   const sendCustomer = async (batches: UsageBatch[]) => {
     for (const batch of batches) {
@@ -111,7 +90,7 @@ export async function reportUsage(deps: ReportDeps): Promise<ReportSummary> {
       const outcome = await sendBatch(deps, batch, sleep);
       if (outcome === "accepted") {
         await deps.afterStep?.("accepted", batch);
-        await callFunction(deps.db, "tdk_complete_usage_batch", { p_batch_id: batch.id }, z.unknown());
+        await completeUsageBatch(deps.db, batch.id);
         summary.reported += 1;
         summary.reported_micro += batch.total_micro;
       } else if (outcome.kind === "permanent") {

@@ -1,11 +1,13 @@
 import Stripe from "stripe";
-import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { applySubscription } from "./billing-store";
 
 /** Statuses in which a subscription keeps its tier (and stays the account's one subscription). */
 export const LIVE_SUBSCRIPTION_STATUSES = new Set(["active", "trialing", "past_due"]);
 
-export type PaidTier = "paid" | "pro";
+import type { PaidTier } from "@/lib/auth/schemas";
+
+export type { PaidTier };
 export interface TierPrices {
   paid: string | null;
   pro: string | null;
@@ -58,21 +60,11 @@ export async function applySubscriptionState(
 ) {
   const customer = idOf(subscription.customer);
   if (!customer) return { ok: false as const, code: "no_customer" };
-  return callFunction(
-    db,
-    "tdk_apply_subscription",
-    {
-      p_customer_id: customer,
-      p_account_id: accountId ?? subscription.metadata?.tdk_account_id ?? null,
-      p_subscription_id: subscription.id,
-      p_status: subscription.status,
-      p_tier: tierOf(subscription as Stripe.Subscription, prices),
-    },
-    z.object({
-      ok: z.boolean(),
-      code: z.string().optional(),
-      tier: z.enum(["free", "paid", "pro"]).optional(),
-      ignored: z.string().optional(),
-    }),
-  );
+  return applySubscription(db, {
+    customerId: customer,
+    accountId: accountId ?? subscription.metadata?.tdk_account_id ?? null,
+    subscriptionId: subscription.id,
+    status: subscription.status,
+    tier: tierOf(subscription as Stripe.Subscription, prices),
+  });
 }

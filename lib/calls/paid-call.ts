@@ -1,5 +1,4 @@
 import { PublicKey, type Transaction } from "@solana/web3.js";
-import { z } from "zod";
 import type { AgentMarketplace } from "@/lib/context";
 import { pricedInUsdc } from "@/lib/agents/catalog";
 import { MarketplaceError, type CallResult } from "@/lib/agents/marketplace-client";
@@ -8,7 +7,8 @@ import type { MarketplaceAgent } from "@/lib/agents/protocol";
 import { verifyPaymentTransaction } from "@/lib/agents/verify-transaction";
 import type { KeyRing } from "@/lib/crypto/secret-box";
 import { openKeypair } from "@/lib/crypto/wallet-keys";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { getWalletSecret } from "@/lib/keys/key-store";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import type { MoneyPolicy } from "@/lib/money/policy";
 import type { RateLimiter, RateLimitPolicy } from "@/lib/ratelimit/types";
@@ -52,8 +52,8 @@ export interface CallDeps {
   callTimeoutMs: (agent: MarketplaceAgent) => number;
   /** How long to wait for a payment the marketplace reports as made to show on the chain before leaving it to recovery. */
   confirmWaitMs: number;
-  /** Top-up on the call path; null when no treasury is configured. Loaded only when needed. */
-  topUp: () => Promise<{ funding: FundingDeps; targets: { usdcMicro: bigint; solLamports: bigint } } | null>;
+  /** The treasury, for a top-up on the call path: `deps()` decrypts it only then (null when none is configured). */
+  funding: { deps(): Promise<FundingDeps | null>; targets: { usdcMicro: bigint; solLamports: bigint } };
   /** Crash-injection seam for tests: runs after each step; throwing there stops the call as a crash would. */
   afterStep?: (step: PipelineStep, usageId: string) => void | Promise<void>;
   /** Operator log (no secret ever goes in). */
@@ -185,15 +185,11 @@ async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallR
   let reservation = await reserveCall(deps.db, args, deps.policy);
   let topUp: string | null = null;
   if (!reservation.ok && reservation.code === "insufficient_balance") {
-    const treasury = await deps.topUp();
-    if (!treasury) {
+    const funding = await deps.funding.deps();
+    if (!funding) {
       topUp = "no_treasury";
     } else {
-      const funded = await topUpWallet(
-        treasury.funding,
-        { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) },
-        treasury.targets,
-      );
+      const funded = await topUpWallet(funding, { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) }, deps.funding.targets);
       topUp = funded.ok ? "funded" : funded.code;
       if (funded.ok) reservation = await reserveCall(deps.db, args, deps.policy);
     }
@@ -301,12 +297,7 @@ type SignedPayment = { ok: true; wire: Buffer; intentId: string; signature: stri
 
 /** Step 8c: the wallet is decrypted for this signature only, and the signature recorded before it leaves. */
 async function signAndRecord({ deps, key, usage }: ReservedCall, payment: Extract<BuiltPayment, { ok: true }>): Promise<SignedPayment> {
-  const secret = await callFunction(
-    deps.db,
-    "tdk_get_wallet_secret",
-    { p_key_id: key.key_id },
-    z.object({ public_key: z.string(), secret_encrypted: z.string() }),
-  );
+  const secret = await getWalletSecret(deps.db, key.key_id);
   // The message bytes the signing policy checked are the bytes signed.
   const signed = signSingleSignerMessage(openKeypair(deps.ring, secret.secret_encrypted, secret.public_key), payment.message);
   const signature = toBase58(signed.signature);

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { usdAmountSchema } from "@/lib/money/units";
+import { tierSchema } from "@/lib/auth/schemas";
+import { usdAmountSchema, usdStringSchema } from "@/lib/money/units";
 
 export const callBodySchema = z
   .object({
@@ -14,6 +15,9 @@ export type CallBody = z.infer<typeof callBodySchema>;
 /** Optional `Idempotency-Key` header: printable ASCII, 1–255 characters. */
 export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]{1,255}$/, "Idempotency-Key must be 1-255 printable ASCII characters");
 
+/** A call's usage row: reserved (pending), then settled once. */
+export const usageStatusSchema = z.enum(["pending", "succeeded", "failed", "agent_failed"]);
+
 export const usageRowSchema = z.object({
   id: z.string().uuid(),
   request_id: z.string(),
@@ -21,11 +25,11 @@ export const usageRowSchema = z.object({
   account_id: z.string().uuid(),
   agent_id: z.string(),
   agent_name: z.string().nullable(),
-  status: z.enum(["pending", "succeeded", "failed", "agent_failed"]),
+  status: usageStatusSchema,
   agent_cost_micro: z.number().int(),
   markup_bps: z.number().int(),
   developer_cost_micro: z.number().int(),
-  tier: z.enum(["free", "paid", "pro"]),
+  tier: tierSchema,
   payment_intent_id: z.string().nullable(),
   tx_signature: z.string().nullable(),
   recent_blockhash: z.string().nullable(),
@@ -42,3 +46,22 @@ export const usageRowSchema = z.object({
   settled_at: z.string().nullable(),
 });
 export type UsageRow = z.infer<typeof usageRowSchema>;
+
+/** What a successful paid call answers. */
+export const callSuccessSchema = z.object({
+  success: z.literal(true),
+  output: z.unknown().describe("The agent's output"),
+  usage: z.object({
+    request_id: z.string(),
+    agent_id: z.string(),
+    agent_name: z.string(),
+    agent_cost_usd: usdStringSchema,
+    markup_pct: z.number(),
+    developer_cost_usd: usdStringSchema,
+    agent_cost_micro: z.number().int(),
+    developer_cost_micro: z.number().int(),
+    tier: tierSchema,
+    tx_signature: z.string(),
+    receipt_id: z.string().nullable(),
+  }),
+});

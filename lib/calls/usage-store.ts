@@ -1,46 +1,43 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { okResult, refusedResult } from "@/lib/db/results";
 import { callFunction, type Database } from "@/lib/db";
+import { microAmounts, summarySchemaWith } from "@/lib/usage/schemas";
 import type { MoneyPolicy } from "@/lib/money/policy";
 import type { CallOutcome } from "./outcome";
+import { spendPeriods } from "@/lib/keys/schemas";
 import { usageRowSchema, type CallBody, type UsageRow } from "./schemas";
 
 /** The paid call's SQL functions, typed. Each is one atomic step. */
 
 const money = z.number().int();
 export const reservationSchema = z.union([
-  z.object({ ok: z.literal(true), usage: usageRowSchema, ops_this_month: z.number().int() }),
-  z.object({ ok: z.literal(false), code: z.literal("key_inactive") }),
-  z.object({ ok: z.literal(false), code: z.literal("idempotent_replay"), usage: usageRowSchema }),
-  z.object({ ok: z.literal(false), code: z.literal("account_suspended"), reason: z.string() }),
-  z.object({ ok: z.literal(false), code: z.literal("agent_unavailable"), retry_at: z.string() }),
-  z.object({ ok: z.literal(false), code: z.literal("card_required") }),
-  z.object({ ok: z.literal(false), code: z.literal("quota_exceeded"), limit: z.number().int(), used: z.number().int() }),
-  z.object({
-    ok: z.literal(false),
-    code: z.literal("free_allowance_exhausted"),
+  okResult({ usage: usageRowSchema, ops_this_month: z.number().int() }),
+  refusedResult("key_inactive"),
+  refusedResult("idempotent_replay", { usage: usageRowSchema }),
+  refusedResult("account_suspended", { reason: z.string() }),
+  refusedResult("agent_unavailable", { retry_at: z.string() }),
+  refusedResult("card_required"),
+  refusedResult("quota_exceeded", { limit: z.number().int(), used: z.number().int() }),
+  refusedResult("free_allowance_exhausted", {
     allowance_micro: money,
     spent_micro: money,
     required_micro: money,
     card_already_used: z.boolean(),
   }),
-  z.object({
-    ok: z.literal(false),
-    code: z.literal("agent_failure_cap_reached"),
+  refusedResult("agent_failure_cap_reached", {
     cap_micro: money,
     failed_today_micro: money,
     in_flight_micro: money,
     retry_at: z.string(),
   }),
-  z.object({
-    ok: z.literal(false),
-    code: z.literal("spend_limit_reached"),
+  refusedResult("spend_limit_reached", {
     limit_micro: money,
     spent_micro: money,
-    period: z.enum(["day", "week", "month", "total"]),
+    period: z.enum(spendPeriods),
     resets_at: z.string().nullable(),
   }),
-  z.object({ ok: z.literal(false), code: z.literal("insufficient_balance"), available_micro: money, required_micro: money }),
+  refusedResult("insufficient_balance", { available_micro: money, required_micro: money }),
 ]);
 export type Reservation = z.infer<typeof reservationSchema>;
 
@@ -177,4 +174,37 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
+}
+
+export interface UsageScope {
+  accountId: string;
+  keyId: string | null;
+}
+
+/** A page of the scope's rows, newest first, strictly before (time, id): keyset paging. */
+export function usageHistory(db: Database, scope: UsageScope, before: { time: string; id: string }, limit: number): Promise<UsageRow[]> {
+  return callFunction(
+    db,
+    "tdk_usage_history",
+    { p_account_id: scope.accountId, p_key_id: scope.keyId, p_before_time: before.time, p_before_id: before.id, p_limit: limit },
+    z.array(usageRowSchema),
+  );
+}
+
+const summarySchema = summarySchemaWith(microAmounts);
+export type UsageSummary = z.infer<typeof summarySchema>;
+
+/** The range's totals, by agent, by day: whole days from the daily roll-ups, the partial ends from the rows. */
+export function usageSummaryOf(db: Database, scope: UsageScope, range: { from: Date; to: Date }): Promise<UsageSummary> {
+  return callFunction(
+    db,
+    "tdk_usage_summary",
+    { p_account_id: scope.accountId, p_key_id: scope.keyId, p_from: range.from, p_to: range.to },
+    summarySchema,
+  );
+}
+
+/** Agents cut off for failing after payment (their circuit open), with when they come back. */
+export function openAgentBreakerRows(db: Database) {
+  return callFunction(db, "tdk_open_agent_breakers", {}, z.array(z.object({ agent_id: z.string(), open_until: z.string() })));
 }

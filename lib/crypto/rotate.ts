@@ -1,5 +1,6 @@
-import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { listWalletSecrets, reencryptWalletSecret } from "@/lib/keys/key-store";
+import { getTreasuryRow, reencryptTreasurySecret } from "@/lib/solana/funding-store";
 import { decryptSecret, encryptSecret, keyVersionOf, type KeyRing } from "./secret-box";
 import { openKeypair } from "./wallet-keys";
 
@@ -16,9 +17,6 @@ export interface RotationReport {
   remaining_old: number;
 }
 
-const pageSchema = z.array(z.object({ key_id: z.string().uuid(), public_key: z.string(), secret_encrypted: z.string() }));
-const treasurySchema = z.object({ public_key: z.string(), secret_encrypted: z.string() }).passthrough().nullable();
-
 export async function rotateWalletSecrets(
   db: Database,
   ring: KeyRing,
@@ -33,12 +31,7 @@ export async function rotateWalletSecrets(
 
   let after: string | null = null;
   for (;;) {
-    const page: z.infer<typeof pageSchema> = await callFunction(
-      db,
-      "tdk_list_wallet_secrets",
-      { p_after_id: after, p_limit: options.pageSize ?? 200 },
-      pageSchema,
-    );
+    const page = await listWalletSecrets(db, after, options.pageSize ?? 200);
     if (page.length === 0) break;
     after = page.at(-1)!.key_id;
     for (const row of page) {
@@ -48,33 +41,21 @@ export async function rotateWalletSecrets(
         // Decrypt and prove the wallet before writing anything back.
         const keypair = openKeypair(ring, row.secret_encrypted, row.public_key);
         const reencrypted = encryptSecret(ring, keypair.secretKey, row.public_key);
-        const result = await callFunction(
-          db,
-          "tdk_reencrypt_wallet_secret",
-          { p_key_id: row.key_id, p_old: row.secret_encrypted, p_new: reencrypted },
-          z.object({ updated: z.boolean() }),
-        );
-        if (result.updated) report.reencrypted += 1;
+        if (await reencryptWalletSecret(db, row.key_id, row.secret_encrypted, reencrypted)) report.reencrypted += 1;
       } catch (error) {
         report.failed.push({ key_id: row.key_id, error: (error as Error).message });
       }
     }
   }
 
-  const treasury = await callFunction(db, "tdk_get_treasury", {}, treasurySchema);
+  const treasury = await getTreasuryRow(db);
   if (treasury && count(treasury.secret_encrypted) !== ring.current.version && !options.dryRun) {
     try {
       const secret = decryptSecret(ring, treasury.secret_encrypted, treasury.public_key);
       const reencrypted = encryptSecret(ring, secret, treasury.public_key);
       secret.fill(0);
       openKeypair(ring, reencrypted, treasury.public_key); // proves the new ciphertext before it replaces the old
-      const result = await callFunction(
-        db,
-        "tdk_reencrypt_treasury_secret",
-        { p_old: treasury.secret_encrypted, p_new: reencrypted },
-        z.object({ updated: z.boolean() }),
-      );
-      if (result.updated) report.reencrypted += 1;
+      if (await reencryptTreasurySecret(db, treasury.secret_encrypted, reencrypted)) report.reencrypted += 1;
     } catch (error) {
       report.failed.push({ key_id: "treasury", error: (error as Error).message });
     }
@@ -90,17 +71,12 @@ async function countOld(db: Database, currentVersion: number): Promise<number> {
   let old = 0;
   let after: string | null = null;
   for (;;) {
-    const page: z.infer<typeof pageSchema> = await callFunction(
-      db,
-      "tdk_list_wallet_secrets",
-      { p_after_id: after, p_limit: 500 },
-      pageSchema,
-    );
+    const page = await listWalletSecrets(db, after, 500);
     if (page.length === 0) break;
     after = page.at(-1)!.key_id;
     old += page.filter((row) => keyVersionOf(row.secret_encrypted) !== currentVersion).length;
   }
-  const treasury = await callFunction(db, "tdk_get_treasury", {}, treasurySchema);
+  const treasury = await getTreasuryRow(db);
   if (treasury && keyVersionOf(treasury.secret_encrypted) !== currentVersion) old += 1;
   return old;
 }

@@ -1,37 +1,6 @@
-import type { z } from "zod";
-import { errorStatus, type ErrorCode } from "@/lib/openapi/error-codes";
+import type { ApiError, ErrorCode, FieldErrors } from "@/lib/errors";
 
-export { errorStatus, type ErrorCode } from "@/lib/openapi/error-codes";
-
-export type FieldErrors = Record<string, string[]>;
-
-export class ApiError extends Error {
-  readonly status: number;
-
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details: { fields?: FieldErrors; headers?: Record<string, string>; [key: string]: unknown } = {},
-  ) {
-    super(message);
-    this.name = "ApiError";
-    this.status = errorStatus[code];
-  }
-}
-
-/** Zod issues as `{ "field.path": ["message", ...] }`, the shape forms and clients both read. */
-export function fieldErrors(error: z.ZodError): FieldErrors {
-  const fields: FieldErrors = {};
-  for (const issue of error.issues) {
-    const key = issue.path.length > 0 ? issue.path.join(".") : "_";
-    (fields[key] ??= []).push(issue.message);
-  }
-  return fields;
-}
-
-export function validationError(error: z.ZodError): ApiError {
-  return new ApiError("validation_failed", "The request body is invalid.", { fields: fieldErrors(error) });
-}
+export { ApiError, errorStatus, fieldErrors, validationError, type ErrorCode, type FieldErrors } from "@/lib/errors";
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; request_id: string; fields?: FieldErrors; [key: string]: unknown };

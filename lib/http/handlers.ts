@@ -1,14 +1,15 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { NextRequest } from "next/server";
-import { getAppContext, type AppContext } from "@/lib/context";
-import { getSession, SESSION_COOKIE, type Session } from "@/lib/auth/sessions";
+import type { AppContext } from "@/lib/context";
+import { SESSION_COOKIE, type Session } from "@/lib/auth/sessions";
 import { tierRateLimits, unauthenticatedRateLimit } from "@/lib/ratelimit/policies";
 import type { RateLimitPolicy } from "@/lib/ratelimit/types";
-import { rateLimitHeaders, retryAfterSeconds } from "@/lib/ratelimit/types";
+import { rateLimitHeaders } from "@/lib/ratelimit/types";
+import { getServices, type Services } from "@/lib/services";
 import { verifyApiKey } from "@/lib/keys/keys";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import { ApiError } from "./errors";
-import { clientIp, isSameOrigin } from "./request";
+import { clientIp, expectedOrigin, isSameOrigin } from "./request";
 import { errorResponse, newRequestId } from "./response";
 
 /**
@@ -22,8 +23,13 @@ export interface RouteContext<P> {
 
 export interface PublicCall<P> {
   request: NextRequest;
+  /** Everything the handler calls: the same services the server actions use. */
+  services: Services;
+  /** The parts the services are built from (configuration: `app.env`). */
   app: AppContext;
   requestId: string;
+  /** This gateway's own origin, for the links an answer carries and Stripe's return URLs. */
+  origin: string;
   params: P;
   /** Headers added to whatever the answer turns out to be, errors included. */
   responseHeaders: Headers;
@@ -47,18 +53,20 @@ function run<P>(handler: Handler<PublicCall<P>>) {
     const responseHeaders = new Headers({ "X-Request-Id": requestId });
     let response: Response;
     try {
-      const app = await getAppContext();
+      const services = await getServices();
       const params = (await route?.params) ?? ({} as P);
       const limit = async (policy: RateLimitPolicy, identifier: string, options: { headers?: boolean } = {}) => {
-        const result = await app.limiter.limit(policy, identifier);
-        if (options.headers) for (const [name, value] of Object.entries(rateLimitHeaders(result))) responseHeaders.set(name, value);
-        if (!result.success) {
-          throw new ApiError("rate_limited", "Too many requests. Wait before trying again.", {
-            headers: { ...rateLimitHeaders(result), "Retry-After": String(retryAfterSeconds(result)) },
-          });
+        try {
+          const result = await services.limits.enforce(policy, identifier);
+          if (options.headers) for (const [name, value] of Object.entries(rateLimitHeaders(result))) responseHeaders.set(name, value);
+        } catch (error) {
+          if (options.headers && error instanceof ApiError)
+            for (const [name, value] of Object.entries(error.details.headers ?? {})) responseHeaders.set(name, value);
+          throw error;
         }
       };
-      response = await handler({ request, app, requestId, params, responseHeaders, limit });
+      const origin = expectedOrigin(request, services.app.env.appUrl) ?? "http://localhost:3000";
+      response = await handler({ request, services, app: services.app, requestId, origin, params, responseHeaders, limit });
     } catch (error) {
       response = errorResponse(error, requestId);
     }
@@ -81,7 +89,7 @@ export function withPublic<P = Record<string, never>>(handler: Handler<PublicCal
 export function withSession<P = Record<string, never>>(handler: Handler<SessionCall<P>>) {
   return run<P>(async (call) => {
     const { token, via } = sessionToken(call.request);
-    const session = token ? await getSession(call.app.db, token) : null;
+    const session = token ? await call.services.accounts.session(token) : null;
     if (!session) throw new ApiError("unauthorized", "Log in first: send the session cookie or Authorization: Bearer <session_token>.");
     if (via === "cookie" && !SAFE_METHODS.has(call.request.method) && !isSameOrigin(call.request, call.app.env.appUrl)) {
       throw new ApiError("cross_site_request", "Cross-site request refused: the Origin header does not match this site.");

@@ -1,11 +1,35 @@
 import { cookies } from "next/headers";
-import { getAppContext } from "@/lib/context";
-import { getSession, SESSION_COOKIE, type Session } from "@/lib/auth/sessions";
+import { redirect } from "next/navigation";
+import { SESSION_COOKIE, type Session } from "@/lib/auth/sessions";
+import { ApiError } from "@/lib/errors";
+import { getServices, type Services } from "@/lib/services";
 
 /** The session of the browser rendering a page (server components and server actions). */
 export async function getPageSession(): Promise<Session | null> {
   const token = (await cookies()).get(SESSION_COOKIE)?.value;
   if (!token) return null;
-  const app = await getAppContext();
-  return getSession(app.db, token);
+  return (await getServices()).accounts.session(token);
+}
+
+export interface PageContext {
+  session: Session;
+  services: Services;
+}
+
+/**
+ * A page or server action for a logged-in browser: without a valid session cookie it goes to the
+ * log-in page, otherwise `body` runs with the session and the services (the same the routes use).
+ */
+export function withPageSession<A extends unknown[], R>(body: (context: PageContext, ...args: A) => Promise<R>) {
+  return async (...args: A): Promise<R> => {
+    const session = await getPageSession();
+    if (!session) redirect("/login");
+    return body({ session, services: await getServices() }, ...args);
+  };
+}
+
+/** A service's refusal as a form's error message; anything else is not the user's to read and is rethrown. */
+export function refusalMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  throw error;
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { NextResponse } from "next/server";
-import { ApiError, errorBody } from "./errors";
+import { ZodError, type z } from "zod";
+import { conform } from "@/lib/errors";
+import { ApiError, errorBody, validationError } from "./errors";
 
 export function newRequestId(): string {
   return `req_${randomBytes(12).toString("base64url")}`;
@@ -13,11 +15,22 @@ export function json(data: unknown, init: { status?: number; headers?: Record<st
   });
 }
 
+/** The answer, conformed to the route's response schema first (the one its contract and the OpenAPI document show). */
+export function respond<S extends z.ZodType>(
+  schema: S,
+  body: z.input<S>,
+  init: { status?: number; headers?: Record<string, string> } = {},
+): NextResponse {
+  return json(conform(schema, body), init);
+}
+
 /**
- * Any failure as the one error shape. Unexpected errors answer a generic 500 and are logged with
+ * Any failure as the one error shape. A `ZodError` is the caller's input failing a schema a handler
+ * parsed with (`schema.parse`): 400 with the fields. Unexpected errors answer a generic 500 and are logged with
  * the request id only: no body, no key, no secret reaches the log.
  */
 export function errorResponse(error: unknown, requestId: string): NextResponse {
+  if (error instanceof ZodError) error = validationError(error);
   if (error instanceof ApiError) {
     return json(errorBody(error, requestId), { status: error.status, headers: error.details.headers });
   }

@@ -1,45 +1,15 @@
 import { Keypair, PublicKey } from "@solana/web3.js";
-import { z } from "zod";
 import type { KeyRing } from "@/lib/crypto/secret-box";
 import { sealKeypair } from "@/lib/crypto/wallet-keys";
-import { callFunction, type Database } from "@/lib/db";
-import { microToUsd } from "@/lib/money/units";
+import type { Database } from "@/lib/db";
+import { findKeyByHash, getKeyRow, insertApiKey, listKeyRows, revokeKeyRow, setSpendLimitRow, setWalletBalances } from "./key-store";
 import { fundWallets, type Funding, type FundingDeps, type FundingRefusalCode } from "@/lib/solana/funding";
 import type { Ledger } from "@/lib/solana/ledger";
-import { formatUnits, USDC_DECIMALS } from "@/lib/money/units";
 import { generateApiKey, hashApiKey, looksLikeApiKey, type KeyMode } from "./api-key";
-import { keyRowSchema, verifiedKeySchema, type KeyRow, type SpendPeriod, type UpdateKey, type VerifiedKey } from "./schemas";
+import type { KeyRow, KeyView, UpdateKey, VerifiedKey } from "./schemas";
+import { lamportsToSol, microToUsd } from "@/lib/money/units";
 
-/** A key as its owner sees it: balances in base units and as decimal strings (never floats). */
-export interface KeyView {
-  id: string;
-  name: string;
-  prefix: string;
-  mode: KeyMode;
-  tier: KeyRow["tier"];
-  status: KeyRow["status"];
-  suspended_reason: string | null;
-  wallet: {
-    public_key: string;
-    usdc: string;
-    sol: string;
-    usdc_micro: number;
-    sol_lamports: number;
-    balances_at: string | null;
-  };
-  /** The developer's own bound on what the key may cost (developer price); null when none is set. */
-  spend_limit: {
-    usd: string;
-    period: SpendPeriod;
-    spent_usd: string;
-    remaining_usd: string;
-    /** When the period's spend starts again from zero; null for a `total` limit. */
-    resets_at: string | null;
-  } | null;
-  created_at: string;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
+export type { KeyView } from "./schemas";
 
 export function toKeyView(row: KeyRow): KeyView {
   const limit = row.spend_limit_micro === null || row.spend_limit_period === null ? null : BigInt(row.spend_limit_micro);
@@ -54,8 +24,8 @@ export function toKeyView(row: KeyRow): KeyView {
     suspended_reason: row.suspended_reason,
     wallet: {
       public_key: row.wallet_public_key,
-      usdc: formatUnits(BigInt(row.wallet_usdc_micro), USDC_DECIMALS),
-      sol: formatUnits(BigInt(row.wallet_sol_lamports), 9),
+      usdc: microToUsd(BigInt(row.wallet_usdc_micro)),
+      sol: lamportsToSol(BigInt(row.wallet_sol_lamports)),
       usdc_micro: row.wallet_usdc_micro,
       sol_lamports: row.wallet_sol_lamports,
       balances_at: row.wallet_balances_at,
@@ -97,14 +67,6 @@ export type CreateKeyResult =
   | { ok: false; code: "account_suspended"; reason: string }
   | { ok: false; code: "account_not_found" };
 
-const createResultSchema = z.union([
-  z.object({ ok: z.literal(true), key: keyRowSchema }),
-  z.object({ ok: z.literal(false), code: z.literal("key_limit_reached"), limit: z.number() }),
-  z.object({ ok: z.literal(false), code: z.literal("key_daily_limit_reached"), limit: z.number(), retry_at: z.string() }),
-  z.object({ ok: z.literal(false), code: z.literal("account_suspended"), reason: z.string() }),
-  z.object({ ok: z.literal(false), code: z.literal("account_not_found") }),
-]);
-
 /**
  * Creates a key with its own wallet: keypair generated here, secret stored only encrypted (bound
  * to its public key), wallet funded from the treasury through the funding path (as far as the
@@ -117,22 +79,17 @@ export async function createApiKey(deps: KeyDeps, accountId: string, name: strin
   const wallet = Keypair.generate();
   const sealed = sealKeypair(ring, wallet);
 
-  const created = await callFunction(
-    db,
-    "tdk_create_api_key",
-    {
-      p_account_id: accountId,
-      p_name: name ?? "Default key",
-      p_mode: config.mode,
-      p_key_hash: generated.hash,
-      p_key_prefix: generated.prefix,
-      p_wallet_public_key: sealed.publicKey,
-      p_wallet_secret_encrypted: sealed.secretEncrypted,
-      p_max_keys: config.maxPerAccount,
-      p_daily_limit: config.createdPerDay,
-    },
-    createResultSchema,
-  );
+  const created = await insertApiKey(db, {
+    accountId,
+    name: name ?? "Default key",
+    mode: config.mode,
+    keyHash: generated.hash,
+    keyPrefix: generated.prefix,
+    walletPublicKey: sealed.publicKey,
+    walletSecretEncrypted: sealed.secretEncrypted,
+    maxKeys: config.maxPerAccount,
+    dailyLimit: config.createdPerDay,
+  });
   if (!created.ok) return created;
 
   let funding: InitialFunding = null;
@@ -153,7 +110,7 @@ export async function createApiKey(deps: KeyDeps, accountId: string, name: strin
           status: sent.status,
           tx_signature: sent.tx_signature,
           usdc: microToUsd(sent.usdc_micro),
-          sol: formatUnits(BigInt(sent.sol_lamports), 9),
+          sol: lamportsToSol(BigInt(sent.sol_lamports)),
         }
       : { status: "not_funded", reason: outcome.refused[0]?.code ?? "not_needed" };
   }
@@ -170,32 +127,21 @@ export async function refreshWalletBalances(
   wallet: PublicKey,
 ): Promise<KeyRow | null> {
   const [usdc, sol] = await Promise.all([ledger.getUsdcBalance(wallet), ledger.getSolBalance(wallet)]);
-  await callFunction(
-    db,
-    "tdk_set_wallet_balances",
-    { p_key_id: keyId, p_usdc_micro: usdc, p_sol_lamports: sol },
-    z.object({ updated: z.boolean() }),
-  );
-  return callFunction(db, "tdk_get_api_key", { p_account_id: accountId, p_key_id: keyId }, keyRowSchema.nullable());
+  await setWalletBalances(db, keyId, usdc, sol);
+  return getKeyRow(db, accountId, keyId);
 }
 
 export async function listApiKeys(db: Database, accountId: string): Promise<KeyView[]> {
-  const rows = await callFunction(db, "tdk_list_api_keys", { p_account_id: accountId }, z.array(keyRowSchema));
-  return rows.map(toKeyView);
+  return (await listKeyRows(db, accountId)).map(toKeyView);
 }
 
 export async function getApiKey(db: Database, accountId: string, keyId: string): Promise<KeyView | null> {
-  const row = await callFunction(db, "tdk_get_api_key", { p_account_id: accountId, p_key_id: keyId }, keyRowSchema.nullable());
+  const row = await getKeyRow(db, accountId, keyId);
   return row ? toKeyView(row) : null;
 }
 
 export async function revokeApiKey(db: Database, accountId: string, keyId: string): Promise<KeyView | null> {
-  const result = await callFunction(
-    db,
-    "tdk_revoke_api_key",
-    { p_account_id: accountId, p_key_id: keyId },
-    z.union([z.object({ ok: z.literal(true), key: keyRowSchema }), z.object({ ok: z.literal(false), code: z.literal("not_found") })]),
-  );
+  const result = await revokeKeyRow(db, accountId, keyId);
   return result.ok ? toKeyView(result.key) : null;
 }
 
@@ -206,7 +152,7 @@ export type VerifyKeyResult =
 /** Bearer API key → its key and account, in one indexed lookup by hash. */
 export async function verifyApiKey(db: Database, apiKey: string): Promise<VerifyKeyResult> {
   if (!looksLikeApiKey(apiKey)) return { ok: false, code: "invalid_api_key" };
-  const key = await callFunction(db, "tdk_verify_api_key", { p_key_hash: hashApiKey(apiKey) }, verifiedKeySchema.nullable());
+  const key = await findKeyByHash(db, hashApiKey(apiKey));
   if (!key) return { ok: false, code: "invalid_api_key" };
   if (key.status === "revoked") return { ok: false, code: "key_revoked" };
   if (key.status === "suspended") return { ok: false, code: "key_suspended", reason: key.suspended_reason };
@@ -218,20 +164,8 @@ export type SetSpendLimitResult = { ok: true; key: KeyView } | { ok: false; code
 
 /** Sets or clears a key's spend limit; what it spent in the current period already counts. */
 export async function setKeySpendLimit(db: Database, accountId: string, keyId: string, update: UpdateKey): Promise<SetSpendLimitResult> {
-  const result = await callFunction(
-    db,
-    "tdk_set_key_spend_limit",
-    {
-      p_account_id: accountId,
-      p_key_id: keyId,
-      p_limit_micro: update.spend_limit_usd,
-      p_period: update.spend_limit_usd === null ? null : (update.spend_limit_period ?? null),
-    },
-    z.union([
-      z.object({ ok: z.literal(true), key: keyRowSchema }),
-      z.object({ ok: z.literal(false), code: z.enum(["not_found", "key_revoked"]) }),
-    ]),
-  );
+  const period = update.spend_limit_usd === null ? null : (update.spend_limit_period ?? null);
+  const result = await setSpendLimitRow(db, accountId, keyId, update.spend_limit_usd, period);
   return result.ok ? { ok: true, key: toKeyView(result.key) } : result;
 }
 

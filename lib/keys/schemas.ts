@@ -1,11 +1,15 @@
 import { z } from "zod";
-import { usdAmountSchema } from "@/lib/money/units";
+import { tierSchema } from "@/lib/auth/schemas";
+import { usdAmountSchema, usdStringSchema } from "@/lib/money/units";
 
 export const createKeySchema = z
   .object({
     name: z.string().trim().min(1, "Name must not be empty").max(64, "Name must be at most 64 characters").optional(),
   })
   .strict();
+
+export const keyModeSchema = z.enum(["live", "test"]);
+export const keyStatusSchema = z.enum(["active", "suspended", "revoked"]);
 
 export const keyIdSchema = z.string().uuid("Not a key id");
 
@@ -36,10 +40,10 @@ export type UpdateKey = z.infer<typeof updateKeySchema>;
 export const keyRowSchema = z.object({
   id: z.string().uuid(),
   name: z.string(),
-  mode: z.enum(["live", "test"]),
+  mode: keyModeSchema,
   prefix: z.string(),
-  tier: z.enum(["free", "paid", "pro"]),
-  status: z.enum(["active", "suspended", "revoked"]),
+  tier: tierSchema,
+  status: keyStatusSchema,
   suspended_reason: z.string().nullable(),
   wallet_public_key: z.string(),
   wallet_usdc_micro: z.number().int().nonnegative(),
@@ -60,12 +64,70 @@ export const verifiedKeySchema = z.object({
   key_id: z.string().uuid(),
   account_id: z.string().uuid(),
   name: z.string(),
-  mode: z.enum(["live", "test"]),
+  mode: keyModeSchema,
   prefix: z.string(),
-  status: z.enum(["active", "suspended", "revoked"]),
+  status: keyStatusSchema,
   suspended_reason: z.string().nullable(),
   account_suspended_reason: z.string().nullable(),
-  tier: z.enum(["free", "paid", "pro"]),
+  tier: tierSchema,
   wallet_public_key: z.string(),
 });
 export type VerifiedKey = z.infer<typeof verifiedKeySchema>;
+
+/** A key as its owner sees it: balances in base units and as decimal strings (never floats). */
+export const keyViewSchema = z.object({
+  id: z.string().uuid(),
+  name: z.string(),
+  prefix: z.string().describe("The key's first characters, to recognise it"),
+  mode: keyModeSchema,
+  tier: tierSchema,
+  status: keyStatusSchema,
+  suspended_reason: z.string().nullable(),
+  wallet: z.object({
+    public_key: z.string().describe("The key's dedicated Solana wallet"),
+    usdc: z.string(),
+    sol: z.string(),
+    usdc_micro: z.number().int(),
+    sol_lamports: z.number().int(),
+    balances_at: z.string().nullable(),
+  }),
+  spend_limit: z
+    .object({
+      usd: usdStringSchema,
+      period: z.enum(["day", "week", "month", "total"]).describe("UTC calendar day, week (from Monday) or month; or the key's lifetime"),
+      spent_usd: usdStringSchema.describe("Spent in the current period, at your price (calls in flight included)"),
+      remaining_usd: usdStringSchema,
+      resets_at: z.string().nullable().describe("When the period's spend starts again from zero (null for total)"),
+    })
+    .nullable()
+    .describe("Your own bound on what the key may cost; null when none is set"),
+  created_at: z.string(),
+  last_used_at: z.string().nullable(),
+  revoked_at: z.string().nullable(),
+});
+export type KeyView = z.infer<typeof keyViewSchema>;
+
+/** The wallet's first funding from the treasury, as far as the caps allow. */
+export const initialFundingSchema = z
+  .union([
+    z.object({
+      status: z.enum(["pending", "confirmed", "failed"]),
+      tx_signature: z.string().nullable(),
+      usdc: z.string(),
+      sol: z.string(),
+    }),
+    z.object({
+      status: z.literal("not_funded"),
+      reason: z.string().describe("Why nothing was sent yet: card_required, account_cap_reached, ..."),
+    }),
+  ])
+  .nullable()
+  .describe("The wallet's first funding from the treasury, as far as the caps allow");
+
+export const createdKeyResponseSchema = z.object({
+  api_key: z.string().describe("The full key: shown only in this answer"),
+  key: keyViewSchema,
+  funding: initialFundingSchema,
+});
+export const keyListResponseSchema = z.object({ keys: z.array(keyViewSchema) });
+export const keyResponseSchema = z.object({ key: keyViewSchema });

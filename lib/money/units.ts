@@ -19,6 +19,12 @@ export function formatUnits(amount: bigint | number, decimals: number): string {
   return `${negative ? "-" : ""}${whole}.${fraction}`;
 }
 
+/** A dollar amount as the API writes it: 6 decimals, exact micro-USD. */
+export const usdStringSchema = z
+  .string()
+  .regex(/^-?\d+\.\d{6}$/)
+  .describe("US dollars with 6 decimals (exact micro-USD)");
+
 /** Micro-USD as dollars with 6 decimals, the API's `*_usd` fields ("0.015000"). */
 export function microToUsd(micro: bigint | number): string {
   return formatUnits(micro, USDC_DECIMALS);

@@ -1,10 +1,16 @@
 import { z } from "zod";
+import { accountResponseSchema, logoutResponseSchema, sessionResponseSchema } from "@/lib/auth/schemas";
+import { agentCatalogSchema } from "@/lib/agents/catalog";
+import { callResponseSchema, usageResponseSchema } from "@/lib/usage/schemas";
+import { callSuccessSchema } from "@/lib/calls/schemas";
+import { checkoutResponseSchema, stripeUrlResponseSchema } from "@/lib/billing/schemas";
+import { createdKeyResponseSchema, keyListResponseSchema, keyResponseSchema } from "@/lib/keys/schemas";
+import { healthResponseSchema, liveResponseSchema } from "@/lib/ops/health";
 import { loginSchema, registerSchema } from "@/lib/auth/schemas";
 import { checkoutSchema } from "@/lib/billing/checkout";
 import { callBodySchema } from "@/lib/calls/schemas";
 import { createKeySchema, keyIdSchema, updateKeySchema } from "@/lib/keys/schemas";
 import { usageQuerySchema } from "@/lib/usage/usage";
-import * as responses from "./responses";
 
 /**
  * Every public route's contract: the request schemas here are the very objects the handlers parse
@@ -38,7 +44,7 @@ export const routeContracts: RouteContract[] = [
     auth: "none",
     tags: ["Accounts"],
     body: registerSchema,
-    success: { status: 201, description: "The account", schema: responses.accountResponseSchema },
+    success: { status: 201, description: "The account", schema: accountResponseSchema },
     errors: [400, 409, 413, 415, 429],
   },
   {
@@ -48,7 +54,7 @@ export const routeContracts: RouteContract[] = [
     auth: "none",
     tags: ["Accounts"],
     body: loginSchema,
-    success: { status: 200, description: "The session", schema: responses.sessionResponseSchema },
+    success: { status: 200, description: "The session", schema: sessionResponseSchema },
     errors: [400, 401, 429],
   },
   {
@@ -57,7 +63,7 @@ export const routeContracts: RouteContract[] = [
     summary: "Revoke the current session",
     auth: "session",
     tags: ["Accounts"],
-    success: { status: 200, description: "Revoked", schema: responses.logoutResponseSchema },
+    success: { status: 200, description: "Revoked", schema: logoutResponseSchema },
     errors: [401, 403],
   },
   {
@@ -66,7 +72,7 @@ export const routeContracts: RouteContract[] = [
     summary: "List your API keys with their wallets' balances",
     auth: "session",
     tags: ["Keys"],
-    success: { status: 200, description: "Your keys", schema: responses.keyListResponseSchema },
+    success: { status: 200, description: "Your keys", schema: keyListResponseSchema },
     errors: [401],
   },
   {
@@ -77,7 +83,7 @@ export const routeContracts: RouteContract[] = [
     tags: ["Keys"],
     body: createKeySchema,
     bodyOptional: true,
-    success: { status: 201, description: "The new key", schema: responses.createdKeyResponseSchema },
+    success: { status: 201, description: "The new key", schema: createdKeyResponseSchema },
     errors: [400, 401, 403, 409, 429],
   },
   {
@@ -87,7 +93,7 @@ export const routeContracts: RouteContract[] = [
     auth: "session",
     tags: ["Keys"],
     params: keyIdParams,
-    success: { status: 200, description: "The key", schema: responses.keyResponseSchema },
+    success: { status: 200, description: "The key", schema: keyResponseSchema },
     errors: [400, 401, 404],
   },
   {
@@ -98,7 +104,7 @@ export const routeContracts: RouteContract[] = [
     tags: ["Keys"],
     params: keyIdParams,
     body: updateKeySchema,
-    success: { status: 200, description: "The key with its limit", schema: responses.keyResponseSchema },
+    success: { status: 200, description: "The key with its limit", schema: keyResponseSchema },
     errors: [400, 401, 403, 404, 409, 413, 415],
   },
   {
@@ -108,7 +114,7 @@ export const routeContracts: RouteContract[] = [
     auth: "session",
     tags: ["Keys"],
     params: keyIdParams,
-    success: { status: 200, description: "The revoked key", schema: responses.keyResponseSchema },
+    success: { status: 200, description: "The revoked key", schema: keyResponseSchema },
     errors: [400, 401, 403, 404],
   },
   {
@@ -121,7 +127,7 @@ export const routeContracts: RouteContract[] = [
     headers: [
       { name: "Idempotency-Key", description: "Same key and body: the stored answer, nothing paid again", schema: z.string().max(255) },
     ],
-    success: { status: 200, description: "The agent's output and what the call cost", schema: responses.callSuccessSchema },
+    success: { status: 200, description: "The agent's output and what the call cost", schema: callSuccessSchema },
     errors: [400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 502, 503],
   },
   {
@@ -131,7 +137,7 @@ export const routeContracts: RouteContract[] = [
     auth: "api_key",
     tags: ["Agents"],
     params: z.object({ request_id: z.string().max(100) }),
-    success: { status: 200, description: "The call", schema: responses.callResponseSchema },
+    success: { status: 200, description: "The call", schema: callResponseSchema },
     errors: [401, 403, 404, 429],
   },
   {
@@ -140,7 +146,7 @@ export const routeContracts: RouteContract[] = [
     summary: "The agent catalog with your price for each agent",
     auth: "none",
     tags: ["Agents"],
-    success: { status: 200, description: "The catalog", schema: responses.agentCatalogSchema },
+    success: { status: 200, description: "The catalog", schema: agentCatalogSchema },
     errors: [429, 502],
   },
   {
@@ -150,7 +156,7 @@ export const routeContracts: RouteContract[] = [
     auth: "api_key",
     tags: ["Usage"],
     query: usageQuerySchema,
-    success: { status: 200, description: "Usage", schema: responses.usageResponseSchema, contentTypes: ["application/json", "text/csv"] },
+    success: { status: 200, description: "Usage", schema: usageResponseSchema, contentTypes: ["application/json", "text/csv"] },
     errors: [400, 401, 403, 404, 429],
   },
   {
@@ -160,7 +166,7 @@ export const routeContracts: RouteContract[] = [
     auth: "session",
     tags: ["Usage"],
     query: usageQuerySchema,
-    success: { status: 200, description: "Usage", schema: responses.usageResponseSchema, contentTypes: ["application/json", "text/csv"] },
+    success: { status: 200, description: "Usage", schema: usageResponseSchema, contentTypes: ["application/json", "text/csv"] },
     errors: [400, 401, 404],
   },
   {
@@ -171,7 +177,7 @@ export const routeContracts: RouteContract[] = [
     tags: ["Billing"],
     body: checkoutSchema,
     bodyOptional: true,
-    success: { status: 200, description: "Where to send the browser, or the tier now billed", schema: responses.checkoutResponseSchema },
+    success: { status: 200, description: "Where to send the browser, or the tier now billed", schema: checkoutResponseSchema },
     errors: [400, 401, 403, 409, 503],
   },
   {
@@ -180,7 +186,7 @@ export const routeContracts: RouteContract[] = [
     summary: "Save a card with Stripe (setup-mode Checkout) to verify the free tier",
     auth: "session",
     tags: ["Billing"],
-    success: { status: 200, description: "Where to send the browser", schema: responses.stripeUrlResponseSchema },
+    success: { status: 200, description: "Where to send the browser", schema: stripeUrlResponseSchema },
     errors: [401, 403, 503],
   },
   {
@@ -189,7 +195,7 @@ export const routeContracts: RouteContract[] = [
     summary: "Stripe's Billing Portal: cancel, change the card, invoices",
     auth: "session",
     tags: ["Billing"],
-    success: { status: 200, description: "Where to send the browser", schema: responses.stripeUrlResponseSchema },
+    success: { status: 200, description: "Where to send the browser", schema: stripeUrlResponseSchema },
     errors: [401, 403, 503],
   },
   {
@@ -198,7 +204,7 @@ export const routeContracts: RouteContract[] = [
     summary: "The gateway's health, checked at most every 30 s; its parts and treasury with Bearer CRON_SECRET",
     auth: "none",
     tags: ["Operations"],
-    success: { status: 200, description: "Healthy (503 when degraded)", schema: responses.healthResponseSchema },
+    success: { status: 200, description: "Healthy (503 when degraded)", schema: healthResponseSchema },
     errors: [503],
   },
   {
@@ -207,7 +213,7 @@ export const routeContracts: RouteContract[] = [
     summary: "The process answers (no I/O): for load balancers",
     auth: "none",
     tags: ["Operations"],
-    success: { status: 200, description: "Alive", schema: responses.liveResponseSchema },
+    success: { status: 200, description: "Alive", schema: liveResponseSchema },
     errors: [],
   },
   {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { errorStatus } from "./error-codes";
 import { routeContracts, type RouteContract } from "./contracts";
-import { errorBodySchema } from "./responses";
+import { errorBodySchema } from "./error-codes";
 
 type JsonSchema = Record<string, unknown>;
 

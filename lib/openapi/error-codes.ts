@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 // The API's error catalog: part of its contract (the OpenAPI document and the docs page list it),
 // so it lives with the contract; lib/http/errors builds the answers from it.
 
@@ -49,3 +51,17 @@ export const errorStatus = {
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;
+
+/** Every error answer's shape. */
+export const errorBodySchema = z
+  .object({
+    error: z
+      .object({
+        code: z.enum(Object.keys(errorStatus) as [keyof typeof errorStatus, ...(keyof typeof errorStatus)[]]),
+        message: z.string(),
+        request_id: z.string(),
+        fields: z.record(z.string(), z.array(z.string())).optional().describe("Validation errors by field"),
+      })
+      .catchall(z.unknown()),
+  })
+  .describe("Every error answer");

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { AppContext } from "@/lib/context";
 import { treasuryHealth } from "./treasury-health";
 
@@ -7,6 +8,10 @@ import { treasuryHealth } from "./treasury-health";
  * three RPC calls and two queries.
  */
 export const HEALTH_TTL_MS = 30_000;
+
+export const liveResponseSchema = z.object({ status: z.literal("ok") });
+/** The public answer is status and checked_at; operators (Bearer CRON_SECRET) get the parts too. */
+export const healthResponseSchema = z.object({ status: z.enum(["ok", "warning", "degraded"]) }).catchall(z.unknown());
 
 type PartStatus = "ok" | "unreachable" | "off";
 

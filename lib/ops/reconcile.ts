@@ -1,6 +1,6 @@
 import { PublicKey } from "@solana/web3.js";
-import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { reconciliationData, walletMovements } from "./ops-store";
 import { associatedTokenAddress } from "@/lib/solana/signing";
 import type { Ledger, SignatureStatus } from "@/lib/solana/ledger";
 
@@ -17,46 +17,6 @@ import type { Ledger, SignatureStatus } from "@/lib/solana/ledger";
  *    balance equals what its recorded movements that landed add up to;
  *  - anything still pending is listed.
  */
-const reconciliationSchema = z.object({
-  usage: z.array(
-    z.object({
-      id: z.string(),
-      status: z.enum(["pending", "succeeded", "failed", "agent_failed"]),
-      billing_status: z.enum(["unreported", "claimed", "reported", "not_billable", "flagged"]),
-      tier: z.enum(["free", "paid", "pro"]),
-      tx_signature: z.string().nullable(),
-      agent_cost_micro: z.number().int(),
-      developer_cost_micro: z.number().int(),
-      batch_id: z.string().nullable(),
-      created_at: z.string(),
-    }),
-  ),
-  batches: z.array(
-    z.object({
-      id: z.string(),
-      status: z.string(),
-      stripe_customer_id: z.string(),
-      total_micro: z.number().int(),
-      calls: z.number().int(),
-      rows_micro: z.number().int(),
-      rows: z.number().int(),
-    }),
-  ),
-  fundings: z.array(
-    z.object({
-      id: z.string(),
-      reason: z.enum(["initial", "topup", "sweep"]),
-      status: z.enum(["pending", "confirmed", "failed"]),
-      usdc_micro: z.number().int(),
-      sol_lamports: z.number().int(),
-      overhead_lamports: z.number().int(),
-      tx_signature: z.string().nullable(),
-      wallet_public_key: z.string(),
-      created_at: z.string(),
-      key_swept: z.boolean(),
-    }),
-  ),
-});
 
 export interface Difference {
   kind:
@@ -100,7 +60,7 @@ export async function reconcile(
   range: { from: Date; to: Date },
   options: { graceMs?: number } = {},
 ): Promise<ReconciliationReport> {
-  const data = await callFunction(db, "tdk_reconciliation", { p_from: range.from, p_to: range.to }, reconciliationSchema);
+  const data = await reconciliationData(db, range);
   const differences: Difference[] = [];
   let paidOnChain = 0;
   let billable = 0;
@@ -226,22 +186,6 @@ async function signatureStatuses(
   return known;
 }
 
-const walletsSchema = z.array(
-  z.object({
-    key_id: z.string(),
-    wallet_public_key: z.string(),
-    fundings: z.array(
-      z.object({
-        tx_signature: z.string(),
-        reason: z.enum(["initial", "topup", "sweep"]),
-        status: z.string(),
-        usdc_micro: z.number().int(),
-      }),
-    ),
-    payments: z.array(z.object({ tx_signature: z.string(), status: z.string(), agent_cost_micro: z.number().int() })),
-  }),
-);
-
 /**
  * The wallet-level check. The chain's history of the wallet (its address and its USDC account) is
  * compared with every signature the database knows for it: one it does not know that moved USDC out
@@ -255,7 +199,7 @@ async function reconcileWallets(
   range: { from: Date; to: Date },
   known: Map<string, SignatureStatus>,
 ): Promise<Difference[]> {
-  const wallets = await callFunction(db, "tdk_wallet_movements", { p_from: range.from, p_to: range.to }, walletsSchema);
+  const wallets = await walletMovements(db, range);
   const differences: Difference[] = [];
   for (const wallet of wallets) {
     const owner = new PublicKey(wallet.wallet_public_key);

@@ -1,5 +1,5 @@
-import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { stalePending } from "./ops-store";
 import { raiseAlert } from "./alerts";
 
 /**
@@ -9,11 +9,9 @@ import { raiseAlert } from "./alerts";
  */
 export const PENDING_ALERT_MS = 10 * 60_000;
 
-const staleSchema = z.object({ calls: z.number().int(), oldest_call: z.string().nullable(), fundings: z.number().int() });
-
 export async function alertStalePending(db: Database, options: { webhookUrl: string | null; log?: (line: string) => void; now?: Date }) {
   const threshold = new Date((options.now ?? new Date()).getTime() - PENDING_ALERT_MS);
-  const stale = await callFunction(db, "tdk_stale_pending", { p_older_than: threshold }, staleSchema);
+  const stale = await stalePending(db, threshold);
   if (stale.calls > 0 || stale.fundings > 0) {
     await raiseAlert(
       {

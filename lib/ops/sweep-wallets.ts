@@ -1,8 +1,8 @@
 import { PublicKey } from "@solana/web3.js";
-import { z } from "zod";
 import type { KeyRing } from "@/lib/crypto/secret-box";
 import { openKeypair } from "@/lib/crypto/wallet-keys";
-import { callFunction } from "@/lib/db";
+import { getWalletSecret } from "@/lib/keys/key-store";
+import { markWalletsSwept } from "./ops-store";
 import { resolvePendingFundings, sweepWallets, type FundingDeps, type SweepTarget } from "@/lib/solana/funding";
 import { forEachWalletPage } from "./wallet-pages";
 
@@ -30,8 +30,6 @@ export interface WalletSweepSummary {
   skipped: { key_id: string; code: string }[];
 }
 
-const secretSchema = z.object({ public_key: z.string(), secret_encrypted: z.string() });
-
 export async function runWalletSweep(deps: WalletSweepDeps): Promise<WalletSweepSummary> {
   const summary: WalletSweepSummary = {
     resolved_pending: await resolvePendingFundings(deps.db, deps.ledger, new Date()),
@@ -45,7 +43,7 @@ export async function runWalletSweep(deps: WalletSweepDeps): Promise<WalletSweep
     skipped: [],
   };
   const perTransaction = deps.walletsPerTransaction ?? 4;
-  summary.checked = await forEachWalletPage(deps.db, "tdk_list_wallets_to_sweep", deps.pageSize ?? 100, async (page) => {
+  summary.checked = await forEachWalletPage(deps.db, "to_sweep", deps.pageSize ?? 100, async (page) => {
     const targets: SweepTarget[] = [];
     // One batched read for the page (on RPC, 2 getMultipleAccounts requests for 100 wallets).
     const balances = await deps.ledger.getWalletBalances(page.map((entry) => new PublicKey(entry.wallet_public_key)));
@@ -57,13 +55,12 @@ export async function runWalletSweep(deps: WalletSweepDeps): Promise<WalletSweep
         continue;
       }
       // Decrypted only to sign its own sweep; checked against the stored public key first.
-      const secret = await callFunction(deps.db, "tdk_get_wallet_secret", { p_key_id: entry.key_id }, secretSchema);
+      const secret = await getWalletSecret(deps.db, entry.key_id);
       targets.push({ keyId: entry.key_id, wallet: openKeypair(deps.ring, secret.secret_encrypted, secret.public_key), usdc, solLamports });
     }
     // Wallets read empty are marked swept together: one statement a page, not one a wallet.
     if (empty.length > 0) {
-      const marked = await callFunction(deps.db, "tdk_mark_wallets_swept", { p_key_ids: empty }, z.object({ updated: z.number().int() }));
-      summary.empty += marked.updated;
+      summary.empty += await markWalletsSwept(deps.db, empty);
     }
 
     for (let i = 0; i < targets.length; i += perTransaction) {

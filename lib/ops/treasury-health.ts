@@ -1,8 +1,8 @@
 import { PublicKey } from "@solana/web3.js";
 import type { Database } from "@/lib/db";
 import type { Ledger } from "@/lib/solana/ledger";
-import { formatUnits, USDC_DECIMALS } from "@/lib/money/units";
 import { treasuryPublicKey } from "@/lib/solana/treasury";
+import { lamportsToSol, microToUsd } from "@/lib/money/units";
 
 /** Below this share of its configured float, the treasury raises an alert. */
 export const LOW_TREASURY_PERCENT = 20n;
@@ -41,8 +41,8 @@ export async function treasuryHealth(
   return {
     status: low.length ? "low" : "ok",
     public_key: publicKey,
-    usdc: formatUnits(usdc, USDC_DECIMALS),
-    sol: formatUnits(sol, 9),
+    usdc: microToUsd(usdc),
+    sol: lamportsToSol(sol),
     usdc_micro: Number(usdc),
     sol_lamports: Number(sol),
     low,

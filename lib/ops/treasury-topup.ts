@@ -38,7 +38,7 @@ export async function runTreasuryTopUp(deps: TreasuryTopUpDeps): Promise<Treasur
     skipped: [],
   };
   const perTransaction = deps.walletsPerTransaction ?? 4;
-  summary.checked = await forEachWalletPage(deps.db, "tdk_list_active_wallets", deps.pageSize ?? 100, async (page) => {
+  summary.checked = await forEachWalletPage(deps.db, "active", deps.pageSize ?? 100, async (page) => {
     const wallets = page.map((entry) => new PublicKey(entry.wallet_public_key));
     // One batched read for the page (on RPC, 2 getMultipleAccounts requests for 100 wallets).
     const balances = await deps.ledger.getWalletBalances(wallets);

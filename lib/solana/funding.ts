@@ -4,8 +4,25 @@ import {
   createTransferCheckedInstruction,
 } from "@solana/spl-token";
 import { SystemProgram, Transaction, type Keypair, type PublicKey } from "@solana/web3.js";
-import { z } from "zod";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import {
+  attachFundingSignature,
+  type Funding,
+  type FundingRefusal,
+  type FundingRefusalCode,
+  listPendingFundings,
+  reserveFundings,
+  resolveFundingRow,
+} from "./funding-store";
+
+export {
+  type Funding,
+  type FundingRefusal,
+  type FundingRefusalCode,
+  fundingRefusalCodes,
+  fundingSchema,
+  listFundings,
+} from "./funding-store";
 import type { MoneyPolicy } from "@/lib/money/policy";
 import { toBase58 } from "./base58";
 import { LAMPORTS_PER_SIGNATURE, LedgerError, type Ledger, type UsdcAccount, type WalletBalances } from "./ledger";
@@ -24,51 +41,6 @@ import { associatedTokenAddress, signTransaction } from "./signing";
  * A crash after 1 leaves an unsigned reservation (resolved failed: nothing could be sent); after 3
  * a signed one, resolved from the chain by signature and blockhash — never sent a second time.
  */
-
-export const fundingSchema = z.object({
-  id: z.string().uuid(),
-  api_key_id: z.string().uuid(),
-  account_id: z.string().uuid(),
-  wallet_public_key: z.string(),
-  reason: z.enum(["initial", "topup", "sweep"]),
-  usdc_micro: z.number().int().nonnegative(),
-  sol_lamports: z.number().int().nonnegative(),
-  overhead_lamports: z.number().int().nonnegative(),
-  tx_signature: z.string().nullable(),
-  recent_blockhash: z.string().nullable(),
-  last_valid_block_height: z.number().int().nullable(),
-  status: z.enum(["pending", "confirmed", "failed"]),
-  error: z.string().nullable(),
-  created_at: z.string(),
-  resolved_at: z.string().nullable(),
-});
-export type Funding = z.infer<typeof fundingSchema>;
-
-export const fundingRefusalCodes = [
-  "invalid_request",
-  "funding_in_flight",
-  "not_sweepable",
-  "call_in_flight",
-  "not_needed",
-  "key_inactive",
-  "account_suspended",
-  "card_required",
-  "key_cap_reached",
-  "account_cap_reached",
-  "treasury_cap_reached",
-  "free_allowance_exhausted",
-] as const;
-export type FundingRefusalCode = (typeof fundingRefusalCodes)[number];
-export interface FundingRefusal {
-  keyId: string;
-  code: FundingRefusalCode;
-}
-
-const reservationSchema = z.object({
-  fundings: z.array(fundingSchema),
-  refused: z.array(z.object({ api_key_id: z.string(), code: z.enum(fundingRefusalCodes) }).loose()),
-});
-const resolveResultSchema = z.object({ ok: z.boolean(), code: z.string().optional(), funding: fundingSchema.optional() });
 
 export type FundingStep = "reserved" | "signed" | "sent";
 
@@ -198,12 +170,8 @@ export async function sweepWallets(deps: FundingDeps, targets: SweepTarget[]): P
   });
 }
 
-async function reserve(deps: FundingDeps, items: Record<string, string>[]) {
-  const reservation = await callFunction(deps.db, "tdk_reserve_fundings", { p_items: items, p_policy: deps.policy }, reservationSchema);
-  return {
-    fundings: reservation.fundings,
-    refused: reservation.refused.map((refusal) => ({ keyId: refusal.api_key_id, code: refusal.code })),
-  };
+function reserve(deps: FundingDeps, items: Record<string, string>[]) {
+  return reserveFundings(deps.db, items, deps.policy);
 }
 
 async function newTransaction(deps: FundingDeps): Promise<Transaction> {
@@ -233,18 +201,13 @@ async function execute(
   }
   const { tx, overheads } = built;
   const signature = toBase58(tx.signature!);
-  const attached = await callFunction(
-    deps.db,
-    "tdk_attach_funding_signature",
-    {
-      p_fundings: fundings.map((funding, i) => ({ id: funding.id, overhead_lamports: overheads[i]!.toString() })),
-      p_tx_signature: signature,
-      p_recent_blockhash: tx.recentBlockhash!,
-      p_last_valid_block_height: tx.lastValidBlockHeight!,
-    },
-    z.object({ attached: z.number().int() }),
-  );
-  if (attached.attached !== fundings.length) {
+  const attached = await attachFundingSignature(deps.db, {
+    fundings: fundings.map((funding, i) => ({ id: funding.id, overheadLamports: overheads[i]! })),
+    signature,
+    recentBlockhash: tx.recentBlockhash!,
+    lastValidBlockHeight: tx.lastValidBlockHeight!,
+  });
+  if (attached !== fundings.length) {
     // Some reservation was resolved meanwhile (an unsigned one is failed by the cron after a
     // minute): the transaction is not sent. An attached one stays pending and is resolved from the
     // chain, where it never lands.
@@ -280,12 +243,7 @@ export async function resolveFunding(
   status: "confirmed" | "failed",
   error: string | null,
 ): Promise<Funding> {
-  const result = await callFunction(
-    db,
-    "tdk_resolve_funding",
-    { p_funding_id: fundingId, p_status: status, p_error: error },
-    resolveResultSchema,
-  );
+  const result = await resolveFundingRow(db, fundingId, status, error);
   if (!result.funding) throw new Error(`Cannot resolve funding ${fundingId}: ${result.code}`);
   return result.funding;
 }
@@ -304,7 +262,7 @@ export async function resolvePendingFundings(
   olderThan: Date,
   options: { unsignedTtlMs?: number } = {},
 ): Promise<number> {
-  const pending = await callFunction(db, "tdk_list_pending_fundings", { p_older_than: olderThan }, z.array(fundingSchema));
+  const pending = await listPendingFundings(db, olderThan);
   let resolved = 0;
   for (const funding of pending) {
     if (!funding.tx_signature) {
@@ -324,10 +282,6 @@ export async function resolvePendingFundings(
     resolved += 1;
   }
   return resolved;
-}
-
-export async function listFundings(db: Database, apiKeyId: string): Promise<Funding[]> {
-  return callFunction(db, "tdk_list_fundings", { p_api_key_id: apiKeyId }, z.array(fundingSchema));
 }
 
 /** What a wallet needs to get back to the targets, from its balances on the chain. */

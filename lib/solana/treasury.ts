@@ -1,37 +1,24 @@
 import { Keypair } from "@solana/web3.js";
-import { z } from "zod";
 import { sealKeypair, openKeypair } from "@/lib/crypto/wallet-keys";
 import type { KeyRing } from "@/lib/crypto/secret-box";
-import { callFunction, type Database } from "@/lib/db";
+import type { Database } from "@/lib/db";
+import { getTreasuryRow, insertTreasury } from "./funding-store";
 import type { FaucetLedger } from "./ledger";
-
-const treasuryRowSchema = z.object({ public_key: z.string(), secret_encrypted: z.string(), created_at: z.string() }).nullable();
-const storeResultSchema = z.object({
-  ok: z.boolean(),
-  code: z.string().optional(),
-  public_key: z.string(),
-  replaced: z.boolean().optional(),
-});
 
 /** The treasury wallet, decrypted; null until one is created or imported. */
 export async function loadTreasury(db: Database, ring: KeyRing): Promise<Keypair | null> {
-  const row = await callFunction(db, "tdk_get_treasury", {}, treasuryRowSchema);
+  const row = await getTreasuryRow(db);
   return row ? openKeypair(ring, row.secret_encrypted, row.public_key) : null;
 }
 
 export async function treasuryPublicKey(db: Database): Promise<string | null> {
-  return (await callFunction(db, "tdk_get_treasury", {}, treasuryRowSchema))?.public_key ?? null;
+  return (await getTreasuryRow(db))?.public_key ?? null;
 }
 
 /** Stores a treasury keypair encrypted. Refuses to replace an existing one unless told to. */
 export async function storeTreasury(db: Database, ring: KeyRing, keypair: Keypair, options: { replace: boolean }) {
   const sealed = sealKeypair(ring, keypair);
-  return callFunction(
-    db,
-    "tdk_store_treasury",
-    { p_public_key: sealed.publicKey, p_secret_encrypted: sealed.secretEncrypted, p_replace: options.replace },
-    storeResultSchema,
-  );
+  return insertTreasury(db, sealed.publicKey, sealed.secretEncrypted, options.replace);
 }
 
 /**

@@ -1,8 +1,13 @@
 import { z } from "zod";
 import { microToUsd } from "@/lib/money/units";
 import { readStoredOutcome } from "@/lib/calls/outcome";
-import { usageRowSchema, type UsageRow } from "@/lib/calls/schemas";
-import { callFunction, type Database } from "@/lib/db";
+import type { UsageRow } from "@/lib/calls/schemas";
+import { type UsageScope, type UsageSummary, usageHistory, usageSummaryOf } from "@/lib/calls/usage-store";
+import type { Database } from "@/lib/db";
+import { ApiError, conform } from "@/lib/errors";
+import { usageResponseSchema, type CallView, type UsageView } from "./schemas";
+
+export type { CallView, UsageView } from "./schemas";
 
 /** Usage history and summaries, for one key (Bearer API key) or a whole account (session). */
 
@@ -17,27 +22,6 @@ export const usageQuerySchema = z
   })
   .strict();
 export type UsageQuery = z.infer<typeof usageQuerySchema>;
-
-export interface UsageView {
-  id: string;
-  request_id: string;
-  key_id: string;
-  agent_id: string;
-  agent_name: string | null;
-  status: UsageRow["status"];
-  agent_cost_usd: string;
-  developer_cost_usd: string;
-  /** What the developer is billed: the developer cost of a succeeded call, nothing otherwise. */
-  billed_usd: string;
-  billed_micro: number;
-  markup_pct: number;
-  tier: UsageRow["tier"];
-  tx_signature: string | null;
-  receipt_id: string | null;
-  error: string | null;
-  created_at: string;
-  settled_at: string | null;
-}
 
 export function toUsageView(row: UsageRow): UsageView {
   const billed = row.status === "succeeded" ? row.developer_cost_micro : 0;
@@ -62,11 +46,6 @@ export function toUsageView(row: UsageRow): UsageView {
   };
 }
 
-export interface CallView extends UsageView {
-  /** The agent's output, once the call succeeded (its payment confirmed on the chain); null otherwise. */
-  output: unknown;
-}
-
 /** One call as its caller reads it back: a slow call's output stays readable after the request that started it. */
 export function toCallView(row: UsageRow): CallView {
   const stored = row.status === "succeeded" && row.response ? readStoredOutcome(row.response) : null;
@@ -79,23 +58,7 @@ export function toCallView(row: UsageRow): CallView {
   return { ...toUsageView(row), output: output ?? null };
 }
 
-const amountsSchema = { calls: z.number().int(), agent_cost_micro: z.number().int(), developer_cost_micro: z.number().int() };
-const summarySchema = z.object({
-  ...amountsSchema,
-  succeeded: z.number().int(),
-  failed: z.number().int(),
-  agent_failed: z.number().int(),
-  pending: z.number().int(),
-  by_agent: z.array(z.object({ agent_id: z.string(), agent_name: z.string().nullable(), ...amountsSchema })),
-  by_day: z.array(z.object({ day: z.string(), ...amountsSchema })),
-  by_day_agent: z.array(z.object({ day: z.string(), agent_id: z.string(), agent_name: z.string().nullable(), ...amountsSchema })),
-});
-export type UsageSummary = z.infer<typeof summarySchema>;
-
-export interface UsageScope {
-  accountId: string;
-  keyId: string | null;
-}
+export type { UsageScope, UsageSummary } from "@/lib/calls/usage-store";
 
 /** The [from, to) range of a query: the last 30 days by default; a bare date `to` includes that day. */
 export function usageRange(query: Pick<UsageQuery, "from" | "to">, now = new Date()): { from: Date; to: Date } {
@@ -122,24 +85,14 @@ export async function usagePage(
 ) {
   // Without a cursor the page starts at the range's end; (time, id) keyset order makes pages stable.
   const start = options.cursor ?? { time: options.range.to.toISOString(), id: "ffffffff-ffff-4fff-bfff-ffffffffffff" };
-  const rows = await callFunction(
-    db,
-    "tdk_usage_history",
-    { p_account_id: scope.accountId, p_key_id: scope.keyId, p_before_time: start.time, p_before_id: start.id, p_limit: options.limit + 1 },
-    z.array(usageRowSchema),
-  );
+  const rows = await usageHistory(db, scope, start, options.limit + 1);
   const inRange = rows.filter((row) => Date.parse(row.created_at) >= options.range.from.getTime());
   const page = inRange.slice(0, options.limit);
   return { items: page.map(toUsageView), nextCursor: inRange.length > options.limit ? encodeCursor(page.at(-1)!) : null };
 }
 
 export function usageSummary(db: Database, scope: UsageScope, range: { from: Date; to: Date }): Promise<UsageSummary> {
-  return callFunction(
-    db,
-    "tdk_usage_summary",
-    { p_account_id: scope.accountId, p_key_id: scope.keyId, p_from: range.from, p_to: range.to },
-    summarySchema,
-  );
+  return usageSummaryOf(db, scope, range);
 }
 
 export function summaryView(summary: UsageSummary) {
@@ -188,4 +141,37 @@ export async function usageCsv(db: Database, scope: UsageScope, range: { from: D
     cursor = page.nextCursor ? decodeCursor(page.nextCursor) : null;
   } while (cursor);
   return `${lines.join("\r\n")}\r\n`;
+}
+
+/** A usage request: a page of history with the range's summary, or every row of the range as CSV. */
+export type UsageAnswer = { format: "csv"; csv: string } | { format: "json"; body: z.infer<typeof usageResponseSchema> };
+
+/**
+ * Both usage endpoints' reading, from their query string: the query is checked before the scope is
+ * (a session caller's `key_id` must be one of its own keys: `scopeFor` throws not_found otherwise).
+ */
+export async function readUsage(
+  db: Database,
+  searchParams: URLSearchParams,
+  scopeFor: (keyId: string | undefined) => Promise<UsageScope>,
+): Promise<UsageAnswer> {
+  const query = usageQuerySchema.parse(Object.fromEntries(searchParams));
+  const range = usageRange(query);
+  if (range.from >= range.to)
+    throw new ApiError("validation_failed", "`from` must be before `to`.", { fields: { from: ["must be before to"] } });
+  const cursor = query.cursor ? decodeCursor(query.cursor) : null;
+  if (query.cursor && !cursor) throw new ApiError("validation_failed", "Invalid cursor.", { fields: { cursor: ["invalid"] } });
+  const scope = await scopeFor(query.key_id);
+  if (query.format === "csv") return { format: "csv", csv: await usageCsv(db, scope, range) };
+  const [page, summary] = await Promise.all([usagePage(db, scope, { limit: query.limit, range, cursor }), usageSummary(db, scope, range)]);
+  return {
+    format: "json",
+    body: conform(usageResponseSchema, {
+      from: range.from.toISOString(),
+      to: range.to.toISOString(),
+      usage: page.items,
+      next_cursor: page.nextCursor,
+      summary: summaryView(summary),
+    }),
+  };
 }

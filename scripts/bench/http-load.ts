@@ -14,6 +14,7 @@
  * per-wallet limit is off (MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE=0): it is the gateway that is measured.
  * BENCH_PROFILE=<dir> starts the server with `--cpu-prof` and writes its profile there.
  */
+import { setAccountTier } from "@/lib/auth/account-store";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -22,11 +23,11 @@ import path from "node:path";
 import { registerAccount } from "@/lib/auth/accounts";
 import { buildAppContext } from "@/lib/context";
 import { parseEnv } from "@/lib/env";
-import { keyDeps } from "@/lib/keys/deps";
 import { createApiKey } from "@/lib/keys/keys";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { freePort } from "@/tests/helpers/server";
 import { ensureBuild, startGateway } from "../cluster";
+import { servicesFor } from "@/lib/services";
 
 const root = path.resolve(__dirname, "../..");
 const DIST_DIR = ".next-cluster";
@@ -86,12 +87,12 @@ const PAID_BODIES = [
 async function prepareKeys(gatewayEnv: NodeJS.ProcessEnv, count: number): Promise<string[]> {
   const app = await buildAppContext(parseEnv(gatewayEnv));
   try {
-    const deps = await keyDeps(app);
+    const deps = await servicesFor(app).keys.deps();
     const keys: string[] = [];
     for (let i = 0; i < count; i += 1) {
       const account = await registerAccount(app.db, `load-${i}-${randomBytes(4).toString("hex")}@example.com`, "bench-password-42");
       if (!account.ok) throw new Error("bench account not created");
-      await app.db.call("tdk_set_account_tier", { p_account_id: account.account.id, p_tier: "pro" });
+      await setAccountTier(app.db, account.account.id, "pro");
       // $20 and 0.1 SOL a key: more than the calls of every round cost, fees included.
       const created = await createApiKey(
         { ...deps, config: { ...deps.config, initialUsdcMicro: 20_000_000n, initialSolLamports: 100_000_000n } },

@@ -14,7 +14,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Keypair } from "@solana/web3.js";
 import { usageResponse } from "@/lib/http/usage-response";
-import { usagePage, usageSummary, type UsageScope } from "@/lib/usage/usage";
+import { readUsage, usagePage, usageSummary, type UsageScope } from "@/lib/usage/usage";
 import { benchBackends } from "./databases";
 
 /**
@@ -133,7 +133,7 @@ export async function benchUsageScale(): Promise<void> {
       for (const [name, scope, params] of cases) {
         const query = new URLSearchParams(params);
         const answer = await p50Of(RUNS, async () => {
-          const response = await usageResponse(db, query, async () => scope);
+          const response = usageResponse(await readUsage(db, query, async () => scope));
           if (response.status !== 200) throw new Error(`usage answered ${response.status}`);
           await response.json();
         });

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PublicKey } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { agentTimeoutMs } from "@/lib/agents/protocol";
-import { callDeps } from "@/lib/calls/deps";
 import type { AppContext } from "@/lib/context";
+import type { CallDeps } from "@/lib/calls/paid-call";
 import { verifyApiKey } from "@/lib/keys/keys";
 import { startPartProcess, startRpcProcess, type PartProcess, type RpcProcess } from "@/scripts/localnet";
 import { callRoute, createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
+import { servicesFor } from "@/lib/services";
 
 /**
  * The gateway's marketplace client over real sockets, against the local marketplace in its own
@@ -43,7 +44,7 @@ afterAll(async () => {
 });
 
 const store = (key: string) => ({ agent_id: "warmmemory", input: { action: "store", key, value: "v" } });
-const scaled = (deps: ReturnType<typeof callDeps>) => ({
+const scaled = (deps: CallDeps) => ({
   ...deps,
   callTimeoutMs: (agent: Parameters<typeof agentTimeoutMs>[0]) => agentTimeoutMs(agent) * SCALE + 300,
 });
@@ -111,13 +112,17 @@ describe("the marketplace over HTTP, on the local cluster", () => {
     if (!verified.ok) throw new Error(verified.code);
     const before = await app.ledger.getUsdcBalance(wallet);
     const body = { agent_id: "slowpoke", input: { text: "slow and steady" } };
-    const answer = await paidCallAnswer(scaled(callDeps(app)), verified.key, { requestId: "req_slowpoke", body, idempotencyKey: null });
+    const answer = await paidCallAnswer(scaled(servicesFor(app).calls.deps), verified.key, {
+      requestId: "req_slowpoke",
+      body,
+      idempotencyKey: null,
+    });
     expect(answer.status).toBe(200);
     expect(answer.body).toMatchObject({ output: { words: 3 } });
     expect(before - (await app.ledger.getUsdcBalance(wallet))).toBe(2_000n);
 
     // Waited for as a simple agent (20 s, scaled), the same call is paid and its answer lost.
-    const simple = { ...scaled(callDeps(app)), callTimeoutMs: () => 20_000 * SCALE };
+    const simple = { ...scaled(servicesFor(app).calls.deps), callTimeoutMs: () => 20_000 * SCALE };
     const lost = await paidCallAnswer(simple, verified.key, { requestId: "req_slowpoke_simple", body, idempotencyKey: null });
     expect(lost.body).toMatchObject({ error: { code: "agent_failed", paid: true } });
   });

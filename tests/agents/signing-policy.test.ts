@@ -9,12 +9,12 @@ import {
 import { ComputeBudgetProgram, Keypair, PublicKey, Transaction } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { createMemoryAgent, createTextStatsAgent, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
-import { callDeps } from "@/lib/calls/deps";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
 import { callRoute, createKeyedAccount, createTestApp, faucetOf, paidCallAnswer, sql } from "../helpers/app";
 import { tamperedPayments } from "../helpers/marketplace";
+import { servicesFor } from "@/lib/services";
 
 /**
  * The signing policy against a hostile marketplace (or an agent owner working with one): every
@@ -46,7 +46,7 @@ async function callWith(agents: AppContext["agents"], apiKey: string, label: str
   const before = { usdc: await app.ledger.getUsdcBalance(wallet), sol: await app.ledger.getSolBalance(wallet) };
   const logs: string[] = [];
   const requestId = `req_${label}_${Date.now()}`;
-  const answer = await paidCallAnswer({ ...callDeps(app), agents, log: (line) => logs.push(line) }, key, {
+  const answer = await paidCallAnswer({ ...servicesFor(app).calls.deps, agents, log: (line) => logs.push(line) }, key, {
     requestId,
     body,
     idempotencyKey: null,

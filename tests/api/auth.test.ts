@@ -4,7 +4,7 @@ import * as login from "@/app/api/tdk/auth/login/route";
 import * as logout from "@/app/api/tdk/auth/logout/route";
 import * as keys from "@/app/api/tdk/keys/route";
 import type { AppContext } from "@/lib/context";
-import { callRoute, createTestApp, origin, strongPassword, uniqueEmail } from "../helpers/app";
+import { callRoute, createTestApp, origin, strongPassword, uniqueEmail, sql } from "../helpers/app";
 
 let app: AppContext;
 beforeAll(async () => {
@@ -15,7 +15,7 @@ async function accountCount(): Promise<number> {
   // Counted through the database directly: the API must not have written anything on a 4xx.
   const { PGliteDatabase } = await import("@/lib/db/pglite");
   expect(app.db).toBeInstanceOf(PGliteDatabase);
-  return Number(((await (app.db as any).pg.query("select count(*)::int as n from tdk_accounts")).rows[0] as { n: number }).n);
+  return Number(((await sql(app.db, "select count(*)::int as n from tdk_accounts"))[0] as { n: number }).n);
 }
 
 describe("POST /api/tdk/auth/register", () => {
@@ -106,8 +106,8 @@ describe("POST /api/tdk/auth/login and /logout", () => {
     expect(cookie).toMatch(/HttpOnly/i);
     expect(cookie).toMatch(/Secure/i);
     expect(cookie).toMatch(/SameSite=lax/i);
-    const stored = await (app.db as any).pg.query("select token_hash from tdk_sessions");
-    expect(JSON.stringify(stored.rows)).not.toContain(res.json.session_token);
+    const stored = await sql(app.db, "select token_hash from tdk_sessions");
+    expect(JSON.stringify(stored)).not.toContain(res.json.session_token);
   });
 
   it("answers the same 401 for an unknown email and a wrong password", async () => {

@@ -7,7 +7,7 @@ import * as keyUsage from "@/app/api/tdk/v1/usage/route";
 import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
-import { callRoute, createKeyedAccount, createTestApp } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
 
 const failingAgent: LocalAgentDefinition = {
   id: "0d9a4c1e-7f2b-4e6a-8c3d-1b5e9f7a2c44",
@@ -31,12 +31,11 @@ const store = (key: string, value: string) => ({ agent_id: "warmmemory", input: 
 const get = (key: string) => ({ agent_id: "warmmemory", input: { action: "get", key } });
 
 async function usageRows(keyId: string) {
-  const rows = (
-    await (app.db as any).pg.query(
-      "select status, agent_cost_micro::int as cost, developer_cost_micro::int as dev, tx_signature, billing_status from tdk_usage where api_key_id = $1 order by created_at",
-      [keyId],
-    )
-  ).rows;
+  const rows = await sql<any>(
+    app.db,
+    "select status, agent_cost_micro::int as cost, developer_cost_micro::int as dev, tx_signature, billing_status from tdk_usage where api_key_id = $1 order by created_at",
+    [keyId],
+  );
   return rows as { status: string; cost: number; dev: number; tx_signature: string | null; billing_status: string }[];
 }
 
@@ -123,7 +122,7 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
     const unknown = await callRoute(call.POST, "POST", "/", { bearer: `tk_test_${"1".repeat(44)}`, body: store("k", "v") });
     expect(unknown.json.error.code).toBe("invalid_api_key");
     const revoked = await createKeyedAccount(app);
-    await (app.db as any).pg.query("select tdk_revoke_api_key($1, $2)", [revoked.accountId, revoked.key.id]);
+    await sql(app.db, "select tdk_revoke_api_key($1, $2)", [revoked.accountId, revoked.key.id]);
     const answer = await callRoute(call.POST, "POST", "/", { bearer: revoked.apiKey, body: store("k", "v") });
     expect(answer.status).toBe(401);
     expect(answer.json.error.code).toBe("key_revoked");
@@ -131,7 +130,7 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
 
   it("403 for a suspended key", async () => {
     const suspended = await createKeyedAccount(app);
-    await (app.db as any).pg.query("update tdk_api_keys set status = 'suspended', suspended_reason = 'payment_failed' where id = $1", [
+    await sql(app.db, "update tdk_api_keys set status = 'suspended', suspended_reason = 'payment_failed' where id = $1", [
       suspended.key.id,
     ]);
     const res = await callRoute(call.POST, "POST", "/", { bearer: suspended.apiKey, body: store("k", "v") });
@@ -229,11 +228,10 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
         topup: "key_cap_reached",
       });
       const account = (
-        await (poorApp.db as any).pg.query(
-          "select ops_this_month from tdk_accounts a join tdk_api_keys k on k.account_id = a.id where k.id = $1",
-          [key.id],
-        )
-      ).rows[0];
+        await sql<any>(poorApp.db, "select ops_this_month from tdk_accounts a join tdk_api_keys k on k.account_id = a.id where k.id = $1", [
+          key.id,
+        ])
+      )[0];
       expect(account.ops_this_month).toBe(1);
     } finally {
       setAppContext(app);
@@ -249,12 +247,11 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
       expect(await lowApp.ledger.getUsdcBalance(wallet)).toBe(0n);
       expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("b", "2") })).status).toBe(200);
       expect(await lowApp.ledger.getUsdcBalance(wallet)).toBe(4_000n);
-      const fundings = (
-        await (lowApp.db as any).pg.query(
-          "select reason, status, usdc_micro::int as usdc from tdk_wallet_fundings where api_key_id = $1 order by created_at",
-          [key.id],
-        )
-      ).rows;
+      const fundings = await sql<any>(
+        lowApp.db,
+        "select reason, status, usdc_micro::int as usdc from tdk_wallet_fundings where api_key_id = $1 order by created_at",
+        [key.id],
+      );
       expect(fundings).toEqual([
         { reason: "initial", status: "confirmed", usdc: 1000 },
         { reason: "topup", status: "confirmed", usdc: 5000 },

@@ -7,7 +7,7 @@ import * as generate from "@/app/api/tdk/keys/generate/route";
 import * as one from "@/app/api/tdk/keys/[id]/route";
 import type { AppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
-import { callRoute, createTestApp, origin, strongPassword, uniqueEmail } from "../helpers/app";
+import { callRoute, createTestApp, origin, strongPassword, uniqueEmail, sql } from "../helpers/app";
 
 let app: AppContext;
 let alice: string;
@@ -20,7 +20,7 @@ async function sessionFor(email: string): Promise<string> {
 }
 
 async function rowCount(table: string): Promise<number> {
-  return ((await (app.db as any).pg.query(`select count(*)::int as n from ${table}`)).rows[0] as { n: number }).n;
+  return ((await sql(app.db, `select count(*)::int as n from ${table}`))[0] as { n: number }).n;
 }
 
 beforeAll(async () => {
@@ -51,8 +51,8 @@ describe("POST /api/tdk/keys/generate", () => {
     const read = await callRoute(one.GET, "GET", "/", { bearer: alice, params: { id: key.id } });
     expect(read.json.key.id).toBe(key.id);
     expect(read.text).not.toContain(apiKey);
-    const dump = await (app.db as any).pg.query("select * from tdk_api_keys");
-    expect(JSON.stringify(dump.rows)).not.toContain(apiKey);
+    const dump = await sql(app.db, "select * from tdk_api_keys");
+    expect(JSON.stringify(dump)).not.toContain(apiKey);
     expect(JSON.stringify(listed.json)).not.toMatch(/key_hash|secret|tdkenc/);
 
     const verified = await verifyApiKey(app.db, apiKey);
@@ -62,12 +62,11 @@ describe("POST /api/tdk/keys/generate", () => {
   it("records the funding with its signature in the funding ledger", async () => {
     const dave = await sessionFor(uniqueEmail("dave"));
     const res = await callRoute(generate.POST, "POST", "/", { bearer: dave, body: {} });
-    const rows = (
-      await (app.db as any).pg.query(
-        "select reason, status, usdc_micro::text as usdc, sol_lamports::text as sol, overhead_lamports::text as overhead, tx_signature from tdk_wallet_fundings where api_key_id = $1",
-        [res.json.key.id],
-      )
-    ).rows;
+    const rows = await sql<any>(
+      app.db,
+      "select reason, status, usdc_micro::text as usdc, sol_lamports::text as sol, overhead_lamports::text as overhead, tx_signature from tdk_wallet_fundings where api_key_id = $1",
+      [res.json.key.id],
+    );
     expect(rows).toHaveLength(1);
     // The treasury's fee (5,000) and the new token account's rent (2,039,280) are recorded too: they count in the SOL caps.
     expect(rows[0]).toMatchObject({
@@ -121,8 +120,7 @@ describe("secrets at rest", () => {
     const session = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
     const created = await callRoute(generate.POST, "POST", "/", { bearer: session });
     const { openKeypair } = await import("@/lib/crypto/wallet-keys");
-    const row = (await (app.db as any).pg.query("select wallet_secret_encrypted from tdk_api_keys where id = $1", [created.json.key.id]))
-      .rows[0];
+    const row = (await sql<any>(app.db, "select wallet_secret_encrypted from tdk_api_keys where id = $1", [created.json.key.id]))[0];
     const wallet = openKeypair(app.ring, row.wallet_secret_encrypted, created.json.key.wallet.public_key);
     const { toBase58 } = await import("@/lib/solana/base58");
     const secretForms = [
@@ -133,14 +131,12 @@ describe("secrets at rest", () => {
       JSON.stringify(Array.from(wallet.secretKey)),
     ];
 
-    const tables = (await (app.db as any).pg.query("select tablename from pg_tables where schemaname = 'public'")).rows.map(
-      (r: { tablename: string }) => r.tablename,
+    const tables = (await sql<{ tablename: string }>(app.db, "select tablename from pg_tables where schemaname = 'public'")).map(
+      (r) => r.tablename,
     );
     let dump = "";
     for (const table of tables)
-      dump += JSON.stringify((await (app.db as any).pg.query(`select * from ${table}`)).rows, (_k, v) =>
-        typeof v === "bigint" ? v.toString() : v,
-      );
+      dump += JSON.stringify(await sql(app.db, `select * from ${table}`), (_k, v) => (typeof v === "bigint" ? v.toString() : v));
     for (const secret of [created.json.api_key, session, strongPassword, ...secretForms]) expect(dump).not.toContain(secret);
   });
 });

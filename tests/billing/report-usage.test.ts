@@ -36,7 +36,8 @@ async function accountWithUsage(tier: Tier, calls: number, options: { suspend?: 
     expect(res.status, res.text).toBe(200);
   }
   // Spread over the last 30 days, as a month of use would be.
-  await (app.db as any).pg.query(
+  await sql(
+    app.db,
     "update tdk_usage set created_at = now() - ((row_number_days % 30) || ' days')::interval from (select id as uid, (row_number() over (order by created_at))::int as row_number_days from tdk_usage where api_key_id = $1) r where id = r.uid",
     [caller.key.id],
   );
@@ -53,18 +54,19 @@ async function accountWithUsage(tier: Tier, calls: number, options: { suspend?: 
 
 async function developerTotal(accountId: string): Promise<bigint> {
   const row = (
-    await (app.db as any).pg.query(
+    await sql<any>(
+      app.db,
       "select coalesce(sum(developer_cost_micro), 0)::text as total from tdk_usage where account_id = $1 and status = 'succeeded'",
       [accountId],
     )
-  ).rows[0];
+  )[0];
   return BigInt(row.total);
 }
 
 async function billingStatuses(accountId: string): Promise<Record<string, number>> {
-  const rows = (
-    await (app.db as any).pg.query("select billing_status, count(*)::int as n from tdk_usage where account_id = $1 group by 1", [accountId])
-  ).rows;
+  const rows = await sql<any>(app.db, "select billing_status, count(*)::int as n from tdk_usage where account_id = $1 group by 1", [
+    accountId,
+  ]);
   return Object.fromEntries(rows.map((row: { billing_status: string; n: number }) => [row.billing_status, row.n]));
 }
 
@@ -289,9 +291,7 @@ describe("exactly once, whatever fails", () => {
 
   it("flags usage older than Stripe accepts (35 days) instead of sending it", async () => {
     const account = await accountWithUsage("paid", 2);
-    await (app.db as any).pg.query("update tdk_usage set created_at = now() - interval '40 days' where account_id = $1", [
-      account.accountId,
-    ]);
+    await sql(app.db, "update tdk_usage set created_at = now() - interval '40 days' where account_id = $1", [account.accountId]);
     const logs: string[] = [];
     const summary = await reportUsage({
       db: app.db,

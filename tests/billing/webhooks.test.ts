@@ -6,7 +6,7 @@ import { changePlan } from "@/lib/billing/checkout";
 import { ensureStripeCustomer, getBillingAccount } from "@/lib/billing/customers";
 import { getApiKey } from "@/lib/keys/keys";
 import type { AppContext } from "@/lib/context";
-import { callRoute, createKeyedAccount, createTestApp, strongPassword } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, strongPassword, sql } from "../helpers/app";
 import { deliverWebhook, signWebhook, stripeEvent } from "../helpers/stripe-events";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 
@@ -39,7 +39,13 @@ async function account(accountId: string) {
 }
 
 async function keyStatus(keyId: string) {
-  return (await (app.db as any).pg.query("select status, suspended_reason from tdk_api_keys where id = $1", [keyId])).rows[0];
+  return (
+    await sql<{ status: string; suspended_reason: string | null }>(
+      app.db,
+      "select status, suspended_reason from tdk_api_keys where id = $1",
+      [keyId],
+    )
+  )[0]!;
 }
 
 /** The key as its owner sees it: a key of a suspended account shows suspended, with the account's reason. */
@@ -173,11 +179,10 @@ describe("POST /api/webhooks/stripe: the handled events", () => {
       parent: { subscription_details: { subscription: "sub_cycle" } },
     };
     const periods = async () =>
-      (
-        await (app.db as any).pg.query(
-          "select status, total_cost_micro::text as total, stripe_subscription_id as sub from tdk_billing_periods where stripe_invoice_id = 'in_cycle'",
-        )
-      ).rows;
+      await sql<any>(
+        app.db,
+        "select status, total_cost_micro::text as total, stripe_subscription_id as sub from tdk_billing_periods where stripe_invoice_id = 'in_cycle'",
+      );
 
     await deliver(event("invoice.finalized", invoice));
     expect(await periods()).toEqual([{ status: "open", total: "43210000", sub: "sub_cycle" }]);
@@ -207,7 +212,7 @@ describe("POST /api/webhooks/stripe: the handled events", () => {
   it("a paid invoice lifts only a payment suspension, not a revocation", async () => {
     const caller = await createKeyedAccount(app);
     const customer = await ensureStripeCustomer(app.db, app.stripe!, await account(caller.accountId));
-    await (app.db as any).pg.query("select tdk_revoke_api_key($1, $2)", [caller.accountId, caller.key.id]);
+    await sql(app.db, "select tdk_revoke_api_key($1, $2)", [caller.accountId, caller.key.id]);
     await deliver(
       event("invoice.paid", {
         id: "in_revoked",

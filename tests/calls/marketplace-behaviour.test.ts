@@ -13,7 +13,6 @@ import {
 } from "@/lib/agents/demo-agents";
 import { MarketplaceClient } from "@/lib/agents/marketplace-client";
 import { AGENT_TYPE_TIMEOUT_MS, agentTimeoutMs } from "@/lib/agents/protocol";
-import { callDeps } from "@/lib/calls/deps";
 import type { PipelineStep } from "@/lib/calls/paid-call";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
 import type { AppContext } from "@/lib/context";
@@ -21,6 +20,7 @@ import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
 import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, paidCallAnswer, sql } from "../helpers/app";
 import { alteredMarketplace } from "../helpers/marketplace";
+import { servicesFor } from "@/lib/services";
 
 /**
  * The gateway against a marketplace that behaves like the real one (tetto-sdk v2 and its history):
@@ -93,7 +93,7 @@ describe("long-running agents", () => {
     setAppContext(app);
   });
   const scaledDeps = (context: AppContext) => ({
-    ...callDeps(context),
+    ...servicesFor(context).calls.deps,
     callTimeoutMs: (agent: Parameters<typeof agentTimeoutMs>[0]) => agentTimeoutMs(agent) * SCALE + 100,
   });
 
@@ -115,8 +115,8 @@ describe("long-running agents", () => {
 
     // Unscaled, the gateway waits the coordinator's 180 s plus the submission margin, and the route lives that long.
     const [listed] = (await slow.agents.client.listAgents()).filter((agent) => agent.name === "conductor");
-    expect(callDeps(slow).callTimeoutMs(listed!)).toBe(180_000 + slow.env.agentCalls.callMarginMs);
-    expect(call.maxDuration * 1_000).toBeGreaterThanOrEqual(callDeps(slow).callTimeoutMs(listed!));
+    expect(servicesFor(slow).calls.deps.callTimeoutMs(listed!)).toBe(180_000 + slow.env.agentCalls.callMarginMs);
+    expect(call.maxDuration * 1_000).toBeGreaterThanOrEqual(servicesFor(slow).calls.deps.callTimeoutMs(listed!));
     // With the old fixed 30 s limit (scaled), the same call is paid and its answer lost.
     const oldLimit = { ...scaledDeps(slow), callTimeoutMs: () => 30_000 * SCALE };
     const lost = await paidCallAnswer(oldLimit, verified.key, {
@@ -155,7 +155,7 @@ describe("long-running agents", () => {
     };
     const body = { agent_id: "conductor", input: { text: "kept" } };
     await expect(paidCallAnswer(deps, verified.key, { requestId: "req_kept", body, idempotencyKey: "kept-1" })).rejects.toThrow("killed");
-    expect(await recoverPendingCalls(callDeps(slow), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
+    expect(await recoverPendingCalls(servicesFor(slow).calls.deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
       resolved: 1,
       pending: 0,
     });
@@ -181,7 +181,7 @@ describe("long-running agents", () => {
       const { output: _dropped, ...rest } = body;
       return rest;
     });
-    const answer = await paidCallAnswer({ ...callDeps(app), agents: cut }, await keyOf(apiKey), {
+    const answer = await paidCallAnswer({ ...servicesFor(app).calls.deps, agents: cut }, await keyOf(apiKey), {
       requestId: "req_receipt",
       body: store("r", "from-receipt"),
       idempotencyKey: null,
@@ -204,7 +204,7 @@ describe("long-running agents", () => {
         return local.fetch(url, init);
       }),
     };
-    const answer = await paidCallAnswer({ ...callDeps(app), agents: liar, confirmWaitMs: 50 }, await keyOf(apiKey), {
+    const answer = await paidCallAnswer({ ...servicesFor(app).calls.deps, agents: liar, confirmWaitMs: 50 }, await keyOf(apiKey), {
       requestId: "req_liar",
       body: store("l"),
       idempotencyKey: null,
@@ -216,7 +216,7 @@ describe("long-running agents", () => {
     );
 
     await expireBlockhashes(app);
-    await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
+    await recoverPendingCalls(servicesFor(app).calls.deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
     const [row] = await sql<{ status: string; billing_status: string }>(
       app.db,
       "select status, billing_status from tdk_usage where request_id = 'req_liar'",

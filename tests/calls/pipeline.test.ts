@@ -3,7 +3,6 @@ import { TOKEN_PROGRAM_ID, getAssociatedTokenAddressSync } from "@solana/spl-tok
 import { Keypair, PublicKey, SystemProgram, type Transaction } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { MarketplaceClient, type FetchLike } from "@/lib/agents/marketplace-client";
-import { callDeps } from "@/lib/calls/deps";
 import type { PipelineStep } from "@/lib/calls/paid-call";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
 import type { AppContext } from "@/lib/context";
@@ -13,6 +12,7 @@ import type { VerifiedKey } from "@/lib/keys/schemas";
 import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, paidCallAnswer, sql } from "../helpers/app";
 import { alteredMarketplace as alterMarketplace, tamperedPayments } from "../helpers/marketplace";
 import { concurrencyBackends } from "../helpers/postgres";
+import { servicesFor } from "@/lib/services";
 
 let app: AppContext;
 beforeAll(async () => {
@@ -29,16 +29,15 @@ async function verified(apiKey: string): Promise<VerifiedKey> {
 }
 
 async function rows(db: AppContext["db"], keyId: string) {
-  return (
-    await (db as any).pg.query(
-      "select status, agent_cost_micro::int as cost, tx_signature, response is not null as answered from tdk_usage where api_key_id = $1 order by created_at",
-      [keyId],
-    )
-  ).rows as { status: string; cost: number; tx_signature: string | null; answered: boolean }[];
+  return (await sql<any>(
+    db,
+    "select status, agent_cost_micro::int as cost, tx_signature, response is not null as answered from tdk_usage where api_key_id = $1 order by created_at",
+    [keyId],
+  )) as { status: string; cost: number; tx_signature: string | null; answered: boolean }[];
 }
 
 async function reserved(db: AppContext["db"], keyId: string): Promise<number> {
-  return (await (db as any).pg.query("select reserved_usdc_micro::int as r from tdk_api_keys where id = $1", [keyId])).rows[0].r;
+  return (await sql<{ r: number }>(db, "select reserved_usdc_micro::int as r from tdk_api_keys where id = $1", [keyId]))[0]!.r;
 }
 
 describe("Idempotency-Key", () => {
@@ -73,7 +72,7 @@ describe("Idempotency-Key", () => {
     let reachedGate!: () => void;
     const atGate = new Promise<void>((resolve) => (reachedGate = resolve));
     const deps = {
-      ...callDeps(app),
+      ...servicesFor(app).calls.deps,
       afterStep: async (step: PipelineStep) => {
         if (step === "reserved") {
           reachedGate();
@@ -184,7 +183,7 @@ describe("a crash between any two steps, then recovery", () => {
     const wallet = new PublicKey(key.wallet.public_key);
     const before = await app.ledger.getUsdcBalance(wallet);
     const deps = {
-      ...callDeps(app),
+      ...servicesFor(app).calls.deps,
       afterStep: (step: PipelineStep) => {
         if (step === crashAt) throw new SimulatedCrash(`crash after ${step}`);
       },
@@ -200,13 +199,13 @@ describe("a crash between any two steps, then recovery", () => {
     const paidOnChain = before - (await app.ledger.getUsdcBalance(wallet));
     expect([0n, PRICE]).toContain(paidOnChain);
 
-    await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
+    await recoverPendingCalls(servicesFor(app).calls.deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
     if (crashAt === "signed") {
       // Signed but never sent: it could still land while its blockhash lives, so it stays pending…
       expect((await rows(app.db, key.id))[0]!.status).toBe("pending");
       // …until the chain moves on and it no longer can.
       await expireBlockhashes(app);
-      await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
+      await recoverPendingCalls(servicesFor(app).calls.deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) });
     }
 
     const [settled] = await rows(app.db, key.id);
@@ -266,7 +265,7 @@ describe("a marketplace that misbehaves", () => {
     const wallet = new PublicKey(key.wallet.public_key);
     const before = { usdc: await app.ledger.getUsdcBalance(wallet), sol: await app.ledger.getSolBalance(wallet) };
     const logs: string[] = [];
-    const deps = { ...callDeps(app), agents: tamper((tx) => change(tx, wallet)), log: (line: string) => logs.push(line) };
+    const deps = { ...servicesFor(app).calls.deps, agents: tamper((tx) => change(tx, wallet)), log: (line: string) => logs.push(line) };
     const requestId = `req_tampered_${key.id}`;
     const answer = await paidCallAnswer(deps, await verified(apiKey), { requestId, body: store("t", "1"), idempotencyKey: null });
     expect(answer.status).toBe(502);
@@ -283,7 +282,7 @@ describe("a marketplace that misbehaves", () => {
   it("a failing build (5xx) releases the reservation: 502, nothing paid", async () => {
     const { apiKey, key } = await createKeyedAccount(app);
     const deps = {
-      ...callDeps(app),
+      ...servicesFor(app).calls.deps,
       agents: alteredMarketplace((path, body) =>
         path.endsWith("/build-transaction") ? new Response(JSON.stringify({ ok: false, error: "database down" }), { status: 503 }) : body,
       ),
@@ -306,7 +305,10 @@ describe("a marketplace that misbehaves", () => {
       if (new URL(url).pathname === "/api/agents/call") throw new TypeError("fetch failed: connect ECONNREFUSED");
       return app.agents.local!.fetch(url, init);
     };
-    const deps = { ...callDeps(app), agents: { ...app.agents, client: new MarketplaceClient(app.agents.local!.apiUrl, unreachable) } };
+    const deps = {
+      ...servicesFor(app).calls.deps,
+      agents: { ...app.agents, client: new MarketplaceClient(app.agents.local!.apiUrl, unreachable) },
+    };
     const answer = await paidCallAnswer(deps, await verified(apiKey), {
       requestId: `req_unknown_${key.id}`,
       body: store("x", "1"),
@@ -321,7 +323,7 @@ describe("a marketplace that misbehaves", () => {
     ).toBe(409);
 
     await expireBlockhashes(app);
-    expect(await recoverPendingCalls(callDeps(app), { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
+    expect(await recoverPendingCalls(servicesFor(app).calls.deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
       resolved: 1,
       pending: 0,
     });
@@ -342,7 +344,7 @@ describe("a marketplace that misbehaves", () => {
     const wallet = new PublicKey(key.wallet.public_key);
     const before = await app.ledger.getUsdcBalance(wallet);
     const deps = {
-      ...callDeps(app),
+      ...servicesFor(app).calls.deps,
       agents: alteredMarketplace((path, body) => {
         if (path === "/api/agents/call") throw new TypeError("fetch failed: socket hang up");
         return body;

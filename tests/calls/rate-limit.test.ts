@@ -29,8 +29,8 @@ describe.each(limiters)("tier rate limit ($name)", (backend) => {
   beforeAll(async () => {
     const opened = await backend.open();
     close = opened.close;
-    app = await createTestApp();
-    app.limiter = opened.limiter;
+    // A context of its own with this limiter (the services are built once per context).
+    app = { ...(await createTestApp()), limiter: opened.limiter };
     setAppContext(app);
   });
   afterAll(async () => close?.());

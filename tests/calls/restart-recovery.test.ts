@@ -3,7 +3,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Keypair, PublicKey } from "@solana/web3.js";
-import { callDeps } from "@/lib/calls/deps";
 import type { PipelineStep } from "@/lib/calls/paid-call";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
 import { demoAgents } from "@/lib/agents/demo-agents";
@@ -13,6 +12,7 @@ import { verifyApiKey } from "@/lib/keys/keys";
 import { moneyPolicy } from "@/lib/money/policy";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
+import { servicesFor } from "@/lib/services";
 
 /**
  * What a hostile tester found with `kill -9`: a call whose payment had landed, the process killed
@@ -38,7 +38,7 @@ async function crashedCall(apiKey: string, crashAt: PipelineStep) {
   const verified = await verifyApiKey(app.db, apiKey);
   if (!verified.ok) throw new Error(verified.code);
   const deps = {
-    ...callDeps(app),
+    ...servicesFor(app).calls.deps,
     afterStep: (step: PipelineStep) => {
       if (step === crashAt) throw new Error(`killed after ${step}`);
     },

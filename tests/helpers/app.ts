@@ -140,18 +140,17 @@ export async function createKeyedAccount(
 ) {
   const { registerAccount } = await import("@/lib/auth/accounts");
   const { createApiKey } = await import("@/lib/keys/keys");
-  const { keyDeps } = await import("@/lib/keys/deps");
-  const { callFunction } = await import("@/lib/db");
+  const { servicesFor } = await import("@/lib/services");
+  const { setAccountTier } = await import("@/lib/auth/account-store");
   const { recordCardFingerprint } = await import("@/lib/billing/card");
-  const { z } = await import("zod");
   const account = await registerAccount(app.db, uniqueEmail(options.label ?? "caller"), strongPassword);
   if (!account.ok) throw new Error(account.code);
   if (options.tier && options.tier !== "free") {
-    await callFunction(app.db, "tdk_set_account_tier", { p_account_id: account.account.id, p_tier: options.tier }, z.unknown());
+    await setAccountTier(app.db, account.account.id, options.tier);
   }
   if (options.verifyCard ?? app.env.stripe !== null)
     await recordCardFingerprint(app.db, account.account.id, `fp_${randomBytes(8).toString("hex")}`);
-  const key = await createApiKey(await keyDeps(app), account.account.id, "test key");
+  const key = await createApiKey(await servicesFor(app).keys.deps(), account.account.id, "test key");
   if (!key.ok) throw new Error(key.code);
   return { accountId: account.account.id, apiKey: key.apiKey, key: key.key };
 }

@@ -16,11 +16,11 @@ import { registerAccount } from "@/lib/auth/accounts";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
 import { getAppContext } from "@/lib/context";
 import { callFunction } from "@/lib/db";
-import { keyDeps } from "@/lib/keys/deps";
 import { createApiKey } from "@/lib/keys/keys";
 import { moneyPolicy } from "@/lib/money/policy";
 import { resolvePendingFundings } from "@/lib/solana/funding";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
+import { servicesFor } from "@/lib/services";
 
 async function keys(): Promise<string[]> {
   const file = path.join(process.env.TDK_DATA_DIR!, "keys.json");
@@ -31,7 +31,7 @@ async function keys(): Promise<string[]> {
     const account = await registerAccount(app.db, `load-${i}-${Date.now()}@example.com`, "load-password-42");
     if (!account.ok) throw new Error(account.code);
     await callFunction(app.db, "tdk_set_account_tier", { p_account_id: account.account.id, p_tier: "pro" }, z.unknown());
-    const key = await createApiKey(await keyDeps(app), account.account.id, `load ${i}`);
+    const key = await createApiKey(await servicesFor(app).keys.deps(), account.account.id, `load ${i}`);
     if (!key.ok) throw new Error(key.code);
     created.push(key.apiKey);
   }

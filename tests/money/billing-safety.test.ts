@@ -9,12 +9,12 @@ import * as register from "@/app/api/tdk/auth/register/route";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { getBillingAccount } from "@/lib/billing/customers";
 import type { AppContext } from "@/lib/context";
-import { fundingDeps } from "@/lib/money/funding-deps";
 import { fundWallets } from "@/lib/solana/funding";
 import { callRoute, createKeyedAccount, createTestApp, sql, strongPassword, uniqueEmail } from "../helpers/app";
 import { concurrencyBackends } from "../helpers/postgres";
 import { deliverWebhook, stripeEvent } from "../helpers/stripe-events";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
+import { servicesFor } from "@/lib/services";
 
 /**
  * The billing side of money safety, on PGlite and on the real PostgreSQL, with the real `stripe`
@@ -75,13 +75,13 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
       period_start: 1_761_955_200,
       period_end: 1_764_547_200,
     };
-    const treasuryBefore = await app.ledger.getUsdcBalance((await fundingDeps(app))!.treasury.publicKey);
+    const treasuryBefore = await app.ledger.getUsdcBalance((await servicesFor(app).funding.deps())!.treasury.publicKey);
 
     expect((await deliver("invoice.payment_failed", invoice)).status).toBe(200);
     const created = await callRoute(generate.POST, "POST", "/", { bearer: session, body: { name: "while suspended" } });
     expect(created.status).toBe(403);
     expect(created.json.error).toMatchObject({ code: "account_suspended", reason: "payment_failed" });
-    const funding = await fundWallets((await fundingDeps(app))!, [
+    const funding = await fundWallets((await servicesFor(app).funding.deps())!, [
       {
         keyId: caller.key.id,
         wallet: new PublicKey(caller.key.wallet.public_key),
@@ -107,7 +107,7 @@ describe.each(concurrencyBackends())("billing safety on $name", (backend) => {
       status: "active",
     });
     expect(await account(caller.accountId)).toMatchObject({ tier: "paid", suspended_reason: "payment_failed" });
-    expect(await app.ledger.getUsdcBalance((await fundingDeps(app))!.treasury.publicKey)).toBe(treasuryBefore);
+    expect(await app.ledger.getUsdcBalance((await servicesFor(app).funding.deps())!.treasury.publicKey)).toBe(treasuryBefore);
 
     expect((await deliver("invoice.paid", invoice)).status).toBe(200);
     expect((await account(caller.accountId)).suspended_reason).toBeNull();

@@ -4,12 +4,12 @@ import * as call from "@/app/api/tdk/v1/call/route";
 import { ensureStripeCustomer, getBillingAccount } from "@/lib/billing/customers";
 import { reportUsage } from "@/lib/billing/report-usage";
 import { setupStripe } from "@/lib/billing/setup";
-import type { AppContext } from "@/lib/context";
+import { setAppContext, type AppContext } from "@/lib/context";
 import { rotateWalletSecrets } from "@/lib/crypto/rotate";
 import { keyVersionOf, type KeyRing } from "@/lib/crypto/secret-box";
 import { reconcile } from "@/lib/ops/reconcile";
 import { loadTreasury } from "@/lib/solana/treasury";
-import { callRoute, createKeyedAccount, createTestApp } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 
 let stripe: StripeStandIn;
@@ -73,13 +73,15 @@ describe("scripts/rotate-encryption-key.ts", () => {
     const again = await rotateWalletSecrets(app.db, newRing, { dryRun: false });
     expect(again).toMatchObject({ reencrypted: 0, remaining_old: 0, by_version: { "2": 4 } });
 
-    const rows = (await (app.db as any).pg.query("select wallet_secret_encrypted as s from tdk_api_keys")).rows as { s: string }[];
+    const rows = (await sql(app.db, "select wallet_secret_encrypted as s from tdk_api_keys")) as { s: string }[];
     expect(rows.every((row) => keyVersionOf(row.s) === 2)).toBe(true);
     const onlyNew: KeyRing = { current: newRing.current, decryptOnly: [] };
     expect(await loadTreasury(app.db, onlyNew)).not.toBeNull();
-    // And a paid call signs with a re-encrypted wallet.
-    app.ring = onlyNew;
-    const caller = await createKeyedAccount(app);
+    // And a paid call signs with a re-encrypted wallet, in a gateway restarted with the new key only
+    // (the services are built once per context: a new ring is a new context).
+    const restarted: AppContext = { ...app, ring: onlyNew };
+    setAppContext(restarted);
+    const caller = await createKeyedAccount(restarted);
     expect(
       (await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } }))
         .status,
@@ -113,10 +115,11 @@ describe("scripts/reconcile.ts", () => {
       differences: [],
     });
 
-    const pg = (app.db as any).pg;
-    const [first] = (await pg.query("select id from tdk_usage where account_id = $1 order by created_at limit 1", [caller.accountId])).rows;
-    await pg.query("update tdk_usage set status = 'failed', billing_status = 'not_billable' where id = $1", [first.id]);
-    await pg.query("update tdk_usage_batches set total_micro = total_micro + 1");
+    const [first] = await sql<{ id: string }>(app.db, "select id from tdk_usage where account_id = $1 order by created_at limit 1", [
+      caller.accountId,
+    ]);
+    await sql(app.db, "update tdk_usage set status = 'failed', billing_status = 'not_billable' where id = $1", [first!.id]);
+    await sql(app.db, "update tdk_usage_batches set total_micro = total_micro + 1");
     const broken = await reconcile(app.db, app.ledger, range);
     expect(broken.differences.map((d) => d.kind).sort()).toEqual(["batch_total_mismatch", "paid_on_chain_not_in_usage"]);
   });

@@ -12,10 +12,10 @@ import * as health from "@/app/api/health/route";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { callFunction } from "@/lib/db";
-import { fundingDeps } from "@/lib/money/funding-deps";
 import { fundWallets, listFundings, type FundingStep } from "@/lib/solana/funding";
 import { loadTreasury } from "@/lib/solana/treasury";
-import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, faucetOf } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, faucetOf, sql } from "../helpers/app";
+import { servicesFor } from "@/lib/services";
 
 const CRON_SECRET = "cron-secret-for-ops-tests-0123";
 const cron = (handler: typeof topupCron.GET, secret: string | null = CRON_SECRET) =>
@@ -75,7 +75,7 @@ describe("GET /api/cron/treasury-topup", () => {
   /** A top-up of 4 USDC through the funding path, stopped by a crash after `at`. */
   async function crashedTopUp(keyId: string, wallet: PublicKey, at: FundingStep) {
     const deps = {
-      ...(await fundingDeps(app))!,
+      ...(await servicesFor(app).funding.deps())!,
       afterStep: (step: FundingStep) => {
         if (step === at) throw new Error(`crash after ${step}`);
       },
@@ -223,15 +223,16 @@ describe("GET /api/cron/reset-monthly", () => {
   it("resets last month's counters once", async () => {
     const app = await appWith({});
     const caller = await createKeyedAccount(app);
-    await (app.db as any).pg.query(
+    await sql(
+      app.db,
       "update tdk_accounts set ops_this_month = 42, ops_month = (date_trunc('month', now()) - interval '1 month')::date where id = $1",
       [caller.accountId],
     );
     const first = await cron(resetCron.GET);
     expect(first.json.accounts_reset).toBeGreaterThanOrEqual(1);
     const row = (
-      await (app.db as any).pg.query("select ops_this_month, ops_month::text as month from tdk_accounts where id = $1", [caller.accountId])
-    ).rows[0];
+      await sql<any>(app.db, "select ops_this_month, ops_month::text as month from tdk_accounts where id = $1", [caller.accountId])
+    )[0];
     expect(row.ops_this_month).toBe(0);
     expect(row.month).toBe(first.json.month);
     expect((await cron(resetCron.GET)).json.accounts_reset).toBe(0);

@@ -8,13 +8,12 @@ import { z } from "zod";
 import { registerAccount } from "@/lib/auth/accounts";
 import type { AppContext } from "@/lib/context";
 import { callFunction } from "@/lib/db";
-import { keyDeps } from "@/lib/keys/deps";
 import { createApiKey } from "@/lib/keys/keys";
-import { fundingDeps } from "@/lib/money/funding-deps";
 import { fundWallets, listFundings, resolvePendingFundings, type FundingDeps, type FundingTarget } from "@/lib/solana/funding";
 import { toBase58 } from "@/lib/solana/base58";
 import { LocalLedger } from "@/lib/solana/local-ledger";
 import { createTestApp, expireBlockhashes, strongPassword, uniqueEmail } from "../helpers/app";
+import { servicesFor } from "@/lib/services";
 
 let app: AppContext;
 let accountId: string;
@@ -27,12 +26,12 @@ beforeAll(async () => {
   accountId = account.account.id;
   // A pro account: these tests are about the mechanics, far under its caps.
   await callFunction(app.db, "tdk_set_account_tier", { p_account_id: accountId, p_tier: "pro" }, z.unknown());
-  deps = (await fundingDeps(app))!;
+  deps = (await servicesFor(app).funding.deps())!;
 });
 
 async function newKey() {
   // Unfunded at creation, so each test sees only the fundings it makes.
-  const keys = await keyDeps(app);
+  const keys = await servicesFor(app).keys.deps();
   const result = await createApiKey({ ...keys, config: { ...keys.config, initialUsdcMicro: 0n, initialSolLamports: 0n } }, accountId, "k");
   if (!result.ok) throw new Error(result.code);
   return result.key;

@@ -6,10 +6,8 @@ import { address, createSolanaRpc } from "@solana/kit";
 import { Connection, Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { MarketplaceClient, type FetchLike } from "@/lib/agents/marketplace-client";
-import { callDeps } from "@/lib/calls/deps";
 import type { AppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
-import { fundingDeps } from "@/lib/money/funding-deps";
 import { topUpWallet } from "@/lib/solana/funding";
 import { toBase58 } from "@/lib/solana/base58";
 import type { LedgerError } from "@/lib/solana/ledger";
@@ -18,6 +16,7 @@ import { landingOf } from "@/lib/solana/landing";
 import { RpcLedger } from "@/lib/solana/rpc-ledger";
 import { callRoute, createKeyedAccount, createTestApp, paidCallAnswer, sql } from "../helpers/app";
 import { LocalnetLedger, startRpcProcess, type RpcProcess } from "../helpers/local-rpc";
+import { servicesFor } from "@/lib/services";
 
 /**
  * `RpcLedger` — the only way the gateway reaches a real cluster — against the local JSON-RPC
@@ -102,7 +101,7 @@ describe("RpcLedger on the local cluster", () => {
     const freeWallet = new PublicKey(free.key.wallet.public_key);
     expect(await app.ledger.getUsdcBalance(freeWallet)).toBe(5_000_000n);
     expect(await app.ledger.getSolBalance(freeWallet)).toBeGreaterThan(0n);
-    const deps = (await fundingDeps(app))!;
+    const deps = (await servicesFor(app).funding.deps())!;
     expect((await topUpWallet(deps, { id: free.key.id, wallet: freeWallet }, { usdcMicro: 6_000_000n, solLamports: 0n })).ok).toBe(false);
     expect(await app.ledger.getUsdcBalance(freeWallet)).toBe(5_000_000n);
 
@@ -174,7 +173,7 @@ describe("RpcLedger on the local cluster", () => {
     const verified = await verifyApiKey(app.db, apiKey);
     if (!verified.ok) throw new Error(verified.code);
     const answer = await paidCallAnswer(
-      { ...callDeps(app), agents: { ...app.agents, client: new MarketplaceClient(local.apiUrl, lost) } },
+      { ...servicesFor(app).calls.deps, agents: { ...app.agents, client: new MarketplaceClient(local.apiUrl, lost) } },
       verified.key,
       {
         requestId: `req_rpc_lost_${key.id}`,

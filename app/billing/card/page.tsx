@@ -1,24 +1,20 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { redirect } from "next/navigation";
 import { VerifyCardForm } from "@/app/_components/billing-forms";
 import { microToUsd } from "@/lib/money/units";
-import { getPageSession } from "@/lib/http/page-session";
-import { getAppContext } from "@/lib/context";
+import { withPageSession } from "@/lib/http/page-session";
 
 export const metadata: Metadata = { title: "Verify a card · TDK gateway" };
 export const dynamic = "force-dynamic";
 
 /** Where a `card_required` answer sends the developer: why a card is asked for, and the button. */
-export default async function VerifyCardPage() {
-  const session = await getPageSession();
-  if (!session) redirect("/login");
-  const app = await getAppContext();
+export default withPageSession(async function VerifyCardPage({ session, services }) {
+  const { app } = services;
   const allowance = microToUsd(app.env.limits.freeMonthlyAllowanceMicro);
   return (
     <>
       <h1>Verify a card for the free tier</h1>
-      {!app.stripe ? (
+      {!services.billing.enabled ? (
         <p>
           This gateway runs without billing: no card is needed. <Link href="/dashboard">Back to the dashboard</Link>.
         </p>
@@ -38,4 +34,4 @@ export default async function VerifyCardPage() {
       )}
     </>
   );
-}
+});

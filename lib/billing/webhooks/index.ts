@@ -1,6 +1,5 @@
 import type Stripe from "stripe";
-import { z } from "zod";
-import { callFunction } from "@/lib/db";
+import { claimStripeEvent, finishStripeEvent } from "../billing-store";
 import { checkoutSessionCompleted } from "./checkout-session-completed";
 import { customerSubscriptionDeleted } from "./customer-subscription-deleted";
 import { customerSubscriptionUpdated } from "./customer-subscription-updated";
@@ -27,11 +26,6 @@ export type WebhookResult =
   | { ok: false; code: "invalid_signature"; message: string }
   | { ok: false; code: "in_progress"; event_id: string };
 
-const claimSchema = z.union([
-  z.object({ claimed: z.literal(true) }),
-  z.object({ claimed: z.literal(false), state: z.enum(["processed", "in_progress"]) }),
-]);
-
 /**
  * Verifies the signature on the raw body (a bad or stale one changes nothing), then claims the
  * event id atomically before its handler runs: a replay of a processed event is a no-op, and a
@@ -51,12 +45,7 @@ export async function handleStripeWebhook(
   } catch (error) {
     return { ok: false, code: "invalid_signature", message: (error as Error).message.split("\n")[0]!.slice(0, 200) };
   }
-  const claim = await callFunction(
-    deps.db,
-    "tdk_claim_stripe_event",
-    { p_event_id: event.id, p_type: event.type, p_stale_after_seconds: CLAIM_STALE_AFTER_SECONDS },
-    claimSchema,
-  );
+  const claim = await claimStripeEvent(deps.db, event.id, event.type, CLAIM_STALE_AFTER_SECONDS);
   if (!claim.claimed) {
     return claim.state === "processed"
       ? { ok: true, event_id: event.id, type: event.type, outcome: "duplicate" }
@@ -66,10 +55,10 @@ export async function handleStripeWebhook(
   try {
     if (handler) await handler(event.data.object, deps, event);
   } catch (error) {
-    await callFunction(deps.db, "tdk_finish_stripe_event", { p_event_id: event.id, p_processed: false }, z.unknown());
+    await finishStripeEvent(deps.db, event.id, false);
     throw error;
   }
-  await callFunction(deps.db, "tdk_finish_stripe_event", { p_event_id: event.id, p_processed: true }, z.unknown());
+  await finishStripeEvent(deps.db, event.id, true);
   return { ok: true, event_id: event.id, type: event.type, outcome: handler ? "processed" : "ignored" };
 }
 

@@ -1,9 +1,8 @@
 // GET /api/tdk/keys — list the caller's API keys with their wallets' balances
-import { listApiKeysWithBalances } from "@/lib/keys/keys";
 import { withSession } from "@/lib/http/handlers";
-import { json } from "@/lib/http/response";
+import { respond } from "@/lib/http/response";
+import { keyListResponseSchema } from "@/lib/keys/schemas";
 
-export const GET = withSession(async ({ app, session }) => {
-  const keys = await listApiKeysWithBalances(app.db, app.ledger, session.account.id);
-  return json({ keys });
-});
+export const GET = withSession(async ({ services, session }) =>
+  respond(keyListResponseSchema, { keys: await services.keys.list(session.account.id) }),
+);

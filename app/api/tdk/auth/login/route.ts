@@ -1,22 +1,18 @@
 // POST /api/tdk/auth/login — exchange email and password for a session
-import { logIn } from "@/lib/auth/accounts";
+import { loginSchema, sessionResponseSchema } from "@/lib/auth/schemas";
 import { sessionCookie } from "@/lib/auth/cookie";
-import { authLimits } from "@/lib/ratelimit/policies";
-import { loginSchema } from "@/lib/auth/schemas";
-import { ApiError } from "@/lib/http/errors";
 import { withPublic } from "@/lib/http/handlers";
 import { clientIp, readJson } from "@/lib/http/request";
-import { json } from "@/lib/http/response";
+import { respond } from "@/lib/http/response";
+import { authLimits } from "@/lib/ratelimit/policies";
 
-export const POST = withPublic(async ({ request, app, limit }) => {
+export const POST = withPublic(async ({ request, app, services, limit }) => {
   await limit(authLimits.loginPerIp, clientIp(request.headers, app.env.trustedProxyHops));
   const { email, password } = await readJson(request, loginSchema);
   await limit(authLimits.loginPerEmail, email);
 
-  const result = await logIn(app.db, email, password, app.env.sessionTtlMs);
-  if (!result.ok) throw new ApiError("invalid_credentials", "Email or password is incorrect.");
-
-  const response = json({ session_token: result.token, expires_at: result.expiresAt.toISOString() });
-  response.cookies.set(sessionCookie(result.token, result.expiresAt));
+  const session = await services.accounts.logIn(email, password);
+  const response = respond(sessionResponseSchema, { session_token: session.token, expires_at: session.expiresAt.toISOString() });
+  response.cookies.set(sessionCookie(session.token, session.expiresAt));
   return response;
 });

@@ -1,13 +1,12 @@
 // POST /api/tdk/auth/logout — revoke the current session
-import { revokeSession } from "@/lib/auth/sessions";
 import { clearedSessionCookie } from "@/lib/auth/cookie";
+import { logoutResponseSchema } from "@/lib/auth/schemas";
 import { sessionToken, withSession } from "@/lib/http/handlers";
-import { json } from "@/lib/http/response";
+import { respond } from "@/lib/http/response";
 
-export const POST = withSession(async ({ request, app }) => {
+export const POST = withSession(async ({ request, services }) => {
   const { token } = sessionToken(request);
-  const revoked = token ? await revokeSession(app.db, token) : false;
-  const response = json({ revoked });
+  const response = respond(logoutResponseSchema, { revoked: token ? await services.accounts.logOut(token) : false });
   response.cookies.set(clearedSessionCookie());
   return response;
 });

@@ -1,38 +1,19 @@
 // GET, PATCH, DELETE /api/tdk/keys/{id} — read one of the caller's API keys, set its spend limit, or revoke it
-import { getApiKey, revokeApiKey, setKeySpendLimit } from "@/lib/keys/keys";
-import { keyIdSchema, updateKeySchema } from "@/lib/keys/schemas";
-import { ApiError, validationError } from "@/lib/http/errors";
 import { withSession } from "@/lib/http/handlers";
 import { readJson } from "@/lib/http/request";
-import { json } from "@/lib/http/response";
+import { respond } from "@/lib/http/response";
+import { keyIdSchema, keyResponseSchema, updateKeySchema } from "@/lib/keys/schemas";
 
-function parseKeyId(id: string): string {
-  const parsed = keyIdSchema.safeParse(id);
-  if (!parsed.success) throw validationError(parsed.error);
-  return parsed.data;
-}
+export const GET = withSession<{ id: string }>(async ({ services, session, params }) =>
+  respond(keyResponseSchema, { key: await services.keys.get(session.account.id, keyIdSchema.parse(params.id)) }),
+);
 
-const notFound = () => new ApiError("not_found", "No such key.");
-
-export const GET = withSession<{ id: string }>(async ({ app, session, params }) => {
-  const key = await getApiKey(app.db, session.account.id, parseKeyId(params.id));
-  if (!key) throw notFound();
-  return json({ key });
-});
-
-export const PATCH = withSession<{ id: string }>(async ({ request, app, session, params }) => {
-  const keyId = parseKeyId(params.id);
+export const PATCH = withSession<{ id: string }>(async ({ request, services, session, params }) => {
+  const keyId = keyIdSchema.parse(params.id);
   const update = await readJson(request, updateKeySchema);
-  const result = await setKeySpendLimit(app.db, session.account.id, keyId, update);
-  if (!result.ok) {
-    if (result.code === "key_revoked") throw new ApiError("conflict", "This key is revoked: its spend limit can no longer change.");
-    throw notFound();
-  }
-  return json({ key: result.key });
+  return respond(keyResponseSchema, { key: await services.keys.setSpendLimit(session.account.id, keyId, update) });
 });
 
-export const DELETE = withSession<{ id: string }>(async ({ app, session, params }) => {
-  const key = await revokeApiKey(app.db, session.account.id, parseKeyId(params.id));
-  if (!key) throw notFound();
-  return json({ key });
-});
+export const DELETE = withSession<{ id: string }>(async ({ services, session, params }) =>
+  respond(keyResponseSchema, { key: await services.keys.revoke(session.account.id, keyIdSchema.parse(params.id)) }),
+);

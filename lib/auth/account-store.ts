@@ -1,0 +1,55 @@
+import { z } from "zod";
+import { callFunction, type Database } from "@/lib/db";
+import { okResult, refusedResult } from "@/lib/db/results";
+import { accountSchema, type Account } from "./schemas";
+
+/** The accounts' and sessions' SQL functions, typed. Only hashes reach them: never a password or a token. */
+
+export function insertAccount(db: Database, email: string, passwordHash: string) {
+  return callFunction(
+    db,
+    "tdk_register_account",
+    { p_email: email, p_password_hash: passwordHash },
+    z.union([okResult({ account: accountSchema }), refusedResult("email_taken")]),
+  );
+}
+
+export function getLoginAccount(db: Database, email: string) {
+  return callFunction(
+    db,
+    "tdk_get_login_account",
+    { p_email: email },
+    z.object({ id: z.string().uuid(), password_hash: z.string() }).nullable(),
+  );
+}
+
+/** Monthly call counters back to zero at the UTC month boundary (idempotent: a second run the same month resets nothing). */
+export function resetMonthlyCounters(db: Database): Promise<{ month: string; accounts_reset: number }> {
+  return callFunction(db, "tdk_reset_monthly_counters", {}, z.object({ month: z.string(), accounts_reset: z.number().int() }));
+}
+
+export async function insertSession(db: Database, accountId: string, tokenHash: string, expiresAt: Date): Promise<void> {
+  await callFunction(
+    db,
+    "tdk_create_session",
+    { p_account_id: accountId, p_token_hash: tokenHash, p_expires_at: expiresAt },
+    z.object({ id: z.string().uuid(), expires_at: z.string() }),
+  );
+}
+
+const sessionSchema = z.object({ id: z.string().uuid(), expires_at: z.string(), account: accountSchema });
+export type Session = { id: string; expires_at: string; account: Account };
+
+/** The live session with this token hash (not expired, not revoked), with its account. */
+export function getSessionByHash(db: Database, tokenHash: string): Promise<Session | null> {
+  return callFunction(db, "tdk_get_session", { p_token_hash: tokenHash }, sessionSchema.nullable());
+}
+
+export async function revokeSessionByHash(db: Database, tokenHash: string): Promise<boolean> {
+  return (await callFunction(db, "tdk_revoke_session", { p_token_hash: tokenHash }, z.object({ revoked: z.boolean() }))).revoked;
+}
+
+/** Sets an account's tier directly (operators and fixtures; subscriptions set it through `tdk_apply_subscription`). */
+export async function setAccountTier(db: Database, accountId: string, tier: "free" | "paid" | "pro"): Promise<void> {
+  await callFunction(db, "tdk_set_account_tier", { p_account_id: accountId, p_tier: tier }, z.unknown());
+}

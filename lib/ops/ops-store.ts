@@ -1,0 +1,94 @@
+import { z } from "zod";
+import { tierSchema } from "@/lib/auth/schemas";
+import { usageStatusSchema } from "@/lib/calls/schemas";
+import { callFunction, type Database } from "@/lib/db";
+
+/** The operations' SQL functions, typed: the crons' wallet pages, sweeps, stale rows, reconciliation. */
+
+const walletPageSchema = z.array(z.object({ key_id: z.string().uuid(), wallet_public_key: z.string() }));
+export type WalletPage = z.infer<typeof walletPageSchema>;
+
+/** A page of wallets in key-id order after `afterId`: the active keys' (top-up) or the revoked ones still to sweep. */
+export function listWalletPage(db: Database, listing: "active" | "to_sweep", afterId: string | null, limit: number): Promise<WalletPage> {
+  const fn = listing === "active" ? "tdk_list_active_wallets" : "tdk_list_wallets_to_sweep";
+  return callFunction(db, fn, { p_after_id: afterId, p_limit: limit }, walletPageSchema);
+}
+
+/** Marks revoked keys' wallets read empty as swept, in one statement; how many were. */
+export async function markWalletsSwept(db: Database, keyIds: string[]): Promise<number> {
+  return (await callFunction(db, "tdk_mark_wallets_swept", { p_key_ids: keyIds }, z.object({ updated: z.number().int() }))).updated;
+}
+
+const staleSchema = z.object({ calls: z.number().int(), oldest_call: z.string().nullable(), fundings: z.number().int() });
+
+/** How many calls and fundings are still pending since before `olderThan`. */
+export function stalePending(db: Database, olderThan: Date) {
+  return callFunction(db, "tdk_stale_pending", { p_older_than: olderThan }, staleSchema);
+}
+
+const reconciliationSchema = z.object({
+  usage: z.array(
+    z.object({
+      id: z.string(),
+      status: usageStatusSchema,
+      billing_status: z.enum(["unreported", "claimed", "reported", "not_billable", "flagged"]),
+      tier: tierSchema,
+      tx_signature: z.string().nullable(),
+      agent_cost_micro: z.number().int(),
+      developer_cost_micro: z.number().int(),
+      batch_id: z.string().nullable(),
+      created_at: z.string(),
+    }),
+  ),
+  batches: z.array(
+    z.object({
+      id: z.string(),
+      status: z.string(),
+      stripe_customer_id: z.string(),
+      total_micro: z.number().int(),
+      calls: z.number().int(),
+      rows_micro: z.number().int(),
+      rows: z.number().int(),
+    }),
+  ),
+  fundings: z.array(
+    z.object({
+      id: z.string(),
+      reason: z.enum(["initial", "topup", "sweep"]),
+      status: z.enum(["pending", "confirmed", "failed"]),
+      usdc_micro: z.number().int(),
+      sol_lamports: z.number().int(),
+      overhead_lamports: z.number().int(),
+      tx_signature: z.string().nullable(),
+      wallet_public_key: z.string(),
+      created_at: z.string(),
+      key_swept: z.boolean(),
+    }),
+  ),
+});
+
+/** A period's usage rows, report batches and fundings, for reconciliation. */
+export function reconciliationData(db: Database, range: { from: Date; to: Date }) {
+  return callFunction(db, "tdk_reconciliation", { p_from: range.from, p_to: range.to }, reconciliationSchema);
+}
+
+const walletsSchema = z.array(
+  z.object({
+    key_id: z.string(),
+    wallet_public_key: z.string(),
+    fundings: z.array(
+      z.object({
+        tx_signature: z.string(),
+        reason: z.enum(["initial", "topup", "sweep"]),
+        status: z.string(),
+        usdc_micro: z.number().int(),
+      }),
+    ),
+    payments: z.array(z.object({ tx_signature: z.string(), status: z.string(), agent_cost_micro: z.number().int() })),
+  }),
+);
+
+/** Every wallet with a movement in the period, with the fundings and payments recorded for it. */
+export function walletMovements(db: Database, range: { from: Date; to: Date }) {
+  return callFunction(db, "tdk_wallet_movements", { p_from: range.from, p_to: range.to }, walletsSchema);
+}

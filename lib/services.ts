@@ -1,0 +1,417 @@
+import { agentCatalogSchema, catalogEntries, openAgentBreakers, type AgentCatalog } from "@/lib/agents/catalog";
+import { agentTimeoutMs } from "@/lib/agents/protocol";
+import { logIn, registerAccount, resetMonthlyCounters } from "@/lib/auth/accounts";
+import type { Account } from "@/lib/auth/schemas";
+import { getSession, revokeSession, type Session } from "@/lib/auth/sessions";
+import { createCardSetupSession } from "@/lib/billing/card";
+import { changePlan } from "@/lib/billing/checkout";
+import { createPortalSession } from "@/lib/billing/portal";
+import { reportUsage, type ReportSummary } from "@/lib/billing/report-usage";
+import type { PaidTier } from "@/lib/billing/subscriptions";
+import { handleStripeWebhook } from "@/lib/billing/webhooks";
+import type { CallDeps, CallRequest } from "@/lib/calls/paid-call";
+import { paidCall } from "@/lib/calls/paid-call";
+import { recoverPendingCalls } from "@/lib/calls/recovery";
+import type { CallOutcome } from "@/lib/calls/outcome";
+import { getCall } from "@/lib/calls/usage-store";
+import { getAppContext, type AppContext } from "@/lib/context";
+import { ApiError, conform } from "@/lib/errors";
+import {
+  createApiKey,
+  getApiKey,
+  listApiKeys,
+  listApiKeysWithBalances,
+  revokeApiKey,
+  setKeySpendLimit,
+  type KeyDeps,
+} from "@/lib/keys/keys";
+import type { KeyView, UpdateKey, VerifiedKey } from "@/lib/keys/schemas";
+import { consoleLogger, type Logger } from "@/lib/logger";
+import { microToUsd } from "@/lib/money/units";
+import { moneyPolicy } from "@/lib/money/policy";
+import { raiseAlert, type Alert } from "@/lib/ops/alerts";
+import { healthReport, type HealthReport } from "@/lib/ops/health";
+import { alertStalePending } from "@/lib/ops/stale-pending";
+import { runWalletSweep, type WalletSweepSummary } from "@/lib/ops/sweep-wallets";
+import { treasuryHealth, type TreasuryHealth } from "@/lib/ops/treasury-health";
+import { runTreasuryTopUp, type TreasuryTopUpSummary } from "@/lib/ops/treasury-topup";
+import { marketplaceWalletLimit } from "@/lib/ratelimit/policies";
+import { rateLimitHeaders, retryAfterSeconds, type RateLimitPolicy, type RateLimitResult } from "@/lib/ratelimit/types";
+import type { FundingDeps } from "@/lib/solana/funding";
+import { loadTreasury } from "@/lib/solana/treasury";
+import { readUsage, toCallView, usagePage, usageSummary, type UsageAnswer, type UsageScope } from "@/lib/usage/usage";
+import type { CallView } from "@/lib/usage/schemas";
+
+/**
+ * The one place the app context becomes services (as Unkey's `init()` builds its ServiceContext):
+ * routes, server actions, pages, crons and scripts all call these, so the same request gets the
+ * same answer whichever door it came in by. Each service is built once per app context.
+ *
+ * A service refuses with `ApiError` (a code from the error catalog and a message for people): the
+ * HTTP wrappers answer it in the common error shape, the server actions show its message.
+ */
+export interface Services {
+  /** The parts the services are built from, for what no service covers (tests, health). */
+  app: AppContext;
+  logger: Logger;
+  limits: LimitService;
+  accounts: AccountService;
+  keys: KeyService;
+  calls: CallService;
+  usage: UsageService;
+  catalog: CatalogService;
+  funding: FundingService;
+  billing: BillingService;
+  alerts: AlertService;
+  ops: OpsService;
+}
+
+export interface LimitService {
+  /** Counts one request; throws `rate_limited` (429 with Retry-After) past the limit. The result carries the X-RateLimit-* headers. */
+  enforce(policy: RateLimitPolicy, identifier: string): Promise<RateLimitResult>;
+}
+
+export interface AccountService {
+  register(email: string, password: string): Promise<Account>;
+  logIn(email: string, password: string): Promise<{ token: string; expiresAt: Date }>;
+  logOut(sessionToken: string): Promise<boolean>;
+  session(sessionToken: string): Promise<Session | null>;
+}
+
+export interface KeyService {
+  /** What key creation needs; the treasury is decrypted only now. */
+  deps(): Promise<KeyDeps>;
+  create(accountId: string, name: string | undefined): Promise<Extract<Awaited<ReturnType<typeof createApiKey>>, { ok: true }>>;
+  /** The account's keys with their wallets' balances read from the chain (`fromChain: false`: as last recorded). */
+  list(accountId: string, options?: { fromChain?: boolean }): Promise<KeyView[]>;
+  get(accountId: string, keyId: string): Promise<KeyView>;
+  revoke(accountId: string, keyId: string): Promise<KeyView>;
+  setSpendLimit(accountId: string, keyId: string, update: UpdateKey): Promise<KeyView>;
+}
+
+export interface CallService {
+  /** The paid call's dependencies (tests add their crash-injection seam to a copy). */
+  deps: CallDeps;
+  /** One paid call of this key: its calls a crash or a lost answer left pending are settled from the chain first. */
+  call(key: VerifiedKey, request: CallRequest): Promise<CallOutcome>;
+  /** One call of this key by request id; another key's call is not found either. */
+  get(keyId: string, requestId: string): Promise<CallView>;
+  /** The cron's pass: pending calls older than the recovery delay settled from the chain; stale ones alerted. */
+  recoverPending(): Promise<Record<string, unknown>>;
+}
+
+export interface UsageService {
+  /** A page of history and the range's summary, or the range as CSV, from the endpoint's query string. */
+  read(searchParams: URLSearchParams, scopeFor: (keyId: string | undefined) => Promise<UsageScope>): Promise<UsageAnswer>;
+  summary(scope: UsageScope, range: { from: Date; to: Date }): ReturnType<typeof usageSummary>;
+  page(scope: UsageScope, options: Parameters<typeof usagePage>[2]): ReturnType<typeof usagePage>;
+  /** The key-id filter of a session caller: one of its own keys, or not found. */
+  scopeForAccount(accountId: string, keyId: string | undefined): Promise<UsageScope>;
+}
+
+export interface CatalogService {
+  list(): Promise<AgentCatalog>;
+}
+
+export interface FundingService {
+  /** The funding path's dependencies; null while no treasury is set up. The treasury is decrypted only now. */
+  deps(): Promise<FundingDeps | null>;
+  /** What a wallet is topped up to: the top-up cron's and the call path's target. */
+  targets: { usdcMicro: bigint; solLamports: bigint };
+  topUpWallets(): Promise<{ summary: TreasuryTopUpSummary | null; treasury: TreasuryHealth }>;
+  sweepWallets(): Promise<WalletSweepSummary | null>;
+}
+
+export interface BillingService {
+  enabled: boolean;
+  changePlan(
+    accountId: string,
+    tier: PaidTier,
+    origin: string,
+  ): Promise<{ action: "checkout"; url: string } | { action: "updated"; tier: PaidTier }>;
+  cardSetup(accountId: string, origin: string): Promise<string>;
+  portal(accountId: string, origin: string): Promise<string>;
+  webhook(rawBody: string, signature: string | null): Promise<{ id: string; outcome: string }>;
+  /** Null when Stripe is not configured. */
+  reportUsage(): Promise<ReportSummary | null>;
+}
+
+export interface AlertService {
+  raise(alert: Alert): Promise<void>;
+  /** The treasury against its float; raises `treasury_low` when it runs under 20%. */
+  checkTreasury(): Promise<TreasuryHealth>;
+}
+
+export interface OpsService {
+  health(): Promise<HealthReport>;
+  resetMonthlyCounters(): Promise<{ month: string; accounts_reset: number }>;
+}
+
+const built = new WeakMap<AppContext, Services>();
+
+/** The services of the process's app context (built on first use). */
+export async function getServices(): Promise<Services> {
+  return servicesFor(await getAppContext());
+}
+
+/** The services of one app context, built once: tests and scripts hand in their own context. */
+export function servicesFor(app: AppContext): Services {
+  let services = built.get(app);
+  if (!services) {
+    services = buildServices(app);
+    built.set(app, services);
+  }
+  return services;
+}
+
+function buildServices(app: AppContext, logger: Logger = consoleLogger): Services {
+  const { env, db, ledger } = app;
+  const policy = moneyPolicy(env);
+  const alertOptions = { webhookUrl: env.alertWebhookUrl, log: logger.warn };
+
+  const limits: LimitService = {
+    async enforce(policy, identifier) {
+      const result = await app.limiter.limit(policy, identifier);
+      if (!result.success) {
+        throw new ApiError("rate_limited", "Too many requests. Wait before trying again.", {
+          headers: { ...rateLimitHeaders(result), "Retry-After": String(retryAfterSeconds(result)) },
+        });
+      }
+      return result;
+    },
+  };
+
+  const accounts: AccountService = {
+    async register(email, password) {
+      const result = await registerAccount(db, email, password);
+      if (!result.ok) throw new ApiError("email_taken", "An account with this email already exists. Log in instead.");
+      return result.account;
+    },
+    async logIn(email, password) {
+      const result = await logIn(db, email, password, env.sessionTtlMs);
+      if (!result.ok) throw new ApiError("invalid_credentials", "Email or password is incorrect.");
+      return { token: result.token, expiresAt: result.expiresAt };
+    },
+    logOut: (token) => revokeSession(db, token),
+    session: (token) => getSession(db, token),
+  };
+
+  const funding: FundingService = {
+    async deps() {
+      const treasury = await loadTreasury(db, app.ring);
+      return treasury ? { db, ledger, treasury, policy } : null;
+    },
+    targets: { usdcMicro: env.topup.targetUsdcMicro, solLamports: env.funding.initialSolLamports },
+    async topUpWallets() {
+      const deps = await funding.deps();
+      const summary = deps
+        ? await runTreasuryTopUp({ ...deps, lowWaterUsdcMicro: env.topup.lowWaterUsdcMicro, targets: funding.targets })
+        : null;
+      return { summary, treasury: await alerts.checkTreasury() };
+    },
+    async sweepWallets() {
+      const deps = await funding.deps();
+      return deps ? runWalletSweep({ ...deps, ring: app.ring }) : null;
+    },
+  };
+
+  const keyNotFound = () => new ApiError("not_found", "No such key.");
+  const keys: KeyService = {
+    async deps() {
+      return {
+        db,
+        ledger,
+        ring: app.ring,
+        funding: await funding.deps(),
+        config: {
+          mode: env.keys.mode,
+          maxPerAccount: env.keys.maxPerAccount,
+          createdPerDay: env.keys.createdPerDay,
+          initialUsdcMicro: env.funding.initialUsdcMicro,
+          initialSolLamports: env.funding.initialSolLamports,
+        },
+      };
+    },
+    async create(accountId, name) {
+      const result = await createApiKey(await keys.deps(), accountId, name);
+      if (result.ok) return result;
+      switch (result.code) {
+        case "key_limit_reached":
+          throw new ApiError("key_limit_reached", `An account can hold at most ${result.limit} active keys. Revoke one first.`, {
+            limit: result.limit,
+          });
+        case "key_daily_limit_reached": {
+          const seconds = Math.max(1, Math.ceil((Date.parse(result.retry_at!) - Date.now()) / 1000));
+          throw new ApiError(
+            "key_daily_limit_reached",
+            `An account can create at most ${result.limit} keys a day (UTC). Try again after ${result.retry_at}.`,
+            { limit: result.limit, retry_at: result.retry_at, headers: { "Retry-After": String(seconds) } },
+          );
+        }
+        case "account_suspended":
+          throw new ApiError(
+            "account_suspended",
+            `This account is suspended (${result.reason}): no key can be created until it is lifted.`,
+            {
+              reason: result.reason,
+            },
+          );
+        case "account_not_found":
+          throw new ApiError("unauthorized", "The account of this session no longer exists.");
+      }
+    },
+    list: (accountId, options = {}) =>
+      options.fromChain === false ? listApiKeys(db, accountId) : listApiKeysWithBalances(db, ledger, accountId),
+    async get(accountId, keyId) {
+      return (await getApiKey(db, accountId, keyId)) ?? Promise.reject(keyNotFound());
+    },
+    async revoke(accountId, keyId) {
+      return (await revokeApiKey(db, accountId, keyId)) ?? Promise.reject(keyNotFound());
+    },
+    async setSpendLimit(accountId, keyId, update) {
+      const result = await setKeySpendLimit(db, accountId, keyId, update);
+      if (result.ok) return result.key;
+      if (result.code === "key_revoked") throw new ApiError("conflict", "This key is revoked: its spend limit can no longer change.");
+      throw keyNotFound();
+    },
+  };
+
+  const walletLimit = marketplaceWalletLimit(env.agentCalls.walletCallsPerMinute);
+  const callDeps: CallDeps = {
+    db,
+    ledger,
+    ring: app.ring,
+    agents: app.agents,
+    pricing: env.pricing,
+    policy,
+    maxAgentPriceMicro: env.limits.maxAgentPriceMicro,
+    maxPriorityFeeLamports: env.limits.maxPriorityFeeLamports,
+    marketplaceLimit: walletLimit ? { limiter: app.limiter, policy: walletLimit } : null,
+    callTimeoutMs: (agent) => agentTimeoutMs(agent) + env.agentCalls.callMarginMs,
+    confirmWaitMs: env.agentCalls.confirmWaitMs,
+    funding,
+  };
+  const recoverBefore = () => new Date(Date.now() - env.agentCalls.recoverPendingAfterMs);
+  const calls: CallService = {
+    deps: callDeps,
+    async call(key, request) {
+      await recoverPendingCalls(callDeps, { keyId: key.key_id, olderThan: recoverBefore() });
+      return paidCall(callDeps, key, request);
+    },
+    async get(keyId, requestId) {
+      // Request ids are ours (req_…); anything longer is not one.
+      const call = requestId.length <= 100 ? await getCall(db, keyId, requestId) : null;
+      if (!call) throw new ApiError("not_found", "This key has no call with that request id.");
+      return toCallView(call);
+    },
+    async recoverPending() {
+      const result = await recoverPendingCalls({ db, ledger, policy, agents: app.agents }, { olderThan: recoverBefore(), limit: 500 });
+      const stale = await alertStalePending(db, alertOptions);
+      return { ...result, stale_calls: stale.calls, stale_fundings: stale.fundings };
+    },
+  };
+
+  const usage: UsageService = {
+    read: (searchParams, scopeFor) => readUsage(db, searchParams, scopeFor),
+    summary: (scope, range) => usageSummary(db, scope, range),
+    page: (scope, options) => usagePage(db, scope, options),
+    async scopeForAccount(accountId, keyId) {
+      if (keyId && !(await getApiKey(db, accountId, keyId))) throw keyNotFound();
+      return { accountId, keyId: keyId ?? null };
+    },
+  };
+
+  const catalog: CatalogService = {
+    async list() {
+      const [agents, openBreakers] = await Promise.all([
+        app.agents.client.listAgents().catch((error: Error) => {
+          throw new ApiError("marketplace_error", `The agent marketplace is unavailable: ${error.message}`);
+        }),
+        openAgentBreakers(db),
+      ]);
+      return conform(agentCatalogSchema, {
+        markup_pct: env.pricing.markupBps / 100,
+        max_agent_price_usd: microToUsd(env.limits.maxAgentPriceMicro),
+        agents: catalogEntries(agents, {
+          markupBps: env.pricing.markupBps,
+          maxAgentPriceMicro: env.limits.maxAgentPriceMicro,
+          openBreakers,
+          usdcMint: ledger.usdcMint.toBase58(),
+        }),
+      });
+    },
+  };
+
+  const stripeOff = () => new ApiError("service_unavailable", "Billing is not configured on this gateway.");
+  const sessionGone = () => new ApiError("unauthorized", "The account of this session no longer exists.");
+  const stripeParts = () => {
+    if (!app.stripe || !env.stripe) throw stripeOff();
+    return { stripe: app.stripe, config: env.stripe };
+  };
+  const billing: BillingService = {
+    enabled: app.stripe !== null && env.stripe !== null,
+    async changePlan(accountId, tier, origin) {
+      const { stripe, config } = stripeParts();
+      const result = await changePlan({ db, stripe, prices: config.prices, appUrl: origin }, accountId, tier);
+      if (result.ok)
+        return result.action === "checkout" ? { action: "checkout", url: result.url } : { action: "updated", tier: result.tier };
+      if (result.code === "already_subscribed") throw new ApiError("conflict", `This account is already on the ${tier} tier.`);
+      if (result.code === "price_not_configured")
+        throw new ApiError("service_unavailable", `No Stripe price is configured for the ${tier} tier.`);
+      throw sessionGone();
+    },
+    async cardSetup(accountId, origin) {
+      if (!app.stripe) throw new ApiError("service_unavailable", "Billing is not configured on this gateway: no card is needed.");
+      const result = await createCardSetupSession({ db, stripe: app.stripe, appUrl: origin }, accountId);
+      if (!result.ok) throw sessionGone();
+      return result.url;
+    },
+    async portal(accountId, origin) {
+      if (!app.stripe) throw stripeOff();
+      const result = await createPortalSession({ db, stripe: app.stripe, appUrl: origin }, accountId);
+      if (!result.ok) throw sessionGone();
+      return result.url;
+    },
+    async webhook(rawBody, signature) {
+      const { stripe, config } = stripeParts();
+      const result = await handleStripeWebhook(
+        { db, stripe, webhookSecret: config.webhookSecret, prices: config.prices },
+        rawBody,
+        signature,
+      );
+      if (result.ok) return { id: result.event_id, outcome: result.outcome };
+      if (result.code === "in_progress")
+        throw new ApiError("conflict", `Event ${result.event_id} is being processed by another delivery; deliver it again later.`);
+      throw new ApiError("invalid_signature", `Webhook signature verification failed: ${result.message}`);
+    },
+    async reportUsage() {
+      if (!app.stripe || !env.stripe) return null;
+      return reportUsage({ db, stripe: app.stripe, meterEventName: env.stripe.meterEventName, log: logger.warn });
+    },
+  };
+
+  const alerts: AlertService = {
+    raise: (alert) => raiseAlert(alert, alertOptions),
+    async checkTreasury() {
+      const health = await treasuryHealth(db, ledger, env.treasuryFloat);
+      if (health.status !== "ok") {
+        await alerts.raise({
+          kind: "treasury_low",
+          message:
+            health.status === "missing"
+              ? "No treasury is configured: wallets cannot be funded."
+              : `Treasury ${health.public_key} is under 20% of its float in ${health.low.join(" and ")}: ${health.usdc} USDC, ${health.sol} SOL.`,
+          details: { ...health },
+        });
+      }
+      return health;
+    },
+  };
+
+  const ops: OpsService = {
+    health: () => healthReport(app),
+    resetMonthlyCounters: () => resetMonthlyCounters(db),
+  };
+
+  return { app, logger, limits, accounts, keys, calls, usage, catalog, funding, billing, alerts, ops };
+}
