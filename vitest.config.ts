@@ -2,6 +2,12 @@ import { defineConfig } from "vitest/config";
 import path from "node:path";
 
 /**
+ * Three kinds of test (model: cal.com's vitest workspace), each a project (`vitest run --project unit`):
+ *  - unit: pure functions and files, no database, chain or server (tests/unit);
+ *  - integration: routes, services and SQL on real local parts — PGlite or PostgreSQL, the embedded
+ *    ledger or the local cluster, the Stripe stand-in, Redis through the Upstash bridge;
+ *  - browser: the built app in real Chromium (tests/browser).
+ *
  * Tests whose subject is money on the chain run twice: on the embedded ledger, and on the
  * production `RpcLedger` against the local JSON-RPC cluster in its own process
  * (scripts/local-solana-rpc.ts). Everything else runs once, on the embedded ledger.
@@ -15,7 +21,6 @@ const chainDependent = [
   "tests/money/treasury-outflow.test.ts",
   "tests/money/unbilled-spend.test.ts",
   "tests/ops/treasury.test.ts",
-  "tests/ops/crons.test.ts",
   "tests/money/billing-safety.test.ts",
   "tests/api/keys.test.ts",
 ];
@@ -34,7 +39,9 @@ export default defineConfig({
     reporters: process.env.CI === "true" ? ["default", "json"] : ["default"],
     outputFile: process.env.CI === "true" ? { json: "test-results/vitest.json" } : undefined,
     projects: [
-      { extends: true, test: { name: "embedded", include: ["tests/**/*.test.ts"] } },
+      { extends: true, test: { name: "unit", include: ["tests/unit/**/*.test.ts"] } },
+      { extends: true, test: { name: "integration", include: ["tests/**/*.test.ts"], exclude: ["tests/unit/**", "tests/browser/**"] } },
+      { extends: true, test: { name: "browser", include: ["tests/browser/**/*.test.ts"] } },
       { extends: true, test: { name: "rpc-ledger", include: chainDependent, env: { NEXT_TELEMETRY_DISABLED: "1", TEST_LEDGER: "rpc" } } },
     ],
   },
