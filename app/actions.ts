@@ -4,14 +4,21 @@ import { cookies, headers } from "next/headers";
 import { revalidatePath } from "next/cache";
 import { redirect } from "next/navigation";
 import { clearedSessionCookie, sessionCookie } from "@/lib/auth/cookie";
-import { loginSchema, registerSchema } from "@/lib/auth/schemas";
+import {
+  changePasswordSchema,
+  deleteAccountSchema,
+  loginSchema,
+  passwordResetRequestSchema,
+  passwordResetSchema,
+  registerSchema,
+} from "@/lib/auth/schemas";
 import { SESSION_COOKIE } from "@/lib/auth/sessions";
 import { checkoutSchema } from "@/lib/billing/checkout";
 import { ApiError, fieldErrors, type FieldErrors } from "@/lib/http/errors";
 import { refusalMessage, withPageSession } from "@/lib/http/page-session";
 import { clientIp } from "@/lib/http/request";
 import type { InitialFunding } from "@/lib/keys/keys";
-import { createKeySchema, keyIdSchema, updateKeySchema, type KeyView } from "@/lib/keys/schemas";
+import { createKeySchema, keyIdSchema, rotateKeySchema, updateKeySchema, type KeyView } from "@/lib/keys/schemas";
 import { authLimits } from "@/lib/ratelimit/policies";
 import type { RateLimitPolicy } from "@/lib/ratelimit/types";
 import { getServices, type Services } from "@/lib/services";
@@ -68,12 +75,15 @@ export async function signUpAction(_previous: FormState | null, form: FormData):
     perEmail: authLimits.registerPerEmail,
   });
   if (!credentials.ok) return credentials.state;
+  let session: { token: string; expiresAt: Date };
   try {
-    await services.accounts.register(credentials.email, credentials.password);
+    session = await services.accounts.register(credentials.email, credentials.password);
   } catch (error) {
     return { error: refusalMessage(error), email: credentials.email };
   }
-  redirect(`/login?registered=1&email=${encodeURIComponent(credentials.email)}`);
+  // Signed up is logged in: straight to the dashboard, where the first key is one button away.
+  (await cookies()).set(sessionCookie(session.token, session.expiresAt));
+  redirect("/dashboard");
 }
 
 export async function logInAction(_previous: FormState | null, form: FormData): Promise<FormState> {
@@ -195,3 +205,97 @@ export const revokeKeyAction = withPageSession(async ({ session, services }, for
   if (id.success) await services.keys.revoke(session.account.id, id.data).catch(refusalMessage);
   revalidatePath("/keys");
 });
+
+export type RotateKeyState =
+  | { ok: true; keyId: string; apiKey: string; previousExpiresAt: string }
+  | { ok: false; keyId: string; error: string }
+  | null;
+
+/** The keys page's Rotate button: a new secret for the same key and wallet, shown this once; the old one works for the grace period. */
+export const rotateKeyAction = withPageSession(
+  async ({ session, services }, _previous: RotateKeyState, form: FormData): Promise<RotateKeyState> => {
+    const keyId = keyIdSchema.safeParse(form.get("key_id"));
+    if (!keyId.success) return { ok: false, keyId: "", error: "No such key." };
+    const grace = rotateKeySchema.safeParse({ grace_period_hours: Number(form.get("grace_period_hours") ?? 24) });
+    if (!grace.success) return { ok: false, keyId: keyId.data, error: Object.values(fieldErrors(grace.error)).flat().join(" ") };
+    try {
+      const rotated = await services.keys.rotate(session.account.id, keyId.data, grace.data.grace_period_hours);
+      revalidatePath("/keys");
+      return { ok: true, keyId: keyId.data, apiKey: rotated.apiKey, previousExpiresAt: rotated.previousExpiresAt };
+    } catch (error) {
+      return { ok: false, keyId: keyId.data, error: refusalMessage(error) };
+    }
+  },
+);
+
+export interface AccountFormState {
+  ok?: boolean;
+  error?: string;
+  fields?: FieldErrors;
+}
+
+/** The account page's password form: the current password, then the new one; other sessions end. */
+export const changePasswordAction = withPageSession(
+  async ({ session, services }, _previous: AccountFormState | null, form: FormData): Promise<AccountFormState> => {
+    const parsed = changePasswordSchema.safeParse({
+      current_password: String(form.get("current_password") ?? ""),
+      new_password: String(form.get("new_password") ?? ""),
+    });
+    if (!parsed.success) return { error: "Please correct the fields below.", fields: fieldErrors(parsed.error) };
+    if (!(await withinLimit(services, authLimits.passwordCheckPerAccount, session.account.id))) return { error: TOO_MANY };
+    try {
+      await services.accounts.changePassword(session, parsed.data.current_password, parsed.data.new_password);
+      return { ok: true };
+    } catch (error) {
+      const message = refusalMessage(error);
+      return { error: message, fields: error instanceof ApiError ? error.details.fields : undefined };
+    }
+  },
+);
+
+/** The account page's delete form: the password confirms it; then logged out, on the home page. */
+export const deleteAccountAction = withPageSession(
+  async ({ session, services }, _previous: AccountFormState | null, form: FormData): Promise<AccountFormState> => {
+    const parsed = deleteAccountSchema.safeParse({ password: String(form.get("password") ?? "") });
+    if (!parsed.success) return { error: "Enter your password to delete the account.", fields: fieldErrors(parsed.error) };
+    if (!(await withinLimit(services, authLimits.passwordCheckPerAccount, session.account.id))) return { error: TOO_MANY };
+    try {
+      await services.accounts.delete(session.account.id, parsed.data.password);
+    } catch (error) {
+      const message = refusalMessage(error);
+      return { error: message, fields: error instanceof ApiError ? error.details.fields : undefined };
+    }
+    (await cookies()).set(clearedSessionCookie());
+    redirect("/?deleted=1");
+  },
+);
+
+/** The forgotten-password form: the same answer whether an account has this email or not. */
+export async function requestPasswordResetAction(_previous: AccountFormState | null, form: FormData): Promise<AccountFormState> {
+  const services = await getServices();
+  const ip = clientIp(await headers(), services.app.env.trustedProxyHops);
+  if (!(await withinLimit(services, authLimits.passwordResetPerIp, ip))) return { error: TOO_MANY };
+  const parsed = passwordResetRequestSchema.safeParse({ email: String(form.get("email") ?? "") });
+  if (!parsed.success) return { error: "Please correct the fields below.", fields: fieldErrors(parsed.error) };
+  if (!(await withinLimit(services, authLimits.passwordResetPerEmail, parsed.data.email))) return { error: TOO_MANY };
+  await services.accounts.requestPasswordReset(parsed.data.email, await pageOrigin(services));
+  return { ok: true };
+}
+
+/** The reset page's form: the link's token and a new password; then off to log in. */
+export async function resetPasswordAction(_previous: AccountFormState | null, form: FormData): Promise<AccountFormState> {
+  const services = await getServices();
+  const ip = clientIp(await headers(), services.app.env.trustedProxyHops);
+  if (!(await withinLimit(services, authLimits.passwordResetConfirmPerIp, ip))) return { error: TOO_MANY };
+  const parsed = passwordResetSchema.safeParse({
+    token: String(form.get("token") ?? ""),
+    new_password: String(form.get("new_password") ?? ""),
+  });
+  if (!parsed.success) return { error: "Please correct the fields below.", fields: fieldErrors(parsed.error) };
+  try {
+    await services.accounts.resetPassword(parsed.data.token, parsed.data.new_password);
+  } catch (error) {
+    return { error: refusalMessage(error) };
+  }
+  redirect("/login?reset=1");
+}

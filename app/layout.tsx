@@ -24,6 +24,9 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
               <>
                 <Link href="/dashboard">Dashboard</Link>
                 <Link href="/keys">API keys</Link>
+                <Link href="/usage">Usage</Link>
+                <Link href="/billing">Billing</Link>
+                <Link href="/account">Account</Link>
                 <Link href="/docs">Docs</Link>
                 <span className="muted">{session.account.email}</span>
                 <form action={logOutAction}>

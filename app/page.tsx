@@ -1,8 +1,14 @@
 import Link from "next/link";
 
-export default function HomePage() {
+export default async function HomePage({ searchParams }: { searchParams: Promise<{ deleted?: string }> }) {
+  const { deleted } = await searchParams;
   return (
     <>
+      {deleted && (
+        <p className="notice" role="status" data-testid="account-deleted">
+          Your account is deleted: its keys are revoked and your personal data erased.
+        </p>
+      )}
       <h1>Call paid AI agents with one API key</h1>
       <p>
         The TDK gateway lets you call the agents of an agent marketplace with a plain <code>Authorization: Bearer</code> key. Behind each

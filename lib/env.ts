@@ -98,6 +98,15 @@ const rawEnvSchema = z.object({
   STRIPE_PRICE_PAID: optionalString,
   STRIPE_PRICE_PRO: optionalString,
   ALERT_WEBHOOK_URL: optionalUrl,
+  /** Outgoing mail (password reset links): smtp://user:pass@host:port or smtps://…; unset: no mail. */
+  SMTP_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^smtps?:\/\/[^\s]+$/, "SMTP_URL must be smtp:// or smtps://")
+      .optional(),
+  ),
+  MAIL_FROM: z.preprocess(emptyToUndefined, z.string().max(200).default("TDK gateway <no-reply@localhost>")),
   TOPUP_LOW_WATER_USDC_MICRO: intWithDefault(2_000_000),
 
   UPSTASH_REDIS_REST_URL: optionalUrl,
@@ -147,6 +156,8 @@ export interface Env {
     apiBase: string | null;
   } | null;
   alertWebhookUrl: string | null;
+  /** Outgoing mail; null: none (a reset link is then printed in the server log in development only). */
+  mail: { smtpUrl: string; from: string } | null;
   upstash: { url: string; token: string } | null;
   cronSecret: string | null;
 }
@@ -316,6 +327,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
         }
       : null,
     alertWebhookUrl: raw.ALERT_WEBHOOK_URL ?? null,
+    mail: raw.SMTP_URL ? { smtpUrl: raw.SMTP_URL, from: raw.MAIL_FROM } : null,
     upstash: upstash ? { url: upstash.UPSTASH_REDIS_REST_URL, token: upstash.UPSTASH_REDIS_REST_TOKEN } : null,
     cronSecret: raw.CRON_SECRET ?? null,
   };

@@ -1,6 +1,23 @@
 import { agentCatalogSchema, catalogEntries, openAgentBreakers, type AgentCatalog } from "@/lib/agents/catalog";
 import { agentTimeoutMs } from "@/lib/agents/protocol";
 import { logIn, registerAccount, resetMonthlyCounters } from "@/lib/auth/accounts";
+import {
+  changePasswordHash,
+  createPasswordReset,
+  deleteAccountRow,
+  getAccount,
+  getPasswordHash,
+  redeemPasswordReset,
+} from "@/lib/auth/account-store";
+import { hashPassword, verifyPassword } from "@/lib/auth/passwords";
+import { createSession, hashSessionToken } from "@/lib/auth/sessions";
+import { type BillingPeriod, billableUsage, getBillingAccount, listBillingPeriods } from "@/lib/billing/billing-store";
+import { generateApiKey } from "@/lib/keys/api-key";
+import { listKeyRows, rotateKeyRow } from "@/lib/keys/key-store";
+import type { meResponseSchema } from "@/lib/keys/schemas";
+import { smtpMailer } from "@/lib/mail/mailer";
+import { sweepAccountWallets } from "@/lib/ops/sweep-wallets";
+import { tierRateLimits } from "@/lib/ratelimit/policies";
 import type { Account } from "@/lib/auth/schemas";
 import { getSession, revokeSession, type Session } from "@/lib/auth/sessions";
 import { createCardSetupSession } from "@/lib/billing/card";
@@ -21,13 +38,18 @@ import {
   getApiKey,
   listApiKeys,
   listApiKeysWithBalances,
+  refreshWalletBalances,
   revokeApiKey,
   setKeySpendLimit,
+  toKeyView,
   type KeyDeps,
 } from "@/lib/keys/keys";
 import type { KeyView, UpdateKey, VerifiedKey } from "@/lib/keys/schemas";
 import { consoleLogger, type Logger } from "@/lib/logger";
 import { microToUsd } from "@/lib/money/units";
+import type { z } from "zod";
+import { PublicKey } from "@solana/web3.js";
+import { randomBytes } from "node:crypto";
 import { moneyPolicy } from "@/lib/money/policy";
 import { raiseAlert, type Alert } from "@/lib/ops/alerts";
 import { healthReport, type HealthReport } from "@/lib/ops/health";
@@ -72,10 +94,31 @@ export interface LimitService {
 }
 
 export interface AccountService {
-  register(email: string, password: string): Promise<Account>;
+  get(accountId: string): Promise<Account | null>;
+  /** Creates the account and logs it in (its first session). */
+  register(email: string, password: string): Promise<{ account: Account; token: string; expiresAt: Date }>;
   logIn(email: string, password: string): Promise<{ token: string; expiresAt: Date }>;
   logOut(sessionToken: string): Promise<boolean>;
   session(sessionToken: string): Promise<Session | null>;
+  /** Checks the current password, sets the new one, and revokes every other session. */
+  changePassword(session: Session, currentPassword: string, newPassword: string): Promise<{ sessions_revoked: number }>;
+  /**
+   * Mails a single-use reset link valid for an hour to the account with this email, if there is
+   * one: the caller answers the same either way. Without SMTP the link goes to the server log, in
+   * development only.
+   */
+  requestPasswordReset(email: string, origin: string): Promise<void>;
+  /** Uses a reset link's token once: the new password is set and every session revoked. */
+  resetPassword(token: string, newPassword: string): Promise<void>;
+  /**
+   * Deletes the account (its password proves the owner): a paid plan stops at the end of its period,
+   * every key is revoked and its wallet swept back to the treasury, personal data is erased, and the
+   * usage stays for the books under the account's id, which no longer leads to anyone.
+   */
+  delete(
+    accountId: string,
+    password: string,
+  ): Promise<{ keys_revoked: number; wallets_swept: number; subscription: "none" | "cancels_at_period_end" }>;
 }
 
 export interface KeyService {
@@ -87,6 +130,10 @@ export interface KeyService {
   get(accountId: string, keyId: string): Promise<KeyView>;
   revoke(accountId: string, keyId: string): Promise<KeyView>;
   setSpendLimit(accountId: string, keyId: string, update: UpdateKey): Promise<KeyView>;
+  /** A new secret for the same key and wallet; the old one keeps working `graceHours` (0: not at all). */
+  rotate(accountId: string, keyId: string, graceHours: number): Promise<{ apiKey: string; key: KeyView; previousExpiresAt: string }>;
+  /** What a program holding the key can know of it: the key, its wallet's balances from the chain, its quota and limits. */
+  me(key: VerifiedKey): Promise<z.infer<typeof meResponseSchema>>;
 }
 
 export interface CallService {
@@ -134,6 +181,16 @@ export interface BillingService {
   webhook(rawBody: string, signature: string | null): Promise<{ id: string; outcome: string }>;
   /** Null when Stripe is not configured. */
   reportUsage(): Promise<ReportSummary | null>;
+  /** The billing page: plan, subscription, the current period's billable usage, the invoices. */
+  overview(account: Account): Promise<BillingOverview>;
+}
+
+export interface BillingOverview {
+  tier: Account["tier"];
+  subscriptionStatus: string | null;
+  /** Since the end of the last invoiced period (or the start of the month): what the next invoice bills so far. */
+  currentPeriod: { from: string; calls: number; billableMicro: number; reportedMicro: number };
+  invoices: BillingPeriod[];
 }
 
 export interface AlertService {
@@ -146,6 +203,9 @@ export interface OpsService {
   health(): Promise<HealthReport>;
   resetMonthlyCounters(): Promise<{ month: string; accounts_reset: number }>;
 }
+
+/** A password reset link works once, for this long. */
+export const PASSWORD_RESET_TTL_MS = 60 * 60_000;
 
 const built = new WeakMap<AppContext, Services>();
 
@@ -181,11 +241,14 @@ function buildServices(app: AppContext, logger: Logger = consoleLogger): Service
     },
   };
 
+  const mailer = env.mail ? smtpMailer(env.mail) : null;
   const accounts: AccountService = {
+    get: (accountId) => getAccount(db, accountId),
     async register(email, password) {
       const result = await registerAccount(db, email, password);
       if (!result.ok) throw new ApiError("email_taken", "An account with this email already exists. Log in instead.");
-      return result.account;
+      const session = await createSession(db, result.account.id, env.sessionTtlMs);
+      return { account: result.account, ...session };
     },
     async logIn(email, password) {
       const result = await logIn(db, email, password, env.sessionTtlMs);
@@ -194,6 +257,65 @@ function buildServices(app: AppContext, logger: Logger = consoleLogger): Service
     },
     logOut: (token) => revokeSession(db, token),
     session: (token) => getSession(db, token),
+    async changePassword(session, currentPassword, newPassword) {
+      if (!(await verifyPassword(currentPassword, await getPasswordHash(db, session.account.id)))) {
+        throw new ApiError("validation_failed", "The current password is incorrect.", { fields: { current_password: ["is incorrect"] } });
+      }
+      const result = await changePasswordHash(db, session.account.id, await hashPassword(newPassword), session.id);
+      if (!result.ok) throw new ApiError("unauthorized", "The account of this session no longer exists.");
+      return { sessions_revoked: result.sessions_revoked };
+    },
+    async requestPasswordReset(email, origin) {
+      const token = `tdr_${randomBytes(32).toString("base64url")}`;
+      const created = await createPasswordReset(db, email, hashSessionToken(token), new Date(Date.now() + PASSWORD_RESET_TTL_MS));
+      if (!created) return;
+      const link = `${origin}/reset-password?token=${token}`;
+      if (mailer) {
+        await mailer.send({
+          to: email,
+          subject: "Reset your TDK gateway password",
+          text: `Someone (hopefully you) asked to reset the password of your TDK gateway account.\n\nSet a new password here (the link works once, for one hour):\n${link}\n\nIf it was not you, ignore this mail: your password stays as it is.\n`,
+        });
+      } else if (env.nodeEnv === "development") {
+        // No SMTP on the embedded default: the developer running it reads the link here. Never in production.
+        logger.info(`[tdk] password reset link (development, no SMTP_URL): ${link}`);
+      } else {
+        logger.warn("[tdk] a password reset was asked for, but no SMTP_URL is configured: no mail was sent");
+      }
+    },
+    async resetPassword(token, newPassword) {
+      const result = await redeemPasswordReset(db, hashSessionToken(token), await hashPassword(newPassword));
+      if (!result.ok) throw new ApiError("invalid_token", "This reset link is invalid, used or expired. Ask for a new one.");
+    },
+    async delete(accountId, password) {
+      if (!(await verifyPassword(password, await getPasswordHash(db, accountId)))) {
+        throw new ApiError("validation_failed", "The password is incorrect.", { fields: { password: ["is incorrect"] } });
+      }
+      // The plan stops first: if Stripe cannot be told, nothing is erased and the user can try again.
+      const billingAccount = await getBillingAccount(db, accountId);
+      let subscription: "none" | "cancels_at_period_end" = "none";
+      if (billingAccount?.stripe_subscription_id && app.stripe) {
+        try {
+          await app.stripe.subscriptions.update(billingAccount.stripe_subscription_id, { cancel_at_period_end: true });
+        } catch (error) {
+          logger.warn(`[tdk] account ${accountId}: Stripe refused to stop the plan (${(error as Error).message}); nothing was deleted`);
+          throw new ApiError(
+            "service_unavailable",
+            "Billing could not stop your plan just now, so nothing was deleted. Try again in a minute.",
+          );
+        }
+        subscription = "cancels_at_period_end";
+      }
+      const deleted = await deleteAccountRow(db, accountId);
+      if (!deleted.ok) throw new ApiError("unauthorized", "The account of this session no longer exists.");
+      // Its wallets back to the treasury now; one refused for now (a call in flight) is the sweep cron's.
+      const wallets = (await listKeyRows(db, accountId))
+        .filter((key) => key.swept_at === null)
+        .map((key) => ({ key_id: key.id, wallet_public_key: key.wallet_public_key }));
+      const fundingDeps = await funding.deps();
+      const swept = fundingDeps && wallets.length > 0 ? await sweepAccountWallets({ ...fundingDeps, ring: app.ring }, wallets) : null;
+      return { keys_revoked: deleted.keys_revoked, wallets_swept: (swept?.swept ?? 0) + (swept?.empty ?? 0), subscription };
+    },
   };
 
   const funding: FundingService = {
@@ -267,6 +389,35 @@ function buildServices(app: AppContext, logger: Logger = consoleLogger): Service
     },
     async revoke(accountId, keyId) {
       return (await revokeApiKey(db, accountId, keyId)) ?? Promise.reject(keyNotFound());
+    },
+    async rotate(accountId, keyId, graceHours) {
+      const generated = generateApiKey(env.keys.mode);
+      const result = await rotateKeyRow(db, accountId, keyId, generated.hash, generated.prefix, graceHours * 3600);
+      if (result.ok) return { apiKey: generated.apiKey, key: toKeyView(result.key), previousExpiresAt: result.previous_expires_at };
+      if (result.code === "key_revoked") throw new ApiError("conflict", "This key is revoked: it cannot be rotated. Create a new key.");
+      if (result.code === "invalid_grace_period") throw new ApiError("validation_failed", "grace_period_hours must be 0 to 168.");
+      throw keyNotFound();
+    },
+    async me(key) {
+      const [row, account] = await Promise.all([
+        refreshWalletBalances(db, ledger, key.account_id, key.key_id, new PublicKey(key.wallet_public_key)),
+        getAccount(db, key.account_id),
+      ]);
+      if (!row || !account) throw new ApiError("key_revoked", "This API key has been revoked.");
+      const free = account.tier === "free";
+      return {
+        key: toKeyView(row),
+        quota: {
+          calls_this_month: account.ops_this_month,
+          monthly_calls_limit: free ? env.pricing.freeMonthlyQuota : null,
+          free_allowance_usd: free ? microToUsd(account.free_allowance ? env.limits.freeMonthlyAllowanceMicro : 0n) : null,
+          free_spent_usd: free ? microToUsd(account.free_spent_micro) : null,
+        },
+        rate_limits: {
+          requests_per_minute: tierRateLimits[account.tier].limit,
+          marketplace_calls_per_wallet_per_minute: env.agentCalls.walletCallsPerMinute,
+        },
+      };
     },
     async setSpendLimit(accountId, keyId, update) {
       const result = await setKeySpendLimit(db, accountId, keyId, update);
@@ -383,6 +534,24 @@ function buildServices(app: AppContext, logger: Logger = consoleLogger): Service
       if (result.code === "in_progress")
         throw new ApiError("conflict", `Event ${result.event_id} is being processed by another delivery; deliver it again later.`);
       throw new ApiError("invalid_signature", `Webhook signature verification failed: ${result.message}`);
+    },
+    async overview(account) {
+      const [billingAccount, invoices] = await Promise.all([getBillingAccount(db, account.id), listBillingPeriods(db, account.id)]);
+      const now = new Date();
+      const lastInvoiced = invoices.find((invoice) => invoice.status !== "draft")?.period_end;
+      const from = lastInvoiced ? new Date(lastInvoiced) : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+      const usage = await billableUsage(db, account.id, from);
+      return {
+        tier: account.tier,
+        subscriptionStatus: billingAccount?.subscription_status ?? null,
+        currentPeriod: {
+          from: from.toISOString(),
+          calls: usage.calls,
+          billableMicro: usage.billable_micro,
+          reportedMicro: usage.reported_micro,
+        },
+        invoices,
+      };
     },
     async reportUsage() {
       if (!app.stripe || !env.stripe) return null;

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { AccountNotices } from "@/app/_components/account-notices";
 import { BillingPortalForm } from "@/app/_components/billing-forms";
+import { CallsTable } from "@/app/_components/calls-table";
 import { CreateKeyForm } from "@/app/_components/create-key-form";
 import { KeyStatus } from "@/app/_components/key-status";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
@@ -71,12 +72,17 @@ export default withPageSession(async function DashboardPage({ session, services 
 
       <section aria-labelledby="spend-heading">
         <h2 id="spend-heading">Spend</h2>
+        <p className="muted" data-testid="spend-billing-note">
+          {tier === "free"
+            ? "On the free tier nothing is billed: the costs below come out of your free allowance."
+            : "Billed through Stripe at the end of each billing period: succeeded calls only (see Billing)."}
+        </p>
         <table>
           <thead>
             <tr>
               <th scope="col">Period</th>
               <th scope="col">Calls</th>
-              <th scope="col">Billed (USD)</th>
+              <th scope="col">Cost at your price (USD)</th>
             </tr>
           </thead>
           <tbody>
@@ -156,39 +162,12 @@ export default withPageSession(async function DashboardPage({ session, services 
         {recent.items.length === 0 ? (
           <p>No calls yet.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Time (UTC)</th>
-                <th scope="col">Key</th>
-                <th scope="col">Agent</th>
-                <th scope="col">Status</th>
-                <th scope="col">Billed (USD)</th>
-                <th scope="col">Transaction</th>
-              </tr>
-            </thead>
-            <tbody>
-              {recent.items.map((call) => (
-                <tr key={call.id} data-testid="recent-call" data-request-id={call.request_id}>
-                  <td>{call.created_at.replace("T", " ").slice(0, 19)}</td>
-                  <td>{keyNames.get(call.key_id) ?? call.key_id}</td>
-                  <td>{call.agent_name ?? call.agent_id}</td>
-                  <td>{call.status.replace("_", " ")}</td>
-                  <td>{call.billed_usd}</td>
-                  <td>
-                    {call.tx_signature ? (
-                      <a className="mono" href={explorerTxUrl(app.env, call.tx_signature)} rel="noreferrer" target="_blank">
-                        {call.tx_signature.slice(0, 8)}…{call.tx_signature.slice(-6)}
-                        <span className="visually-hidden"> (opens the Solana Explorer)</span>
-                      </a>
-                    ) : (
-                      "—"
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <CallsTable
+            calls={recent.items}
+            keyNames={keyNames}
+            explorerUrl={(signature) => explorerTxUrl(app.env, signature)}
+            rowTestId="recent-call"
+          />
         )}
       </section>
     </>

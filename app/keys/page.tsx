@@ -4,6 +4,7 @@ import { withPageSession } from "@/lib/http/page-session";
 import { AccountNotices } from "@/app/_components/account-notices";
 import { KeyStatus } from "@/app/_components/key-status";
 import { SpendLimitForm } from "@/app/_components/spend-limit-form";
+import { RotateKeyForm } from "@/app/_components/rotate-key-form";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
 import { revokeKeyAction } from "../actions";
 
@@ -80,12 +81,15 @@ export default withPageSession(async function KeysPage(
                   <td>{key.status !== "revoked" ? <SpendLimitForm keyView={key} /> : <span className="muted">—</span>}</td>
                   <td>
                     {key.status !== "revoked" && (
-                      <form action={revokeKeyAction}>
-                        <input type="hidden" name="key_id" value={key.id} />
-                        <button type="submit" className="danger" aria-label={`Revoke key ${key.name} (${key.prefix}…)`}>
-                          Revoke
-                        </button>
-                      </form>
+                      <>
+                        <RotateKeyForm keyId={key.id} keyName={key.name} />
+                        <form action={revokeKeyAction}>
+                          <input type="hidden" name="key_id" value={key.id} />
+                          <button type="submit" className="danger" aria-label={`Revoke key ${key.name} (${key.prefix}…)`}>
+                            Revoke
+                          </button>
+                        </form>
+                      </>
                     )}
                   </td>
                 </tr>

@@ -53,3 +53,65 @@ export async function revokeSessionByHash(db: Database, tokenHash: string): Prom
 export async function setAccountTier(db: Database, accountId: string, tier: "free" | "paid" | "pro"): Promise<void> {
   await callFunction(db, "tdk_set_account_tier", { p_account_id: accountId, p_tier: tier }, z.unknown());
 }
+
+/** The account's password hash, to check the current password before a change or a deletion. */
+export async function getPasswordHash(db: Database, accountId: string): Promise<string | null> {
+  return (
+    (await callFunction(db, "tdk_get_password_hash", { p_account_id: accountId }, z.object({ password_hash: z.string() }).nullable()))
+      ?.password_hash ?? null
+  );
+}
+
+/** Sets a new password hash and revokes every session of the account but `keepSessionId`. */
+export function changePasswordHash(db: Database, accountId: string, passwordHash: string, keepSessionId: string | null) {
+  return callFunction(
+    db,
+    "tdk_change_password",
+    { p_account_id: accountId, p_password_hash: passwordHash, p_keep_session_id: keepSessionId },
+    z.union([okResult({ sessions_revoked: z.number().int() }), refusedResult("account_not_found")]),
+  );
+}
+
+/** Stores a reset token's hash for the account with this email, if there is one (earlier tokens end). */
+export async function createPasswordReset(db: Database, email: string, tokenHash: string, expiresAt: Date): Promise<boolean> {
+  return (
+    await callFunction(
+      db,
+      "tdk_create_password_reset",
+      { p_email: email, p_token_hash: tokenHash, p_expires_at: expiresAt },
+      z.object({ created: z.boolean() }),
+    )
+  ).created;
+}
+
+/** Uses a reset token once (unexpired, unused): the new password is set and every session revoked. */
+export function redeemPasswordReset(db: Database, tokenHash: string, passwordHash: string) {
+  return callFunction(
+    db,
+    "tdk_use_password_reset",
+    { p_token_hash: tokenHash, p_password_hash: passwordHash },
+    z.union([okResult({ account_id: z.string().uuid() }), refusedResult("invalid_token")]),
+  );
+}
+
+/** Erases the account's personal data and revokes its keys and sessions; its usage stays under its (now pseudonymous) id. */
+export function deleteAccountRow(db: Database, accountId: string) {
+  return callFunction(
+    db,
+    "tdk_delete_account",
+    { p_account_id: accountId },
+    z.union([
+      okResult({
+        keys_revoked: z.number().int(),
+        stripe_customer_id: z.string().nullable(),
+        stripe_subscription_id: z.string().nullable(),
+      }),
+      refusedResult("account_not_found"),
+    ]),
+  );
+}
+
+/** The account as its owner sees it (counters of the current month); null once deleted. */
+export function getAccount(db: Database, accountId: string): Promise<Account | null> {
+  return callFunction(db, "tdk_get_account", { p_account_id: accountId }, accountSchema.nullable());
+}

@@ -47,6 +47,35 @@ export const accountSchema = z.object({
 });
 export type Account = z.infer<typeof accountSchema>;
 
-export const accountResponseSchema = z.object({ account: accountSchema });
-export const sessionResponseSchema = z.object({ session_token: z.string(), expires_at: z.iso.datetime() });
+export const sessionResponseSchema = z.object({
+  session_token: z.string().describe("Send as Authorization: Bearer, or rely on the HttpOnly cookie set with it"),
+  expires_at: z.iso.datetime(),
+});
+/** Sign-up logs in: the account, and its first session (also set as the session cookie). */
+export const registeredResponseSchema = sessionResponseSchema.extend({ account: accountSchema });
+
+/** A new password for the logged-in account: the current one proves it is the owner. */
+export const changePasswordSchema = z
+  .object({ current_password: z.string({ error: "Current password is required" }).min(1).max(1024), new_password: passwordSchema })
+  .strict();
+export const passwordResetRequestSchema = z.object({ email: emailSchema }).strict();
+export const passwordResetSchema = z
+  .object({ token: z.string({ error: "The link's token is required" }).min(1).max(200), new_password: passwordSchema })
+  .strict();
+/** Deleting the account needs its password (a stolen session cookie alone cannot). */
+export const deleteAccountSchema = z.object({ password: z.string({ error: "Password is required" }).min(1).max(1024) }).strict();
+
+export const passwordChangedResponseSchema = z.object({ changed: z.literal(true), sessions_revoked: z.number().int() });
+export const resetRequestedResponseSchema = z.object({
+  requested: z.literal(true).describe("The same answer whether or not an account has this email"),
+});
+export const passwordResetResponseSchema = z.object({ reset: z.literal(true) });
+export const accountDeletedResponseSchema = z.object({
+  deleted: z.literal(true),
+  keys_revoked: z.number().int(),
+  wallets_swept: z.number().int().describe("Wallets emptied back to the treasury now; the sweep cron takes any left (a call in flight)"),
+  subscription: z
+    .enum(["none", "cancels_at_period_end"])
+    .describe("A paid plan stops at the end of its period, billing the usage up to now"),
+});
 export const logoutResponseSchema = z.object({ revoked: z.boolean() });

@@ -76,6 +76,7 @@ export function upsertBillingPeriod(
     periodEnd: Date;
     status: PeriodStatus;
     totalCostMicro: bigint;
+    hostedInvoiceUrl: string | null;
   },
 ) {
   return callFunction(
@@ -89,6 +90,7 @@ export function upsertBillingPeriod(
       p_period_end: args.periodEnd,
       p_status: args.status,
       p_total_cost_micro: args.totalCostMicro,
+      p_hosted_invoice_url: args.hostedInvoiceUrl,
     },
     z.object({ ok: z.boolean(), code: z.string().optional() }),
   );
@@ -153,4 +155,31 @@ export async function completeUsageBatch(db: Database, batchId: string): Promise
 /** Records a failed send: kept for the next run, or flagged for good. */
 export async function failUsageBatch(db: Database, batchId: string, error: string, flag: boolean): Promise<void> {
   await callFunction(db, "tdk_fail_usage_batch", { p_batch_id: batchId, p_error: error.slice(0, 500), p_flag: flag }, z.unknown());
+}
+
+export const billingPeriodSchema = z.object({
+  stripe_invoice_id: z.string().nullable(),
+  status: z.enum(["draft", "open", "paid", "payment_failed", "void", "uncollectible"]),
+  period_start: z.string(),
+  period_end: z.string(),
+  total_operations: z.number().int(),
+  total_cost_micro: z.number().int(),
+  paid_at: z.string().nullable(),
+  hosted_invoice_url: z.string().nullable(),
+});
+export type BillingPeriod = z.infer<typeof billingPeriodSchema>;
+
+/** The account's billing periods (its invoices), newest first. */
+export function listBillingPeriods(db: Database, accountId: string): Promise<BillingPeriod[]> {
+  return callFunction(db, "tdk_list_billing_periods", { p_account_id: accountId }, z.array(billingPeriodSchema));
+}
+
+/** The account's billable usage since `from` (succeeded calls that are billed), and how much of it is reported to Stripe. */
+export function billableUsage(db: Database, accountId: string, from: Date) {
+  return callFunction(
+    db,
+    "tdk_billable_usage",
+    { p_account_id: accountId, p_from: from },
+    z.object({ calls: z.number().int(), billable_micro: z.number().int(), reported_micro: z.number().int() }),
+  );
 }

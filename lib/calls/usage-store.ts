@@ -182,13 +182,33 @@ export interface UsageScope {
 }
 
 /** A page of the scope's rows, newest first, strictly before (time, id): keyset paging. */
-export function usageHistory(db: Database, scope: UsageScope, before: { time: string; id: string }, limit: number): Promise<UsageRow[]> {
+export function usageHistory(
+  db: Database,
+  scope: UsageScope,
+  before: { time: string; id: string },
+  limit: number,
+  filters: UsageFilters = {},
+): Promise<UsageRow[]> {
   return callFunction(
     db,
     "tdk_usage_history",
-    { p_account_id: scope.accountId, p_key_id: scope.keyId, p_before_time: before.time, p_before_id: before.id, p_limit: limit },
+    {
+      p_account_id: scope.accountId,
+      p_key_id: scope.keyId,
+      p_before_time: before.time,
+      p_before_id: before.id,
+      p_limit: limit,
+      p_agent_id: filters.agentId ?? null,
+      p_status: filters.status ?? null,
+    },
     z.array(usageRowSchema),
   );
+}
+
+/** The history's filters beyond the scope (key) and the range: one agent, one status. */
+export interface UsageFilters {
+  agentId?: string | null;
+  status?: UsageRow["status"] | null;
 }
 
 const summarySchema = summarySchemaWith(microAmounts);

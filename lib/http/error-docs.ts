@@ -10,6 +10,10 @@ export const errorDocs: Record<ErrorCode, { meaning: string; action: string }> =
     action: "Check the agent's input_schema in GET /api/tdk/v1/agents.",
   },
   invalid_signature: { meaning: "A webhook's signature did not verify.", action: "Stripe only: check STRIPE_WEBHOOK_SECRET." },
+  invalid_token: {
+    meaning: "A password reset link's token is unknown, already used or expired (links work once, for an hour).",
+    action: "Ask for a new link on the forgotten-password page.",
+  },
   unauthorized: { meaning: "No valid credentials were sent.", action: "Send Authorization: Bearer with your API key (or session token)." },
   invalid_credentials: { meaning: "Email or password is wrong.", action: "Check both; after many attempts wait for the rate limit." },
   invalid_api_key: {

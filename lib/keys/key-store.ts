@@ -111,3 +111,18 @@ export async function reencryptWalletSecret(db: Database, keyId: string, oldCiph
 export function getWalletSecret(db: Database, keyId: string) {
   return callFunction(db, "tdk_get_wallet_secret", { p_key_id: keyId }, z.object({ public_key: z.string(), secret_encrypted: z.string() }));
 }
+
+/** A new secret for the key (same id, same wallet); the previous one verifies until `graceSeconds` from now. */
+export function rotateKeyRow(db: Database, accountId: string, keyId: string, keyHash: string, keyPrefix: string, graceSeconds: number) {
+  return callFunction(
+    db,
+    "tdk_rotate_api_key",
+    { p_account_id: accountId, p_key_id: keyId, p_key_hash: keyHash, p_key_prefix: keyPrefix, p_grace_seconds: graceSeconds },
+    z.union([
+      okResult({ key: keyRowSchema, previous_expires_at: z.string() }),
+      refusedResult("not_found"),
+      refusedResult("key_revoked"),
+      refusedResult("invalid_grace_period"),
+    ]),
+  );
+}

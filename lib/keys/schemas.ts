@@ -131,3 +131,36 @@ export const createdKeyResponseSchema = z.object({
 });
 export const keyListResponseSchema = z.object({ keys: z.array(keyViewSchema) });
 export const keyResponseSchema = z.object({ key: keyViewSchema });
+
+/** POST /api/tdk/keys/{id}/rotate: how long the old secret keeps working (0: not at all). */
+export const rotateKeySchema = z
+  .object({
+    grace_period_hours: z
+      .number({ error: "grace_period_hours must be a number of hours" })
+      .int("grace_period_hours must be a whole number of hours")
+      .min(0, "grace_period_hours must be 0 or more")
+      .max(168, "grace_period_hours must be at most 168 (a week)")
+      .default(24),
+  })
+  .strict();
+
+export const rotatedKeyResponseSchema = z.object({
+  api_key: z.string().describe("The key's new secret: shown only in this answer"),
+  key: keyViewSchema,
+  previous_secret_expires_at: z.string().describe("Until then the old secret works too; after it, it is refused as revoked"),
+});
+
+/** GET /api/tdk/v1/me: what a program holding the key can know of it and its limits. */
+export const meResponseSchema = z.object({
+  key: keyViewSchema,
+  quota: z.object({
+    calls_this_month: z.number().int(),
+    monthly_calls_limit: z.number().int().nullable().describe("The free tier's monthly calls; null on paid tiers"),
+    free_allowance_usd: usdStringSchema.nullable().describe("The free tier's agent cost a month (null on paid tiers)"),
+    free_spent_usd: usdStringSchema.nullable(),
+  }),
+  rate_limits: z.object({
+    requests_per_minute: z.number().int().describe("This key's requests a minute (its tier's)"),
+    marketplace_calls_per_wallet_per_minute: z.number().int().nullable().describe("The marketplace's own limit per wallet; null: none"),
+  }),
+});

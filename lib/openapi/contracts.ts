@@ -1,5 +1,17 @@
 import { z } from "zod";
-import { accountResponseSchema, logoutResponseSchema, sessionResponseSchema } from "@/lib/auth/schemas";
+import {
+  accountDeletedResponseSchema,
+  changePasswordSchema,
+  deleteAccountSchema,
+  passwordChangedResponseSchema,
+  passwordResetRequestSchema,
+  passwordResetResponseSchema,
+  passwordResetSchema,
+  registeredResponseSchema,
+  resetRequestedResponseSchema,
+  logoutResponseSchema,
+  sessionResponseSchema,
+} from "@/lib/auth/schemas";
 import { agentCatalogSchema } from "@/lib/agents/catalog";
 import { callResponseSchema, usageResponseSchema } from "@/lib/usage/schemas";
 import { callSuccessSchema } from "@/lib/calls/schemas";
@@ -9,7 +21,14 @@ import { healthResponseSchema, liveResponseSchema } from "@/lib/ops/health";
 import { loginSchema, registerSchema } from "@/lib/auth/schemas";
 import { checkoutSchema } from "@/lib/billing/checkout";
 import { callBodySchema } from "@/lib/calls/schemas";
-import { createKeySchema, keyIdSchema, updateKeySchema } from "@/lib/keys/schemas";
+import {
+  createKeySchema,
+  keyIdSchema,
+  meResponseSchema,
+  rotatedKeyResponseSchema,
+  rotateKeySchema,
+  updateKeySchema,
+} from "@/lib/keys/schemas";
 import { usageQuerySchema } from "@/lib/usage/usage";
 
 /**
@@ -44,8 +63,48 @@ export const routeContracts: RouteContract[] = [
     auth: "none",
     tags: ["Accounts"],
     body: registerSchema,
-    success: { status: 201, description: "The account", schema: accountResponseSchema },
+    success: { status: 201, description: "The account, logged in: its session (and cookie)", schema: registeredResponseSchema },
     errors: [400, 409, 413, 415, 429],
+  },
+  {
+    method: "post",
+    path: "/api/tdk/auth/password-reset",
+    summary: "Mail a single-use password reset link (valid one hour); the same answer whether the email has an account or not",
+    auth: "none",
+    tags: ["Accounts"],
+    body: passwordResetRequestSchema,
+    success: { status: 202, description: "Asked for", schema: resetRequestedResponseSchema },
+    errors: [400, 413, 415, 429],
+  },
+  {
+    method: "post",
+    path: "/api/tdk/auth/password-reset/confirm",
+    summary: "Set a new password with a reset link's token (used once; every session is revoked)",
+    auth: "none",
+    tags: ["Accounts"],
+    body: passwordResetSchema,
+    success: { status: 200, description: "The password is reset", schema: passwordResetResponseSchema },
+    errors: [400, 413, 415, 429],
+  },
+  {
+    method: "post",
+    path: "/api/tdk/account/password",
+    summary: "Change your password (every other session is revoked)",
+    auth: "session",
+    tags: ["Accounts"],
+    body: changePasswordSchema,
+    success: { status: 200, description: "Changed", schema: passwordChangedResponseSchema },
+    errors: [400, 401, 403, 413, 415, 429],
+  },
+  {
+    method: "delete",
+    path: "/api/tdk/account",
+    summary: "Delete your account: keys revoked, wallets swept, plan stopped at period end, personal data erased",
+    auth: "session",
+    tags: ["Accounts"],
+    body: deleteAccountSchema,
+    success: { status: 200, description: "Deleted", schema: accountDeletedResponseSchema },
+    errors: [400, 401, 403, 413, 415, 429, 503],
   },
   {
     method: "post",
@@ -108,6 +167,18 @@ export const routeContracts: RouteContract[] = [
     errors: [400, 401, 403, 404, 409, 413, 415],
   },
   {
+    method: "post",
+    path: "/api/tdk/keys/{id}/rotate",
+    summary: "A new secret for the key, same wallet (shown once); the old secret works for grace_period_hours (default 24)",
+    auth: "session",
+    tags: ["Keys"],
+    params: keyIdParams,
+    body: rotateKeySchema,
+    bodyOptional: true,
+    success: { status: 200, description: "The new secret and the key", schema: rotatedKeyResponseSchema },
+    errors: [400, 401, 403, 404, 409, 413, 415],
+  },
+  {
     method: "delete",
     path: "/api/tdk/keys/{id}",
     summary: "Revoke one of your keys",
@@ -139,6 +210,15 @@ export const routeContracts: RouteContract[] = [
     params: z.object({ request_id: z.string().max(100) }),
     success: { status: 200, description: "The call", schema: callResponseSchema },
     errors: [401, 403, 404, 429],
+  },
+  {
+    method: "get",
+    path: "/api/tdk/v1/me",
+    summary: "This key: status, wallet and balances, spend limit and what is left, monthly quota, rate limits",
+    auth: "api_key",
+    tags: ["Keys"],
+    success: { status: 200, description: "The key and its limits", schema: meResponseSchema },
+    errors: [401, 403, 429],
   },
   {
     method: "get",

@@ -10,6 +10,7 @@ export const errorStatus = {
   invalid_agent_input: 400,
   invalid_signature: 400,
   validation_failed: 400,
+  invalid_token: 400,
   unauthorized: 401,
   invalid_credentials: 401,
   invalid_api_key: 401,

@@ -11,6 +11,13 @@ export const authLimits = {
   loginPerEmail: { name: "login:email", limit: 10, windowMs: 15 * 60_000 },
   registerPerIp: { name: "register:ip", limit: 20, windowMs: 60 * 60_000 },
   registerPerEmail: { name: "register:email", limit: 5, windowMs: 60 * 60_000 },
+  /** Reset links asked for: per IP (one client mailing many people) and per email (mail-bombing one person). */
+  passwordResetPerIp: { name: "reset:ip", limit: 10, windowMs: 60 * 60_000 },
+  passwordResetPerEmail: { name: "reset:email", limit: 3, windowMs: 60 * 60_000 },
+  /** Tokens tried on the reset page, per IP. */
+  passwordResetConfirmPerIp: { name: "reset-confirm:ip", limit: 20, windowMs: 15 * 60_000 },
+  /** Current-password checks (change, delete) per account: a stolen session cannot guess the password. */
+  passwordCheckPerAccount: { name: "password-check:account", limit: 10, windowMs: 15 * 60_000 },
 } satisfies Record<string, RateLimitPolicy>;
 
 /** Requests per minute per API key, by the account's tier (`/v1`). */

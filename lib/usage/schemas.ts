@@ -37,7 +37,9 @@ export const usageViewSchema = z.object({
   status: usageStatusSchema,
   agent_cost_usd: usdStringSchema,
   developer_cost_usd: usdStringSchema,
-  billed_usd: usdStringSchema.describe("What you are billed: the developer cost of a succeeded call, nothing otherwise"),
+  billed_usd: usdStringSchema.describe(
+    "What you are billed: the developer cost of a succeeded call on a paid tier; nothing for free-tier, failed or agent_failed calls",
+  ),
   billed_micro: z.number().int(),
   markup_pct: z.number(),
   tier: tierSchema,

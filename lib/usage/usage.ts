@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { microToUsd } from "@/lib/money/units";
 import { readStoredOutcome } from "@/lib/calls/outcome";
-import type { UsageRow } from "@/lib/calls/schemas";
-import { type UsageScope, type UsageSummary, usageHistory, usageSummaryOf } from "@/lib/calls/usage-store";
+import { type UsageRow, usageStatusSchema } from "@/lib/calls/schemas";
+import { type UsageFilters, type UsageScope, type UsageSummary, usageHistory, usageSummaryOf } from "@/lib/calls/usage-store";
 import type { Database } from "@/lib/db";
 import { ApiError, conform } from "@/lib/errors";
 import { usageResponseSchema, type CallView, type UsageView } from "./schemas";
@@ -19,12 +19,16 @@ export const usageQuerySchema = z
     to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
     format: z.enum(["json", "csv"]).default("json"),
     key_id: z.string().uuid().optional(),
+    agent_id: z.string().min(1).max(128).optional(),
+    status: usageStatusSchema.optional(),
   })
   .strict();
 export type UsageQuery = z.infer<typeof usageQuerySchema>;
 
 export function toUsageView(row: UsageRow): UsageView {
-  const billed = row.status === "succeeded" ? row.developer_cost_micro : 0;
+  // Billed: a succeeded call on a paid tier. Free-tier usage is never billed; an agent_failed call
+  // was paid to the agent by the gateway and is not billed to the developer.
+  const billed = row.status === "succeeded" && row.tier !== "free" ? row.developer_cost_micro : 0;
   return {
     id: row.id,
     request_id: row.request_id,
@@ -81,11 +85,11 @@ export function decodeCursor(cursor: string): { time: string; id: string } | nul
 export async function usagePage(
   db: Database,
   scope: UsageScope,
-  options: { limit: number; range: { from: Date; to: Date }; cursor?: { time: string; id: string } | null },
+  options: { limit: number; range: { from: Date; to: Date }; cursor?: { time: string; id: string } | null; filters?: UsageFilters },
 ) {
   // Without a cursor the page starts at the range's end; (time, id) keyset order makes pages stable.
   const start = options.cursor ?? { time: options.range.to.toISOString(), id: "ffffffff-ffff-4fff-bfff-ffffffffffff" };
-  const rows = await usageHistory(db, scope, start, options.limit + 1);
+  const rows = await usageHistory(db, scope, start, options.limit + 1, options.filters);
   const inRange = rows.filter((row) => Date.parse(row.created_at) >= options.range.from.getTime());
   const page = inRange.slice(0, options.limit);
   return { items: page.map(toUsageView), nextCursor: inRange.length > options.limit ? encodeCursor(page.at(-1)!) : null };
@@ -132,11 +136,16 @@ function csvCell(value: unknown): string {
 }
 
 /** Every row of the range as CSV, newest first, read page by page. */
-export async function usageCsv(db: Database, scope: UsageScope, range: { from: Date; to: Date }): Promise<string> {
+export async function usageCsv(
+  db: Database,
+  scope: UsageScope,
+  range: { from: Date; to: Date },
+  filters: UsageFilters = {},
+): Promise<string> {
   const lines = [CSV_COLUMNS.join(",")];
   let cursor: { time: string; id: string } | null = null;
   do {
-    const page: Awaited<ReturnType<typeof usagePage>> = await usagePage(db, scope, { limit: 200, range, cursor });
+    const page: Awaited<ReturnType<typeof usagePage>> = await usagePage(db, scope, { limit: 200, range, cursor, filters });
     for (const item of page.items) lines.push(CSV_COLUMNS.map((column) => csvCell(item[column])).join(","));
     cursor = page.nextCursor ? decodeCursor(page.nextCursor) : null;
   } while (cursor);
@@ -162,8 +171,13 @@ export async function readUsage(
   const cursor = query.cursor ? decodeCursor(query.cursor) : null;
   if (query.cursor && !cursor) throw new ApiError("validation_failed", "Invalid cursor.", { fields: { cursor: ["invalid"] } });
   const scope = await scopeFor(query.key_id);
-  if (query.format === "csv") return { format: "csv", csv: await usageCsv(db, scope, range) };
-  const [page, summary] = await Promise.all([usagePage(db, scope, { limit: query.limit, range, cursor }), usageSummary(db, scope, range)]);
+  const filters = { agentId: query.agent_id ?? null, status: query.status ?? null };
+  if (query.format === "csv") return { format: "csv", csv: await usageCsv(db, scope, range, filters) };
+  // The summary is the range's (and key's) whole: the agent and status filters narrow the history.
+  const [page, summary] = await Promise.all([
+    usagePage(db, scope, { limit: query.limit, range, cursor, filters }),
+    usageSummary(db, scope, range),
+  ]);
   return {
     format: "json",
     body: conform(usageResponseSchema, {
@@ -174,4 +188,12 @@ export async function readUsage(
       summary: summaryView(summary),
     }),
   };
+}
+
+/** How a call's cost reaches the developer, in words for the pages (the API's billed_usd says the same in numbers). */
+export function billingNote(call: Pick<UsageView, "status" | "tier">): string {
+  if (call.status === "pending") return "in flight";
+  if (call.status === "failed") return "not paid, not billed";
+  if (call.status === "agent_failed") return "paid to the agent, not billed to you";
+  return call.tier === "free" ? "free tier: not billed" : "billed";
 }

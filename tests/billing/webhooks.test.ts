@@ -6,6 +6,8 @@ import { changePlan } from "@/lib/billing/checkout";
 import { ensureStripeCustomer, getBillingAccount } from "@/lib/billing/customers";
 import { getApiKey } from "@/lib/keys/keys";
 import type { AppContext } from "@/lib/context";
+import { getAccount } from "@/lib/auth/account-store";
+import { servicesFor } from "@/lib/services";
 import { callRoute, createKeyedAccount, createTestApp, strongPassword, sql } from "../helpers/app";
 import { deliverWebhook, signWebhook, stripeEvent } from "../helpers/stripe-events";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
@@ -207,6 +209,20 @@ describe("POST /api/webhooks/stripe: the handled events", () => {
       (await callRoute(call.POST, "POST", "/", { bearer: caller.apiKey, body: { agent_id: "warmmemory", input: { action: "list" } } }))
         .status,
     ).toBe(200);
+
+    // Stripe's hosted invoice page is kept for the billing page (an event without it keeps the one known).
+    await deliver(event("invoice.paid", { ...invoice, hosted_invoice_url: "https://invoice.stripe.test/i/in_cycle" }));
+    await deliver(event("invoice.paid", invoice));
+    const overview = await servicesFor(app).billing.overview((await getAccount(app.db, caller.accountId))!);
+    expect(overview.invoices).toEqual([
+      expect.objectContaining({
+        stripe_invoice_id: "in_cycle",
+        status: "paid",
+        hosted_invoice_url: "https://invoice.stripe.test/i/in_cycle",
+      }),
+    ]);
+    // The current period starts where the last invoice ended.
+    expect(overview.currentPeriod.from).toBe(new Date(invoice.period_end * 1000).toISOString());
   });
 
   it("a paid invoice lifts only a payment suspension, not a revocation", async () => {

@@ -1,9 +1,10 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { chromiumArgs, chromiumPath, startApp, startExpectingRefusal, type RunningApp } from "../helpers/server";
 import { signWebhook, stripeEvent } from "../helpers/stripe-events";
+import { resetLinkIn, startSmtpServer, type SmtpStandIn } from "../helpers/smtp";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 import { demoAgents } from "@/lib/agents/demo-agents";
 
@@ -11,11 +12,14 @@ const artifacts = path.resolve(__dirname, "..", "..", "test-results");
 let app: RunningApp;
 let browser: Browser;
 let stripe: StripeStandIn;
+let smtp: SmtpStandIn;
 
 beforeAll(async () => {
   await mkdir(artifacts, { recursive: true });
   stripe = await startStripeStandIn();
+  smtp = await startSmtpServer();
   app = await startApp({
+    SMTP_URL: smtp.url,
     STRIPE_SECRET_KEY: stripe.secretKey,
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     STRIPE_API_BASE: stripe.url,
@@ -28,6 +32,7 @@ afterAll(async () => {
   await browser?.close();
   await app?.stop();
   await stripe?.close();
+  await smtp?.close();
 });
 
 const WEBHOOK_SECRET = "whsec_browser";
@@ -76,8 +81,11 @@ describe("the web pages in real Chromium", () => {
 
     await page.getByLabel("Password").fill(password);
     await page.getByRole("button", { name: "Create account" }).click();
-    await page.waitForURL("**/login?registered=1**");
-    expect(await page.getByLabel("Email").inputValue()).toBe(email);
+    // Signed up is logged in; then out, and in again through the log-in form.
+    await page.waitForURL("**/dashboard");
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.waitForURL("**/login");
+    await page.getByLabel("Email").fill(email);
 
     await page.getByLabel("Password").fill(password);
     await page.getByRole("button", { name: "Log in" }).click();
@@ -180,9 +188,6 @@ describe("the web pages in real Chromium", () => {
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill(password);
     await page.getByRole("button", { name: "Create account" }).click();
-    await page.waitForURL("**/login?registered=1**");
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Log in" }).click();
     await page.waitForURL("**/dashboard");
     expect(await page.getByTestId("quota-used").textContent()).toBe("0");
     await verifyCard(page, `fp_dashboard_${Date.now()}`);
@@ -217,13 +222,15 @@ describe("the web pages in real Chromium", () => {
 
     // The chart's bar for today holds exactly what the usage rows say.
     const usage = (await (await page.request.get(`${app.url}/api/tdk/usage`)).json()) as {
-      usage: { created_at: string; billed_micro: number }[];
+      usage: { created_at: string; developer_cost_usd: string }[];
     };
     const today = new Date().toISOString().slice(0, 10);
     const todayRows = usage.usage.filter((row) => row.created_at.slice(0, 10) === today);
     const bar = page.locator(`[data-testid="chart-day"][data-day="${today}"]`);
     expect(Number(await bar.getAttribute("data-calls"))).toBe(todayRows.length);
-    expect(Number(await bar.getAttribute("data-spend-micro"))).toBe(todayRows.reduce((sum, row) => sum + row.billed_micro, 0));
+    // The chart shows the cost at the developer price (this free account is billed nothing for it).
+    const micro = (usd: string) => Number(usd.replace(".", ""));
+    expect(Number(await bar.getAttribute("data-spend-micro"))).toBe(todayRows.reduce((sum, row) => sum + micro(row.developer_cost_usd), 0));
     expect(await page.getByTestId("quota-used").textContent()).toBe("2");
     expect(await page.getByTestId("spend-today").textContent()).toContain("0.009000");
     await page.screenshot({ path: path.join(artifacts, "dashboard.png"), fullPage: true });
@@ -251,5 +258,132 @@ describe("a production start on a bad configuration", () => {
     const noSharedLimiter = await startExpectingRefusal({ NODE_ENV: "production", TDK_ALLOW_EMBEDDED: "1" });
     expect(noSharedLimiter.code).toBe(1);
     expect(noSharedLimiter.output).toMatch(/without a shared rate limiter/);
+  });
+
+  it("self-service without JavaScript: sign-up → key → call → usage filter → CSV → billing → rotate → password reset → delete account", async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false, acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `nojs-${name}.png`), fullPage: true });
+    const email = `walk-${Date.now()}@example.com`;
+    const password = "walk-through-42!";
+
+    // Sign-up logs in.
+    await page.goto(`${app.url}/signup`);
+    await shot("signup");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.waitForURL("**/dashboard");
+    await verifyCard(page, `fp_walk_${Date.now()}`);
+    await shot("dashboard");
+
+    // A key, shown once.
+    await page.goto(`${app.url}/keys`);
+    await page.getByLabel("Key name (optional)").fill("walk key");
+    await page.getByRole("button", { name: "Create API key" }).click();
+    const apiKey = (await page.getByTestId("new-api-key").textContent())!;
+    expect(apiKey).toMatch(/^tk_test_/);
+    await shot("keys");
+
+    // The program's side: calls with the key, and what the key knows of itself.
+    const callWith = (key: string, body: unknown) =>
+      fetch(`${app.url}/api/tdk/v1/call`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect((await callWith(apiKey, { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } })).status).toBe(200);
+    expect((await callWith(apiKey, { agent_id: "textstats", input: { text: "one two three" } })).status).toBe(200);
+    expect((await callWith(apiKey, { agent_id: "textstats", input: { text: "four" } })).status).toBe(200);
+    const meBefore = await (await fetch(`${app.url}/api/tdk/v1/me`, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+    expect(meBefore.quota.calls_this_month).toBe(3);
+
+    // Usage: filter by agent and status; every row labelled as the free tier's, not billed.
+    await page.goto(`${app.url}/usage`);
+    await expect.poll(() => page.getByTestId("usage-row").count()).toBe(3);
+    await page.locator('select[name="agent_id"]').selectOption({ label: "textstats" });
+    await page.locator('select[name="status"]').selectOption("succeeded");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL("**/usage?**agent_id=**");
+    expect(await page.getByTestId("usage-row").count()).toBe(2);
+    expect(await page.getByTestId("billing-note").allTextContents()).toEqual(["free tier: not billed", "free tier: not billed"]);
+    await shot("usage-filtered");
+    // The CSV holds the same rows (every page of them).
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("csv-download").click()]);
+    const csv = await readFile((await download.path())!, "utf8");
+    const lines = csv.trim().split("\r\n");
+    expect(lines).toHaveLength(3);
+    expect(lines.slice(1).every((line) => line.includes("textstats") && line.includes(",succeeded,"))).toBe(true);
+
+    // Billing: plan and the current period.
+    await page.goto(`${app.url}/billing`);
+    expect(await page.getByTestId("billing-tier").textContent()).toBe("free");
+    expect(await page.getByTestId("current-period").textContent()).toContain("never billed");
+    expect(await page.getByRole("button", { name: /Manage billing/ }).count()).toBe(1);
+    await shot("billing");
+
+    // Rotate: a new secret for the same key and wallet; the memory stored before is read with it.
+    await page.goto(`${app.url}/keys`);
+    const row = page.getByTestId("key-row").filter({ hasText: "walk key" });
+    await row.getByLabel("Keep the old secret of walk key working for").selectOption("1");
+    await row.getByRole("button", { name: "Rotate walk key" }).click();
+    const rotated = (await page.getByTestId("rotated-api-key").textContent())!;
+    expect(rotated).toMatch(/^tk_test_/);
+    expect(rotated).not.toBe(apiKey);
+    await shot("keys-rotated");
+    const read = await callWith(rotated, { agent_id: "warmmemory", input: { action: "get", key: "k" } });
+    expect((await read.json()).output).toEqual({ found: true, key: "k", value: "v" });
+    const meAfter = await (await fetch(`${app.url}/api/tdk/v1/me`, { headers: { authorization: `Bearer ${rotated}` } })).json();
+    expect(meAfter.key.wallet.public_key).toBe(meBefore.key.wallet.public_key);
+
+    // The docs list the key's own endpoint.
+    await page.goto(`${app.url}/docs`);
+    expect(await page.content()).toContain("/api/tdk/v1/me");
+
+    // Forgotten password: the mail reaches the SMTP server; its link works once.
+    await page.goto(`${app.url}/account`);
+    await shot("account");
+    const out = await browser.newContext({ javaScriptEnabled: false });
+    const anonymous = await out.newPage();
+    await anonymous.goto(`${app.url}/forgot-password`);
+    const mailsBefore = smtp.mails.length;
+    await anonymous.getByLabel("Email").fill(email);
+    await anonymous.getByRole("button", { name: "Send me a reset link" }).click();
+    await anonymous.getByTestId("reset-requested").waitFor();
+    await anonymous.screenshot({ path: path.join(artifacts, "nojs-forgot-password.png"), fullPage: true });
+    await expect.poll(() => smtp.mails.length).toBe(mailsBefore + 1);
+    const link = resetLinkIn(smtp.mails.at(-1)!).replace(/^https?:\/\/[^/]+/, app.url);
+    await anonymous.goto(link);
+    await anonymous.getByLabel("New password").fill("walk-reset-77!");
+    await anonymous.screenshot({ path: path.join(artifacts, "nojs-reset-password.png"), fullPage: true });
+    await anonymous.getByRole("button", { name: "Set new password" }).click();
+    await anonymous.waitForURL("**/login?reset=1");
+    await anonymous.goto(link);
+    await anonymous.getByLabel("New password").fill("walk-again-88!");
+    await anonymous.getByRole("button", { name: "Set new password" }).click();
+    await expect.poll(() => anonymous.getByRole("alert").textContent()).toContain("invalid, used or expired");
+    await out.close();
+    // The reset logged every session out: this browser logs in again, with the new password.
+    await page.goto(`${app.url}/dashboard`);
+    await page.waitForURL("**/login");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("walk-reset-77!");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL("**/dashboard");
+
+    // Delete the account: logged out, the key refused, the email free again.
+    await page.goto(`${app.url}/account`);
+    await page.getByLabel("Your password, to confirm").fill("walk-reset-77!");
+    await page.getByRole("button", { name: "Delete my account" }).click();
+    await page.waitForURL("**/?deleted=1");
+    await shot("deleted");
+    const refused = await callWith(rotated, { agent_id: "textstats", input: { text: "after" } });
+    expect(refused.status).toBe(401);
+    await page.goto(`${app.url}/dashboard`);
+    await page.waitForURL("**/login");
+
+    expect(app.output()).not.toContain(apiKey);
+    expect(app.output()).not.toContain(rotated);
+    await context.close();
   });
 });

@@ -130,7 +130,13 @@ describe("long-running agents", () => {
     try {
       const read = await callRoute(readCall.GET, "GET", "/", { bearer: apiKey, params: { request_id: "req_conductor" } });
       expect(read.status).toBe(200);
-      expect(read.json.call).toMatchObject({ status: "succeeded", billed_usd: "0.004500", output: { words: 3 } });
+      // A free account's call: its cost at the developer price, never billed.
+      expect(read.json.call).toMatchObject({
+        status: "succeeded",
+        developer_cost_usd: "0.004500",
+        billed_usd: "0.000000",
+        output: { words: 3 },
+      });
       // Another key cannot read it.
       const other = await createKeyedAccount(slow, { label: "other" });
       expect((await callRoute(readCall.GET, "GET", "/", { bearer: other.apiKey, params: { request_id: "req_conductor" } })).status).toBe(

@@ -173,6 +173,7 @@ export async function startStripeStandIn(options: { secretKey?: string } = {}): 
           if (change.price) item.price = { id: change.price };
         }
         if (body.metadata) subscription.metadata = { ...(subscription.metadata as object), ...(body.metadata as object) };
+        if (body.cancel_at_period_end !== undefined) subscription.cancel_at_period_end = body.cancel_at_period_end === "true";
         subscription.last_proration_behavior = body.proration_behavior ?? null;
         return { status: 200, body: subscription };
       }

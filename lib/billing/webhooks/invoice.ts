@@ -23,6 +23,7 @@ export async function recordPeriod(db: Database, invoice: Stripe.Invoice, status
     periodEnd: new Date(Math.max(invoice.period_end, invoice.period_start + 1) * 1000),
     status,
     totalCostMicro: totalMicro < 0n ? 0n : totalMicro,
+    hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
   });
 }
 

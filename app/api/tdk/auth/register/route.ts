@@ -1,5 +1,6 @@
-// POST /api/tdk/auth/register — create a developer account
-import { accountResponseSchema, registerSchema } from "@/lib/auth/schemas";
+// POST /api/tdk/auth/register — create a developer account, logged in: its session token and cookie
+import { sessionCookie } from "@/lib/auth/cookie";
+import { registeredResponseSchema, registerSchema } from "@/lib/auth/schemas";
 import { withPublic } from "@/lib/http/handlers";
 import { clientIp, readJson } from "@/lib/http/request";
 import { respond } from "@/lib/http/response";
@@ -10,6 +11,12 @@ export const POST = withPublic(async ({ request, app, services, limit }) => {
   const { email, password } = await readJson(request, registerSchema);
   await limit(authLimits.registerPerEmail, email);
 
-  const account = await services.accounts.register(email, password);
-  return respond(accountResponseSchema, { account }, { status: 201 });
+  const { account, token, expiresAt } = await services.accounts.register(email, password);
+  const response = respond(
+    registeredResponseSchema,
+    { account, session_token: token, expires_at: expiresAt.toISOString() },
+    { status: 201 },
+  );
+  response.cookies.set(sessionCookie(token, expiresAt));
+  return response;
 });
