@@ -25,6 +25,8 @@ const chainDependent = [
   "tests/api/keys.test.ts",
 ];
 
+const logFile = path.resolve(__dirname, "test-results", "logs", "process-{pid}.ndjson");
+
 export default defineConfig({
   resolve: { alias: { "@": path.resolve(__dirname) } },
   test: {
@@ -34,15 +36,29 @@ export default defineConfig({
     hookTimeout: 300_000,
     // Two cores: files run in parallel, two at a time.
     maxWorkers: 2,
-    env: { NEXT_TELEMETRY_DISABLED: "1" },
+    env: { NEXT_TELEMETRY_DISABLED: "1", TDK_LOG_FILE: logFile },
+    // Every process logs to test-results/logs; the log-scan project, last, searches them for the secrets the tests created.
+    globalSetup: ["tests/global-setup.ts"],
     // CI also writes a JSON report, from which .ci/run prints its "N passed, N failed" line.
     reporters: process.env.CI === "true" ? ["default", "json"] : ["default"],
     outputFile: process.env.CI === "true" ? { json: "test-results/vitest.json" } : undefined,
     projects: [
       { extends: true, test: { name: "unit", include: ["tests/unit/**/*.test.ts"] } },
-      { extends: true, test: { name: "integration", include: ["tests/**/*.test.ts"], exclude: ["tests/unit/**", "tests/browser/**"] } },
+      {
+        extends: true,
+        test: { name: "integration", include: ["tests/**/*.test.ts"], exclude: ["tests/unit/**", "tests/browser/**", "tests/log-scan/**"] },
+      },
       { extends: true, test: { name: "browser", include: ["tests/browser/**/*.test.ts"] } },
-      { extends: true, test: { name: "rpc-ledger", include: chainDependent, env: { NEXT_TELEMETRY_DISABLED: "1", TEST_LEDGER: "rpc" } } },
+      // Last, after every other project has finished: the secret scan of the whole run's logs.
+      { extends: true, test: { name: "log-scan", include: ["tests/log-scan/**/*.test.ts"], sequence: { groupOrder: 1 } } },
+      {
+        extends: true,
+        test: {
+          name: "rpc-ledger",
+          include: chainDependent,
+          env: { NEXT_TELEMETRY_DISABLED: "1", TDK_LOG_FILE: logFile, TEST_LEDGER: "rpc" },
+        },
+      },
     ],
   },
 });

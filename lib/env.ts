@@ -98,6 +98,8 @@ const rawEnvSchema = z.object({
   STRIPE_PRICE_PAID: optionalString,
   STRIPE_PRICE_PRO: optionalString,
   ALERT_WEBHOOK_URL: optionalUrl,
+  /** The logger's level (lib/logger.ts reads it at start; checked here so a typo is refused at boot). */
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info")),
   /** Outgoing mail (password reset links): smtp://user:pass@host:port or smtps://…; unset: no mail. */
   SMTP_URL: z.preprocess(
     emptyToUndefined,

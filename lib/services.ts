@@ -45,7 +45,7 @@ import {
   type KeyDeps,
 } from "@/lib/keys/keys";
 import type { KeyView, UpdateKey, VerifiedKey } from "@/lib/keys/schemas";
-import { consoleLogger, type Logger } from "@/lib/logger";
+import { logger as processLogger, logLine, type Logger } from "@/lib/logger";
 import { microToUsd } from "@/lib/money/units";
 import type { z } from "zod";
 import { PublicKey } from "@solana/web3.js";
@@ -224,10 +224,10 @@ export function servicesFor(app: AppContext): Services {
   return services;
 }
 
-function buildServices(app: AppContext, logger: Logger = consoleLogger): Services {
+function buildServices(app: AppContext, logger: Logger = processLogger): Services {
   const { env, db, ledger } = app;
   const policy = moneyPolicy(env);
-  const alertOptions = { webhookUrl: env.alertWebhookUrl, log: logger.warn };
+  const alertOptions = { webhookUrl: env.alertWebhookUrl, log: logLine("warn") };
 
   const limits: LimitService = {
     async enforce(policy, identifier) {
@@ -277,10 +277,11 @@ function buildServices(app: AppContext, logger: Logger = consoleLogger): Service
           text: `Someone (hopefully you) asked to reset the password of your TDK gateway account.\n\nSet a new password here (the link works once, for one hour):\n${link}\n\nIf it was not you, ignore this mail: your password stays as it is.\n`,
         });
       } else if (env.nodeEnv === "development") {
-        // No SMTP on the embedded default: the developer running it reads the link here. Never in production.
-        logger.info(`[tdk] password reset link (development, no SMTP_URL): ${link}`);
+        // No SMTP on the embedded default: the developer running it reads the link here, on the
+        // console and not through the logger (which scrubs tokens). Never outside development.
+        console.log(`[tdk] password reset link (development, no SMTP_URL): ${link}`);
       } else {
-        logger.warn("[tdk] a password reset was asked for, but no SMTP_URL is configured: no mail was sent");
+        logger.warn("a password reset was asked for, but no SMTP_URL is configured: no mail was sent");
       }
     },
     async resetPassword(token, newPassword) {
@@ -298,7 +299,10 @@ function buildServices(app: AppContext, logger: Logger = consoleLogger): Service
         try {
           await app.stripe.subscriptions.update(billingAccount.stripe_subscription_id, { cancel_at_period_end: true });
         } catch (error) {
-          logger.warn(`[tdk] account ${accountId}: Stripe refused to stop the plan (${(error as Error).message}); nothing was deleted`);
+          logger.warn("account deletion: Stripe refused to stop the plan; nothing was deleted", {
+            account_id: accountId,
+            error: (error as Error).message,
+          });
           throw new ApiError(
             "service_unavailable",
             "Billing could not stop your plan just now, so nothing was deleted. Try again in a minute.",
@@ -555,7 +559,7 @@ function buildServices(app: AppContext, logger: Logger = consoleLogger): Service
     },
     async reportUsage() {
       if (!app.stripe || !env.stripe) return null;
-      return reportUsage({ db, stripe: app.stripe, meterEventName: env.stripe.meterEventName, log: logger.warn });
+      return reportUsage({ db, stripe: app.stripe, meterEventName: env.stripe.meterEventName, log: logLine("warn") });
     },
   };
 

@@ -8,6 +8,7 @@ import {
   type MarketplaceAgent,
   type Receipt,
 } from "./protocol";
+import { logLine } from "@/lib/logger";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -84,7 +85,7 @@ export class MarketplaceClient {
       }
       const id = typeof (entry as { id?: unknown })?.id === "string" ? (entry as { id: string }).id : `#${index}`;
       const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join(".") || "agent"))].join(", ");
-      (this.options.log ?? console.warn)(`[tdk] marketplace catalog: skipped agent ${id.slice(0, 64)} (invalid ${fields})`);
+      (this.options.log ?? logLine("warn"))(`[tdk] marketplace catalog: skipped agent ${id.slice(0, 64)} (invalid ${fields})`);
     }
     return agents;
   }

@@ -3,6 +3,7 @@ import type { Database } from "@/lib/db";
 import { recordCardVerification } from "./billing-store";
 import { customerOfAccount, getBillingAccount } from "./customers";
 import { idOf } from "./subscriptions";
+import { logLine } from "@/lib/logger";
 
 /**
  * The free tier is card-verified when Stripe is on (seed 001, "Free Tier Requires Credit Card
@@ -43,7 +44,7 @@ export async function verifyCardFromSetupIntent(
   accountId: string,
   setupIntentId: string,
 ): Promise<{ verified: boolean; reason?: string }> {
-  const log = deps.log ?? ((line: string) => console.warn(line));
+  const log = deps.log ?? logLine("warn");
   const account = await getBillingAccount(deps.db, accountId);
   if (!account) return { verified: false, reason: "account_not_found" };
   const intent = await deps.stripe.setupIntents.retrieve(setupIntentId, { expand: ["payment_method"] });

@@ -1,6 +1,7 @@
 import Stripe from "stripe";
 import type { Database } from "@/lib/db";
 import { claimUsageBatches, completeUsageBatch, failUsageBatch, type UsageBatch } from "./billing-store";
+import { logLine } from "@/lib/logger";
 
 export type { UsageBatch } from "./billing-store";
 
@@ -56,7 +57,7 @@ const RATE_LIMIT_BACKOFF_MS = [250, 1_000, 4_000];
 
 export async function reportUsage(deps: ReportDeps): Promise<ReportSummary> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const log = deps.log ?? ((line: string) => console.warn(line));
+  const log = deps.log ?? logLine("warn");
   const claim = await claimUsageBatches(deps.db, METER_EVENT_MAX_AGE_DAYS);
   await deps.afterStep?.("claimed", null);
   const summary: ReportSummary = {

@@ -23,6 +23,7 @@ import { confirmPayment, resolvePayment } from "./recovery";
 import type { CallBody } from "./schemas";
 import { hashCallBody, recordCallPayment, recordCallResult, reserveCall, settleCall, type ReserveArgs } from "./usage-store";
 import type { UsageRow } from "./schemas";
+import { logLine } from "@/lib/logger";
 
 /**
  * One paid call (DESIGN.md "One paid call"), as its steps:
@@ -281,7 +282,7 @@ async function buildVerifiedPayment({ deps, key, request, priced }: ReservedCall
           maxPriorityFeeLamports: deps.maxPriorityFeeLamports,
         });
   if (!verified.ok) {
-    (deps.log ?? console.warn)(
+    (deps.log ?? logLine("warn"))(
       `[tdk] request_id=${request.requestId} refused to sign a marketplace transaction for agent ${agent.name}: ${verified.reason}`,
     );
     return { ok: false, reason: { code: "unsafe_transaction", reason: verified.reason } };

@@ -3,6 +3,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Env } from "@/lib/env";
 import type { KeyRing } from "./secret-box";
+import { logger } from "@/lib/logger";
 
 /**
  * The master keys from the environment. Without WALLET_ENCRYPTION_KEY (embedded runs only: the
@@ -22,7 +23,7 @@ export async function loadKeyRing(env: Env): Promise<KeyRing> {
       hex = (await readFile(file, "utf8")).trim();
     });
     await chmod(file, 0o600);
-    console.warn(`[tdk] WALLET_ENCRYPTION_KEY is not set: using the development key in ${file}`);
+    logger.warn(`WALLET_ENCRYPTION_KEY is not set: using the development key in ${file}`);
   }
   if (!/^[0-9a-f]{64}$/i.test(hex)) throw new Error(`${file} does not hold a 64-hex-char key`);
   return { current: { version: 1, key: Buffer.from(hex, "hex") }, decryptOnly: [] };

@@ -281,3 +281,26 @@ function notPaidAnswer(reason: NotPaid, requestId: string): CallAnswer {
       );
   }
 }
+
+/** A call's outcome for the request's log line: how it ended and what it cost (ids and amounts, nothing secret). */
+export function callLogFields(outcome: CallOutcome): Record<string, string | number | null> {
+  switch (outcome.kind) {
+    case "succeeded":
+      return {
+        outcome: "succeeded",
+        agent_id: outcome.charge.agentId,
+        cost_micro: outcome.charge.developerCostMicro,
+        agent_cost_micro: outcome.charge.agentCostMicro,
+      };
+    case "refused":
+      return { outcome: "refused", refusal: outcome.refusal.code === "reservation" ? outcome.refusal.refusal.code : outcome.refusal.code };
+    case "not_paid":
+      return { outcome: "not_paid" };
+    case "agent_failed":
+      return { outcome: "agent_failed", tx_signature: outcome.txSignature };
+    case "unknown":
+      return { outcome: "unknown", tx_signature: outcome.txSignature };
+    case "replayed":
+      return { outcome: "replayed" };
+  }
+}

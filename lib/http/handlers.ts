@@ -8,6 +8,7 @@ import { rateLimitHeaders } from "@/lib/ratelimit/types";
 import { getServices, type Services } from "@/lib/services";
 import { verifyApiKey } from "@/lib/keys/keys";
 import type { VerifiedKey } from "@/lib/keys/schemas";
+import { logger } from "@/lib/logger";
 import { ApiError } from "./errors";
 import { clientIp, expectedOrigin, isSameOrigin } from "./request";
 import { errorResponse, newRequestId } from "./response";
@@ -33,6 +34,8 @@ export interface PublicCall<P> {
   params: P;
   /** Headers added to whatever the answer turns out to be, errors included. */
   responseHeaders: Headers;
+  /** Adds fields to the request's log line (key and account ids, a call's cost): never a secret. */
+  annotate(fields: Record<string, string | number | null>): void;
   /** Applies a rate limit; throws `rate_limited` (429, Retry-After) when it is exceeded. */
   limit(policy: RateLimitPolicy, identifier: string, options?: { headers?: boolean }): Promise<void>;
 }
@@ -50,7 +53,10 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 function run<P>(handler: Handler<PublicCall<P>>) {
   return async (request: NextRequest, route: RouteContext<P>): Promise<Response> => {
     const requestId = newRequestId();
+    const started = performance.now();
     const responseHeaders = new Headers({ "X-Request-Id": requestId });
+    const logFields: Record<string, string | number | null> = {};
+    const annotate = (fields: Record<string, string | number | null>) => Object.assign(logFields, fields);
     let response: Response;
     try {
       const services = await getServices();
@@ -66,12 +72,21 @@ function run<P>(handler: Handler<PublicCall<P>>) {
         }
       };
       const origin = expectedOrigin(request, services.app.env.appUrl) ?? "http://localhost:3000";
-      response = await handler({ request, services, app: services.app, requestId, origin, params, responseHeaders, limit });
+      response = await handler({ request, services, app: services.app, requestId, origin, params, responseHeaders, limit, annotate });
     } catch (error) {
       response = errorResponse(error, requestId);
     }
     responseHeaders.forEach((value, name) => {
       if (!response.headers.has(name)) response.headers.set(name, value);
+    });
+    // One line per request: what was asked, by whom (ids only), how it ended, how long it took.
+    logger.info("request", {
+      request_id: requestId,
+      method: request.method,
+      route: request.nextUrl.pathname,
+      status: response.status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      ...logFields,
     });
     return response;
   };
@@ -91,6 +106,7 @@ export function withSession<P = Record<string, never>>(handler: Handler<SessionC
     const { token, via } = sessionToken(call.request);
     const session = token ? await call.services.accounts.session(token) : null;
     if (!session) throw new ApiError("unauthorized", "Log in first: send the session cookie or Authorization: Bearer <session_token>.");
+    call.annotate({ account_id: session.account.id });
     if (via === "cookie" && !SAFE_METHODS.has(call.request.method) && !isSameOrigin(call.request, call.app.env.appUrl)) {
       throw new ApiError("cross_site_request", "Cross-site request refused: the Origin header does not match this site.");
     }
@@ -132,6 +148,7 @@ export function withApiKey<P = Record<string, never>>(handler: Handler<ApiKeyCal
         match ? "Unknown API key." : "Send your API key as Authorization: Bearer tk_….",
       );
     }
+    call.annotate({ key_id: verified.key.key_id, account_id: verified.key.account_id });
     await call.limit(tierRateLimits[verified.key.tier], verified.key.key_id, { headers: true });
     return handler({ ...call, key: verified.key });
   });

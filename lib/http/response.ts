@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { NextResponse } from "next/server";
 import { ZodError, type z } from "zod";
 import { conform } from "@/lib/errors";
+import { logger } from "@/lib/logger";
 import { ApiError, errorBody, validationError } from "./errors";
 
 export function newRequestId(): string {
@@ -36,7 +37,7 @@ export function errorResponse(error: unknown, requestId: string): NextResponse {
   }
   const name = error instanceof Error ? error.name : typeof error;
   const message = error instanceof Error ? error.message : "";
-  console.error(`[tdk] request_id=${requestId} unexpected ${name}: ${message}`);
+  logger.error("unexpected error", { request_id: requestId, error: name, message });
   return json(
     errorBody(new ApiError("internal_error", "Something went wrong on our side. Quote the request id if you contact us."), requestId),
     {

@@ -1,3 +1,4 @@
+import { logLine } from "@/lib/logger";
 /** Operator alerts: always a log line; also POSTed as JSON to ALERT_WEBHOOK_URL when set. */
 export interface Alert {
   kind: string;
@@ -9,7 +10,7 @@ export async function raiseAlert(
   alert: Alert,
   options: { webhookUrl: string | null; log?: (line: string) => void; fetchImpl?: typeof fetch },
 ): Promise<void> {
-  (options.log ?? console.warn)(`[tdk] ALERT ${alert.kind}: ${alert.message}`);
+  (options.log ?? logLine("warn"))(`[tdk] ALERT ${alert.kind}: ${alert.message}`);
   if (!options.webhookUrl) return;
   try {
     const response = await (options.fetchImpl ?? fetch)(options.webhookUrl, {
@@ -18,8 +19,8 @@ export async function raiseAlert(
       body: JSON.stringify({ source: "tdk-gateway", at: new Date().toISOString(), ...alert }),
       signal: AbortSignal.timeout(5_000),
     });
-    if (!response.ok) (options.log ?? console.warn)(`[tdk] alert webhook answered ${response.status}`);
+    if (!response.ok) (options.log ?? logLine("warn"))(`[tdk] alert webhook answered ${response.status}`);
   } catch (error) {
-    (options.log ?? console.warn)(`[tdk] alert webhook unreachable: ${(error as Error).message}`);
+    (options.log ?? logLine("warn"))(`[tdk] alert webhook unreachable: ${(error as Error).message}`);
   }
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { chromiumArgs, chromiumPath, startApp, startExpectingRefusal, type RunningApp } from "../helpers/server";
 import { signWebhook, stripeEvent } from "../helpers/stripe-events";
+import { recordSecret } from "../helpers/secrets";
 import { resetLinkIn, startSmtpServer, type SmtpStandIn } from "../helpers/smtp";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 import { demoAgents } from "@/lib/agents/demo-agents";
@@ -94,6 +95,7 @@ describe("the web pages in real Chromium", () => {
     await page.waitForURL("**/keys");
     const cookies = await context.cookies();
     const session = cookies.find((cookie) => cookie.name === "tdk_session")!;
+    recordSecret(session.value);
     expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: "Lax" });
 
     // With billing on, a free account's keys are funded once it verified a card.
@@ -111,6 +113,7 @@ describe("the web pages in real Chromium", () => {
     const shown = page.getByTestId("new-api-key");
     await shown.waitFor();
     const apiKey = (await shown.textContent())!;
+    recordSecret(apiKey);
     expect(apiKey).toMatch(/^tk_test_[1-9A-HJ-NP-Za-km-z]{40,48}$/);
     // 10 USDC asked for; a free account's wallets get 5 USDC a day.
     expect(await page.getByTestId("new-key-usdc").textContent()).toBe("5.000000");
@@ -196,6 +199,7 @@ describe("the web pages in real Chromium", () => {
     await page.getByRole("button", { name: "Create API key" }).click();
     await page.getByTestId("new-api-key").waitFor();
     const apiKey = (await page.getByTestId("new-api-key").textContent())!;
+    recordSecret(apiKey);
 
     // The program's side: two calls with the key that was shown.
     const requestIds: string[] = [];
@@ -282,6 +286,7 @@ describe("a production start on a bad configuration", () => {
     await page.getByLabel("Key name (optional)").fill("walk key");
     await page.getByRole("button", { name: "Create API key" }).click();
     const apiKey = (await page.getByTestId("new-api-key").textContent())!;
+    recordSecret(apiKey);
     expect(apiKey).toMatch(/^tk_test_/);
     await shot("keys");
 
@@ -328,6 +333,7 @@ describe("a production start on a bad configuration", () => {
     await row.getByLabel("Keep the old secret of walk key working for").selectOption("1");
     await row.getByRole("button", { name: "Rotate walk key" }).click();
     const rotated = (await page.getByTestId("rotated-api-key").textContent())!;
+    recordSecret(rotated);
     expect(rotated).toMatch(/^tk_test_/);
     expect(rotated).not.toBe(apiKey);
     await shot("keys-rotated");

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { NextRequest } from "next/server";
+import { recordSecret, recordSecretsOf } from "./secrets";
 import { parseEnv } from "@/lib/env";
 import { setAppContext, type AppContext } from "@/lib/context";
 import type { Database } from "@/lib/db";
@@ -42,11 +43,15 @@ export async function createTestApp(
     remoteMarketplace?: { url: string; protocolWallet: string; client?: MarketplaceClientOptions };
   } = {},
 ): Promise<AppContext> {
+  const masterKey = randomBytes(32).toString("hex");
+  recordSecret(masterKey);
+  for (const name of ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "CRON_SECRET", "WALLET_ENCRYPTION_KEY"])
+    recordSecret(options.env?.[name]);
   const env = parseEnv({
     NODE_ENV: "test",
     // Tests of other things make many calls per key; the marketplace's per-wallet limit has its own tests.
     MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
-    WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
+    WALLET_ENCRYPTION_KEY: masterKey,
     TREASURY_FLOAT_USDC_MICRO: "1000000000",
     TREASURY_FLOAT_SOL_LAMPORTS: "1000000000",
     ...options.env,
@@ -116,6 +121,7 @@ export async function callRoute(handler: RouteHandler, method: string, path: str
   } catch {
     json = text;
   }
+  recordSecretsOf(json, response.headers.get("set-cookie"));
   return { status: response.status, headers: response.headers, json, text };
 }
 
@@ -152,6 +158,7 @@ export async function createKeyedAccount(
     await recordCardFingerprint(app.db, account.account.id, `fp_${randomBytes(8).toString("hex")}`);
   const key = await createApiKey(await servicesFor(app).keys.deps(), account.account.id, "test key");
   if (!key.ok) throw new Error(key.code);
+  recordSecret(key.apiKey);
   return { accountId: account.account.id, apiKey: key.apiKey, key: key.key };
 }
 

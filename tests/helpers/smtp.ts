@@ -1,5 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { SMTPServer } from "smtp-server";
+import { recordSecret } from "./secrets";
 
 export interface ReceivedMail {
   from: string;
@@ -50,5 +51,6 @@ export function resetLinkIn(mail: ReceivedMail): string {
   const text = mail.raw.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
   const match = /https?:\/\/\S+\/reset-password\?token=[A-Za-z0-9_-]+/.exec(text);
   if (!match) throw new Error(`no reset link in the mail:\n${text}`);
+  recordSecret(new URL(match[0]).searchParams.get("token"));
   return match[0];
 }

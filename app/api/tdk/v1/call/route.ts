@@ -1,7 +1,7 @@
 // POST /api/tdk/v1/call — pay and call an agent
 import type { z } from "zod";
 import { callBodySchema, callSuccessSchema, idempotencyKeySchema } from "@/lib/calls/schemas";
-import { callAnswer } from "@/lib/http/call-answer";
+import { callAnswer, callLogFields } from "@/lib/http/call-answer";
 import { withApiKey } from "@/lib/http/handlers";
 import { readJson } from "@/lib/http/request";
 import { json, respond } from "@/lib/http/response";
@@ -12,13 +12,14 @@ import { json, respond } from "@/lib/http/response";
  */
 export const maxDuration = 300;
 
-export const POST = withApiKey(async ({ request, services, key, requestId, origin }) => {
+export const POST = withApiKey(async ({ request, services, key, requestId, origin, annotate }) => {
   const header = request.headers.get("idempotency-key");
   const idempotencyKey = header === null ? null : idempotencyKeySchema.parse(header);
   const body = await readJson(request, callBodySchema, { maxBytes: 64 * 1024 });
 
   const outcome = await services.calls.call(key, { requestId, body, idempotencyKey });
   const answer = callAnswer(outcome, origin);
+  annotate(callLogFields(outcome));
   // A success is conformed to its documented shape; refusals are already in the common error shape.
   if (answer.status === 200)
     return respond(callSuccessSchema, answer.body as z.input<typeof callSuccessSchema>, { headers: answer.headers });
