@@ -31,7 +31,7 @@ const SECRET_SHAPES: RegExp[] = [
 export function scrub(text: string): string {
   let out = text;
   for (const shape of SECRET_SHAPES)
-    out = out.replace(shape, (match, bearer?: string) => (typeof bearer === "string" ? `${bearer}[redacted]` : "[redacted]"));
+    out = out.replace(shape, (_match, bearer?: string) => (typeof bearer === "string" ? `${bearer}[redacted]` : "[redacted]"));
   return out;
 }
 
