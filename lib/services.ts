@@ -16,6 +16,7 @@ import { generateApiKey } from "@/lib/keys/api-key";
 import { listKeyRows, rotateKeyRow } from "@/lib/keys/key-store";
 import type { meResponseSchema } from "@/lib/keys/schemas";
 import { smtpMailer } from "@/lib/mail/mailer";
+import { type AuditEntry, auditEntries } from "@/lib/ops/ops-store";
 import { sweepAccountWallets } from "@/lib/ops/sweep-wallets";
 import { tierRateLimits } from "@/lib/ratelimit/policies";
 import type { Account } from "@/lib/auth/schemas";
@@ -119,6 +120,11 @@ export interface AccountService {
     accountId: string,
     password: string,
   ): Promise<{ keys_revoked: number; wallets_swept: number; subscription: "none" | "cancels_at_period_end" }>;
+  /** The account's audit log, newest first: what changed on its keys and account, by whom. */
+  auditLog(
+    accountId: string,
+    page?: { beforeId?: number | null; limit?: number },
+  ): Promise<{ entries: AuditEntry[]; nextBeforeId: number | null }>;
 }
 
 export interface KeyService {
@@ -287,6 +293,11 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     async resetPassword(token, newPassword) {
       const result = await redeemPasswordReset(db, hashSessionToken(token), await hashPassword(newPassword));
       if (!result.ok) throw new ApiError("invalid_token", "This reset link is invalid, used or expired. Ask for a new one.");
+    },
+    async auditLog(accountId, page = {}) {
+      const limit = page.limit ?? 50;
+      const entries = await auditEntries(db, accountId, page.beforeId ?? null, limit + 1);
+      return { entries: entries.slice(0, limit), nextBeforeId: entries.length > limit ? entries[limit - 1]!.id : null };
     },
     async delete(accountId, password) {
       if (!(await verifyPassword(password, await getPasswordHash(db, accountId)))) {

@@ -5,7 +5,8 @@ import { withPageSession } from "@/lib/http/page-session";
 export const metadata: Metadata = { title: "Account · TDK gateway" };
 export const dynamic = "force-dynamic";
 
-export default withPageSession(async function AccountPage({ session }) {
+export default withPageSession(async function AccountPage({ session, services }) {
+  const audit = await services.accounts.auditLog(session.account.id, { limit: 50 });
   return (
     <>
       <h1>Account</h1>
@@ -15,6 +16,36 @@ export default withPageSession(async function AccountPage({ session }) {
       <section aria-labelledby="password-heading">
         <h2 id="password-heading">Change password</h2>
         <ChangePasswordForm />
+      </section>
+      <section aria-labelledby="activity-heading">
+        <h2 id="activity-heading">Activity</h2>
+        {audit.entries.length === 0 ? (
+          <p>Nothing yet.</p>
+        ) : (
+          <table>
+            <caption className="muted">The last 50 changes to your keys and account, and who made them.</caption>
+            <thead>
+              <tr>
+                <th scope="col">Time (UTC)</th>
+                <th scope="col">What</th>
+                <th scope="col">On</th>
+                <th scope="col">By</th>
+              </tr>
+            </thead>
+            <tbody>
+              {audit.entries.map((entry) => (
+                <tr key={entry.id} data-testid="audit-entry" data-action={entry.action}>
+                  <td>{entry.at.replace("T", " ").slice(0, 19)}</td>
+                  <td>{entry.action.replace(".", " ").replaceAll("_", " ")}</td>
+                  <td className="mono">
+                    {entry.target_type} {entry.target_id.slice(0, 8)}…
+                  </td>
+                  <td>{entry.actor.startsWith("account:") ? "you" : entry.actor.split(":")[0]}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
       </section>
       <section aria-labelledby="delete-heading">
         <h2 id="delete-heading">Delete account</h2>

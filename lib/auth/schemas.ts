@@ -79,3 +79,10 @@ export const accountDeletedResponseSchema = z.object({
     .describe("A paid plan stops at the end of its period, billing the usage up to now"),
 });
 export const logoutResponseSchema = z.object({ revoked: z.boolean() });
+
+export const auditQuerySchema = z
+  .object({
+    before: z.coerce.number().int().positive().optional().describe("The next page: the id the previous answer's next_before gave"),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict();

@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { auditResponseSchema } from "@/lib/ops/ops-store";
 import {
   accountDeletedResponseSchema,
+  auditQuerySchema,
   changePasswordSchema,
   deleteAccountSchema,
   passwordChangedResponseSchema,
@@ -95,6 +97,16 @@ export const routeContracts: RouteContract[] = [
     body: changePasswordSchema,
     success: { status: 200, description: "Changed", schema: passwordChangedResponseSchema },
     errors: [400, 401, 403, 413, 415, 429],
+  },
+  {
+    method: "get",
+    path: "/api/tdk/account/audit",
+    summary: "Your account's audit log, newest first: keys created, rotated, revoked, limits changed, suspensions, sweeps",
+    auth: "session",
+    tags: ["Accounts"],
+    query: auditQuerySchema,
+    success: { status: 200, description: "A page of entries", schema: auditResponseSchema },
+    errors: [400, 401],
   },
   {
     method: "delete",

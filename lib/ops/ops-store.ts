@@ -92,3 +92,30 @@ const walletsSchema = z.array(
 export function walletMovements(db: Database, range: { from: Date; to: Date }) {
   return callFunction(db, "tdk_wallet_movements", { p_from: range.from, p_to: range.to }, walletsSchema);
 }
+
+export const auditEntrySchema = z.object({
+  id: z.number().int(),
+  at: z.string(),
+  actor: z.string().describe("account:<id> (the developer), stripe, system, or operator:<id>"),
+  account_id: z.string().nullable(),
+  action: z.string().describe("key.created, key.rotated, key.revoked, key.spend_limit_changed, account.suspended, wallet.swept, ..."),
+  target_type: z.string(),
+  target_id: z.string(),
+  before: z.record(z.string(), z.unknown()).nullable(),
+  after: z.record(z.string(), z.unknown()).nullable(),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+export const auditResponseSchema = z.object({
+  entries: z.array(auditEntrySchema),
+  next_before: z.number().int().nullable().describe("Pass as ?before= for the next (older) page; null at the end"),
+});
+
+/** A page of the audit log, newest first: one account's, or (null) every account's. */
+export function auditEntries(db: Database, accountId: string | null, beforeId: number | null, limit: number): Promise<AuditEntry[]> {
+  return callFunction(
+    db,
+    "tdk_audit_entries",
+    { p_account_id: accountId, p_before_id: beforeId, p_limit: limit },
+    z.array(auditEntrySchema),
+  );
+}

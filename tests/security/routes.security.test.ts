@@ -81,6 +81,11 @@ const cases: Record<string, RouteCase> = {
     otherTenant: (f) => ({ params: { id: f.other.keyId }, body: { grace_period_hours: 24 } }),
     suspended: "served",
   },
+  "GET /api/tdk/account/audit": {
+    request: () => ({}),
+    otherTenant: { none: "reads the caller's own account's log" },
+    suspended: "served",
+  },
   "GET /api/tdk/v1/me": {
     request: () => ({}),
     otherTenant: { none: "reads the calling key itself" },

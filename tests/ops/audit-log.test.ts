@@ -1,0 +1,104 @@
+import { PublicKey } from "@solana/web3.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import * as audit from "@/app/api/tdk/account/audit/route";
+import * as login from "@/app/api/tdk/auth/login/route";
+import * as sweepCron from "@/app/api/cron/sweep-wallets/route";
+import * as keyRoute from "@/app/api/tdk/keys/[id]/route";
+import * as rotate from "@/app/api/tdk/keys/[id]/rotate/route";
+import type { AppContext } from "@/lib/context";
+import { setBillingSuspension } from "@/lib/billing/billing-store";
+import { auditEntries } from "@/lib/ops/ops-store";
+import { callRoute, createKeyedAccount, createTestApp, sql, strongPassword } from "../helpers/app";
+
+const CRON_SECRET = "cron-secret-for-the-audit-log-test";
+let app: AppContext;
+
+beforeAll(async () => {
+  app = await createTestApp({ env: { CRON_SECRET } });
+});
+
+async function sessionOf(accountId: string): Promise<string> {
+  const email = (await sql<{ email: string }>(app.db, "select email from tdk_accounts where id = $1", [accountId]))[0]!.email;
+  return (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
+}
+
+describe("the audit log", () => {
+  it("records every key created, rotated, limited and revoked, every suspension and lift, every sweep: who, what, before and after", async () => {
+    const caller = await createKeyedAccount(app, { label: "audit" });
+    const session = await sessionOf(caller.accountId);
+    const id = caller.key.id;
+    await callRoute(keyRoute.PATCH, "PATCH", "/", {
+      bearer: session,
+      params: { id },
+      body: { spend_limit_usd: "2", spend_limit_period: "week" },
+    });
+    const rotated = await callRoute(rotate.POST, "POST", "/", { bearer: session, params: { id }, body: { grace_period_hours: 0 } });
+    await sql(app.db, "update tdk_accounts set stripe_customer_id = 'cus_audit' where id = $1", [caller.accountId]);
+    await setBillingSuspension(app.db, "cus_audit", "payment_failed", true);
+    await setBillingSuspension(app.db, "cus_audit", "payment_failed", false);
+    await callRoute(keyRoute.DELETE, "DELETE", "/", { bearer: session, params: { id } });
+    expect((await callRoute(sweepCron.GET, "GET", "/", { bearer: CRON_SECRET })).status).toBe(200);
+
+    const res = await callRoute(audit.GET, "GET", "/api/tdk/account/audit", { bearer: session });
+    expect(res.status, res.text).toBe(200);
+    const entries = [...res.json.entries].reverse() as { action: string; actor: string; target_id: string; before: any; after: any }[];
+    const developer = `account:${caller.accountId}`;
+    expect(entries.map((entry) => [entry.action, entry.actor])).toEqual([
+      ["key.created", developer],
+      ["key.spend_limit_changed", developer],
+      ["key.rotated", developer],
+      ["account.suspended", "stripe"],
+      ["account.suspension_lifted", "stripe"],
+      ["key.revoked", developer],
+      ["wallet.swept", "system"],
+      ["wallet.swept", "system"],
+    ]);
+    expect(entries[1]).toMatchObject({ before: { limit_micro: null, period: null }, after: { limit_micro: 2_000_000, period: "week" } });
+    expect(entries[2]).toMatchObject({
+      before: { prefix: caller.apiKey.slice(0, 12) },
+      after: { prefix: rotated.json.api_key.slice(0, 12) },
+    });
+    expect(entries[3]).toMatchObject({ before: { suspended_reason: null }, after: { suspended_reason: "payment_failed" } });
+    expect(entries[5]).toMatchObject({ target_id: id, before: { status: "active" }, after: { status: "revoked" } });
+    // The sweep moved the wallet's USDC back: its amount is in the log, and the chain agrees.
+    const swept = entries.find((entry) => entry.action === "wallet.swept" && entry.after.usdc_micro !== undefined)!;
+    expect(swept.target_id).toBe(caller.key.wallet.public_key);
+    expect(swept.after.usdc_micro).toBeGreaterThan(0);
+    expect(await app.ledger.getUsdcBalance(new PublicKey(caller.key.wallet.public_key))).toBe(0n);
+    // Nothing secret: no key, no hash, no ciphertext.
+    const text = JSON.stringify(res.json);
+    expect(text).not.toContain(caller.apiKey);
+    expect(text).not.toContain(rotated.json.api_key);
+    expect(text).not.toMatch(/key_hash|tdkenc|secret_encrypted/);
+  });
+
+  it("is append-only, and a developer sees only their own account's entries", async () => {
+    const alice = await createKeyedAccount(app, { label: "audit-alice" });
+    const bob = await createKeyedAccount(app, { label: "audit-bob" });
+    for (const statement of ["update tdk_audit_log set actor = 'forged'", "delete from tdk_audit_log", "truncate tdk_audit_log"]) {
+      await expect(sql(app.db, statement)).rejects.toThrow(/append-only/);
+    }
+    const seen = (await callRoute(audit.GET, "GET", "/", { bearer: await sessionOf(alice.accountId) })).json.entries as {
+      account_id: string;
+    }[];
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((entry) => entry.account_id === alice.accountId)).toBe(true);
+    expect((await auditEntries(app.db, bob.accountId, null, 10)).every((entry) => entry.account_id === bob.accountId)).toBe(true);
+    // Paging: newest first, and `before` continues where a page ended.
+    const aliceSession = await sessionOf(alice.accountId);
+    await callRoute(keyRoute.PATCH, "PATCH", "/", { bearer: aliceSession, params: { id: alice.key.id }, body: { spend_limit_usd: null } });
+    await callRoute(keyRoute.PATCH, "PATCH", "/", {
+      bearer: aliceSession,
+      params: { id: alice.key.id },
+      body: { spend_limit_usd: "1", spend_limit_period: "day" },
+    });
+    const first = await callRoute(audit.GET, "GET", "/api/tdk/account/audit?limit=1", { bearer: aliceSession });
+    expect(first.json.entries.map((entry: { action: string }) => entry.action)).toEqual(["key.spend_limit_changed"]);
+    expect(first.json.next_before).toBe(first.json.entries[0].id);
+    const rest = await callRoute(audit.GET, "GET", `/api/tdk/account/audit?before=${first.json.next_before}`, { bearer: aliceSession });
+    expect(rest.json.entries.map((entry: { action: string }) => entry.action)).toEqual(["key.created"]);
+    expect(rest.json.next_before).toBeNull();
+    const bad = await callRoute(audit.GET, "GET", "/api/tdk/account/audit?limit=0", { bearer: await sessionOf(alice.accountId) });
+    expect(bad.status).toBe(400);
+  });
+});
