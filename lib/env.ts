@@ -98,6 +98,8 @@ const rawEnvSchema = z.object({
   STRIPE_PRICE_PAID: optionalString,
   STRIPE_PRICE_PRO: optionalString,
   ALERT_WEBHOOK_URL: optionalUrl,
+  /** Bearer token of GET /api/metrics (CRON_SECRET is accepted too). */
+  METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, "METRICS_TOKEN must be at least 16 characters").optional()),
   /** The logger's level (lib/logger.ts reads it at start; checked here so a typo is refused at boot). */
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info")),
   /** Outgoing mail (password reset links): smtp://user:pass@host:port or smtps://…; unset: no mail. */
@@ -162,6 +164,8 @@ export interface Env {
   mail: { smtpUrl: string; from: string } | null;
   upstash: { url: string; token: string } | null;
   cronSecret: string | null;
+  /** Bearer token of the metrics endpoint (besides the cron secret); null: the cron secret only. */
+  metricsToken: string | null;
 }
 
 export type Tier = "free" | "paid" | "pro";
@@ -332,6 +336,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     mail: raw.SMTP_URL ? { smtpUrl: raw.SMTP_URL, from: raw.MAIL_FROM } : null,
     upstash: upstash ? { url: upstash.UPSTASH_REDIS_REST_URL, token: upstash.UPSTASH_REDIS_REST_TOKEN } : null,
     cronSecret: raw.CRON_SECRET ?? null,
+    metricsToken: raw.METRICS_TOKEN ?? null,
   };
 }
 

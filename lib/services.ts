@@ -16,7 +16,8 @@ import { generateApiKey } from "@/lib/keys/api-key";
 import { listKeyRows, rotateKeyRow } from "@/lib/keys/key-store";
 import type { meResponseSchema } from "@/lib/keys/schemas";
 import { smtpMailer } from "@/lib/mail/mailer";
-import { type AuditEntry, auditEntries } from "@/lib/ops/ops-store";
+import { metricsText } from "@/lib/ops/metrics";
+import { type AuditEntry, auditEntries, metricsData } from "@/lib/ops/ops-store";
 import { sweepAccountWallets } from "@/lib/ops/sweep-wallets";
 import { tierRateLimits } from "@/lib/ratelimit/policies";
 import type { Account } from "@/lib/auth/schemas";
@@ -207,6 +208,8 @@ export interface AlertService {
 
 export interface OpsService {
   health(): Promise<HealthReport>;
+  /** The Prometheus text of a scrape: this instance's measurements and the database's and chain's state. */
+  metrics(): Promise<string>;
   resetMonthlyCounters(): Promise<{ month: string; accounts_reset: number }>;
 }
 
@@ -594,6 +597,10 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
 
   const ops: OpsService = {
     health: () => healthReport(app),
+    async metrics() {
+      const [data, treasury] = await Promise.all([metricsData(db), treasuryHealth(db, ledger, env.treasuryFloat)]);
+      return metricsText(data, treasury);
+    },
     resetMonthlyCounters: () => resetMonthlyCounters(db),
   };
 

@@ -9,6 +9,7 @@ import { getServices, type Services } from "@/lib/services";
 import { verifyApiKey } from "@/lib/keys/keys";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import { logger } from "@/lib/logger";
+import { observeRequest } from "@/lib/ops/metrics";
 import { ApiError } from "./errors";
 import { clientIp, expectedOrigin, isSameOrigin } from "./request";
 import { errorResponse, newRequestId } from "./response";
@@ -79,13 +80,15 @@ function run<P>(handler: Handler<PublicCall<P>>) {
     responseHeaders.forEach((value, name) => {
       if (!response.headers.has(name)) response.headers.set(name, value);
     });
+    const seconds = (performance.now() - started) / 1000;
+    observeRequest(seconds);
     // One line per request: what was asked, by whom (ids only), how it ended, how long it took.
     logger.info("request", {
       request_id: requestId,
       method: request.method,
       route: request.nextUrl.pathname,
       status: response.status,
-      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      duration_ms: Math.round(seconds * 10_000) / 10,
       ...logFields,
     });
     return response;
@@ -167,9 +170,24 @@ export function withCron<P = Record<string, never>>(handler: Handler<PublicCall<
 
 /** Whether the request carries `Authorization: Bearer $CRON_SECRET` (never true when no secret is configured). */
 export function presentsCronSecret(call: Pick<PublicCall<unknown>, "app" | "request">): boolean {
-  const secret = call.app.env.cronSecret;
+  return presentsOneOf(call, [call.app.env.cronSecret]);
+}
+
+/** Whether the request's Bearer token is one of these configured secrets (each compared in constant time). */
+function presentsOneOf(call: Pick<PublicCall<unknown>, "request">, secrets: (string | null)[]): boolean {
   const presented = /^Bearer\s+(\S+)$/i.exec(call.request.headers.get("authorization") ?? "")?.[1] ?? "";
-  return secret !== null && constantTimeEqual(presented, secret);
+  // Every configured secret is compared, so the time taken does not say which one matched.
+  return secrets.map((secret) => secret !== null && constantTimeEqual(presented, secret)).some(Boolean);
+}
+
+/** The metrics endpoint: `Authorization: Bearer $METRICS_TOKEN` or `$CRON_SECRET`; neither configured, every call refused. */
+export function withMetricsToken<P = Record<string, never>>(handler: Handler<PublicCall<P>>) {
+  return run<P>(async (call) => {
+    if (!presentsOneOf(call, [call.app.env.metricsToken, call.app.env.cronSecret])) {
+      throw new ApiError("unauthorized", "Metrics need Authorization: Bearer <METRICS_TOKEN or CRON_SECRET>.");
+    }
+    return handler(call);
+  });
 }
 
 function constantTimeEqual(a: string, b: string): boolean {

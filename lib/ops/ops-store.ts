@@ -119,3 +119,31 @@ export function auditEntries(db: Database, accountId: string | null, beforeId: n
     z.array(auditEntrySchema),
   );
 }
+
+const metricsSchema = z.object({
+  calls: z.array(
+    z.object({
+      agent_id: z.string(),
+      agent_name: z.string().nullable(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      agent_failed: z.number().int(),
+      pending: z.number().int(),
+      developer_cost_micro: z.number().int(),
+      agent_cost_micro: z.number().int(),
+    }),
+  ),
+  pending_calls: z.number().int(),
+  oldest_pending_call: z.string().nullable(),
+  unreported_calls: z.number().int(),
+  unreported_micro: z.number().int(),
+  oldest_unreported_call: z.string().nullable(),
+  pending_fundings: z.number().int(),
+  open_breakers: z.number().int(),
+});
+export type MetricsData = z.infer<typeof metricsSchema>;
+
+/** What the metrics endpoint reads from the database at a scrape. */
+export function metricsData(db: Database): Promise<MetricsData> {
+  return callFunction(db, "tdk_metrics", {}, metricsSchema);
+}

@@ -29,6 +29,8 @@ const internalRoutes: { method: Method; path: string; auth: InternalAuth }[] = [
   { method: "GET", path: "/api/cron/sweep-wallets", auth: "cron" },
   { method: "GET", path: "/api/cron/treasury-topup", auth: "cron" },
   { method: "POST", path: "/api/webhooks/stripe", auth: "stripe_signature" },
+  // Bearer METRICS_TOKEN or CRON_SECRET: checked as the cron routes are.
+  { method: "GET", path: "/api/metrics", auth: "cron" },
 ];
 
 interface Tenant {

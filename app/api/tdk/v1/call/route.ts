@@ -5,6 +5,7 @@ import { callAnswer, callLogFields } from "@/lib/http/call-answer";
 import { withApiKey } from "@/lib/http/handlers";
 import { readJson } from "@/lib/http/request";
 import { json, respond } from "@/lib/http/response";
+import { observeCall } from "@/lib/ops/metrics";
 
 /**
  * A coordinator agent may run 180 s (plus the payment's submission) before the marketplace
@@ -13,13 +14,16 @@ import { json, respond } from "@/lib/http/response";
 export const maxDuration = 300;
 
 export const POST = withApiKey(async ({ request, services, key, requestId, origin, annotate }) => {
+  const started = performance.now();
   const header = request.headers.get("idempotency-key");
   const idempotencyKey = header === null ? null : idempotencyKeySchema.parse(header);
   const body = await readJson(request, callBodySchema, { maxBytes: 64 * 1024 });
 
   const outcome = await services.calls.call(key, { requestId, body, idempotencyKey });
   const answer = callAnswer(outcome, origin);
-  annotate(callLogFields(outcome));
+  const fields = callLogFields(outcome);
+  annotate(fields);
+  observeCall((performance.now() - started) / 1000, typeof fields.refusal === "string" ? fields.refusal : null);
   // A success is conformed to its documented shape; refusals are already in the common error shape.
   if (answer.status === 200)
     return respond(callSuccessSchema, answer.body as z.input<typeof callSuccessSchema>, { headers: answer.headers });
