@@ -17,7 +17,7 @@ import { listKeyRows, rotateKeyRow } from "@/lib/keys/key-store";
 import type { meResponseSchema } from "@/lib/keys/schemas";
 import { smtpMailer } from "@/lib/mail/mailer";
 import { metricsText } from "@/lib/ops/metrics";
-import { type AuditEntry, auditEntries, metricsData } from "@/lib/ops/ops-store";
+import { type AuditEntry, auditEntries, claimAlert, metricsData, unreportedUsageAge } from "@/lib/ops/ops-store";
 import { sweepAccountWallets } from "@/lib/ops/sweep-wallets";
 import { tierRateLimits } from "@/lib/ratelimit/policies";
 import type { Account } from "@/lib/auth/schemas";
@@ -49,11 +49,11 @@ import {
 import type { KeyView, UpdateKey, VerifiedKey } from "@/lib/keys/schemas";
 import { logger as processLogger, logLine, type Logger } from "@/lib/logger";
 import { microToUsd } from "@/lib/money/units";
-import type { z } from "zod";
+import { z } from "zod";
 import { PublicKey } from "@solana/web3.js";
 import { randomBytes } from "node:crypto";
 import { moneyPolicy } from "@/lib/money/policy";
-import { raiseAlert, type Alert } from "@/lib/ops/alerts";
+import { ALERT_REPEAT_SECONDS, raiseAlert, type Alert } from "@/lib/ops/alerts";
 import { healthReport, type HealthReport } from "@/lib/ops/health";
 import { alertStalePending } from "@/lib/ops/stale-pending";
 import { runWalletSweep, type WalletSweepSummary } from "@/lib/ops/sweep-wallets";
@@ -216,6 +216,9 @@ export interface OpsService {
 /** A password reset link works once, for this long. */
 export const PASSWORD_RESET_TTL_MS = 60 * 60_000;
 
+/** Billable usage older than this and still not reported to Stripe is alerted on (the cron runs hourly). */
+export const USAGE_REPORT_LAG_ALERT_SECONDS = 6 * 3_600;
+
 const built = new WeakMap<AppContext, Services>();
 
 /** The services of the process's app context (built on first use). */
@@ -347,6 +350,15 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
       const summary = deps
         ? await runTreasuryTopUp({ ...deps, lowWaterUsdcMicro: env.topup.lowWaterUsdcMicro, targets: funding.targets })
         : null;
+      for (const code of new Set((summary?.skipped ?? []).map((skip) => skip.code).filter((code) => /_cap_reached$/.test(code)))) {
+        const count = summary!.skipped.filter((skip) => skip.code === code).length;
+        await alerts.raise({
+          kind: "funding_cap_hit",
+          key: code,
+          message: `The top-up cron left ${count} wallets under their low-water mark: ${code.replaceAll("_", " ")}.`,
+          details: { code, wallets: count },
+        });
+      }
       return { summary, treasury: await alerts.checkTreasury() };
     },
     async sweepWallets() {
@@ -460,12 +472,39 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     confirmWaitMs: env.agentCalls.confirmWaitMs,
     funding,
   };
+  /** What an operator must hear of from a call's outcome: an agent cut off (its breaker open), a funding cap hit. */
+  const alertOnOutcome = async (outcome: CallOutcome) => {
+    if (outcome.kind === "agent_failed") {
+      const open = await openAgentBreakers(db);
+      for (const [agentId, until] of open) {
+        await alerts.raise({
+          kind: "circuit_open",
+          key: agentId,
+          message: `Agent ${agentId} failed after payment too often: its circuit breaker is open until ${until}, no call is paid to it meanwhile.`,
+          details: { agent_id: agentId, open_until: until },
+        });
+      }
+    }
+    if (outcome.kind === "refused" && outcome.refusal.code === "reservation") {
+      const topUp = outcome.refusal.topUp;
+      if (topUp && /_cap_reached$/.test(topUp)) {
+        await alerts.raise({
+          kind: "funding_cap_hit",
+          key: topUp,
+          message: `A wallet could not be topped up on the call path: ${topUp.replaceAll("_", " ")}. Calls of that key are refused until the cap's day ends.`,
+          details: { code: topUp },
+        });
+      }
+    }
+  };
   const recoverBefore = () => new Date(Date.now() - env.agentCalls.recoverPendingAfterMs);
   const calls: CallService = {
     deps: callDeps,
     async call(key, request) {
       await recoverPendingCalls(callDeps, { keyId: key.key_id, olderThan: recoverBefore() });
-      return paidCall(callDeps, key, request);
+      const outcome = await paidCall(callDeps, key, request);
+      await alertOnOutcome(outcome);
+      return outcome;
     },
     async get(keyId, requestId) {
       // Request ids are ours (req_…); anything longer is not one.
@@ -475,7 +514,7 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     },
     async recoverPending() {
       const result = await recoverPendingCalls({ db, ledger, policy, agents: app.agents }, { olderThan: recoverBefore(), limit: 500 });
-      const stale = await alertStalePending(db, alertOptions);
+      const stale = await alertStalePending(db, { ...alertOptions, raise: (alert) => alerts.raise(alert) });
       return { ...result, stale_calls: stale.calls, stale_fundings: stale.fundings };
     },
   };
@@ -543,11 +582,22 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     },
     async webhook(rawBody, signature) {
       const { stripe, config } = stripeParts();
-      const result = await handleStripeWebhook(
-        { db, stripe, webhookSecret: config.webhookSecret, prices: config.prices },
-        rawBody,
-        signature,
-      );
+      let result: Awaited<ReturnType<typeof handleStripeWebhook>>;
+      try {
+        result = await handleStripeWebhook({ db, stripe, webhookSecret: config.webhookSecret, prices: config.prices }, rawBody, signature);
+      } catch (error) {
+        // The claim was released: Stripe delivers it again. An operator hears of it once per event type an hour.
+        // The signature was checked before any handler ran: the body is Stripe's event.
+        const parsed = z.object({ type: z.string().max(100) }).safeParse(JSON.parse(rawBody));
+        const type = parsed.success ? parsed.data.type : "unknown";
+        await alerts.raise({
+          kind: "webhook_failing",
+          key: type,
+          message: `The Stripe webhook handler for ${type} failed (${(error as Error).message.slice(0, 200)}); Stripe will deliver the event again.`,
+          details: { event_type: type },
+        });
+        throw error;
+      }
       if (result.ok) return { id: result.event_id, outcome: result.outcome };
       if (result.code === "in_progress")
         throw new ApiError("conflict", `Event ${result.event_id} is being processed by another delivery; deliver it again later.`);
@@ -573,12 +623,32 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     },
     async reportUsage() {
       if (!app.stripe || !env.stripe) return null;
-      return reportUsage({ db, stripe: app.stripe, meterEventName: env.stripe.meterEventName, log: logLine("warn") });
+      const summary = await reportUsage({ db, stripe: app.stripe, meterEventName: env.stripe.meterEventName, log: logLine("warn") });
+      if (summary.flagged > 0 || summary.retry_later > 0) {
+        await alerts.raise({
+          kind: "usage_report_failing",
+          message: `Usage reporting to Stripe is failing: ${summary.retry_later} batches left for the next run, ${summary.flagged} flagged for good (never billed unless an operator acts).`,
+          details: { ...summary },
+        });
+      }
+      const lag = await unreportedUsageAge(db);
+      if (lag.oldestSeconds > USAGE_REPORT_LAG_ALERT_SECONDS) {
+        await alerts.raise({
+          kind: "usage_report_lagging",
+          message: `Billable usage waits to be reported to Stripe: ${lag.calls} calls, the oldest ${Math.round(lag.oldestSeconds / 3600)} hours old (Stripe refuses events older than 35 days).`,
+          details: { calls: lag.calls, oldest_seconds: Math.round(lag.oldestSeconds) },
+        });
+      }
+      return summary;
     },
   };
 
   const alerts: AlertService = {
-    raise: (alert) => raiseAlert(alert, alertOptions),
+    async raise(alert) {
+      // Once per cause per window, whichever instance sees it first; the log line always.
+      if (await claimAlert(db, alert.kind, alert.key ?? "-", ALERT_REPEAT_SECONDS)) await raiseAlert(alert, alertOptions);
+      else logger.info("alert already sent for this cause within the window", { kind: alert.kind, key: alert.key ?? null });
+    },
     async checkTreasury() {
       const health = await treasuryHealth(db, ledger, env.treasuryFloat);
       if (health.status !== "ok") {

@@ -1,10 +1,18 @@
 import { logLine } from "@/lib/logger";
-/** Operator alerts: always a log line; also POSTed as JSON to ALERT_WEBHOOK_URL when set. */
+/**
+ * Operator alerts: a log line, and a JSON POST to ALERT_WEBHOOK_URL when set. Through the alert
+ * service (lib/services.ts) each is sent once per cause per ALERT_REPEAT_SECONDS: `key` names the
+ * cause within its kind (an agent, an event type, a refusal code); without one, the kind is the cause.
+ */
 export interface Alert {
   kind: string;
   message: string;
+  key?: string;
   details?: Record<string, unknown>;
 }
+
+/** A lasting condition is repeated at most this often. */
+export const ALERT_REPEAT_SECONDS = 3_600;
 
 export async function raiseAlert(
   alert: Alert,

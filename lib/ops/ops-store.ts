@@ -147,3 +147,22 @@ export type MetricsData = z.infer<typeof metricsSchema>;
 export function metricsData(db: Database): Promise<MetricsData> {
   return callFunction(db, "tdk_metrics", {}, metricsSchema);
 }
+
+/** Claims an alert's sending for its cause: true once per window (the first raise, then after the window). */
+export async function claimAlert(db: Database, kind: string, key: string, windowSeconds: number): Promise<boolean> {
+  return (
+    await callFunction(
+      db,
+      "tdk_claim_alert",
+      { p_kind: kind, p_key: key, p_window_seconds: windowSeconds },
+      z.object({ send: z.boolean(), raised: z.number().int() }),
+    )
+  ).send;
+}
+
+/** The billable usage waiting to be reported to Stripe: how many calls, and the oldest one's age. */
+export async function unreportedUsageAge(db: Database): Promise<{ calls: number; oldestSeconds: number }> {
+  const data = await metricsData(db);
+  const oldest = data.oldest_unreported_call ? (Date.now() - Date.parse(data.oldest_unreported_call)) / 1000 : 0;
+  return { calls: data.unreported_calls, oldestSeconds: Math.max(0, oldest) };
+}
