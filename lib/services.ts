@@ -17,7 +17,8 @@ import { listKeyRows, rotateKeyRow } from "@/lib/keys/key-store";
 import type { meResponseSchema } from "@/lib/keys/schemas";
 import { smtpMailer } from "@/lib/mail/mailer";
 import { metricsText } from "@/lib/ops/metrics";
-import { type AuditEntry, auditEntries, claimAlert, metricsData, unreportedUsageAge } from "@/lib/ops/ops-store";
+import { reconcile, reconcileStripe, reconcileTreasury, type ReconciliationReport } from "@/lib/ops/reconcile";
+import { type AuditEntry, auditEntries, claimAlert, metricsData, recordReconciliation, unreportedUsageAge } from "@/lib/ops/ops-store";
 import { sweepAccountWallets } from "@/lib/ops/sweep-wallets";
 import { tierRateLimits } from "@/lib/ratelimit/policies";
 import type { Account } from "@/lib/auth/schemas";
@@ -62,7 +63,7 @@ import { runTreasuryTopUp, type TreasuryTopUpSummary } from "@/lib/ops/treasury-
 import { marketplaceWalletLimit } from "@/lib/ratelimit/policies";
 import { rateLimitHeaders, retryAfterSeconds, type RateLimitPolicy, type RateLimitResult } from "@/lib/ratelimit/types";
 import type { FundingDeps } from "@/lib/solana/funding";
-import { loadTreasury } from "@/lib/solana/treasury";
+import { loadTreasury, treasuryPublicKey } from "@/lib/solana/treasury";
 import { readUsage, toCallView, usagePage, usageSummary, type UsageAnswer, type UsageScope } from "@/lib/usage/usage";
 import type { CallView } from "@/lib/usage/schemas";
 
@@ -206,10 +207,26 @@ export interface AlertService {
   checkTreasury(): Promise<TreasuryHealth>;
 }
 
+export interface ReconcileRun {
+  report: ReconciliationReport;
+  /** Checked here beyond the usage: the treasury's movements, and Stripe (null when billing is off). */
+  treasury_checked: boolean;
+  stripe_checked: boolean;
+  new_differences: number;
+  open_differences: number;
+}
+
 export interface OpsService {
   health(): Promise<HealthReport>;
   /** The Prometheus text of a scrape: this instance's measurements and the database's and chain's state. */
   metrics(): Promise<string>;
+  /**
+   * The reconcile cron: the period's on-chain payments against the settled usage, the treasury's
+   * movements against the fundings and sweeps, and what was reported to Stripe against its meter's
+   * event summaries per customer. Differences are stored (resolved when a later run no longer finds
+   * them) and the new ones alerted.
+   */
+  reconcile(range: { from: Date; to: Date }): Promise<ReconcileRun>;
   resetMonthlyCounters(): Promise<{ month: string; accounts_reset: number }>;
 }
 
@@ -218,6 +235,24 @@ export const PASSWORD_RESET_TTL_MS = 60 * 60_000;
 
 /** Billable usage older than this and still not reported to Stripe is alerted on (the cron runs hourly). */
 export const USAGE_REPORT_LAG_ALERT_SECONDS = 6 * 3_600;
+
+/** The kinds the usage and wallet reconciliation reports (lib/ops/reconcile.ts), and the treasury's. */
+const RECONCILED_KINDS = [
+  "paid_in_usage_not_on_chain",
+  "paid_on_chain_not_in_usage",
+  "batch_total_mismatch",
+  "reported_not_in_batch",
+  "billable_not_reported",
+  "flagged_for_operator",
+  "pending",
+  "funding_not_on_chain",
+  "funding_on_chain_recorded_failed",
+  "funding_pending",
+  "swept_wallet_not_empty",
+  "unrecorded_inflow",
+  "wallet_balance_mismatch",
+];
+const TREASURY_KINDS = ["treasury_outflow_not_recorded", "treasury_amount_mismatch"];
 
 const built = new WeakMap<AppContext, Services>();
 
@@ -667,6 +702,39 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
 
   const ops: OpsService = {
     health: () => healthReport(app),
+    async reconcile(range) {
+      const report = await reconcile(db, ledger, range);
+      const treasuryKey = await treasuryPublicKey(db);
+      if (treasuryKey) report.differences.push(...(await reconcileTreasury(db, ledger, new PublicKey(treasuryKey))));
+      const stripeOn = app.stripe !== null && env.stripe !== null;
+      if (stripeOn) report.differences.push(...(await reconcileStripe(db, app.stripe!, env.stripe!.meterEventName, range)));
+      // Kinds this run looked for: a stored difference of one of them that is no longer found is resolved.
+      const kinds = [...RECONCILED_KINDS, ...(treasuryKey ? TREASURY_KINDS : []), ...(stripeOn ? ["stripe_meter_mismatch"] : [])];
+      const stored = await recordReconciliation(
+        db,
+        report.differences.map((difference) => ({ kind: difference.kind, id: difference.id, detail: difference.detail })),
+        kinds,
+      );
+      if (stored.new.length > 0) {
+        const byKind = new Map<string, number>();
+        for (const found of stored.new) byKind.set(found.kind, (byKind.get(found.kind) ?? 0) + 1);
+        await alerts.raise({
+          kind: "reconciliation_difference",
+          key: `${range.from.toISOString()}:${[...byKind.keys()].sort().join(",")}`,
+          message: `Reconciliation of ${range.from.toISOString().slice(0, 10)} found ${stored.new.length} new differences: ${[...byKind]
+            .map(([kind, count]) => `${count} ${kind.replaceAll("_", " ")}`)
+            .join(", ")}. ${stored.open} are open in all.`,
+          details: { new: stored.new.slice(0, 50), open: stored.open },
+        });
+      }
+      return {
+        report,
+        treasury_checked: treasuryKey !== null,
+        stripe_checked: stripeOn,
+        new_differences: stored.new.length,
+        open_differences: stored.open,
+      };
+    },
     async metrics() {
       const [data, treasury] = await Promise.all([metricsData(db), treasuryHealth(db, ledger, env.treasuryFloat)]);
       return metricsText(data, treasury);

@@ -103,6 +103,17 @@ export async function metricsText(data: MetricsData, treasury: TreasuryHealth, n
   );
   gauge("tdk_pending_fundings", "Treasury fundings and sweeps not resolved yet", data.pending_fundings);
   gauge("tdk_circuit_breakers_open", "Agents cut off for failing after payment", data.open_breakers);
+  const differences = new Gauge({
+    name: "tdk_reconciliation_differences",
+    help: "Differences the reconcile cron found and no later run resolved, by kind",
+    labelNames: ["kind"],
+    registers: [snapshot],
+  });
+  differences.set(
+    { kind: "any" },
+    Object.values(data.reconciliation_differences).reduce((sum, n) => sum + n, 0),
+  );
+  for (const [kind, count] of Object.entries(data.reconciliation_differences)) differences.set({ kind }, count);
   gauge("tdk_treasury_usdc_micro", "The treasury's USDC (micro)", treasury.usdc_micro);
   gauge("tdk_treasury_sol_lamports", "The treasury's SOL (lamports)", treasury.sol_lamports);
   gauge("tdk_treasury_low", "1 when the treasury is under 20% of its float (or missing)", treasury.status === "ok" ? 0 : 1);

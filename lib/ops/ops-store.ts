@@ -140,6 +140,7 @@ const metricsSchema = z.object({
   oldest_unreported_call: z.string().nullable(),
   pending_fundings: z.number().int(),
   open_breakers: z.number().int(),
+  reconciliation_differences: z.record(z.string(), z.number().int()),
 });
 export type MetricsData = z.infer<typeof metricsSchema>;
 
@@ -165,4 +166,47 @@ export async function unreportedUsageAge(db: Database): Promise<{ calls: number;
   const data = await metricsData(db);
   const oldest = data.oldest_unreported_call ? (Date.now() - Date.parse(data.oldest_unreported_call)) / 1000 : 0;
   return { calls: data.unreported_calls, oldestSeconds: Math.max(0, oldest) };
+}
+
+/** Stores a reconcile run's differences: new ones added, known ones seen again, those of these kinds no longer found resolved. */
+export function recordReconciliation(db: Database, differences: { kind: string; id: string; detail: string }[], kinds: string[]) {
+  return callFunction(
+    db,
+    "tdk_record_reconciliation",
+    { p_differences: differences, p_kinds: kinds },
+    z.object({ new: z.array(z.object({ kind: z.string(), id: z.string() })), open: z.number().int() }),
+  );
+}
+
+export const openDifferenceSchema = z.object({
+  kind: z.string(),
+  id: z.string(),
+  detail: z.string(),
+  first_seen_at: z.string(),
+  last_seen_at: z.string(),
+});
+
+/** The differences the last runs found and no later run resolved, most recent first. */
+export function openReconciliationDifferences(db: Database, limit = 200) {
+  return callFunction(db, "tdk_open_reconciliation_differences", { p_limit: limit }, z.array(openDifferenceSchema));
+}
+
+/** What was reported to Stripe per customer for meter events timed in [from, to). */
+export function reportedByCustomer(db: Database, range: { from: Date; to: Date }) {
+  return callFunction(
+    db,
+    "tdk_reported_by_customer",
+    { p_from: range.from, p_to: range.to },
+    z.array(z.object({ customer: z.string(), reported_micro: z.number().int(), batches: z.number().int() })),
+  );
+}
+
+/** Every treasury movement recorded (fundings and sweeps with a signature, not failed): what the treasury's chain history must show. */
+export function treasuryFundings(db: Database) {
+  return callFunction(
+    db,
+    "tdk_treasury_fundings",
+    {},
+    z.array(z.object({ tx_signature: z.string(), reason: z.enum(["initial", "topup", "sweep"]), usdc_micro: z.number().int() })),
+  );
 }

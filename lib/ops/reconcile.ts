@@ -1,6 +1,7 @@
 import { PublicKey } from "@solana/web3.js";
+import type Stripe from "stripe";
 import type { Database } from "@/lib/db";
-import { reconciliationData, walletMovements } from "./ops-store";
+import { reconciliationData, reportedByCustomer, treasuryFundings, walletMovements } from "./ops-store";
 import { associatedTokenAddress } from "@/lib/solana/signing";
 import type { Ledger, SignatureStatus } from "@/lib/solana/ledger";
 
@@ -32,7 +33,10 @@ export interface Difference {
     | "funding_pending"
     | "swept_wallet_not_empty"
     | "unrecorded_inflow"
-    | "wallet_balance_mismatch";
+    | "wallet_balance_mismatch"
+    | "treasury_outflow_not_recorded"
+    | "treasury_amount_mismatch"
+    | "stripe_meter_mismatch";
   id: string;
   detail: string;
 }
@@ -240,6 +244,87 @@ async function reconcileWallets(
         kind: "wallet_balance_mismatch",
         id: wallet.key_id,
         detail: `wallet ${wallet.wallet_public_key} holds ${balance} micro-USDC; its recorded movements that landed add up to ${expected}`,
+      });
+    }
+  }
+  return differences;
+}
+
+/**
+ * The treasury's side: every USDC movement of the treasury on the chain is a funding or a sweep
+ * the database recorded, for the amount it recorded. An outflow nobody recorded is money gone with
+ * no wallet credited; an amount that differs is a funding recorded wrong. (Inflows with no record
+ * are the operator's own deposits: not a difference.)
+ */
+export async function reconcileTreasury(db: Database, ledger: Ledger, treasury: PublicKey): Promise<Difference[]> {
+  const fundings = await treasuryFundings(db);
+  const expected = new Map<string, bigint>();
+  for (const funding of fundings) {
+    const delta = funding.reason === "sweep" ? BigInt(funding.usdc_micro) : -BigInt(funding.usdc_micro);
+    expected.set(funding.tx_signature, (expected.get(funding.tx_signature) ?? 0n) + delta);
+  }
+  const usdcAccount = associatedTokenAddress(ledger.usdcMint, treasury);
+  const history = [...new Set([...(await ledger.signaturesForAddress(treasury)), ...(await ledger.signaturesForAddress(usdcAccount))])];
+  const statuses = await signatureStatuses(ledger, history);
+  const differences: Difference[] = [];
+  for (const signature of history) {
+    if (statuses.get(signature) !== "confirmed") continue;
+    const delta = await ledger.usdcDelta(signature, treasury);
+    if (delta === null) continue;
+    const recorded = expected.get(signature);
+    if (recorded === undefined) {
+      if (delta < 0n)
+        differences.push({
+          kind: "treasury_outflow_not_recorded",
+          id: signature,
+          detail: `${-delta} micro-USDC left the treasury with no funding recorded`,
+        });
+    } else if (recorded !== delta) {
+      differences.push({
+        kind: "treasury_amount_mismatch",
+        id: signature,
+        detail: `the treasury moved ${delta} micro-USDC; the fundings recorded ${recorded}`,
+      });
+    }
+  }
+  return differences;
+}
+
+/**
+ * The bill's side: for each customer, what was reported to Stripe's meter for events timed in the
+ * period equals what Stripe's meter event summaries say it holds for that customer and period.
+ */
+export async function reconcileStripe(
+  db: Database,
+  stripe: Stripe,
+  meterEventName: string,
+  range: { from: Date; to: Date },
+): Promise<Difference[]> {
+  const reported = await reportedByCustomer(db, range);
+  if (reported.length === 0) return [];
+  const meters = await stripe.billing.meters.list({ limit: 100 });
+  const meter = meters.data.find((candidate) => candidate.event_name === meterEventName);
+  const period = `${range.from.toISOString()} to ${range.to.toISOString()}`;
+  if (!meter) {
+    return reported.map((entry) => ({
+      kind: "stripe_meter_mismatch" as const,
+      id: `${entry.customer}:${range.from.toISOString()}`,
+      detail: `no Stripe meter has the event name ${meterEventName}: ${entry.reported_micro} micro-USD reported for ${period} cannot be checked`,
+    }));
+  }
+  const differences: Difference[] = [];
+  for (const entry of reported) {
+    const summaries = await stripe.billing.meters.listEventSummaries(meter.id, {
+      customer: entry.customer,
+      start_time: Math.floor(range.from.getTime() / 1000),
+      end_time: Math.floor(range.to.getTime() / 1000),
+    });
+    const atStripe = summaries.data.reduce((sum, summary) => sum + BigInt(Math.round(summary.aggregated_value)), 0n);
+    if (atStripe !== BigInt(entry.reported_micro)) {
+      differences.push({
+        kind: "stripe_meter_mismatch",
+        id: `${entry.customer}:${range.from.toISOString()}`,
+        detail: `for ${period}, ${entry.reported_micro} micro-USD reported in ${entry.batches} batches; Stripe's meter holds ${atStripe}`,
       });
     }
   }

@@ -24,6 +24,7 @@ type InternalAuth = "cron" | "stripe_signature";
 /** Routes outside the public contract, with how they authenticate. */
 const internalRoutes: { method: Method; path: string; auth: InternalAuth }[] = [
   { method: "GET", path: "/api/cron/recover-calls", auth: "cron" },
+  { method: "GET", path: "/api/cron/reconcile", auth: "cron" },
   { method: "GET", path: "/api/cron/report-usage", auth: "cron" },
   { method: "GET", path: "/api/cron/reset-monthly", auth: "cron" },
   { method: "GET", path: "/api/cron/sweep-wallets", auth: "cron" },
