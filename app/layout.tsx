@@ -28,6 +28,7 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
                 <Link href="/billing">Billing</Link>
                 <Link href="/account">Account</Link>
                 <Link href="/docs">Docs</Link>
+                {session.account.role === "admin" && <Link href="/admin">Console</Link>}
                 <span className="muted">{session.account.email}</span>
                 <form action={logOutAction}>
                   <button type="submit" className="secondary">

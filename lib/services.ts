@@ -16,6 +16,17 @@ import { generateApiKey } from "@/lib/keys/api-key";
 import { listKeyRows, rotateKeyRow } from "@/lib/keys/key-store";
 import type { meResponseSchema } from "@/lib/keys/schemas";
 import { smtpMailer } from "@/lib/mail/mailer";
+import {
+  type AccountMatch,
+  type AdminAccount,
+  adminAccount,
+  openBreakers,
+  resetBreaker,
+  resolveFlagged,
+  searchAccounts,
+  setSuspension,
+  setTier,
+} from "@/lib/ops/admin-store";
 import { metricsText } from "@/lib/ops/metrics";
 import { reconcile, reconcileStripe, reconcileTreasury, type ReconciliationReport } from "@/lib/ops/reconcile";
 import { type AuditEntry, auditEntries, claimAlert, metricsData, recordReconciliation, unreportedUsageAge } from "@/lib/ops/ops-store";
@@ -89,6 +100,30 @@ export interface Services {
   billing: BillingService;
   alerts: AlertService;
   ops: OpsService;
+  admin: AdminService;
+}
+
+/**
+ * The operator console. Every action needs an admin whose session began less than
+ * OPERATOR_SESSION_MAX_AGE_MS ago, and is recorded in the audit log as `operator:<account id>`.
+ */
+export interface AdminService {
+  /** The operator, or a refusal: not_found for anyone who is not an admin (the console does not say it exists). */
+  operator(session: Session | null, options?: { action?: boolean }): Operator;
+  search(query: string): Promise<AccountMatch[]>;
+  account(accountId: string): Promise<AdminAccount | null>;
+  breakers(): ReturnType<typeof openBreakers>;
+  suspend(operator: Operator, accountId: string, reason: string): Promise<void>;
+  lift(operator: Operator, accountId: string): Promise<void>;
+  setTier(operator: Operator, accountId: string, tier: "free" | "paid" | "pro"): Promise<void>;
+  resolveFlagged(operator: Operator, accountId: string, retry: boolean): Promise<{ calls: number; micro: number }>;
+  resetBreaker(operator: Operator, agentId: string): Promise<void>;
+  auditLog(accountId: string | null, limit?: number): Promise<AuditEntry[]>;
+}
+
+export interface Operator {
+  accountId: string;
+  actor: string;
 }
 
 export interface LimitService {
@@ -253,6 +288,9 @@ const RECONCILED_KINDS = [
   "wallet_balance_mismatch",
 ];
 const TREASURY_KINDS = ["treasury_outflow_not_recorded", "treasury_amount_mismatch"];
+
+/** Console actions need a session that began this recently: a stolen old cookie cannot act. */
+export const OPERATOR_SESSION_MAX_AGE_MS = 15 * 60_000;
 
 const built = new WeakMap<AppContext, Services>();
 
@@ -742,5 +780,40 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     resetMonthlyCounters: () => resetMonthlyCounters(db),
   };
 
-  return { app, logger, limits, accounts, keys, calls, usage, catalog, funding, billing, alerts, ops };
+  const notAdmin = () => new ApiError("not_found", "Not found.");
+  const refusedIfMissing = (result: { ok: boolean }) => {
+    if (!result.ok) throw new ApiError("not_found", "No such account or agent.");
+  };
+  const admin: AdminService = {
+    operator(session, options = {}) {
+      if (session?.account.role !== "admin") throw notAdmin();
+      const age = session.created_at ? Date.now() - Date.parse(session.created_at) : Number.POSITIVE_INFINITY;
+      if (options.action && age > OPERATOR_SESSION_MAX_AGE_MS) {
+        throw new ApiError("reauthentication_required", "Console actions need a recent log-in: log out and in again.");
+      }
+      return { accountId: session.account.id, actor: `operator:${session.account.id}` };
+    },
+    search: (query) => searchAccounts(db, query.slice(0, 200)),
+    account: (accountId) => adminAccount(db, accountId),
+    breakers: () => openBreakers(db),
+    async suspend(operator, accountId, reason) {
+      refusedIfMissing(await setSuspension(db, operator.actor, accountId, reason));
+    },
+    async lift(operator, accountId) {
+      refusedIfMissing(await setSuspension(db, operator.actor, accountId, null));
+    },
+    async setTier(operator, accountId, tier) {
+      refusedIfMissing(await setTier(db, operator.actor, accountId, tier));
+    },
+    async resolveFlagged(operator, accountId, retry) {
+      const result = await resolveFlagged(db, operator.actor, accountId, retry);
+      return { calls: result.calls, micro: result.micro };
+    },
+    async resetBreaker(operator, agentId) {
+      refusedIfMissing(await resetBreaker(db, operator.actor, agentId));
+    },
+    auditLog: (accountId, limit = 100) => auditEntries(db, accountId, null, limit),
+  };
+
+  return { app, logger, limits, accounts, keys, calls, usage, catalog, funding, billing, alerts, ops, admin };
 }

@@ -4,9 +4,9 @@ import { AccountNotices } from "@/app/_components/account-notices";
 import { BillingPortalForm } from "@/app/_components/billing-forms";
 import { CallsTable } from "@/app/_components/calls-table";
 import { CreateKeyForm } from "@/app/_components/create-key-form";
-import { KeyStatus } from "@/app/_components/key-status";
 import { UpgradeForm } from "@/app/_components/upgrade-form";
 import { UsageChart } from "@/app/_components/usage-chart";
+import { WalletsTable } from "@/app/_components/wallets-table";
 import { microToUsd } from "@/lib/money/units";
 import { withPageSession } from "@/lib/http/page-session";
 import { tierRateLimits } from "@/lib/ratelimit/policies";
@@ -124,32 +124,7 @@ export default withPageSession(async function DashboardPage({ session, services 
             No keys yet: create your first one below, then follow the <Link href="/docs#quickstart">quickstart</Link>.
           </p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Status</th>
-                <th scope="col">Wallet</th>
-                <th scope="col">USDC</th>
-                <th scope="col">SOL</th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.map((key) => (
-                <tr key={key.id} data-testid="dashboard-key">
-                  <td>
-                    {key.name} <span className="mono">{key.prefix}…</span>
-                  </td>
-                  <td>
-                    <KeyStatus keyView={key} />
-                  </td>
-                  <td className="mono">{key.wallet.public_key}</td>
-                  <td>{key.wallet.usdc}</td>
-                  <td>{key.wallet.sol}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <WalletsTable keys={keys} rowTestId="dashboard-key" />
         )}
         <CreateKeyForm />
         <p>

@@ -37,8 +37,13 @@ export async function insertSession(db: Database, accountId: string, tokenHash: 
   );
 }
 
-const sessionSchema = z.object({ id: z.string().uuid(), expires_at: z.string(), account: accountSchema });
-export type Session = { id: string; expires_at: string; account: Account };
+const sessionSchema = z.object({
+  id: z.string().uuid(),
+  created_at: z.string().optional(),
+  expires_at: z.string(),
+  account: accountSchema,
+});
+export type Session = { id: string; created_at?: string; expires_at: string; account: Account };
 
 /** The live session with this token hash (not expired, not revoked), with its account. */
 export function getSessionByHash(db: Database, tokenHash: string): Promise<Session | null> {

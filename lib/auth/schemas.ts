@@ -44,6 +44,7 @@ export const accountSchema = z.object({
   free_allowance: z
     .boolean()
     .describe("Whether the free tier's monthly allowance applies (false when the card gave it to another account)"),
+  role: z.enum(["developer", "admin"]).default("developer").describe("admin: may use the operator console"),
 });
 export type Account = z.infer<typeof accountSchema>;
 

@@ -15,6 +15,10 @@ export const errorDocs: Record<ErrorCode, { meaning: string; action: string }> =
     action: "Ask for a new link on the forgotten-password page.",
   },
   unauthorized: { meaning: "No valid credentials were sent.", action: "Send Authorization: Bearer with your API key (or session token)." },
+  reauthentication_required: {
+    meaning: "The operator console's actions need a session begun in the last 15 minutes.",
+    action: "Log out and log in again, then repeat the action.",
+  },
   invalid_credentials: { meaning: "Email or password is wrong.", action: "Check both; after many attempts wait for the rate limit." },
   invalid_api_key: {
     meaning: "This API key does not exist.",

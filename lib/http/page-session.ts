@@ -1,8 +1,8 @@
 import { cookies } from "next/headers";
-import { redirect } from "next/navigation";
+import { notFound, redirect } from "next/navigation";
 import { SESSION_COOKIE, type Session } from "@/lib/auth/sessions";
 import { ApiError } from "@/lib/errors";
-import { getServices, type Services } from "@/lib/services";
+import { getServices, type Operator, type Services } from "@/lib/services";
 
 /** The session of the browser rendering a page (server components and server actions). */
 export async function getPageSession(): Promise<Session | null> {
@@ -32,4 +32,30 @@ export function withPageSession<A extends unknown[], R>(body: (context: PageCont
 export function refusalMessage(error: unknown): string {
   if (error instanceof ApiError) return error.message;
   throw error;
+}
+
+export interface OperatorContext extends PageContext {
+  operator: Operator;
+}
+
+/**
+ * A page or server action of the operator console. Anyone who is not an admin (logged out
+ * included) gets a plain 404: the console does not say it exists. Actions (`action: true`) also
+ * need a session begun less than 15 minutes ago; Next.js refuses a server action from another origin.
+ */
+export function withOperator<A extends unknown[], R>(
+  body: (context: OperatorContext, ...args: A) => Promise<R>,
+  options: { action?: boolean } = {},
+) {
+  return async (...args: A): Promise<R> => {
+    const [session, services] = await Promise.all([getPageSession(), getServices()]);
+    let operator: Operator;
+    try {
+      operator = services.admin.operator(session, options);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "reauthentication_required") redirect("/login?reauth=1");
+      notFound();
+    }
+    return body({ session: session!, services, operator }, ...args);
+  };
 }

@@ -12,6 +12,7 @@ export const errorStatus = {
   validation_failed: 400,
   invalid_token: 400,
   unauthorized: 401,
+  reauthentication_required: 401,
   invalid_credentials: 401,
   invalid_api_key: 401,
   key_revoked: 401,

@@ -1,4 +1,6 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -391,5 +393,91 @@ describe("a production start on a bad configuration", () => {
     expect(app.output()).not.toContain(apiKey);
     expect(app.output()).not.toContain(rotated);
     await context.close();
+  });
+
+  it("operator console in Chromium: granted from the command line; search, suspend, lift — each in the audit log; a non-admin gets 404", async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-console-"));
+    const register = async (url: string, email: string) => {
+      const res = await fetch(`${url}/api/tdk/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email, password: "console-test-42!" }),
+      });
+      expect(res.status).toBe(201);
+      recordSecret(((await res.json()) as { session_token: string }).session_token);
+    };
+    const operatorEmail = `operator-${Date.now()}@example.com`;
+    const developerEmail = `developer-${Date.now()}@example.com`;
+    // The gateway on its own database; the role is granted with the gateway stopped (one process opens the embedded database).
+    let gateway = await startApp({}, { build: false, dataDir });
+    try {
+      await register(gateway.url, operatorEmail);
+      await register(gateway.url, developerEmail);
+      await gateway.stop();
+      const tsx = path.join(__dirname, "..", "..", "node_modules", ".bin", "tsx");
+      const granted = spawnSync(tsx, ["--tsconfig", "tsconfig.json", "scripts/admin.ts", "grant", operatorEmail], {
+        cwd: path.join(__dirname, "..", ".."),
+        env: { ...process.env, TDK_DATA_DIR: dataDir },
+        encoding: "utf8",
+      });
+      expect(granted.status, granted.stderr).toBe(0);
+      expect(granted.stdout).toContain("is now an admin");
+      gateway = await startApp({}, { build: false, dataDir });
+
+      const logIn = async (page: Page, email: string) => {
+        await page.goto(`${gateway.url}/login`);
+        await page.getByLabel("Email").fill(email);
+        await page.getByLabel("Password").fill("console-test-42!");
+        await page.getByRole("button", { name: "Log in" }).click();
+        await page.waitForURL("**/dashboard");
+      };
+
+      // A non-admin, and nobody at all, get a plain 404 on every console page.
+      const outsider = await browser.newContext({ javaScriptEnabled: false });
+      const anonymous = await outsider.newPage();
+      for (const route of ["/admin", "/admin?q=x", "/admin/accounts/00000000-0000-4000-8000-000000000000"]) {
+        expect((await anonymous.goto(`${gateway.url}${route}`))!.status(), route).toBe(404);
+      }
+      const developerPage = await outsider.newPage();
+      await logIn(developerPage, developerEmail);
+      for (const route of ["/admin", "/admin/accounts/00000000-0000-4000-8000-000000000000"]) {
+        expect((await developerPage.goto(`${gateway.url}${route}`))!.status(), route).toBe(404);
+      }
+      await outsider.close();
+
+      const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      await logIn(page, operatorEmail);
+      await page.goto(`${gateway.url}/admin`);
+      await page.getByLabel(/Account \(email/).fill(developerEmail);
+      await page.getByRole("button", { name: "Search" }).click();
+      await expect.poll(() => page.getByTestId("admin-match").count()).toBe(1);
+      await page.screenshot({ path: path.join(artifacts, "console-search.png"), fullPage: true });
+      await page.getByRole("link", { name: developerEmail }).click();
+      await page.waitForURL("**/admin/accounts/**");
+
+      await page.getByLabel("Reason").fill("fraud review");
+      await page.getByRole("button", { name: "Suspend" }).click();
+      await page.waitForURL("**?done=suspended");
+      expect(await page.getByTestId("admin-suspension").textContent()).toContain("Suspended (fraud_review)");
+      await page.getByRole("button", { name: "Lift the suspension" }).click();
+      await page.waitForURL("**?done=lifted");
+      expect(await page.getByTestId("admin-suspension").textContent()).toBe("Not suspended");
+      await page.screenshot({ path: path.join(artifacts, "console-account.png"), fullPage: true });
+
+      // Each action is in the account's audit log, by this operator.
+      const audit = page.getByTestId("admin-audit");
+      const actions = await audit.evaluateAll((rows) =>
+        rows.map((row) => `${row.getAttribute("data-action")} ${row.getAttribute("data-actor")}`),
+      );
+      expect(actions.filter((entry) => entry.startsWith("account.suspen"))).toEqual([
+        expect.stringMatching(/^account\.suspension_lifted operator:/),
+        expect.stringMatching(/^account\.suspended operator:/),
+      ]);
+      await context.close();
+    } finally {
+      await gateway.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

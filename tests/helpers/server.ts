@@ -31,12 +31,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startApp(extraEnv: Record<string, string> = {}): Promise<RunningApp> {
+export async function startApp(
+  extraEnv: Record<string, string> = {},
+  options: { build?: boolean; dataDir?: string } = {},
+): Promise<RunningApp> {
   const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", TDK_NEXT_DIST_DIR: distDir };
-  const build = spawnSync(process.execPath, [nextBin, "build"], { cwd: root, env: { ...env, NODE_ENV: "production" }, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`next build failed:\n${build.stdout}\n${build.stderr}`);
+  if (options.build !== false) {
+    const build = spawnSync(process.execPath, [nextBin, "build"], { cwd: root, env: { ...env, NODE_ENV: "production" }, encoding: "utf8" });
+    if (build.status !== 0) throw new Error(`next build failed:\n${build.stdout}\n${build.stderr}`);
+  }
 
-  const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-browser-"));
+  // A given data dir is the caller's (kept at stop: a restart opens the same database and ledger).
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), "tdk-browser-")));
   const port = await freePort();
   let log = "";
   const child: ChildProcess = spawn(process.execPath, [nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
@@ -70,7 +76,7 @@ export async function startApp(extraEnv: Record<string, string> = {}): Promise<R
         child.kill("SIGTERM");
         await new Promise((resolve) => child.once("exit", resolve));
       }
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
