@@ -12,4 +12,8 @@ export async function register(): Promise<void> {
     console.error(`[tdk] refusing to start: ${error.message}`);
     process.exit(1);
   }
+  // Traces: the request spans Next.js makes, and the paid call's steps (lib/tracing.ts). Exported to
+  // Vercel's collector there, to OTEL_EXPORTER_OTLP_ENDPOINT elsewhere; nowhere when neither is set.
+  const { registerOTel } = await import("@vercel/otel");
+  registerOTel({ serviceName: "tdk-gateway" });
 }

@@ -17,6 +17,7 @@ import { toBase58 } from "@/lib/solana/base58";
 import { topUpWallet, type FundingDeps } from "@/lib/solana/funding";
 import type { Ledger } from "@/lib/solana/ledger";
 import { signSingleSignerMessage } from "@/lib/solana/signing";
+import { annotateSpan, inSpan } from "@/lib/tracing";
 import type { CallCharge, CallOutcome, NotPaid, Refusal } from "./outcome";
 import { readStoredOutcome } from "./outcome";
 import { confirmPayment, resolvePayment } from "./recovery";
@@ -77,13 +78,26 @@ interface PricedAgent {
 }
 
 export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRequest): Promise<CallOutcome> {
+  return inSpan("paid_call", { "tdk.request_id": request.requestId, "tdk.key_id": key.key_id }, async () => {
+    const outcome = await runPaidCall(deps, key, request);
+    annotateSpan({ "tdk.outcome": outcome.kind });
+    return outcome;
+  });
+}
+
+/** A span per step: `paid_call.<step>`, with the request's id, so a trace shows where a call's time went. */
+function step<T>(name: string, request: CallRequest, fn: () => Promise<T>): Promise<T> {
+  return inSpan(`paid_call.${name}`, { "tdk.request_id": request.requestId }, fn);
+}
+
+async function runPaidCall(deps: CallDeps, key: VerifiedKey, request: CallRequest): Promise<CallOutcome> {
   const refused = (refusal: Refusal): CallOutcome => ({ kind: "refused", requestId: request.requestId, refusal });
-  const priced = await lookUpAgent(deps, request.body);
+  const priced = await step("look_up_agent", request, () => lookUpAgent(deps, request.body));
   if (!priced.ok) return refused(priced.refusal);
   const limited = await marketplaceLimit(deps, key);
   if (limited) return refused(limited);
 
-  const reservation = await reserveWithTopUp(deps, key, request, priced);
+  const reservation = await step("reserve", request, () => reserveWithTopUp(deps, key, request, priced));
   if (reservation.kind !== "reserved") return reservation.kind === "replayed" ? reservation.outcome : refused(reservation.refusal);
   const usage = reservation.usage;
   await deps.afterStep?.("reserved", usage.id);
@@ -98,11 +112,11 @@ export async function paidCall(deps: CallDeps, key: VerifiedKey, request: CallRe
   };
   const call = { deps, key, request, usage, priced, charge };
   for (let attempt = 1; ; attempt += 1) {
-    const payment = await buildVerifiedPayment(call);
+    const payment = await step("build_payment", request, () => buildVerifiedPayment(call));
     if (!payment.ok) return releaseCall(call, payment.reason);
     await deps.afterStep?.("built", usage.id);
-    const signed = await signAndRecord(call, payment);
-    if (signed.ok) return submitAndSettle(call, signed);
+    const signed = await step("sign_and_record", request, () => signAndRecord(call, payment));
+    if (signed.ok) return step("submit_and_settle", request, () => submitAndSettle(call, signed));
     // The marketplace adds no nonce: another call of this key built the same bytes in the same slot.
     deps.log?.(
       `[tdk] request_id=${request.requestId} payment identical to one in flight (attempt ${attempt}); rebuilding on the next blockhash`,

@@ -11,8 +11,8 @@ import { callRoute, createKeyedAccount, createTestApp, strongPassword, uniqueEma
 
 const root = path.resolve(__dirname, "..", "..");
 const schemasDir = path.join(root, "node_modules", "@apidevtools", "openapi-schemas", "schemas", "v3.1");
-/** Routes for machines other than developers' programs: Vercel cron and Stripe. */
-const INTERNAL = [/^\/api\/cron\//, /^\/api\/webhooks\//];
+/** Routes for machines other than developers' programs: Vercel cron, the metrics scraper and Stripe. */
+const INTERNAL = [/^\/api\/cron\//, /^\/api\/webhooks\//, /^\/api\/metrics$/];
 
 async function routeFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
