@@ -576,6 +576,18 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     async call(key, request) {
       await recoverPendingCalls(callDeps, { keyId: key.key_id, olderThan: recoverBefore() });
       const outcome = await paidCall(callDeps, key, request);
+      // A step that failed after the reservation gets its own line (the request's line says how it ended).
+      if (outcome.kind === "agent_failed" || outcome.kind === "unknown" || outcome.kind === "not_paid") {
+        logger.warn("paid call step failed", {
+          request_id: request.requestId,
+          key_id: key.key_id,
+          outcome: outcome.kind,
+          step: outcome.kind === "not_paid" ? "build_payment" : "submit_and_settle",
+          reason:
+            outcome.kind === "not_paid" ? outcome.reason.code : outcome.kind === "agent_failed" ? outcome.message.slice(0, 200) : null,
+          tx_signature: outcome.kind === "not_paid" ? null : outcome.txSignature,
+        });
+      }
       await alertOnOutcome(outcome);
       return outcome;
     },

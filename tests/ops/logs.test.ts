@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as call from "@/app/api/tdk/v1/call/route";
 import * as login from "@/app/api/tdk/auth/login/route";
-import type { AppContext } from "@/lib/context";
+import { z } from "zod";
+import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
+import { setAppContext, type AppContext } from "@/lib/context";
 import { scrub } from "@/lib/logger";
 import { callRoute, createKeyedAccount, createTestApp, strongPassword } from "../helpers/app";
 import { logLines } from "../helpers/logs";
@@ -44,6 +46,40 @@ describe("structured logs", () => {
     const refusedLine = logLines().find((entry) => entry.request_id === refused.headers.get("x-request-id"));
     expect(refusedLine).toMatchObject({ status: 401, route: "/api/tdk/auth/login" });
     expect(JSON.stringify(logLines())).not.toContain(caller.apiKey);
+  });
+
+  it("writes a line for a pipeline step that failed after the reservation: the step, the outcome, the payment", async () => {
+    const broken: LocalAgentDefinition = {
+      id: "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+      name: "brokenlogger",
+      description: "Fails after it is paid.",
+      priceMicro: 1_000n,
+      feeBps: 1_000,
+      inputSchema: z.object({}).strict(),
+      outputSchema: z.object({}),
+      handle: async () => {
+        throw new Error("the agent crashed");
+      },
+    };
+    const local = await createTestApp({ agents: [...demoAgents(), broken] });
+    try {
+      const caller = await createKeyedAccount(local, { label: "logs-broken", tier: "paid" });
+      const res = await callRoute(call.POST, "POST", "/api/tdk/v1/call", {
+        bearer: caller.apiKey,
+        body: { agent_id: "brokenlogger", input: {} },
+      });
+      expect(res.status).toBe(502);
+      const requestId = res.headers.get("x-request-id");
+      const failed = logLines().find((entry) => entry.request_id === requestId && entry.msg === "paid call step failed");
+      expect(failed).toMatchObject({ level: "warn", key_id: caller.key.id, outcome: "agent_failed", step: "submit_and_settle" });
+      expect(failed!.tx_signature).toEqual(expect.any(String));
+      expect(logLines().find((entry) => entry.request_id === requestId && entry.msg === "request")).toMatchObject({
+        status: 502,
+        outcome: "agent_failed",
+      });
+    } finally {
+      setAppContext(app);
+    }
   });
 
   it("scrubs anything shaped like a secret from messages and string fields", () => {
