@@ -24,6 +24,7 @@ import {
   resetBreaker,
   resolveFlagged,
   searchAccounts,
+  setOverrides,
   setSuspension,
   setTier,
 } from "@/lib/ops/admin-store";
@@ -118,6 +119,12 @@ export interface AdminService {
   setTier(operator: Operator, accountId: string, tier: "free" | "paid" | "pro"): Promise<void>;
   resolveFlagged(operator: Operator, accountId: string, retry: boolean): Promise<{ calls: number; micro: number }>;
   resetBreaker(operator: Operator, agentId: string): Promise<void>;
+  /** The account's quota, free allowance and failure cap, instead of the configured ones (null: the default). */
+  setOverrides(
+    operator: Operator,
+    accountId: string,
+    overrides: { quota: number | null; freeAllowanceMicro: bigint | null; agentFailedCapMicro: bigint | null },
+  ): Promise<void>;
   auditLog(accountId: string | null, limit?: number): Promise<AuditEntry[]>;
 }
 
@@ -823,6 +830,9 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     },
     async resetBreaker(operator, agentId) {
       refusedIfMissing(await resetBreaker(db, operator.actor, agentId));
+    },
+    async setOverrides(operator, accountId, overrides) {
+      refusedIfMissing(await setOverrides(db, operator.actor, accountId, overrides));
     },
     auditLog: (accountId, limit = 100) => auditEntries(db, accountId, null, limit),
   };

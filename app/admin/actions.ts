@@ -5,6 +5,7 @@ import { redirect } from "next/navigation";
 import { z } from "zod";
 import { tierSchema } from "@/lib/auth/schemas";
 import { withOperator } from "@/lib/http/page-session";
+import { parseUsdMicro } from "@/lib/money/units";
 
 /** The operator console's actions: each needs a recent admin session and is recorded in the audit log. */
 
@@ -58,4 +59,26 @@ export const resetBreakerAction = withOperator(async ({ services, operator }, fo
   if (agentId.success) await services.admin.resetBreaker(operator, agentId.data);
   revalidatePath("/admin");
   redirect("/admin?done=breaker");
+}, action);
+
+/** Empty: the configured default (null); otherwise a whole number, or dollars read exactly into micro-USD. */
+function optionalCount(value: FormDataEntryValue | null): number | null | undefined {
+  const text = String(value ?? "").trim();
+  if (text === "") return null;
+  return /^\d{1,9}$/.test(text) ? Number(text) : undefined;
+}
+function optionalUsd(value: FormDataEntryValue | null): bigint | null | undefined {
+  const text = String(value ?? "").trim();
+  if (text === "") return null;
+  return parseUsdMicro(text) ?? undefined;
+}
+
+export const setOverridesAction = withOperator(async ({ services, operator }, form: FormData): Promise<void> => {
+  const accountId = accountOf(form);
+  const quota = optionalCount(form.get("quota"));
+  const freeAllowanceMicro = optionalUsd(form.get("free_allowance_usd"));
+  const agentFailedCapMicro = optionalUsd(form.get("agent_failed_cap_usd"));
+  if (quota === undefined || freeAllowanceMicro === undefined || agentFailedCapMicro === undefined) back(accountId, "overrides_invalid");
+  await services.admin.setOverrides(operator, accountId, { quota, freeAllowanceMicro, agentFailedCapMicro });
+  back(accountId, "overrides");
 }, action);

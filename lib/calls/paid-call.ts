@@ -10,7 +10,7 @@ import { openKeypair } from "@/lib/crypto/wallet-keys";
 import type { Database } from "@/lib/db";
 import { getWalletSecret } from "@/lib/keys/key-store";
 import type { VerifiedKey } from "@/lib/keys/schemas";
-import type { MoneyPolicy } from "@/lib/money/policy";
+import { type MoneyPolicy, policyFor } from "@/lib/money/policy";
 import type { RateLimiter, RateLimitPolicy } from "@/lib/ratelimit/types";
 import { retryAfterSeconds } from "@/lib/ratelimit/types";
 import { toBase58 } from "@/lib/solana/base58";
@@ -197,7 +197,9 @@ async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallR
     idempotencyKey: request.idempotencyKey,
     requestHash: hashCallBody(request.body),
   };
-  let reservation = await reserveCall(deps.db, args, deps.policy);
+  // The account's operator overrides (quota, allowance, failure cap) apply to its reservations.
+  const policy = policyFor(deps.policy, key.overrides);
+  let reservation = await reserveCall(deps.db, args, policy);
   let topUp: string | null = null;
   if (!reservation.ok && reservation.code === "insufficient_balance") {
     const funding = await deps.funding.deps();
@@ -206,7 +208,7 @@ async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallR
     } else {
       const funded = await topUpWallet(funding, { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) }, deps.funding.targets);
       topUp = funded.ok ? "funded" : funded.code;
-      if (funded.ok) reservation = await reserveCall(deps.db, args, deps.policy);
+      if (funded.ok) reservation = await reserveCall(deps.db, args, policy);
     }
   }
   if (reservation.ok) return { kind: "reserved", usage: reservation.usage };

@@ -60,6 +60,13 @@ export const keyRowSchema = z.object({
 });
 export type KeyRow = z.infer<typeof keyRowSchema>;
 
+export const accountOverridesSchema = z.object({
+  free_monthly_quota: z.number().int().nonnegative().optional(),
+  free_allowance_micro: z.string().regex(/^\d+$/).optional(),
+  agent_failed_daily_cap_micro: z.string().regex(/^\d+$/).optional(),
+});
+export type AccountOverrides = z.infer<typeof accountOverridesSchema>;
+
 export const verifiedKeySchema = z.object({
   key_id: z.string().uuid(),
   account_id: z.string().uuid(),
@@ -71,6 +78,8 @@ export const verifiedKeySchema = z.object({
   account_suspended_reason: z.string().nullable(),
   tier: tierSchema,
   wallet_public_key: z.string(),
+  /** The account's overrides of the call path's limits (operators set them); absent: the configured defaults. */
+  overrides: accountOverridesSchema.optional(),
 });
 export type VerifiedKey = z.infer<typeof verifiedKeySchema>;
 

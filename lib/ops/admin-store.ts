@@ -2,7 +2,7 @@ import { z } from "zod";
 import { accountSchema, tierSchema } from "@/lib/auth/schemas";
 import { callFunction, type Database } from "@/lib/db";
 import { okResult, refusedResult } from "@/lib/db/results";
-import { keyRowSchema } from "@/lib/keys/schemas";
+import { accountOverridesSchema, keyRowSchema } from "@/lib/keys/schemas";
 
 /** The operator console's SQL functions, typed. Each action names its operator, who the audit log records. */
 
@@ -24,6 +24,7 @@ export function searchAccounts(db: Database, query: string, limit = 50): Promise
 
 export const adminAccountSchema = z.object({
   account: accountSchema,
+  overrides: accountOverridesSchema,
   deleted_at: z.string().nullable(),
   suspended_at: z.string().nullable(),
   stripe_customer_id: z.string().nullable(),
@@ -88,5 +89,26 @@ export function openBreakers(db: Database) {
     "tdk_admin_breakers",
     {},
     z.array(z.object({ agent_id: z.string(), open_until: z.string().nullable(), trips: z.number().int() })),
+  );
+}
+
+/** Sets (or, with nulls, clears) the account's overrides of the call path's limits. */
+export function setOverrides(
+  db: Database,
+  actor: string,
+  accountId: string,
+  overrides: { quota: number | null; freeAllowanceMicro: bigint | null; agentFailedCapMicro: bigint | null },
+) {
+  return callFunction(
+    db,
+    "tdk_admin_set_overrides",
+    {
+      p_actor: actor,
+      p_account_id: accountId,
+      p_quota: overrides.quota,
+      p_free_allowance_micro: overrides.freeAllowanceMicro,
+      p_agent_failed_cap_micro: overrides.agentFailedCapMicro,
+    },
+    z.union([okResult({ overrides: accountOverridesSchema }), refusedResult("account_not_found")]),
   );
 }

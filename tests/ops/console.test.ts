@@ -77,8 +77,16 @@ describe("the operator console's service", () => {
     await admin.setTier(operator, target.accountId, "pro");
     expect((await admin.account(target.accountId))!.account.tier).toBe("pro");
 
+    // Overrides: a free account's monthly quota of 2 (one call used): one more, then refused; cleared, the default again.
+    await admin.setTier(operator, target.accountId, "free");
+    await admin.setOverrides(operator, target.accountId, { quota: 2, freeAllowanceMicro: null, agentFailedCapMicro: null });
+    expect((await paid()).status).toBe(200);
+    expect((await paid()).json.error).toMatchObject({ code: "quota_exceeded", limit: 2 });
+    await admin.setOverrides(operator, target.accountId, { quota: null, freeAllowanceMicro: null, agentFailedCapMicro: null });
+    expect((await paid()).status).toBe(200);
+    await admin.setTier(operator, target.accountId, "pro");
     await sql(app.db, "update tdk_usage set billing_status = 'flagged' where account_id = $1", [target.accountId]);
-    expect(await admin.resolveFlagged(operator, target.accountId, false)).toMatchObject({ calls: 1 });
+    expect(await admin.resolveFlagged(operator, target.accountId, false)).toMatchObject({ calls: 3 });
     expect((await admin.account(target.accountId))!.flagged_calls).toBe(0);
 
     await sql(app.db, "insert into tdk_agent_breakers (agent_id, open_until, trips) values ('agent-x', now() + interval '10 minutes', 3)");
@@ -94,7 +102,9 @@ describe("the operator console's service", () => {
         ["account.suspended", { suspended_reason: null }, { suspended_reason: "fraud_review" }],
         ["account.suspension_lifted", { suspended_reason: "fraud_review" }, { suspended_reason: null }],
         ["account.tier_changed", { tier: "free" }, { tier: "pro" }],
-        ["usage.flagged_written_off", { flagged_calls: 1, flagged_micro: 3_000 }, null],
+        ["usage.flagged_written_off", { flagged_calls: 3, flagged_micro: 9_000 }, null],
+        ["account.overrides_changed", {}, { free_monthly_quota: 2 }],
+        ["account.overrides_changed", { free_monthly_quota: 2 }, {}],
       ]),
     );
     const breakerEntry = (await admin.auditLog(null, 200)).find((entry) => entry.action === "agent.breaker_reset")!;

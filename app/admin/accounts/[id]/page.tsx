@@ -6,7 +6,7 @@ import { WalletsTable } from "@/app/_components/wallets-table";
 import { withOperator } from "@/lib/http/page-session";
 import { toKeyView } from "@/lib/keys/keys";
 import { microToUsd } from "@/lib/money/units";
-import { liftSuspensionAction, resolveFlaggedAction, setTierAction, suspendAccountAction } from "../../actions";
+import { liftSuspensionAction, resolveFlaggedAction, setOverridesAction, setTierAction, suspendAccountAction } from "../../actions";
 
 export const metadata: Metadata = { title: "Account · Operator console · TDK gateway", robots: { index: false } };
 export const dynamic = "force-dynamic";
@@ -82,6 +82,34 @@ export default withOperator(async function AdminAccountPage(
           </label>
           <button type="submit" className="secondary">
             Set tier
+          </button>
+        </form>
+        <form action={setOverridesAction} className="inline" aria-label="Limits of this account">
+          <input type="hidden" name="account_id" value={account.id} />
+          <label>
+            Monthly free calls
+            <input name="quota" inputMode="numeric" defaultValue={detail.overrides.free_monthly_quota ?? ""} placeholder="default" />
+          </label>
+          <label>
+            Free allowance (USD)
+            <input
+              name="free_allowance_usd"
+              defaultValue={detail.overrides.free_allowance_micro ? microToUsd(BigInt(detail.overrides.free_allowance_micro)) : ""}
+              placeholder="default"
+            />
+          </label>
+          <label>
+            Failed-after-payment cap a day (USD)
+            <input
+              name="agent_failed_cap_usd"
+              defaultValue={
+                detail.overrides.agent_failed_daily_cap_micro ? microToUsd(BigInt(detail.overrides.agent_failed_daily_cap_micro)) : ""
+              }
+              placeholder="default"
+            />
+          </label>
+          <button type="submit" className="secondary">
+            Set limits
           </button>
         </form>
         {detail.flagged_calls > 0 && (
