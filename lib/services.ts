@@ -30,7 +30,15 @@ import {
 } from "@/lib/ops/admin-store";
 import { metricsText } from "@/lib/ops/metrics";
 import { reconcile, reconcileStripe, reconcileTreasury, type ReconciliationReport } from "@/lib/ops/reconcile";
-import { type AuditEntry, auditEntries, claimAlert, metricsData, recordReconciliation, unreportedUsageAge } from "@/lib/ops/ops-store";
+import {
+  type AuditEntry,
+  auditEntries,
+  claimAlert,
+  metricsData,
+  openReconciliationDifferences,
+  recordReconciliation,
+  unreportedUsageAge,
+} from "@/lib/ops/ops-store";
 import { sweepAccountWallets } from "@/lib/ops/sweep-wallets";
 import { tierRateLimits } from "@/lib/ratelimit/policies";
 import type { Account } from "@/lib/auth/schemas";
@@ -126,6 +134,8 @@ export interface AdminService {
     overrides: { quota: number | null; freeAllowanceMicro: bigint | null; agentFailedCapMicro: bigint | null },
   ): Promise<void>;
   auditLog(accountId: string | null, limit?: number): Promise<AuditEntry[]>;
+  /** The reconcile cron's differences no later run resolved, most recent first. */
+  differences(): ReturnType<typeof openReconciliationDifferences>;
 }
 
 export interface Operator {
@@ -835,6 +845,7 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
       refusedIfMissing(await setOverrides(db, operator.actor, accountId, overrides));
     },
     auditLog: (accountId, limit = 100) => auditEntries(db, accountId, null, limit),
+    differences: () => openReconciliationDifferences(db),
   };
 
   return { app, logger, limits, accounts, keys, calls, usage, catalog, funding, billing, alerts, ops, admin };

@@ -9,10 +9,11 @@ export const dynamic = "force-dynamic";
 export default withOperator(async function AdminPage({ services }, { searchParams }: { searchParams: Promise<{ q?: string }> }) {
   const { q } = await searchParams;
   const query = typeof q === "string" ? q : "";
-  const [matches, breakers, audit] = await Promise.all([
+  const [matches, breakers, audit, differences] = await Promise.all([
     services.admin.search(query),
     services.admin.breakers(),
     services.admin.auditLog(null, 20),
+    services.admin.differences(),
   ]);
   return (
     <>
@@ -63,6 +64,21 @@ export default withOperator(async function AdminPage({ services }, { searchParam
                     Reset
                   </button>
                 </form>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+      <section aria-labelledby="differences-heading">
+        <h2 id="differences-heading">Reconciliation differences</h2>
+        {differences.length === 0 ? (
+          <p data-testid="no-differences">None open: the last reconcile runs found the chain, the books and Stripe in agreement.</p>
+        ) : (
+          <ul>
+            {differences.map((difference) => (
+              <li key={`${difference.kind}:${difference.id}`} data-testid="difference" data-kind={difference.kind}>
+                <strong>{difference.kind.replaceAll("_", " ")}</strong> <span className="mono">{difference.id}</span>: {difference.detail}{" "}
+                <span className="muted">(first seen {difference.first_seen_at.slice(0, 16).replace("T", " ")})</span>
               </li>
             ))}
           </ul>

@@ -452,6 +452,8 @@ describe("a production start on a bad configuration", () => {
       await page.getByLabel(/Account \(email/).fill(developerEmail);
       await page.getByRole("button", { name: "Search" }).click();
       await expect.poll(() => page.getByTestId("admin-match").count()).toBe(1);
+      // The reconcile cron has not found anything on this new gateway: the console says so.
+      expect(await page.getByTestId("no-differences").count()).toBe(1);
       await page.screenshot({ path: path.join(artifacts, "console-search.png"), fullPage: true });
       await page.getByRole("link", { name: developerEmail }).click();
       await page.waitForURL("**/admin/accounts/**");

@@ -8,6 +8,7 @@ import * as call from "@/app/api/tdk/v1/call/route";
 import { ensureStripeCustomer, getBillingAccount } from "@/lib/billing/customers";
 import type { AppContext } from "@/lib/context";
 import { openReconciliationDifferences } from "@/lib/ops/ops-store";
+import { servicesFor } from "@/lib/services";
 import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 
@@ -103,6 +104,8 @@ describe("GET /api/cron/reconcile", () => {
     expect((await runReconcile()).new_differences).toBe(0);
     expect(received.filter((alert) => alert.kind === "reconciliation_difference")).toHaveLength(1);
 
+    // The console lists them for operators.
+    expect((await servicesFor(app).admin.differences()).map((difference) => difference.kind)).toContain("treasury_amount_mismatch");
     // The metrics count them.
     const scrape = await callRoute(metrics.GET, "GET", "/api/metrics", { bearer: CRON_SECRET });
     expect(scrape.text).toMatch(/tdk_reconciliation_differences\{kind="stripe_meter_mismatch"\} 1/);
