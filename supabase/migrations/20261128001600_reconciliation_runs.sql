@@ -66,7 +66,10 @@ language sql stable as $$
   from tdk_wallet_fundings where tx_signature is not null and status <> 'failed'
 $$;
 
--- The metrics read the open differences too.
+-- What GET /api/metrics reads from the database at each scrape (issue 14, point 2): the calls by
+-- outcome and agent (all time, from the daily roll-ups: no scan of the usage rows), the calls
+-- still pending and the oldest one's time, the billable usage not yet reported to Stripe and its
+-- oldest call, the circuit breakers open now, the fundings pending, the reconciliation's open differences.
 create or replace function tdk_metrics() returns jsonb
 language sql stable as $$
   select jsonb_build_object(
