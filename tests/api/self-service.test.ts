@@ -66,10 +66,6 @@ async function sessionOf(email: string, password = strongPassword): Promise<stri
   return res.json.session_token;
 }
 
-async function emailOf(accountId: string): Promise<string> {
-  return (await sql<{ email: string }>(app.db, "select email from tdk_accounts where id = $1", [accountId]))[0]!.email;
-}
-
 describe("sign-up logs in", () => {
   it("answers the account with a session token and sets the session cookie; the token works at once", async () => {
     const email = uniqueEmail("signup");
@@ -85,7 +81,7 @@ describe("sign-up logs in", () => {
 describe("GET /api/tdk/v1/me", () => {
   it("tells the key about itself: wallet and balances from the chain, spend limit left, quota, rate limits", async () => {
     const caller = await createKeyedAccount(app, { label: "me" });
-    const session = await sessionOf(await emailOf(caller.accountId));
+    const session = await sessionOf(caller.email);
     await callRoute(keyRoute.PATCH, "PATCH", "/", {
       bearer: session,
       params: { id: caller.key.id },
@@ -133,7 +129,7 @@ describe("GET /api/tdk/v1/me", () => {
 describe("POST /api/tdk/keys/{id}/rotate", () => {
   it("gives a new secret for the same key and wallet: the memory stored with the old secret is read with the new one, as the same caller", async () => {
     const caller = await createKeyedAccount(app, { label: "rotate" });
-    const session = await sessionOf(await emailOf(caller.accountId));
+    const session = await sessionOf(caller.email);
     const stored = await paid(caller.apiKey, { agent_id: "warmmemory", input: { action: "store", key: "prefs", value: "dark" } });
     expect(stored.status, stored.text).toBe(200);
     const before = await paid(caller.apiKey, { agent_id: "whoami", input: {} });
@@ -176,7 +172,7 @@ describe("POST /api/tdk/keys/{id}/rotate", () => {
 
   it("with grace_period_hours 0 the old secret stops at once; a second rotation ends the first one's grace; bounds are checked", async () => {
     const caller = await createKeyedAccount(app, { label: "rotate-now" });
-    const session = await sessionOf(await emailOf(caller.accountId));
+    const session = await sessionOf(caller.email);
     const rotateWith = (body: unknown) => callRoute(rotate.POST, "POST", "/", { bearer: session, params: { id: caller.key.id }, body });
 
     for (const bad of [{ grace_period_hours: 169 }, { grace_period_hours: -1 }, { grace_period_hours: 1.5 }, { grace: 1 }]) {
@@ -208,7 +204,7 @@ describe("POST /api/tdk/keys/{id}/rotate", () => {
 describe("passwords", () => {
   it("a change needs the current password and logs out every other session, not this one", async () => {
     const caller = await createKeyedAccount(app, { label: "password" });
-    const email = await emailOf(caller.accountId);
+    const email = caller.email;
     const [here, elsewhere] = [await sessionOf(email), await sessionOf(email)];
     const change = (current: string, next: string) =>
       callRoute(changePassword.POST, "POST", "/", { bearer: here, body: { current_password: current, new_password: next } });
@@ -232,7 +228,7 @@ describe("passwords", () => {
 
   it("a forgotten password: the link arrives by SMTP, works once, expires, and the answer is the same for an unknown email", async () => {
     const caller = await createKeyedAccount(app, { label: "forgot" });
-    const email = await emailOf(caller.accountId);
+    const email = caller.email;
     const session = await sessionOf(email);
     const ask = (address: string, ip = "203.0.113.9") =>
       callRoute(resetRequest.POST, "POST", "/", { body: { email: address }, headers: { "x-forwarded-for": ip } });
@@ -286,9 +282,7 @@ describe("passwords", () => {
       const logged = logLines().length;
       const log = vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(String(line)));
       try {
-        const email = (await sql<{ email: string }>(local.db, "select email from tdk_accounts where id = $1", [caller.accountId]))[0]!
-          .email;
-        await servicesFor(local).accounts.requestPasswordReset(email, origin);
+        await servicesFor(local).accounts.requestPasswordReset(caller.email, origin);
       } finally {
         log.mockRestore();
       }
@@ -314,7 +308,7 @@ describe("passwords", () => {
 describe("DELETE /api/tdk/account", () => {
   it("revokes the keys, sweeps the wallets, stops the plan at period end, erases the person and keeps the usage", async () => {
     const caller = await createKeyedAccount(app, { label: "delete", tier: "paid" });
-    const email = await emailOf(caller.accountId);
+    const email = caller.email;
     const session = await sessionOf(email);
     // A live subscription at Stripe (the stand-in), checked out as a customer does; the webhook's effect recorded.
     const plan = await servicesFor(app).billing.changePlan(caller.accountId, "pro", origin);
@@ -370,7 +364,7 @@ describe("DELETE /api/tdk/account", () => {
 describe("usage filters and labels", () => {
   it("filters the history by agent and status, in JSON and CSV, and bills a free account nothing", async () => {
     const caller = await createKeyedAccount(app, { label: "filters" });
-    const session = await sessionOf(await emailOf(caller.accountId));
+    const session = await sessionOf(caller.email);
     await paid(caller.apiKey, { agent_id: "textstats", input: { text: "a b" } });
     await paid(caller.apiKey, { agent_id: "warmmemory", input: { action: "list" } });
     await paid(caller.apiKey, { agent_id: "nonexistent-agent", input: {} });

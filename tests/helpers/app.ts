@@ -159,7 +159,7 @@ export async function createKeyedAccount(
   const key = await createApiKey(await servicesFor(app).keys.deps(), account.account.id, "test key");
   if (!key.ok) throw new Error(key.code);
   recordSecret(key.apiKey);
-  return { accountId: account.account.id, apiKey: key.apiKey, key: key.key };
+  return { accountId: account.account.id, email: account.account.email, apiKey: key.apiKey, key: key.key };
 }
 
 /** Raw SQL on the test database, whichever backend it is (for assertions, never for the code under test). */

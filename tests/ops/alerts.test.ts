@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import * as recoverCron from "@/app/api/cron/recover-calls/route";
@@ -14,11 +12,10 @@ import { toBase58 } from "@/lib/solana/base58";
 import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
 import { deliverWebhook, stripeEvent } from "../helpers/stripe-events";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
+import { type AlertWebhook, startAlertWebhook } from "../helpers/alert-webhook";
 
-/** The operator's alert webhook: a local HTTP server keeping what it receives. */
-const received: { kind: string; key?: string; message: string }[] = [];
-let alertServer: ReturnType<typeof createServer>;
-let alertUrl: string;
+/** The operator's alert webhook. */
+let webhook: AlertWebhook;
 let stripe: StripeStandIn;
 const CRON_SECRET = "cron-secret-for-the-alerts-test";
 const WEBHOOK_SECRET = "whsec_alerts_test";
@@ -38,18 +35,11 @@ const brokenAgent: LocalAgentDefinition = {
 };
 
 beforeAll(async () => {
-  alertServer = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    received.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-    res.end("ok");
-  });
-  await new Promise<void>((resolve) => alertServer.listen(0, "127.0.0.1", resolve));
-  alertUrl = `http://127.0.0.1:${(alertServer.address() as AddressInfo).port}/alerts`;
+  webhook = await startAlertWebhook();
   stripe = await startStripeStandIn();
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => alertServer.close(() => resolve()));
+  await webhook?.close();
   await stripe?.close();
 });
 
@@ -59,7 +49,7 @@ async function appWith(env: Record<string, string> = {}, agents?: LocalAgentDefi
     stripe: stripe.client(),
     env: {
       CRON_SECRET,
-      ALERT_WEBHOOK_URL: alertUrl,
+      ALERT_WEBHOOK_URL: webhook.url,
       STRIPE_SECRET_KEY: stripe.secretKey,
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
       STRIPE_PRICE_PAID: "price_paid_test",
@@ -69,7 +59,7 @@ async function appWith(env: Record<string, string> = {}, agents?: LocalAgentDefi
 }
 
 const cron = (route: { GET: typeof recoverCron.GET }) => callRoute(route.GET, "GET", "/", { bearer: CRON_SECRET });
-const sent = (kind: string) => received.filter((alert) => alert.kind === kind);
+const sent = (kind: string) => webhook.received.filter((alert) => alert.kind === kind);
 
 describe("alerts: each fired once by its cause, with a clear text", () => {
   it("pending calls older than 10 minutes", async () => {

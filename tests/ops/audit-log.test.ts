@@ -17,15 +17,14 @@ beforeAll(async () => {
   app = await createTestApp({ env: { CRON_SECRET } });
 });
 
-async function sessionOf(accountId: string): Promise<string> {
-  const email = (await sql<{ email: string }>(app.db, "select email from tdk_accounts where id = $1", [accountId]))[0]!.email;
+async function sessionOf(email: string): Promise<string> {
   return (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
 }
 
 describe("the audit log", () => {
   it("records every key created, rotated, limited and revoked, every suspension and lift, every sweep: who, what, before and after", async () => {
     const caller = await createKeyedAccount(app, { label: "audit" });
-    const session = await sessionOf(caller.accountId);
+    const session = await sessionOf(caller.email);
     const id = caller.key.id;
     await callRoute(keyRoute.PATCH, "PATCH", "/", {
       bearer: session,
@@ -78,14 +77,14 @@ describe("the audit log", () => {
     for (const statement of ["update tdk_audit_log set actor = 'forged'", "delete from tdk_audit_log", "truncate tdk_audit_log"]) {
       await expect(sql(app.db, statement)).rejects.toThrow(/append-only/);
     }
-    const seen = (await callRoute(audit.GET, "GET", "/", { bearer: await sessionOf(alice.accountId) })).json.entries as {
+    const seen = (await callRoute(audit.GET, "GET", "/", { bearer: await sessionOf(alice.email) })).json.entries as {
       account_id: string;
     }[];
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((entry) => entry.account_id === alice.accountId)).toBe(true);
     expect((await auditEntries(app.db, bob.accountId, null, 10)).every((entry) => entry.account_id === bob.accountId)).toBe(true);
     // Paging: newest first, and `before` continues where a page ended.
-    const aliceSession = await sessionOf(alice.accountId);
+    const aliceSession = await sessionOf(alice.email);
     await callRoute(keyRoute.PATCH, "PATCH", "/", { bearer: aliceSession, params: { id: alice.key.id }, body: { spend_limit_usd: null } });
     await callRoute(keyRoute.PATCH, "PATCH", "/", {
       bearer: aliceSession,
@@ -98,7 +97,7 @@ describe("the audit log", () => {
     const rest = await callRoute(audit.GET, "GET", `/api/tdk/account/audit?before=${first.json.next_before}`, { bearer: aliceSession });
     expect(rest.json.entries.map((entry: { action: string }) => entry.action)).toEqual(["key.created"]);
     expect(rest.json.next_before).toBeNull();
-    const bad = await callRoute(audit.GET, "GET", "/api/tdk/account/audit?limit=0", { bearer: await sessionOf(alice.accountId) });
+    const bad = await callRoute(audit.GET, "GET", "/api/tdk/account/audit?limit=0", { bearer: await sessionOf(alice.email) });
     expect(bad.status).toBe(400);
   });
 });

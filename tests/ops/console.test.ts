@@ -13,12 +13,8 @@ beforeAll(async () => {
   app = await createTestApp();
 });
 
-const emailOf = async (accountId: string) =>
-  (await sql<{ email: string }>(app.db, "select email from tdk_accounts where id = $1", [accountId]))[0]!.email;
-
-async function sessionOf(accountId: string): Promise<Session> {
-  const token = (await callRoute(login.POST, "POST", "/", { body: { email: await emailOf(accountId), password: strongPassword } })).json
-    .session_token;
+async function sessionOf(email: string): Promise<Session> {
+  const token = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
   return (await servicesFor(app).accounts.session(token))!;
 }
 
@@ -39,35 +35,35 @@ describe("the operator console's service", () => {
     const developer = await createKeyedAccount(app, { label: "developer" });
 
     expect(refusal(() => admin.operator(null))).toBe("not_found");
-    const developerSession = await sessionOf(developer.accountId);
+    const developerSession = await sessionOf(developer.email);
     expect(refusal(() => admin.operator(developerSession))).toBe("not_found");
     expect(refusal(() => admin.operator(developerSession, { action: true }))).toBe("not_found");
 
     expect(await adminCommand(app.db, ["grant"])).toMatchObject({ code: 2 });
     expect(await adminCommand(app.db, ["grant", "nobody@example.com"])).toMatchObject({ code: 1 });
-    expect(await adminCommand(app.db, ["grant", await emailOf(operator.accountId)])).toMatchObject({ code: 0 });
-    const fresh = await sessionOf(operator.accountId);
+    expect(await adminCommand(app.db, ["grant", operator.email])).toMatchObject({ code: 0 });
+    const fresh = await sessionOf(operator.email);
     expect(admin.operator(fresh, { action: true })).toEqual({ accountId: operator.accountId, actor: `operator:${operator.accountId}` });
     // A session begun 16 minutes ago may look, not act.
     const stale = { ...fresh, created_at: new Date(Date.now() - 16 * 60_000).toISOString() };
     expect(refusal(() => admin.operator(stale))).toBeNull();
     expect(refusal(() => admin.operator(stale, { action: true }))).toBe("reauthentication_required");
     // Revoked again: refused as anyone else.
-    await adminCommand(app.db, ["revoke", await emailOf(operator.accountId)]);
+    await adminCommand(app.db, ["revoke", operator.email]);
     expect(refusal(() => admin.operator(fresh))).toBeNull(); // the session read before the revocation
-    const afterRevocation = await sessionOf(operator.accountId);
+    const afterRevocation = await sessionOf(operator.email);
     expect(refusal(() => admin.operator(afterRevocation))).toBe("not_found");
   });
 
   it("suspends and lifts, sets the tier, resolves flagged usage, resets a breaker: each takes effect and is in the audit log by the operator", async () => {
     const { admin } = servicesFor(app);
     const operatorAccount = await createKeyedAccount(app, { label: "operator-2" });
-    await adminCommand(app.db, ["grant", await emailOf(operatorAccount.accountId)]);
-    const operator = admin.operator(await sessionOf(operatorAccount.accountId), { action: true });
+    await adminCommand(app.db, ["grant", operatorAccount.email]);
+    const operator = admin.operator(await sessionOf(operatorAccount.email), { action: true });
     const target = await createKeyedAccount(app, { label: "target" });
     const paid = () => callRoute(call.POST, "POST", "/", { bearer: target.apiKey, body: { agent_id: "textstats", input: { text: "x" } } });
 
-    expect((await admin.search(await emailOf(target.accountId))).map((match) => match.id)).toEqual([target.accountId]);
+    expect((await admin.search(target.email)).map((match) => match.id)).toEqual([target.accountId]);
     expect((await admin.search(target.accountId)).map((match) => match.id)).toEqual([target.accountId]);
 
     await admin.suspend(operator, target.accountId, "fraud_review");

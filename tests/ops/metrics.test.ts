@@ -54,8 +54,8 @@ describe("GET /api/metrics", () => {
       ).toBe(200);
     }
     // A spend limit below the next call's price: refused before anything is paid.
-    const email = (await sql<{ email: string }>(app.db, "select email from tdk_accounts where id = $1", [caller.accountId]))[0]!.email;
-    const session = (await callRoute(login.POST, "POST", "/", { body: { email, password: strongPassword } })).json.session_token;
+    const session = (await callRoute(login.POST, "POST", "/", { body: { email: caller.email, password: strongPassword } })).json
+      .session_token;
     await callRoute(keyRoute.PATCH, "PATCH", "/", {
       bearer: session,
       params: { id: caller.key.id },

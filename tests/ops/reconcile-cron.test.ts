@@ -1,5 +1,3 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as reconcileCron from "@/app/api/cron/reconcile/route";
 import * as reportCron from "@/app/api/cron/report-usage/route";
@@ -11,27 +9,21 @@ import { openReconciliationDifferences } from "@/lib/ops/ops-store";
 import { servicesFor } from "@/lib/services";
 import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
+import { type AlertWebhook, startAlertWebhook } from "../helpers/alert-webhook";
 
 const CRON_SECRET = "cron-secret-for-the-reconcile-test";
-const received: { kind: string; message: string }[] = [];
-let alertServer: ReturnType<typeof createServer>;
+let webhook: AlertWebhook;
 let stripe: StripeStandIn;
 let app: AppContext;
 
 beforeAll(async () => {
-  alertServer = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    received.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-    res.end("ok");
-  });
-  await new Promise<void>((resolve) => alertServer.listen(0, "127.0.0.1", resolve));
+  webhook = await startAlertWebhook();
   stripe = await startStripeStandIn();
   app = await createTestApp({
     stripe: stripe.client(),
     env: {
       CRON_SECRET,
-      ALERT_WEBHOOK_URL: `http://127.0.0.1:${(alertServer.address() as AddressInfo).port}/alerts`,
+      ALERT_WEBHOOK_URL: webhook.url,
       STRIPE_SECRET_KEY: stripe.secretKey,
       STRIPE_WEBHOOK_SECRET: "whsec_reconcile_test",
       STRIPE_PRICE_PAID: "price_paid_test",
@@ -46,7 +38,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => alertServer.close(() => resolve()));
+  await webhook?.close();
   await stripe?.close();
 });
 
@@ -99,10 +91,10 @@ describe("GET /api/cron/reconcile", () => {
     expect(stripeDifference.id.startsWith(customer)).toBe(true);
 
     // Alerted once; a second run finds them again without a new alert.
-    expect(received.filter((alert) => alert.kind === "reconciliation_difference")).toHaveLength(1);
-    expect(received.at(-1)!.message).toMatch(/new differences: .*paid on chain not in usage/);
+    expect(webhook.received.filter((alert) => alert.kind === "reconciliation_difference")).toHaveLength(1);
+    expect(webhook.received.at(-1)!.message).toMatch(/new differences: .*paid on chain not in usage/);
     expect((await runReconcile()).new_differences).toBe(0);
-    expect(received.filter((alert) => alert.kind === "reconciliation_difference")).toHaveLength(1);
+    expect(webhook.received.filter((alert) => alert.kind === "reconciliation_difference")).toHaveLength(1);
 
     // The console lists them for operators.
     expect((await servicesFor(app).admin.differences()).map((difference) => difference.kind)).toContain("treasury_amount_mismatch");

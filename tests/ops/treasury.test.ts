@@ -1,5 +1,3 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PublicKey } from "@solana/web3.js";
 import { z } from "zod";
@@ -16,29 +14,21 @@ import { fundWallets, listFundings, type FundingStep } from "@/lib/solana/fundin
 import { loadTreasury } from "@/lib/solana/treasury";
 import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, faucetOf, sql } from "../helpers/app";
 import { servicesFor } from "@/lib/services";
+import { type AlertWebhook, startAlertWebhook } from "../helpers/alert-webhook";
 
 const CRON_SECRET = "cron-secret-for-ops-tests-0123";
 const cron = (handler: typeof topupCron.GET, secret: string | null = CRON_SECRET) =>
   callRoute(handler, "GET", "/api/cron/x", secret ? { bearer: secret } : {});
 
-/** A local HTTP server standing in for the operator's alert webhook. */
-const alerts: unknown[] = [];
-let alertServer: ReturnType<typeof createServer>;
-let alertUrl: string;
+/** The operator's alert webhook. */
+let webhook: AlertWebhook;
 beforeAll(async () => {
-  alertServer = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    alerts.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-    res.writeHead(204).end();
-  });
-  await new Promise<void>((resolve) => alertServer.listen(0, "127.0.0.1", resolve));
-  alertUrl = `http://127.0.0.1:${(alertServer.address() as AddressInfo).port}/alerts`;
+  webhook = await startAlertWebhook();
 });
-afterAll(() => new Promise<void>((resolve) => alertServer.close(() => resolve())));
+afterAll(() => webhook?.close());
 
 async function appWith(env: Record<string, string>) {
-  return createTestApp({ env: { CRON_SECRET, ALERT_WEBHOOK_URL: alertUrl, ...env } });
+  return createTestApp({ env: { CRON_SECRET, ALERT_WEBHOOK_URL: webhook.url, ...env } });
 }
 
 describe("cron authentication", () => {
@@ -197,7 +187,7 @@ describe("treasury health", () => {
       ledger: { status: "ok" },
       stripe: { status: "off" },
     });
-    alerts.length = 0;
+    webhook.received.length = 0;
     // A new context (health is cached 30 s per context) with a float 10× larger.
     const bigger = {
       ...app,
@@ -214,8 +204,8 @@ describe("treasury health", () => {
 
     const res = await cron(topupCron.GET);
     expect(res.json.treasury.status).toBe("low");
-    expect(alerts).toHaveLength(1);
-    expect(alerts[0]).toMatchObject({ source: "tdk-gateway", kind: "treasury_low", details: { low: ["usdc"] } });
+    expect(webhook.received).toHaveLength(1);
+    expect(webhook.received[0]).toMatchObject({ source: "tdk-gateway", kind: "treasury_low", details: { low: ["usdc"] } });
   });
 });
 

@@ -189,7 +189,7 @@ let loggedOut: string;
 
 async function tenant(label: string): Promise<Tenant> {
   const account = await createKeyedAccount(app, { label });
-  const email = (await sql<{ email: string }>(app.db, "select email from tdk_accounts where id = $1", [account.accountId]))[0]!.email;
+  const { email } = account;
   const { token } = await servicesFor(app).accounts.logIn(email, strongPassword);
   const spare = await servicesFor(app).keys.create(account.accountId, "spare");
   const call = await callRoute((await routeModule("POST", "/api/tdk/v1/call")) as never, "POST", "/api/tdk/v1/call", {
