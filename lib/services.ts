@@ -560,6 +560,7 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     marketplaceLimit: walletLimit ? { limiter: app.limiter, policy: walletLimit } : null,
     callTimeoutMs: (agent) => agentTimeoutMs(agent) + env.agentCalls.callMarginMs,
     confirmWaitMs: env.agentCalls.confirmWaitMs,
+    recoverPendingAfterMs: env.agentCalls.recoverPendingAfterMs,
     funding,
   };
   /** What an operator must hear of from a call's outcome: an agent cut off (its breaker open), a funding cap hit. */
@@ -591,7 +592,6 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
   const calls: CallService = {
     deps: callDeps,
     async call(key, request) {
-      await recoverPendingCalls(callDeps, { keyId: key.key_id, olderThan: recoverBefore() });
       const outcome = await paidCall(callDeps, key, request);
       // A step that failed after the reservation gets its own line (the request's line says how it ended).
       if (outcome.kind === "agent_failed" || outcome.kind === "unknown" || outcome.kind === "not_paid") {

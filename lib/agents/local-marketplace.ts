@@ -58,6 +58,8 @@ export interface LocalMarketplaceOptions {
   memo?: boolean;
   /** Compute-budget instructions the builder adds (the real builder adds none; a hostile one may). */
   computeBudget?: { units: number; microLamports: number };
+  /** The most receipts kept (the latest), so the process's memory stays bounded under load; default 100,000. */
+  maxReceipts?: number;
 }
 
 interface StoredReceipt {
@@ -75,6 +77,20 @@ interface StoredReceipt {
 
 const INTENT_TTL_MS = 120_000;
 const WINDOW_MS = 60_000;
+/** Receipts are kept an hour: what recovery reads is minutes old. */
+const RECEIPT_TTL_MS = 3_600_000;
+
+/**
+ * Drops the entries at the front of an insertion-ordered map while `expired` says so. The maps
+ * here are filled in time order, so the oldest are first and a sweep stops at the first live one:
+ * O(what expired), not O(the map), on every call.
+ */
+function dropExpiredFront<V>(map: Map<string, V>, expired: (value: V) => boolean): void {
+  for (const [id, value] of map) {
+    if (!expired(value)) return;
+    map.delete(id);
+  }
+}
 
 export class LocalMarketplace {
   readonly apiUrl = "http://local-marketplace.invalid";
@@ -83,8 +99,8 @@ export class LocalMarketplace {
   private readonly intents = new Map<string, Intent>();
   private readonly receipts = new Map<string, StoredReceipt>();
   private readonly callsByWallet = new Map<string, number[]>();
-  /** Every payment the marketplace submitted, by signature (for tests and reconciliation). */
-  readonly submitted: string[] = [];
+  /** How many payments the marketplace submitted to the chain (for tests). */
+  submittedPayments = 0;
 
   private constructor(
     private readonly ledger: FaucetLedger,
@@ -193,8 +209,12 @@ export class LocalMarketplace {
     return this.agents.find((agent) => agent.definition.id === id.toLowerCase());
   }
 
-  private sweepExpiredIntents(now: number): void {
-    for (const [id, intent] of this.intents) if (intent.expiresAt < now - INTENT_TTL_MS) this.intents.delete(id);
+  private sweepExpired(now: number): void {
+    dropExpiredFront(this.intents, (intent) => intent.expiresAt < now - INTENT_TTL_MS);
+    dropExpiredFront(
+      this.receipts,
+      (receipt) => this.receipts.size > (this.options.maxReceipts ?? 100_000) || Date.parse(receipt.created_at) < now - RECEIPT_TTL_MS,
+    );
   }
 
   /** 10 agent calls a minute per wallet (configurable), counted when a call starts: at its build. */
@@ -213,7 +233,7 @@ export class LocalMarketplace {
 
   private async buildTransaction(agentId: string, body: unknown): Promise<Response> {
     const now = Date.now();
-    this.sweepExpiredIntents(now);
+    this.sweepExpired(now);
     const agent = this.find(agentId);
     // Like a marketplace that lags behind its own catalog, it builds for an agent whatever its status: refusing is the client's job.
     if (!agent) return json(404, { ok: false, error: "Agent not found" });
@@ -328,7 +348,7 @@ export class LocalMarketplace {
       const message = error instanceof LedgerError ? error.message.split("\n")[0]!.slice(0, 300) : "submission failed";
       return json(402, { ok: false, error: `Payment failed: ${message}` });
     }
-    this.submitted.push(signature);
+    this.submittedPayments += 1;
 
     const { agent } = intent;
     const agentBody: AgentRequestBody = {

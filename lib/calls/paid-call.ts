@@ -8,7 +8,6 @@ import { verifyPaymentTransaction } from "@/lib/agents/verify-transaction";
 import type { KeyRing } from "@/lib/crypto/secret-box";
 import { openKeypair } from "@/lib/crypto/wallet-keys";
 import type { Database } from "@/lib/db";
-import { getWalletSecret } from "@/lib/keys/key-store";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import { type MoneyPolicy, policyFor } from "@/lib/money/policy";
 import type { RateLimiter, RateLimitPolicy } from "@/lib/ratelimit/types";
@@ -20,9 +19,17 @@ import { signSingleSignerMessage } from "@/lib/solana/signing";
 import { annotateSpan, inSpan } from "@/lib/tracing";
 import type { CallCharge, CallOutcome, NotPaid, Refusal } from "./outcome";
 import { readStoredOutcome } from "./outcome";
-import { confirmPayment, resolvePayment } from "./recovery";
+import { confirmPayment, recoverPendingCalls, resolvePayment } from "./recovery";
 import type { CallBody } from "./schemas";
-import { hashCallBody, recordCallPayment, recordCallResult, reserveCall, settleCall, type ReserveArgs } from "./usage-store";
+import {
+  beginPaidCall,
+  hashCallBody,
+  recordCallPayment,
+  recordCallResult,
+  settleCall,
+  type BegunCall,
+  type ReserveArgs,
+} from "./usage-store";
 import type { UsageRow } from "./schemas";
 import { logLine } from "@/lib/logger";
 
@@ -54,6 +61,8 @@ export interface CallDeps {
   callTimeoutMs: (agent: MarketplaceAgent) => number;
   /** How long to wait for a payment the marketplace reports as made to show on the chain before leaving it to recovery. */
   confirmWaitMs: number;
+  /** A call of the key pending for longer than this is recovered (settled from the chain) on the key's next call. */
+  recoverPendingAfterMs: number;
   /** The treasury, for a top-up on the call path: `deps()` decrypts it only then (null when none is configured). */
   funding: { deps(): Promise<FundingDeps | null>; targets: { usdcMicro: bigint; solLamports: bigint } };
   /** Crash-injection seam for tests: runs after each step; throwing there stops the call as a crash would. */
@@ -99,7 +108,7 @@ async function runPaidCall(deps: CallDeps, key: VerifiedKey, request: CallReques
 
   const reservation = await step("reserve", request, () => reserveWithTopUp(deps, key, request, priced));
   if (reservation.kind !== "reserved") return reservation.kind === "replayed" ? reservation.outcome : refused(reservation.refusal);
-  const usage = reservation.usage;
+  const { usage, wallet } = reservation;
   await deps.afterStep?.("reserved", usage.id);
 
   const charge: CallCharge = {
@@ -110,7 +119,7 @@ async function runPaidCall(deps: CallDeps, key: VerifiedKey, request: CallReques
     developerCostMicro: Number(priced.developerCostMicro),
     tier: usage.tier,
   };
-  const call = { deps, key, request, usage, priced, charge };
+  const call = { deps, key, request, usage, wallet, priced, charge };
   for (let attempt = 1; ; attempt += 1) {
     const payment = await step("build_payment", request, () => buildVerifiedPayment(call));
     if (!payment.ok) return releaseCall(call, payment.reason);
@@ -179,12 +188,19 @@ async function marketplaceLimit(deps: CallDeps, key: VerifiedKey): Promise<Refus
   return result.success ? null : { code: "marketplace_rate_limited", retryAfterSeconds: retryAfterSeconds(result), limit: policy.limit };
 }
 
+type EncryptedWallet = NonNullable<BegunCall["wallet"]>;
+
 type ReserveStep =
-  | { kind: "reserved"; usage: UsageRow }
+  | { kind: "reserved"; usage: UsageRow; wallet: EncryptedWallet }
   | { kind: "replayed"; outcome: CallOutcome }
   | { kind: "refused"; refusal: Refusal };
 
-/** Steps 6–7: every limit, the balance and the pending row in one SQL call, with one top-up from the treasury if short. */
+/**
+ * Steps 6–7: every limit, the balance and the pending row in one SQL call, with one top-up from the
+ * treasury if short. The same call says whether the key has calls left pending by a crash or a lost
+ * answer: those are settled from the chain (recovery) before this call goes on, and when they held
+ * the reservation back (their amounts still reserved), it is judged again without them.
+ */
 async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallRequest, priced: PricedAgent): Promise<ReserveStep> {
   const args: ReserveArgs = {
     keyId: key.key_id,
@@ -199,7 +215,13 @@ async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallR
   };
   // The account's operator overrides (quota, allowance, failure cap) apply to its reservations.
   const policy = policyFor(deps.policy, key.overrides);
-  let reservation = await reserveCall(deps.db, args, policy);
+  const staleBefore = new Date(Date.now() - deps.recoverPendingAfterMs);
+  let begun = await beginPaidCall(deps.db, args, policy, staleBefore);
+  if (begun.stale_pending) {
+    await recoverPendingCalls(deps, { keyId: key.key_id, olderThan: staleBefore });
+    if (!begun.reservation.ok) begun = await beginPaidCall(deps.db, args, policy, staleBefore);
+  }
+  let reservation = begun.reservation;
   let topUp: string | null = null;
   if (!reservation.ok && reservation.code === "insufficient_balance") {
     const funding = await deps.funding.deps();
@@ -208,10 +230,16 @@ async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallR
     } else {
       const funded = await topUpWallet(funding, { id: key.key_id, wallet: new PublicKey(key.wallet_public_key) }, deps.funding.targets);
       topUp = funded.ok ? "funded" : funded.code;
-      if (funded.ok) reservation = await reserveCall(deps.db, args, policy);
+      if (funded.ok) {
+        begun = await beginPaidCall(deps.db, args, policy, staleBefore);
+        reservation = begun.reservation;
+      }
     }
   }
-  if (reservation.ok) return { kind: "reserved", usage: reservation.usage };
+  if (reservation.ok) {
+    if (!begun.wallet) throw new Error(`the reservation of key ${key.key_id} held but its wallet was not returned`);
+    return { kind: "reserved", usage: reservation.usage, wallet: begun.wallet };
+  }
   if (reservation.code !== "idempotent_replay") {
     return {
       kind: "refused",
@@ -235,6 +263,7 @@ interface ReservedCall {
   key: VerifiedKey;
   request: CallRequest;
   usage: UsageRow;
+  wallet: EncryptedWallet;
   priced: PricedAgent;
   charge: CallCharge;
 }
@@ -313,10 +342,9 @@ async function buildVerifiedPayment({ deps, key, request, priced }: ReservedCall
 type SignedPayment = { ok: true; wire: Buffer; intentId: string; signature: string; lastValidBlockHeight: number } | { ok: false };
 
 /** Step 8c: the wallet is decrypted for this signature only, and the signature recorded before it leaves. */
-async function signAndRecord({ deps, key, usage }: ReservedCall, payment: Extract<BuiltPayment, { ok: true }>): Promise<SignedPayment> {
-  const secret = await getWalletSecret(deps.db, key.key_id);
+async function signAndRecord({ deps, usage, wallet }: ReservedCall, payment: Extract<BuiltPayment, { ok: true }>): Promise<SignedPayment> {
   // The message bytes the signing policy checked are the bytes signed.
-  const signed = signSingleSignerMessage(openKeypair(deps.ring, secret.secret_encrypted, secret.public_key), payment.message);
+  const signed = signSingleSignerMessage(openKeypair(deps.ring, wallet.secret_encrypted, wallet.public_key), payment.message);
   const signature = toBase58(signed.signature);
   const recorded = await recordCallPayment(deps.db, usage.id, {
     paymentIntentId: payment.intentId,

@@ -55,23 +55,39 @@ export interface ReserveArgs {
 
 /** Step 6: every limit of the policy checked and the pending row written, in one SQL function. */
 export function reserveCall(db: Database, args: ReserveArgs, policy: MoneyPolicy): Promise<Reservation> {
-  return callFunction(
-    db,
-    "tdk_reserve_call",
-    {
-      p_key_id: args.keyId,
-      p_request_id: args.requestId,
-      p_agent_id: args.agentId,
-      p_agent_name: args.agentName,
-      p_agent_cost_micro: args.agentCostMicro,
-      p_markup_bps: args.markupBps,
-      p_developer_cost_micro: args.developerCostMicro,
-      p_idempotency_key: args.idempotencyKey,
-      p_request_hash: args.requestHash,
-      p_policy: policy,
-    },
-    reservationSchema,
-  );
+  return callFunction(db, "tdk_reserve_call", reserveParams(args, policy), reservationSchema);
+}
+
+const beginSchema = z.object({
+  reservation: reservationSchema,
+  /** The key's encrypted wallet secret, when the reservation holds: for the call's one signature. */
+  wallet: z.object({ public_key: z.string(), secret_encrypted: z.string() }).nullable(),
+  /** Whether the key has calls pending since before `staleBefore`: recovery has something to do. */
+  stale_pending: z.boolean(),
+});
+export type BegunCall = z.infer<typeof beginSchema>;
+
+/**
+ * Step 6 as the call path takes it, in one round trip: the reservation, the encrypted wallet secret
+ * when it holds, and whether the key has calls left pending since before `staleBefore`.
+ */
+export function beginPaidCall(db: Database, args: ReserveArgs, policy: MoneyPolicy, staleBefore: Date): Promise<BegunCall> {
+  return callFunction(db, "tdk_begin_paid_call", { ...reserveParams(args, policy), p_stale_before: staleBefore }, beginSchema);
+}
+
+function reserveParams(args: ReserveArgs, policy: MoneyPolicy) {
+  return {
+    p_key_id: args.keyId,
+    p_request_id: args.requestId,
+    p_agent_id: args.agentId,
+    p_agent_name: args.agentName,
+    p_agent_cost_micro: args.agentCostMicro,
+    p_markup_bps: args.markupBps,
+    p_developer_cost_micro: args.developerCostMicro,
+    p_idempotency_key: args.idempotencyKey,
+    p_request_hash: args.requestHash,
+    p_policy: policy,
+  };
 }
 
 /** Records the signed payment before it leaves; refuses a signature another call already holds. */

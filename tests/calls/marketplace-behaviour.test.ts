@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { PublicKey } from "@solana/web3.js";
+import { Keypair, PublicKey, Transaction } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import * as agentsRoute from "@/app/api/tdk/v1/agents/route";
 import * as readCall from "@/app/api/tdk/v1/calls/[request_id]/route";
@@ -11,7 +11,9 @@ import {
   demoAgents,
   type LocalAgentDefinition,
 } from "@/lib/agents/demo-agents";
+import { LocalMarketplace } from "@/lib/agents/local-marketplace";
 import { MarketplaceClient } from "@/lib/agents/marketplace-client";
+import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { AGENT_TYPE_TIMEOUT_MS, agentTimeoutMs } from "@/lib/agents/protocol";
 import type { PipelineStep } from "@/lib/calls/paid-call";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
@@ -41,18 +43,41 @@ async function keyOf(apiKey: string) {
   return verified.key;
 }
 
+describe("the demo marketplace's memory", () => {
+  it("keeps the latest receipts only (maxReceipts): older ones answer 404, the latest are read back", async () => {
+    const local = await LocalMarketplace.create(app.ledger as LocalLedger, demoAgents(), { maxReceipts: 2, memo: true });
+    const client = new MarketplaceClient(local.apiUrl, local.fetch);
+    const wallet = Keypair.generate();
+    await (app.ledger as LocalLedger).fund(wallet.publicKey, 10_000_000n, 100_000_000n);
+    const receipts: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const build = await client.buildTransaction(createEchoAgent().id, wallet.publicKey.toBase58(), { n: i });
+      if (!build.ok) throw new Error(build.error);
+      const tx = Transaction.from(Buffer.from(build.transaction, "base64"));
+      tx.sign(wallet);
+      const answer = await client.callAgent(build.payment_intent_id, tx.serialize().toString("base64"), 10_000);
+      if (!answer.ok || !answer.receipt_id) throw new Error("the call did not succeed");
+      receipts.push(answer.receipt_id);
+    }
+    expect(local.submittedPayments).toBe(4);
+    // A receipt is dropped when the next build finds more than two: after four calls, the first is gone.
+    await expect(client.getReceipt(receipts[0]!)).rejects.toMatchObject({ status: 404 });
+    for (const id of receipts.slice(2)) expect(await client.getReceipt(id)).toMatchObject({ id });
+  });
+});
+
 describe("payments built without a memo (as the real builder builds them)", () => {
   it("two identical concurrent calls of one key both succeed, each paid exactly once", async () => {
     const { apiKey, key } = await createKeyedAccount(app, { label: "twins" });
     const wallet = new PublicKey(key.wallet.public_key);
     const before = await app.ledger.getUsdcBalance(wallet);
-    const submittedBefore = app.agents.local!.submitted.length;
+    const submittedBefore = app.agents.local!.submittedPayments;
     // Same key, same agent, same input, same moment: the marketplace builds byte-identical transactions.
     const [first, second] = await Promise.all([0, 1].map(() => callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("same") })));
     expect([first!.status, second!.status]).toEqual([200, 200]);
     expect(first!.json.usage.tx_signature).not.toBe(second!.json.usage.tx_signature);
     expect(before - (await app.ledger.getUsdcBalance(wallet))).toBe(2_000n);
-    expect(app.agents.local!.submitted.length - submittedBefore).toBe(2);
+    expect(app.agents.local!.submittedPayments - submittedBefore).toBe(2);
     const rows = await sql<{ status: string }>(app.db, "select status from tdk_usage where api_key_id = $1", [key.id]);
     expect(rows.map((row) => row.status)).toEqual(["succeeded", "succeeded"]);
   });

@@ -3,6 +3,7 @@ import { TOKEN_PROGRAM_ID, getAssociatedTokenAddressSync } from "@solana/spl-tok
 import { Keypair, PublicKey, SystemProgram, type Transaction } from "@solana/web3.js";
 import * as call from "@/app/api/tdk/v1/call/route";
 import { MarketplaceClient, type FetchLike } from "@/lib/agents/marketplace-client";
+import { developerCostMicro } from "@/lib/agents/pricing";
 import type { PipelineStep } from "@/lib/calls/paid-call";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
 import type { AppContext } from "@/lib/context";
@@ -160,7 +161,7 @@ describe.each(concurrencyBackends())("concurrency on $name", (backend) => {
         [key.id],
       );
       expect(cached).toEqual({ w: 0, r: 0 });
-      expect(tight.agents.local!.submitted).toHaveLength(100);
+      expect(tight.agents.local!.submittedPayments).toBe(100);
       const [account] = await sql<{ ops: number }>(
         tight.db,
         "select ops_this_month as ops from tdk_accounts where id = (select account_id from tdk_api_keys where id = $1)",
@@ -226,6 +227,80 @@ describe("a crash between any two steps, then recovery", () => {
     // And the key keeps working: the next call pays exactly once.
     expect((await callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("after", "crash") })).status).toBe(200);
     expect(before - (await app.ledger.getUsdcBalance(wallet))).toBe(paidOnChain + PRICE);
+  });
+});
+
+describe("the key's calls left pending, on its next call", () => {
+  /** A Database that writes down the SQL functions called through it (the paid call's round trips). */
+  function countingDb(db: AppContext["db"]) {
+    const called: string[] = [];
+    const counting: AppContext["db"] = {
+      kind: db.kind,
+      ping: () => db.ping(),
+      close: () => db.close(),
+      call: (fn, args) => {
+        called.push(fn);
+        return db.call(fn, args);
+      },
+    };
+    return { db: counting, called };
+  }
+
+  it("are recovered when they hold the reservation back, and the call is reserved again without their hold", async () => {
+    const { apiKey, key } = await createKeyedAccount(app, { label: "stale-spend" });
+    // The key may spend exactly one call's developer cost a day.
+    const cost = developerCostMicro(PRICE, servicesFor(app).calls.deps.pricing.markupBps);
+    await sql(app.db, "update tdk_api_keys set spend_limit_micro = $2, spend_limit_period = 'day' where id = $1", [key.id, cost]);
+    const crashing = {
+      ...servicesFor(app).calls.deps,
+      afterStep: (step: PipelineStep) => {
+        if (step === "reserved") throw new Error("killed after reserved");
+      },
+    };
+    await expect(
+      paidCallAnswer(crashing, await verified(apiKey), { requestId: "req_stale_1", body: store("s", "1"), idempotencyKey: null }),
+    ).rejects.toThrow("killed");
+    expect((await rows(app.db, key.id)).map((row) => row.status)).toEqual(["pending"]);
+
+    // Recovery not due yet: the pending call's hold stands, and the limit refuses.
+    const counted = countingDb(app.db);
+    const deps = { ...servicesFor(app).calls.deps, db: counted.db };
+    const refused = await paidCallAnswer(deps, await verified(apiKey), {
+      requestId: "req_stale_2",
+      body: store("s", "2"),
+      idempotencyKey: null,
+    });
+    expect(refused).toMatchObject({ status: 402, body: { error: { code: "spend_limit_reached" } } });
+    expect(counted.called).toEqual(["tdk_begin_paid_call"]);
+
+    // Due: it is settled from the chain (never signed: failed, hold released), and the call goes through.
+    counted.called.length = 0;
+    const due = { ...deps, recoverPendingAfterMs: 0 };
+    const answer = await paidCallAnswer(due, await verified(apiKey), {
+      requestId: "req_stale_3",
+      body: store("s", "3"),
+      idempotencyKey: null,
+    });
+    expect(answer.status).toBe(200);
+    expect(counted.called.slice(0, 4)).toEqual(["tdk_begin_paid_call", "tdk_list_pending_calls", "tdk_settle_call", "tdk_begin_paid_call"]);
+    expect((await rows(app.db, key.id)).map((row) => row.status)).toEqual(["failed", "succeeded"]);
+    expect(await reserved(app.db, key.id)).toBe(0);
+  });
+
+  it("cost no round trip when there are none: a paid call is four SQL calls, the wallet's secret comes with the reservation", async () => {
+    const { apiKey } = await createKeyedAccount(app, { label: "round-trips" });
+    const counted = countingDb(app.db);
+    const answer = await paidCallAnswer(
+      { ...servicesFor(app).calls.deps, db: counted.db, recoverPendingAfterMs: 0 },
+      await verified(apiKey),
+      {
+        requestId: "req_round_trips",
+        body: store("r", "1"),
+        idempotencyKey: null,
+      },
+    );
+    expect(answer.status).toBe(200);
+    expect(counted.called).toEqual(["tdk_begin_paid_call", "tdk_record_call_payment", "tdk_record_call_result", "tdk_settle_call"]);
   });
 });
 
