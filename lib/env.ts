@@ -17,6 +17,8 @@ const rawEnvSchema = z.object({
   NODE_ENV: z.preprocess(emptyToUndefined, z.enum(["development", "production", "test"]).default("development")),
   TDK_ALLOW_EMBEDDED: z.preprocess(emptyToUndefined, z.enum(["0", "1"]).default("0")),
   TDK_DATA_DIR: optionalString,
+  // Where the embedded database (PGlite) runs: on a thread of its own (default), or on the request thread.
+  PGLITE_THREAD: z.preprocess(emptyToUndefined, z.enum(["worker", "main"]).default("worker")),
   APP_URL: optionalUrl,
 
   DATABASE_URL: optionalUrl,
@@ -134,7 +136,10 @@ export interface Env {
   nodeEnv: RawEnv["NODE_ENV"];
   dataDir: string;
   appUrl: string | null;
-  database: { kind: "pglite" } | { kind: "postgres"; url: string } | { kind: "supabase"; url: string; serviceRoleKey: string };
+  database:
+    | { kind: "pglite"; thread: "worker" | "main" }
+    | { kind: "postgres"; url: string }
+    | { kind: "supabase"; url: string; serviceRoleKey: string };
   ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
   marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
   /** How the gateway paces and waits for paid agent calls (the marketplace's limits and timeouts). */
@@ -250,7 +255,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     ? { kind: "supabase", url: supabase.SUPABASE_URL, serviceRoleKey: supabase.SUPABASE_SERVICE_ROLE_KEY }
     : raw.DATABASE_URL
       ? { kind: "postgres", url: raw.DATABASE_URL }
-      : { kind: "pglite" };
+      : { kind: "pglite", thread: raw.PGLITE_THREAD };
   const ledger: Env["ledger"] = rpc ? { kind: "rpc", rpcUrl: rpc.SOLANA_RPC_URL, usdcMint: rpc.USDC_MINT } : { kind: "local" };
   const marketplace: Env["marketplace"] = tetto
     ? { kind: "remote", apiUrl: tetto.TETTO_API_URL, protocolWallet: tetto.TETTO_PROTOCOL_WALLET }

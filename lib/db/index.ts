@@ -19,7 +19,7 @@ export async function openDatabase(env: Env): Promise<Database> {
     }
     case "pglite": {
       const { PGliteDatabase } = await import("./pglite");
-      return PGliteDatabase.open(path.join(env.dataDir, "pglite"));
+      return PGliteDatabase.open(path.join(env.dataDir, "pglite"), { thread: env.database.thread });
     }
   }
 }

@@ -2,11 +2,15 @@ import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
 import { buildFunctionCall, DatabaseError, type Database, type DbArgs } from "./types";
 import { migrate, type MigrationTarget } from "./migrations";
+import { PGliteThread, type PGliteClient } from "./pglite-thread";
+
+/** Where PGlite runs: on a thread of its own (the server's default) or on the calling thread (tests, scripts' in-memory databases). */
+export type PGliteThreadMode = "worker" | "main";
 
 /**
  * Embedded Postgres (PGlite). One instance per data directory per process: Next.js may load this
  * module once per route bundle, so instances live on globalThis, and a second PGlite on the same
- * directory would corrupt it.
+ * directory would corrupt it (the first open's thread mode holds for the process).
  */
 const instances: Map<string, Promise<PGliteDatabase>> = ((globalThis as Record<string, unknown>).__tdkPglite ??= new Map()) as Map<
   string,
@@ -16,16 +20,17 @@ const instances: Map<string, Promise<PGliteDatabase>> = ((globalThis as Record<s
 export class PGliteDatabase implements Database {
   readonly kind = "pglite" as const;
 
-  private constructor(private readonly pg: PGlite) {}
+  private constructor(private readonly pg: PGliteClient) {}
 
   /** `dataDir` null: in memory (tests). Migrations are applied before the database is handed out. */
-  static open(dataDir: string | null): Promise<PGliteDatabase> {
+  static open(dataDir: string | null, options: { thread?: PGliteThreadMode } = {}): Promise<PGliteDatabase> {
     const key = dataDir ?? `memory:${Math.random()}`;
     let instance = instances.get(key);
     if (!instance) {
       instance = (async () => {
         if (dataDir) await mkdir(dataDir, { recursive: true });
-        const pg = await PGlite.create(dataDir ?? undefined);
+        const pg: PGliteClient =
+          options.thread === "worker" ? await PGliteThread.start(dataDir) : ((await PGlite.create(dataDir ?? undefined)) as PGliteClient);
         const db = new PGliteDatabase(pg);
         await migrate(db.migrationTarget());
         return db;

@@ -123,10 +123,17 @@ interface Shape {
 
 const profileArgs = () => (process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : []);
 
-/** `next start` on the embedded defaults (the in-process ledger and demo marketplace), its database PGlite or PostgreSQL. */
-function embeddedShape(databaseUrl: string | null): Shape {
+/**
+ * `next start` on the embedded defaults (the in-process ledger and demo marketplace), its database
+ * PGlite (on its own thread, the default, or on the request thread) or PostgreSQL.
+ */
+function embeddedShape(databaseUrl: string | null, pgliteThread: "worker" | "main" = "worker"): Shape {
   return {
-    name: databaseUrl ? "embedded, database on PostgreSQL" : "embedded default (PGlite)",
+    name: databaseUrl
+      ? "embedded, database on PostgreSQL"
+      : pgliteThread === "worker"
+        ? "embedded default (PGlite on its own thread)"
+        : "embedded, PGlite on the request thread (PGLITE_THREAD=main, as before)",
     start: async (keysCount) => {
       const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-bench-http-"));
       const database = databaseUrl ? await (await import("@/tests/helpers/postgres")).createTempDatabase(databaseUrl) : null;
@@ -141,6 +148,7 @@ function embeddedShape(databaseUrl: string | null): Shape {
         TDK_DATA_DIR: dataDir,
         WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
         MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
+        PGLITE_THREAD: pgliteThread,
         ...(database && { DATABASE_URL: database.url }),
       };
       const cleanup = async () => {
@@ -286,7 +294,7 @@ export async function benchHttpLoad(): Promise<void> {
     force: process.env.BENCH_HTTP_REBUILD !== "0",
   });
   const keysCount = Number(process.env.BENCH_HTTP_KEYS ?? 16);
-  const shapes = [embeddedShape(null)];
+  const shapes = [embeddedShape(null), embeddedShape(null, "main")];
   const databaseUrl = process.env.BENCH_DATABASE_URL;
   const redisUrl = process.env.TEST_REDIS_URL;
   if (databaseUrl) shapes.push(embeddedShape(databaseUrl));

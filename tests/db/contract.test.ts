@@ -39,6 +39,14 @@ const backends: Backend[] = [
       return { db, teardown: () => db.close() };
     },
   },
+  {
+    // The server's default (PGLITE_THREAD=worker): the same PGlite, spoken to by messages.
+    name: "PGlite on its own thread",
+    open: async () => {
+      const db = await PGliteDatabase.open(null, { thread: "worker" });
+      return { db, teardown: () => db.close() };
+    },
+  },
 ];
 if (postgresUrl) {
   backends.push(

@@ -6,7 +6,7 @@ const key = "ab".repeat(32);
 describe("configuration (lib/env.ts)", () => {
   it("runs every part embedded when nothing is set", () => {
     const env = parseEnv({});
-    expect(env.database).toEqual({ kind: "pglite" });
+    expect(env.database).toEqual({ kind: "pglite", thread: "worker" });
     expect(env.ledger).toEqual({ kind: "local" });
     expect(env.stripe).toBeNull();
     expect(env.upstash).toBeNull();

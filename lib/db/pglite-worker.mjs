@@ -1,0 +1,49 @@
+// The embedded database's own thread (lib/db/pglite-thread.ts starts it): one PGlite on one data
+// directory, answering the main thread's messages. PGlite is WebAssembly running on the thread that
+// calls it; here its work (a third of a paid call's CPU on the embedded default, by profile) runs
+// beside the request thread instead of on it.
+//
+// Plain JavaScript on purpose: a worker runs outside every bundler and transpiler (Next.js,
+// vitest, tsx), so this file is loaded by Node as it is.
+//
+// In:  { id, op: "query", text, params } | { id, op: "exec", text } | { id, op: "close" }
+// Out: { id, result } | { id, error: { message, ...fields } }, and { ready: true } | { failed } once at start.
+import { parentPort, workerData } from "node:worker_threads";
+import { PGlite } from "@electric-sql/pglite";
+
+/** An error's message and its Postgres fields (code, detail, constraint, ...): all a caller reads. */
+function describe(error) {
+  const fields = { message: error instanceof Error ? error.message : String(error) };
+  if (error && typeof error === "object")
+    for (const [name, value] of Object.entries(error))
+      if (value === null || ["string", "number", "boolean"].includes(typeof value)) fields[name] = value;
+  return fields;
+}
+
+let pg;
+try {
+  pg = await PGlite.create(workerData.dataDir ?? undefined);
+} catch (error) {
+  parentPort.postMessage({ failed: describe(error) });
+  process.exit(1);
+}
+
+parentPort.on("message", async ({ id, op, text, params }) => {
+  try {
+    let result = null;
+    if (op === "query") {
+      const answer = await pg.query(text, params);
+      result = { rows: answer.rows, affectedRows: answer.affectedRows ?? 0, fields: answer.fields };
+    } else if (op === "exec") {
+      await pg.exec(text);
+    } else if (op === "close") {
+      await pg.close();
+    } else {
+      throw new Error(`unknown operation ${op}`);
+    }
+    parentPort.postMessage({ id, result });
+  } catch (error) {
+    parentPort.postMessage({ id, error: describe(error) });
+  }
+});
+parentPort.postMessage({ ready: true });
