@@ -6,7 +6,7 @@ import { LedgerError, type FaucetLedger } from "@/lib/solana/ledger";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { MEMO_PROGRAM_ID } from "@/lib/solana/memo";
 import { ed25519Verify } from "@/lib/crypto/ed25519";
-import { associatedTokenAddress, splitTransactionWire } from "@/lib/solana/signing";
+import { associatedTokenAddress, splitTransactionWire, unsignedWire } from "@/lib/solana/signing";
 import { signAgentRequest, verifyAgentRequest } from "./agent-signature";
 import type { LocalAgentDefinition } from "./demo-agents";
 import type { FetchLike } from "./marketplace-client";
@@ -257,20 +257,22 @@ export class LocalMarketplace {
     }
 
     const tx = await this.buildPayment(agent, payer);
+    // Compiled once: the intent keeps the message, and the unsigned transaction is built around it.
+    const message = tx.serializeMessage();
     const intentId = randomUUID();
     const expiresAt = now + INTENT_TTL_MS;
     this.intents.set(intentId, {
       agent,
       input: input.data,
       payer: payer.toBase58(),
-      message: tx.serializeMessage().toString("base64"),
+      message: message.toString("base64"),
       lastValidBlockHeight: tx.lastValidBlockHeight!,
       expiresAt,
       used: false,
     });
     return json(200, {
       ok: true,
-      transaction: tx.serialize({ requireAllSignatures: false, verifySignatures: false }).toString("base64"),
+      transaction: unsignedWire(message).toString("base64"),
       payment_intent_id: intentId,
       amount_base: Number(agent.definition.priceMicro),
       token: agent.definition.token ?? "USDC",
@@ -337,13 +339,11 @@ export class LocalMarketplace {
     ) {
       return json(400, { ok: false, error: "Signed transaction does not match the payment intent" });
     }
-    const tx = Transaction.from(wire);
     intent.used = true;
-    tx.lastValidBlockHeight = intent.lastValidBlockHeight;
 
     let signature: string;
     try {
-      signature = await this.ledger.sendTransaction(tx);
+      signature = await this.ledger.sendRawTransaction(wire, intent.lastValidBlockHeight);
     } catch (error) {
       const message = error instanceof LedgerError ? error.message.split("\n")[0]!.slice(0, 300) : "submission failed";
       return json(402, { ok: false, error: `Payment failed: ${message}` });

@@ -54,6 +54,11 @@ export interface Ledger {
   lastValidBlockHeight(blockhash: string): Promise<number | null>;
   /** Sends a fully signed transaction and waits for it; throws LedgerError (`rejected` means it did not land). */
   sendTransaction(tx: Transaction): Promise<string>;
+  /**
+   * The same for a signed legacy transaction's wire bytes as they were received (a marketplace
+   * submitting what a wallet signed): nothing is decoded into a web3.js Transaction and compiled again.
+   */
+  sendRawTransaction(wire: Buffer, lastValidBlockHeight: number): Promise<string>;
   /** From the chain's whole history, not only its recent transactions. */
   getSignatureStatus(signature: string): Promise<SignatureStatus>;
   getSignatureStatuses(signatures: string[]): Promise<SignatureStatus[]>;

@@ -26,7 +26,7 @@ import {
   decodeTransferCheckedInstruction,
   decodeTransferInstruction,
 } from "@solana/spl-token";
-import { Keypair, PublicKey, SystemProgram, Transaction, VersionedTransaction } from "@solana/web3.js";
+import { Keypair, Message, PublicKey, SystemProgram, Transaction, VersionedTransaction } from "@solana/web3.js";
 import { fromBase58, toBase58 } from "./base58";
 import { FailedTransactionMetadata, LiteSVM } from "litesvm";
 import {
@@ -40,7 +40,7 @@ import {
 } from "./ledger";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { nonceMemo } from "./memo";
-import { associatedTokenAddress, signTransaction } from "./signing";
+import { associatedTokenAddress, signTransaction, splitTransactionWire } from "./signing";
 
 /**
  * The embedded chain: LiteSVM in process, with a local USDC mint (6 decimals) and a local faucet
@@ -212,20 +212,40 @@ export class LocalLedger implements Ledger {
 
   async sendTransaction(tx: Transaction): Promise<string> {
     if (!tx.signature) throw new LedgerError("Transaction is not signed", "rejected");
-    const signature = toBase58(tx.signature);
-    const issued = tx.recentBlockhash ? this.blockhashes.get(tx.recentBlockhash) : undefined;
+    // LiteSVM verifies every signature itself: web3.js need not do it a second time.
+    return this.sendRawTransaction(tx.serialize({ requireAllSignatures: true, verifySignatures: false }));
+  }
+
+  /** Its own blockhashes say when a transaction expires: the last valid block height is not needed here. */
+  async sendRawTransaction(raw: Buffer, _lastValidBlockHeight?: number): Promise<string> {
+    const split = splitTransactionWire(raw);
+    // A versioned message's first byte has its high bit set; this ledger takes legacy transactions only.
+    if (!split || split.signatures.length === 0 || (split.message[0]! & 0x80) !== 0)
+      throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
+    if (split.signatures.some((signature) => signature.every((byte) => byte === 0)))
+      throw new LedgerError("Transaction is not signed", "rejected");
+    let message: Message;
+    try {
+      message = Message.from(split.message);
+    } catch {
+      throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
+    }
+    const signature = toBase58(split.signatures[0]!);
+    const issued = this.blockhashes.get(message.recentBlockhash);
     if (issued === undefined || this.slot() > issued + BLOCKHASH_VALIDITY_BLOCKS) {
       throw new LedgerError("Transaction failed: BlockhashNotFound", "rejected");
     }
     if (this.history.has(signature)) throw new LedgerError("Transaction failed: AlreadyProcessed", "rejected");
-    // LiteSVM verifies every signature itself: web3.js need not do it a second time.
-    const raw = tx.serialize({ requireAllSignatures: true, verifySignatures: false });
     const result = this.svm.sendTransaction(getTransactionDecoder().decode(raw));
     const ok = !(result instanceof FailedTransactionMetadata);
     // Journaled before it is acknowledged: once the caller hears "confirmed", a restart cannot lose it.
     const entry: JournalEntry = { k: "tx", sig: signature, ok, s: this.slot(), tx: raw.toString("base64") };
     this.record(entry);
-    this.remember(entry, accountsOf(tx));
+    // Every account the message names: the fee payer, the programs, and the instructions' accounts.
+    this.remember(
+      entry,
+      message.accountKeys.map((key) => key.toBase58()),
+    );
     this.maybeSnapshot();
     if (!ok) throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
     return signature;
@@ -475,16 +495,6 @@ export class LocalLedger implements Ledger {
 }
 
 /** Every address a transaction names: fee payer, accounts and programs. */
-function accountsOf(tx: Transaction): string[] {
-  const payer = tx.feePayer ?? tx.signatures[0]?.publicKey;
-  const accounts = new Set<string>(payer ? [payer.toBase58()] : []);
-  for (const instruction of tx.instructions) {
-    accounts.add(instruction.programId.toBase58());
-    for (const key of instruction.keys) accounts.add(key.pubkey.toBase58());
-  }
-  return [...accounts];
-}
-
 /**
  * One process writes a ledger directory: a second writer would interleave its journal with the
  * first one's. The lock names its process; a lock left by a process that died is taken over.

@@ -1,7 +1,7 @@
 import { unpackAccount } from "@solana/spl-token";
 import { Connection, PublicKey, SendTransactionError, type Commitment, type Transaction } from "@solana/web3.js";
 import { toBase58 } from "./base58";
-import { associatedTokenAddress } from "./signing";
+import { associatedTokenAddress, splitTransactionWire } from "./signing";
 import {
   BLOCKHASH_VALIDITY_BLOCKS,
   LedgerError,
@@ -55,9 +55,15 @@ export class RpcLedger implements Ledger {
     if (!tx.signature || !tx.recentBlockhash || tx.lastValidBlockHeight === undefined) {
       throw new LedgerError("Transaction must be signed with a recent blockhash and its lastValidBlockHeight", "rejected");
     }
-    const signature = toBase58(tx.signature);
+    return this.sendRawTransaction(tx.serialize({ verifySignatures: false }), tx.lastValidBlockHeight);
+  }
+
+  async sendRawTransaction(wire: Buffer, lastValidBlockHeight: number): Promise<string> {
+    const first = splitTransactionWire(wire)?.signatures[0];
+    if (!first) throw new LedgerError("Not a signed transaction", "rejected");
+    const signature = toBase58(first);
     try {
-      await this.connection.sendRawTransaction(tx.serialize({ verifySignatures: false }), { preflightCommitment: this.commitment });
+      await this.connection.sendRawTransaction(wire, { preflightCommitment: this.commitment });
     } catch (error) {
       // The node answered with an error (preflight refused it): it was never forwarded to a leader.
       if (error instanceof SendTransactionError) throw new LedgerError(`Transaction refused: ${error.message}`, "rejected");
@@ -73,7 +79,7 @@ export class RpcLedger implements Ledger {
         if (status === "confirmed") return signature;
         if (status === "failed") throw new LedgerError(`Transaction ${signature} failed on chain`, "rejected");
         // Past its last valid block height, an unknown signature can no longer land.
-        if ((await this.blockHeight()) > tx.lastValidBlockHeight) {
+        if ((await this.blockHeight()) > lastValidBlockHeight) {
           throw new LedgerError(`Transaction ${signature} expired: its blockhash is past its last valid block height`, "rejected");
         }
         if (Date.now() > deadline)

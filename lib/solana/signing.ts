@@ -35,6 +35,17 @@ export function splitTransactionWire(bytes: Buffer): { signatures: Buffer[]; mes
 }
 
 /**
+ * A transaction's wire bytes before anyone signed it: the signature slots its message asks for
+ * (the header's first byte; a compact-u16 count, one byte below 128), zeroed, then the message.
+ * What `Transaction.serialize({ requireAllSignatures: false })` gives, without compiling the message again.
+ */
+export function unsignedWire(message: Buffer): Buffer {
+  const required = message[0]!;
+  if (required >= 0x80) throw new Error("A message asking for 128 signatures or more is not a legacy payment");
+  return Buffer.concat([Buffer.from([required]), Buffer.alloc(64 * required), message]);
+}
+
+/**
  * The wire bytes of a transaction whose message asks for one signature, signed: a compact-u16
  * count (1), the signature, the message exactly as given. The bytes that were checked are the bytes
  * signed, with no recompilation by web3.js in between.

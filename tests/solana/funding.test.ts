@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Keypair, PublicKey } from "@solana/web3.js";
+import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
 import { z } from "zod";
 import { registerAccount } from "@/lib/auth/accounts";
 import type { AppContext } from "@/lib/context";
@@ -149,6 +149,43 @@ describe("wallet funding on the local ledger", () => {
     expect((await listFundings(app.db, key.id))[1]!.status).toBe("failed");
     expect(await app.ledger.getSignatureStatus(signed.tx_signature!)).toBe("unknown");
     expect(await app.ledger.getUsdcBalance(owner)).toBe(0n);
+  });
+});
+
+describe("the local ledger takes a signed transaction's bytes as received", () => {
+  it("lands them once, and refuses unsigned, versioned or replayed bytes without changing anything", async () => {
+    const ledger = await LocalLedger.open(null);
+    try {
+      const payer = Keypair.generate();
+      const recipient = Keypair.generate().publicKey;
+      await ledger.fund(payer.publicKey, 0n, 1_000_000_000n);
+      const { blockhash, lastValidBlockHeight } = await ledger.latestBlockhash();
+      const tx = new Transaction({ feePayer: payer.publicKey, blockhash, lastValidBlockHeight }).add(
+        SystemProgram.transfer({ fromPubkey: payer.publicKey, toPubkey: recipient, lamports: 5_000_000 }),
+      );
+      const unsigned = tx.serialize({ requireAllSignatures: false, verifySignatures: false });
+      tx.sign(payer);
+      const wire = tx.serialize();
+
+      await expect(ledger.sendRawTransaction(unsigned, lastValidBlockHeight)).rejects.toMatchObject({ outcome: "rejected" });
+      const versioned = Buffer.from(wire);
+      versioned[65] = 0x80; // the message's first byte: a versioned message's high bit
+      await expect(ledger.sendRawTransaction(versioned, lastValidBlockHeight)).rejects.toThrow(/legacy/);
+      expect(await ledger.getSolBalance(recipient)).toBe(0n);
+
+      const signature = await ledger.sendRawTransaction(wire, lastValidBlockHeight);
+      expect(signature).toBe(toBase58(tx.signature!));
+      expect(await ledger.getSignatureStatus(signature)).toBe("confirmed");
+      expect(await ledger.getSolBalance(recipient)).toBe(5_000_000n);
+      // Every account the message names finds it in its history.
+      expect(await ledger.signaturesForAddress(recipient)).toEqual([signature]);
+      expect((await ledger.signaturesForAddress(payer.publicKey))[0]).toBe(signature);
+
+      await expect(ledger.sendRawTransaction(wire, lastValidBlockHeight)).rejects.toThrow(/AlreadyProcessed/);
+      expect(await ledger.getSolBalance(recipient)).toBe(5_000_000n);
+    } finally {
+      await ledger.close();
+    }
   });
 });
 

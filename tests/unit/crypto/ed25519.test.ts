@@ -4,7 +4,7 @@ import { Keypair, type PublicKey, SystemProgram, Transaction } from "@solana/web
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from "@/lib/crypto/ed25519";
 import { encryptSecret, SecretBoxError, type KeyRing } from "@/lib/crypto/secret-box";
 import { openKeypair, sealKeypair } from "@/lib/crypto/wallet-keys";
-import { signSingleSignerMessage, signTransaction } from "@/lib/solana/signing";
+import { signSingleSignerMessage, signTransaction, unsignedWire } from "@/lib/solana/signing";
 
 /** Native Ed25519 must be byte-for-byte what web3.js makes: Ed25519 signatures are deterministic. */
 
@@ -73,6 +73,16 @@ describe("native Ed25519", () => {
       SystemProgram.transfer({ fromPubkey: Keypair.generate().publicKey, toPubkey: payer.publicKey, lamports: 1 }),
     );
     expect(() => signSingleSignerMessage(payer, two.serializeMessage())).toThrow(/exactly one signature/);
+  });
+
+  it("lays an unsigned transaction around its message as Transaction.serialize does, one or several signers", () => {
+    const payer = Keypair.generate();
+    const one = transfer(payer, Keypair.generate().publicKey);
+    expect(unsignedWire(one.serializeMessage())).toEqual(one.serialize({ requireAllSignatures: false, verifySignatures: false }));
+    const two = transfer(payer, Keypair.generate().publicKey).add(
+      SystemProgram.transfer({ fromPubkey: Keypair.generate().publicKey, toPubkey: payer.publicKey, lamports: 1 }),
+    );
+    expect(unsignedWire(two.serializeMessage())).toEqual(two.serialize({ requireAllSignatures: false, verifySignatures: false }));
   });
 
   it("opens a sealed wallet only when its seed derives the public key it claims", () => {
