@@ -99,6 +99,13 @@ export class LocalMarketplace {
   private readonly intents = new Map<string, Intent>();
   private readonly receipts = new Map<string, StoredReceipt>();
   private readonly callsByWallet = new Map<string, number[]>();
+  /**
+   * Wallets this marketplace generated (the protocol's, and owners of agents defined without one)
+   * whose USDC account is known to exist. Only a token account's owner can close it, and nobody
+   * holds these wallets' keys: once seen, such an account is not read from the chain again on every
+   * payment built. An owner a definition brings (who could close theirs) is read every time.
+   */
+  private readonly openRecipientAccounts = new Set<string>();
   /** How many payments the marketplace submitted to the chain (for tests). */
   submittedPayments = 0;
 
@@ -107,6 +114,7 @@ export class LocalMarketplace {
     agents: Agent[],
     protocolWallet: PublicKey,
     private readonly options: LocalMarketplaceOptions,
+    private readonly generatedWallets: ReadonlySet<string>,
   ) {
     this.agents = agents;
     this.protocolWallet = protocolWallet;
@@ -119,13 +127,14 @@ export class LocalMarketplace {
     options: LocalMarketplaceOptions = {},
   ): Promise<LocalMarketplace> {
     const protocolWallet = Keypair.generate().publicKey;
-    const agents = definitions.map((definition) => ({
-      definition,
-      owner: definition.owner?.publicKey ?? Keypair.generate().publicKey,
-      secret: randomBytes(32).toString("hex"),
-    }));
+    const generated = new Set([protocolWallet.toBase58()]);
+    const agents = definitions.map((definition) => {
+      const owner = definition.owner?.publicKey ?? Keypair.generate().publicKey;
+      if (!definition.owner) generated.add(owner.toBase58());
+      return { definition, owner, secret: randomBytes(32).toString("hex") };
+    });
     for (const owner of [protocolWallet, ...agents.map((agent) => agent.owner)]) await ledger.fund(owner, 0n, 0n);
-    return new LocalMarketplace(ledger, agents, protocolWallet, options);
+    return new LocalMarketplace(ledger, agents, protocolWallet, options, generated);
   }
 
   /** Walletless view of an agent in the marketplace's catalog format. */
@@ -306,8 +315,7 @@ export class LocalMarketplace {
       [this.protocolWallet, protocolMicro],
     ] as const) {
       const account = associatedTokenAddress(mint, recipient);
-      if (!(await this.ledger.getUsdcAccount(recipient)).exists)
-        tx.add(createAssociatedTokenAccountInstruction(payer, account, recipient, mint));
+      if (!(await this.recipientAccountExists(recipient))) tx.add(createAssociatedTokenAccountInstruction(payer, account, recipient, mint));
       transfers.push(
         this.options.transferInstruction === "TransferChecked"
           ? createTransferCheckedInstruction(source, mint, account, payer, amount, USDC_DECIMALS)
@@ -318,6 +326,14 @@ export class LocalMarketplace {
     if (this.options.memo)
       tx.add(new TransactionInstruction({ programId: MEMO_PROGRAM_ID, keys: [], data: Buffer.from(`tetto:${randomUUID()}`, "utf8") }));
     return tx;
+  }
+
+  private async recipientAccountExists(recipient: PublicKey): Promise<boolean> {
+    const key = recipient.toBase58();
+    if (this.openRecipientAccounts.has(key)) return true;
+    const exists = (await this.ledger.getUsdcAccount(recipient)).exists;
+    if (exists && this.generatedWallets.has(key)) this.openRecipientAccounts.add(key);
+    return exists;
   }
 
   private async call(body: unknown): Promise<Response> {
