@@ -44,6 +44,8 @@ export interface ClusterOptions {
   /** The environment the gateways inherit (CRON_SECRET, limits…), before the cluster's own parts. */
   env: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Node options for the gateways (the bench's `--cpu-prof`). */
+  gatewayNodeArgs?: string[];
 }
 
 export interface GatewayInstance {
@@ -130,7 +132,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ensureBuild(gatewayEnv, log);
     const gateways: GatewayInstance[] = [];
     for (const port of options.ports) {
-      const gateway = await startGateway(port, gatewayEnv);
+      const gateway = await startGateway(port, gatewayEnv, options.gatewayNodeArgs);
       stops.push(gateway.stop);
       gateways.push(gateway);
       log(`ready: gateway ${gateway.url} pid=${gateway.pid}`);

@@ -136,22 +136,31 @@ export class MarketplaceClient {
     errorBodiesAreAnswers = false,
     timeoutMs = this.options.timeoutMs ?? 30_000,
   ): Promise<{ data: z.infer<S>; status: number }> {
+    // The answer, body included, within `timeoutMs`. A timer cleared as soon as the answer is read,
+    // not `AbortSignal.timeout`: its timer and signal outlive the request by the whole timeout (up
+    // to minutes for a paid call), which under load kept every recent request's signal in memory.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
     let response: Response;
-    try {
-      response = await this.fetchImpl(`${this.apiUrl.replace(/\/$/, "")}${path}`, {
-        method,
-        headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      throw new MarketplaceError(`Marketplace unreachable: ${(error as Error).message}`, null);
-    }
     let json: unknown;
     try {
-      json = await response.json();
-    } catch {
-      // Below: a 429 needs no body; anything else does.
+      try {
+        response = await this.fetchImpl(`${this.apiUrl.replace(/\/$/, "")}${path}`, {
+          method,
+          headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: abort.signal,
+        });
+      } catch (error) {
+        throw new MarketplaceError(`Marketplace unreachable: ${(error as Error).message}`, null);
+      }
+      try {
+        json = await response.json();
+      } catch {
+        // Below: a 429 needs no body; anything else does.
+      }
+    } finally {
+      clearTimeout(timer);
     }
     if (response.status === 429) {
       const message = (json as { error?: unknown } | undefined)?.error;

@@ -202,6 +202,7 @@ function clusterShape(databaseUrl: string, redisUrl: string): Shape {
             CRON_SECRET: randomBytes(16).toString("hex"),
           },
           log: () => {},
+          gatewayNodeArgs: profileArgs(),
         });
         // The keys are made with the gateway's own code against the running cluster's parts.
         const keys = await prepareKeys(cluster.gatewayEnv, keysCount).catch(async (error) => {
@@ -266,20 +267,21 @@ async function measureShape(shape: Shape, keysCount: number) {
           `(target ≥ 200) = ${((paid / best("floor")) * 100).toFixed(1)}% of the floor (target ≥ 40%); ${connections} connections, ${keys.length} keys, ${seconds} s a round`,
       );
 
-    // RSS after every quarter of 10,000 more paid calls: a leak grows in every quarter, the V8 heap
-    // and the allocator's high-water mark grow at first and then level off.
+    // RSS after every quarter (BENCH_HTTP_MEMORY_STEPS) of 10,000 more paid calls: a leak grows
+    // in every step, the V8 heaps and the allocator's high-water mark grow at first and then level off.
     const memoryCalls = Number(process.env.BENCH_HTTP_MEMORY_CALLS ?? 10_000);
+    const steps = Number(process.env.BENCH_HTTP_MEMORY_STEPS ?? 4);
     if (memoryCalls > 0) {
       const points = [`${(await rssMb(gateway.pid)).toFixed(1)} MB`];
       let done = 0;
       let last: LoadResult | null = null;
-      for (let quarter = 1; quarter <= 4; quarter += 1) {
-        last = await runLoad({ ...routes["paid call"], amount: Math.round((memoryCalls * quarter) / 4) - done });
+      for (let step = 1; step <= steps; step += 1) {
+        last = await runLoad({ ...routes["paid call"], amount: Math.round((memoryCalls * step) / steps) - done });
         done += last.requests;
         points.push(`${(await rssMb(gateway.pid)).toFixed(1)} MB`);
       }
       console.log(
-        `server RSS over ${done.toLocaleString("en-US")} more paid calls, every quarter: ${points.join(" → ")} (last quarter: ${fmt(last!)})`,
+        `server RSS over ${done.toLocaleString("en-US")} more paid calls, every ${(memoryCalls / steps).toLocaleString("en-US")}: ${points.join(" → ")} (last step: ${fmt(last!)})`,
       );
     }
   } finally {

@@ -115,4 +115,31 @@ describe("marketplace client", () => {
     );
     expect(await refused.buildTransaction("a1", "payer", {})).toEqual({ ok: false, error: "Input validation failed", httpStatus: 400 });
   });
+
+  it("times a request out at its timeout, and ends its timer with the answer (nothing outlives a request under load)", async () => {
+    const signals: AbortSignal[] = [];
+    const answering = new MarketplaceClient(
+      "https://m",
+      async (_url, init) => {
+        signals.push(init!.signal!);
+        return Response.json({ ok: true, agents: [agent] });
+      },
+      { timeoutMs: 50, catalogTtlMs: 0 },
+    );
+    await answering.listAgents();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Past its timeout, the answered request's signal was never aborted: its timer ended with it.
+    expect(signals).toHaveLength(1);
+    expect(signals[0]!.aborted).toBe(false);
+
+    const silent = new MarketplaceClient(
+      "https://m",
+      (_url, init) =>
+        new Promise<Response>((_resolve, reject) => init!.signal!.addEventListener("abort", () => reject(init!.signal!.reason))),
+      { timeoutMs: 50 },
+    );
+    const started = Date.now();
+    await expect(silent.listAgents()).rejects.toThrow(/unreachable: no answer within 50 ms/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
 });
