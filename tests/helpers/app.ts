@@ -173,7 +173,7 @@ export async function sql<T = Record<string, unknown>>(db: Database, text: strin
   return (await client.query(text, params)).rows;
 }
 
-/** The pipeline and the one function that words its outcome, as the call route runs them (without the route's recovery pass). */
+/** The pipeline (its recovery of the key's stale calls included) and the one function that words its outcome, as the call route runs them. */
 export async function paidCallAnswer(deps: CallDeps, key: VerifiedKey, request: CallRequest) {
   return callAnswer(await paidCall(deps, key, request), ORIGIN);
 }
