@@ -127,7 +127,7 @@ async function runPaidCall(deps: CallDeps, key: VerifiedKey, request: CallReques
     const signed = await step("sign_and_record", request, () => signAndRecord(call, payment));
     if (signed.ok) return step("submit_and_settle", request, () => submitAndSettle(call, signed));
     // The marketplace adds no nonce: another call of this key built the same bytes in the same slot.
-    deps.log?.(
+    (deps.log ?? logLine("info"))(
       `[tdk] request_id=${request.requestId} payment identical to one in flight (attempt ${attempt}); rebuilding on the next blockhash`,
     );
     if (attempt === IDENTICAL_PAYMENT_ATTEMPTS) return releaseCall(call, { code: "identical_payment_in_flight" });

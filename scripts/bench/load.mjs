@@ -2,8 +2,9 @@
 // not the bench's: autocannon against one route for a fixed time, the figures printed as one JSON
 // line. Config (argv[2], JSON): { url, method, seconds | amount, connections, keys?, bodies?, forwardedFor? }
 // (`amount`: that many requests, then stop; else `seconds` of load).
-// With `keys`, connection i sends `Authorization: Bearer keys[i % keys.length]` and cycles through
-// `bodies` (one wallet per connection: a key's calls are sequential, as one client's are).
+// With `keys`, every key belongs to one connection (a key's calls are sequential, as one client's
+// are): connection i has keys i, i + connections, i + 2 × connections… (keys[i % keys.length] when
+// there are fewer keys than connections), and cycles through `bodies` with each of its keys in turn.
 import autocannon from "autocannon";
 
 const config = JSON.parse(process.argv[2]);
@@ -19,12 +20,19 @@ const result = await autocannon({
   headers: baseHeaders,
   setupClient(client) {
     const index = connection++;
-    const headers = config.keys ? { ...baseHeaders, authorization: `Bearer ${config.keys[index % config.keys.length]}` } : baseHeaders;
+    const keys = !config.keys
+      ? [null]
+      : config.keys.length <= config.connections
+        ? [config.keys[index % config.keys.length]]
+        : config.keys.filter((_, k) => k % config.connections === index);
     const bodies = config.bodies ?? [undefined];
     // Each connection starts at its own body, so that neighbours do not pay the same agent at once.
-    const requests = bodies
-      .map((_, i) => bodies[(index + i) % bodies.length])
-      .map((body) => ({ method: config.method ?? "GET", headers, body: body && JSON.stringify(body) }));
+    const requests = keys.flatMap((key) => {
+      const headers = key ? { ...baseHeaders, authorization: `Bearer ${key}` } : baseHeaders;
+      return bodies
+        .map((_, i) => bodies[(index + i) % bodies.length])
+        .map((body) => ({ method: config.method ?? "GET", headers, body: body && JSON.stringify(body) }));
+    });
     client.setRequests(requests);
     client.on("response", (statusCode) => {
       statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;

@@ -20,6 +20,7 @@ import { recoverPendingCalls } from "@/lib/calls/recovery";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
+import { logLines } from "../helpers/logs";
 import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, paidCallAnswer, sql } from "../helpers/app";
 import { alteredMarketplace } from "../helpers/marketplace";
 import { servicesFor } from "@/lib/services";
@@ -76,6 +77,10 @@ describe("payments built without a memo (as the real builder builds them)", () =
     const [first, second] = await Promise.all([0, 1].map(() => callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("same") })));
     expect([first!.status, second!.status]).toEqual([200, 200]);
     expect(first!.json.usage.tx_signature).not.toBe(second!.json.usage.tx_signature);
+    // One of the two was rebuilt on the next blockhash, and the operator log says which.
+    const requestIds = [first!, second!].map((answer) => answer.headers.get("x-request-id"));
+    const rebuilt = logLines().filter((entry) => String(entry.msg).includes("payment identical to one in flight (attempt 1)"));
+    expect(rebuilt.filter((entry) => requestIds.some((id) => String(entry.msg).includes(`request_id=${id} `)))).toHaveLength(1);
     expect(before - (await app.ledger.getUsdcBalance(wallet))).toBe(2_000n);
     expect(app.agents.local!.submittedPayments - submittedBefore).toBe(2);
     const rows = await sql<{ status: string }>(app.db, "select status from tdk_usage where api_key_id = $1", [key.id]);
