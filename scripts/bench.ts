@@ -42,6 +42,7 @@ import { LocalLedger } from "@/lib/solana/local-ledger";
 import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 import { servicesFor } from "@/lib/services";
 import { lamportsToSol, microToUsd } from "@/lib/money/units";
+import { cpuSeconds } from "./bench/proc";
 
 /**
  * The real marketplace adds no memo, so one key's identical payments collide within a slot (one
@@ -466,13 +467,6 @@ async function benchLedgerPersistence() {
   );
   await ledger.close();
   await rm(dir, { recursive: true, force: true });
-}
-
-/** CPU seconds a process has used so far (user + system), from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const { readFile } = await import("node:fs/promises");
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
 }
 
 /**
