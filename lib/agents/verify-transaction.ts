@@ -5,15 +5,8 @@ import {
   decodeTransferCheckedInstruction,
   decodeTransferInstruction,
 } from "@solana/spl-token";
-import {
-  ComputeBudgetInstruction,
-  ComputeBudgetProgram,
-  Message,
-  type PublicKey,
-  Transaction,
-  type TransactionInstruction,
-} from "@solana/web3.js";
-import { toBase58 } from "@/lib/solana/base58";
+import { ComputeBudgetInstruction, ComputeBudgetProgram, Message, type PublicKey, TransactionInstruction } from "@solana/web3.js";
+import { fromBase58 } from "@/lib/solana/base58";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { MEMO_PROGRAMS } from "@/lib/solana/memo";
 import { associatedTokenAddress, splitTransactionWire } from "@/lib/solana/signing";
@@ -52,11 +45,8 @@ export interface PaymentExpectation {
   maxPriorityFeeLamports: bigint;
 }
 
-/**
- * `message` is the exact bytes that were checked: what the wallet signs (never a recompilation of
- * `transaction`, which is the same message decoded, for reading its fields).
- */
-export type VerifiedPayment = { ok: true; transaction: Transaction; message: Buffer; totalMicro: bigint } | { ok: false; reason: string };
+/** `message` is the exact bytes that were checked: what the wallet signs, never a recompilation. */
+export type VerifiedPayment = { ok: true; recentBlockhash: string; message: Buffer; totalMicro: bigint } | { ok: false; reason: string };
 
 /** The split the marketplace must build: owner gets price − fee, protocol gets the fee (rounded down). */
 export function splitPayment(priceMicro: bigint, feeBps: number): { ownerMicro: bigint; protocolMicro: bigint } {
@@ -68,15 +58,16 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   const refuse = (reason: string): VerifiedPayment => ({ ok: false, reason });
   const wire = decodeWire(base64);
   if (!wire.ok) return refuse(wire.reason);
-  const { message, messageBytes, signatures } = wire;
+  const { message, messageBytes, signatureCount } = wire;
 
   // Signers come from the header: web3.js would otherwise take them from the signature list.
   if (message.header.numRequiredSignatures !== 1)
     return refuse(`the message asks for ${message.header.numRequiredSignatures} signers; only the key's wallet signs`);
-  if (signatures.length !== 1) return refuse("the signature list does not match the message header");
+  if (signatureCount !== 1) return refuse("the signature list does not match the message header");
   if (message.header.numReadonlySignedAccounts !== 0) return refuse("the fee payer is read-only");
   if (!message.accountKeys[0]!.equals(expected.wallet)) return refuse("fee payer is not the key's wallet");
-  const transaction = Transaction.populate(message, signatures);
+  const instructions = readInstructions(message);
+  if (!instructions) return refuse("an instruction names an account the message does not list");
 
   const source = associatedTokenAddress(expected.usdcMint, expected.wallet);
   const ownerAccount = associatedTokenAddress(expected.usdcMint, expected.owner);
@@ -90,7 +81,7 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   let transfers = 0;
   let otherInstructions = 0;
 
-  for (const [index, instruction] of transaction.instructions.entries()) {
+  for (const [index, instruction] of instructions.entries()) {
     const where = `instruction ${index}`;
     if (instruction.programId.equals(ComputeBudgetProgram.programId)) {
       const problem = readComputeBudget(instruction, budget);
@@ -142,13 +133,39 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
       `its compute budget costs ${priorityFee} lamports of priority fee, above this gateway's ceiling of ${expected.maxPriorityFeeLamports}`,
     );
   }
-  return { ok: true, transaction, message: messageBytes, totalMicro: total };
+  return { ok: true, recentBlockhash: message.recentBlockhash, message: messageBytes, totalMicro: total };
+}
+
+/**
+ * The message's instructions with their accounts' signer and writable flags read from the header,
+ * as the runtime reads them (what `Transaction.populate` gives for a message whose one signer is
+ * the fee payer, without its string comparisons of every key and its JSON copy of the whole
+ * transaction: a tenth of a paid call's base58 work). Null when an index points past the account list.
+ */
+function readInstructions(message: Message): TransactionInstruction[] | null {
+  const keys = message.accountKeys;
+  const instructions: TransactionInstruction[] = [];
+  for (const compiled of message.instructions) {
+    if (compiled.programIdIndex >= keys.length || compiled.accounts.some((index) => index >= keys.length)) return null;
+    instructions.push(
+      new TransactionInstruction({
+        programId: keys[compiled.programIdIndex]!,
+        keys: compiled.accounts.map((index) => ({
+          pubkey: keys[index]!,
+          isSigner: message.isAccountSigner(index),
+          isWritable: message.isAccountWritable(index),
+        })),
+        data: Buffer.from(fromBase58(compiled.data)),
+      }),
+    );
+  }
+  return instructions;
 }
 
 /** The wire format: a compact-u16 count of signatures, the signatures, then the message. */
 function decodeWire(
   base64: string,
-): { ok: true; message: Message; messageBytes: Buffer; signatures: string[] } | { ok: false; reason: string } {
+): { ok: true; message: Message; messageBytes: Buffer; signatureCount: number } | { ok: false; reason: string } {
   const split = splitTransactionWire(Buffer.from(base64, "base64"));
   if (!split) return { ok: false, reason: "not a Solana transaction" };
   const messageBytes = split.message;
@@ -160,9 +177,7 @@ function decodeWire(
   } catch {
     return { ok: false, reason: "not a legacy Solana transaction" };
   }
-  // Transaction.populate wants base58 signatures (all zeros: not signed yet).
-  const signatures = split.signatures.map((signature) => toBase58(signature));
-  return { ok: true, message, messageBytes: Buffer.from(messageBytes), signatures };
+  return { ok: true, message, messageBytes: Buffer.from(messageBytes), signatureCount: split.signatures.length };
 }
 
 /** Reads one compute-budget instruction into `budget`; returns why it is refused, or null. */

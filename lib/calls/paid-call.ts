@@ -1,4 +1,4 @@
-import { PublicKey, type Transaction } from "@solana/web3.js";
+import { PublicKey } from "@solana/web3.js";
 import type { AgentMarketplace } from "@/lib/context";
 import { pricedInUsdc } from "@/lib/agents/catalog";
 import { MarketplaceError, type CallResult } from "@/lib/agents/marketplace-client";
@@ -131,7 +131,7 @@ async function runPaidCall(deps: CallDeps, key: VerifiedKey, request: CallReques
       `[tdk] request_id=${request.requestId} payment identical to one in flight (attempt ${attempt}); rebuilding on the next blockhash`,
     );
     if (attempt === IDENTICAL_PAYMENT_ATTEMPTS) return releaseCall(call, { code: "identical_payment_in_flight" });
-    await nextBlockhash(deps.ledger, payment.tx.recentBlockhash!);
+    await nextBlockhash(deps.ledger, payment.recentBlockhash);
   }
 }
 
@@ -277,7 +277,7 @@ async function releaseCall({ deps, request, usage }: ReservedCall, reason: NotPa
 }
 
 type BuiltPayment =
-  | { ok: true; tx: Transaction; message: Buffer; intentId: string; lastValidBlockHeight: number }
+  | { ok: true; recentBlockhash: string; message: Buffer; intentId: string; lastValidBlockHeight: number }
   | { ok: false; reason: NotPaid };
 
 /** Step 8a–b: the marketplace builds the payment (validating the input), and it is signed only if the policy allows it. */
@@ -333,10 +333,16 @@ async function buildVerifiedPayment({ deps, key, request, priced }: ReservedCall
     return { ok: false, reason: { code: "unsafe_transaction", reason: verified.reason } };
   }
   // When the payment can no longer land: without it, recovery could never conclude "not paid".
-  const lastValidBlockHeight = await deps.ledger.lastValidBlockHeight(verified.transaction.recentBlockhash!);
+  const lastValidBlockHeight = await deps.ledger.lastValidBlockHeight(verified.recentBlockhash);
   if (lastValidBlockHeight === null)
     return { ok: false, reason: { code: "unsafe_transaction", reason: "it uses a blockhash this chain never handed out" } };
-  return { ok: true, tx: verified.transaction, message: verified.message, intentId: build.payment_intent_id, lastValidBlockHeight };
+  return {
+    ok: true,
+    recentBlockhash: verified.recentBlockhash,
+    message: verified.message,
+    intentId: build.payment_intent_id,
+    lastValidBlockHeight,
+  };
 }
 
 type SignedPayment = { ok: true; wire: Buffer; intentId: string; signature: string; lastValidBlockHeight: number } | { ok: false };
@@ -349,7 +355,7 @@ async function signAndRecord({ deps, usage, wallet }: ReservedCall, payment: Ext
   const recorded = await recordCallPayment(deps.db, usage.id, {
     paymentIntentId: payment.intentId,
     txSignature: signature,
-    recentBlockhash: payment.tx.recentBlockhash!,
+    recentBlockhash: payment.recentBlockhash,
     lastValidBlockHeight: payment.lastValidBlockHeight,
   });
   if (!recorded.ok) return { ok: false };

@@ -197,6 +197,19 @@ describe("the split and the signers", () => {
     expectRefusedBeforeSigning(await callWith(twoSigners, apiKey, "signers"), /the message asks for 2 signers/);
   });
 
+  it("refuses an instruction that names an account past the message's account list", async () => {
+    const { apiKey } = await createKeyedAccount(app, { label: "past-the-list" });
+    const pastTheList = tamperedPayments(app, (tx) => {
+      const wire = Buffer.from(tx.serialize({ requireAllSignatures: false, verifySignatures: false }));
+      // [1 signature][64 bytes][3 header bytes][account count][keys][blockhash][instruction count][program index]…
+      const accounts = wire[1 + 64 + 3]!;
+      expect(accounts).toBeLessThan(128); // a one-byte compact-u16
+      wire[1 + 64 + 3 + 1 + accounts * 32 + 32 + 1] = accounts; // the first instruction's program: one past the last account
+      return wire;
+    });
+    expectRefusedBeforeSigning(await callWith(pastTheList, apiKey, "past-the-list"), /names an account the message does not list/);
+  });
+
   it("refuses a versioned transaction", async () => {
     const { apiKey } = await createKeyedAccount(app, { label: "versioned" });
     const versioned = tamperedPayments(app, (tx) => {
