@@ -53,11 +53,6 @@ export interface ReserveArgs {
   requestHash: string;
 }
 
-/** Step 6: every limit of the policy checked and the pending row written, in one SQL function. */
-export function reserveCall(db: Database, args: ReserveArgs, policy: MoneyPolicy): Promise<Reservation> {
-  return callFunction(db, "tdk_reserve_call", reserveParams(args, policy), reservationSchema);
-}
-
 const beginSchema = z.object({
   reservation: reservationSchema,
   /** The key's encrypted wallet secret, when the reservation holds: for the call's one signature. */
@@ -68,8 +63,9 @@ const beginSchema = z.object({
 export type BegunCall = z.infer<typeof beginSchema>;
 
 /**
- * Step 6 as the call path takes it, in one round trip: the reservation, the encrypted wallet secret
- * when it holds, and whether the key has calls left pending since before `staleBefore`.
+ * Step 6 in one round trip: every limit of the policy checked and the pending row written
+ * (`tdk_reserve_call`), the encrypted wallet secret when the reservation holds, and whether the key
+ * has calls left pending since before `staleBefore`.
  */
 export function beginPaidCall(db: Database, args: ReserveArgs, policy: MoneyPolicy, staleBefore: Date): Promise<BegunCall> {
   return callFunction(db, "tdk_begin_paid_call", { ...reserveParams(args, policy), p_stale_before: staleBefore }, beginSchema);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createTransferCheckedInstruction, getAssociatedTokenAddressSync } from "@solana/spl-token";
 import { Keypair, type PublicKey, Transaction } from "@solana/web3.js";
 import { z } from "zod";
-import { reserveCall, recordCallPayment, settleCall } from "@/lib/calls/usage-store";
+import { beginPaidCall, recordCallPayment, settleCall } from "@/lib/calls/usage-store";
 import type { AppContext } from "@/lib/context";
 import { openKeypair } from "@/lib/crypto/wallet-keys";
 import { callFunction } from "@/lib/db";
@@ -36,7 +36,7 @@ interface Caller {
 
 /** One call as the pipeline makes it, through the same SQL functions and a real payment on the chain. */
 async function paidCall(caller: Caller, owner: PublicKey, i: number, options: { send: boolean } = { send: true }) {
-  const reservation = await reserveCall(
+  const { reservation } = await beginPaidCall(
     app.db,
     {
       keyId: caller.keyId,
@@ -50,6 +50,7 @@ async function paidCall(caller: Caller, owner: PublicKey, i: number, options: { 
       requestHash: "h",
     },
     moneyPolicy(app.env),
+    new Date(0),
   );
   if (!reservation.ok) throw new Error(reservation.code);
   const mint = app.ledger.usdcMint;
