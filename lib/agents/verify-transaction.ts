@@ -9,7 +9,7 @@ import { ComputeBudgetInstruction, ComputeBudgetProgram, Message, type PublicKey
 import { fromBase58 } from "@/lib/solana/base58";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { MEMO_PROGRAMS } from "@/lib/solana/memo";
-import { associatedTokenAddress, splitTransactionWire } from "@/lib/solana/signing";
+import { associatedTokenAddress, isVersionedMessage, splitTransactionWire } from "@/lib/solana/signing";
 
 /**
  * The signing policy: the gateway never signs blind, and what it signs is bounded in lamports as
@@ -169,8 +169,7 @@ function decodeWire(
   const split = splitTransactionWire(Buffer.from(base64, "base64"));
   if (!split) return { ok: false, reason: "not a Solana transaction" };
   const messageBytes = split.message;
-  // The high bit of a versioned message's first byte is set; a legacy header's first byte is a small count.
-  if ((messageBytes[0]! & 0x80) !== 0) return { ok: false, reason: "a versioned transaction (only legacy transactions are signed)" };
+  if (isVersionedMessage(messageBytes)) return { ok: false, reason: "a versioned transaction (only legacy transactions are signed)" };
   let message: Message;
   try {
     message = Message.from(messageBytes);

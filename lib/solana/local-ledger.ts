@@ -40,7 +40,7 @@ import {
 } from "./ledger";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { nonceMemo } from "./memo";
-import { associatedTokenAddress, signTransaction, splitTransactionWire } from "./signing";
+import { associatedTokenAddress, isVersionedMessage, signTransaction, splitTransactionWire } from "./signing";
 
 /**
  * The embedded chain: LiteSVM in process, with a local USDC mint (6 decimals) and a local faucet
@@ -219,8 +219,8 @@ export class LocalLedger implements Ledger {
   /** Its own blockhashes say when a transaction expires: the last valid block height is not needed here. */
   async sendRawTransaction(raw: Buffer, _lastValidBlockHeight?: number): Promise<string> {
     const split = splitTransactionWire(raw);
-    // A versioned message's first byte has its high bit set; this ledger takes legacy transactions only.
-    if (!split || split.signatures.length === 0 || (split.message[0]! & 0x80) !== 0)
+    // This ledger takes legacy transactions only.
+    if (!split || split.signatures.length === 0 || isVersionedMessage(split.message))
       throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
     if (split.signatures.some((signature) => signature.every((byte) => byte === 0)))
       throw new LedgerError("Transaction is not signed", "rejected");
@@ -494,7 +494,6 @@ export class LocalLedger implements Ledger {
   }
 }
 
-/** Every address a transaction names: fee payer, accounts and programs. */
 /**
  * One process writes a ledger directory: a second writer would interleave its journal with the
  * first one's. The lock names its process; a lock left by a process that died is taken over.

@@ -35,6 +35,15 @@ export function splitTransactionWire(bytes: Buffer): { signatures: Buffer[]; mes
 }
 
 /**
+ * Whether a message is versioned (v0 and later): its first byte has the high bit set, where a
+ * legacy message's first byte is its signer count. Versioned messages can load accounts from lookup
+ * tables, which neither the signing policy nor the embedded ledger reads.
+ */
+export function isVersionedMessage(message: Uint8Array): boolean {
+  return message.length > 0 && (message[0]! & 0x80) !== 0;
+}
+
+/**
  * A transaction's wire bytes before anyone signed it: the signature slots its message asks for
  * (the header's first byte; a compact-u16 count, one byte below 128), zeroed, then the message.
  * What `Transaction.serialize({ requireAllSignatures: false })` gives, without compiling the message again.
