@@ -207,7 +207,10 @@ export async function startGateway(
     if (Date.now() > deadline) throw new Error(`gateway on port ${port} did not become healthy:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  process.once("exit", () => running() && child.kill("SIGKILL"));
+  // Killed with this process; the listener goes with the child, so that a bench starting dozens leaks none.
+  const killWithUs = () => running() && child.kill("SIGKILL");
+  process.once("exit", killWithUs);
+  child.once("exit", () => process.off("exit", killWithUs));
   return {
     url,
     pid: child.pid!,

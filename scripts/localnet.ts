@@ -70,7 +70,9 @@ export async function startPartProcess(
   const kill = () => {
     if (running()) child.kill("SIGKILL");
   };
+  // Killed with this process; the listener goes with the child, so that a bench starting dozens leaks none.
   process.once("exit", kill);
+  child.once("exit", () => process.off("exit", kill));
   const started = await ready;
   return {
     ...started,
