@@ -33,7 +33,7 @@ import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { freePort } from "@/tests/helpers/server";
 import { ensureBuild, startGateway } from "../cluster";
 import { servicesFor } from "@/lib/services";
-import { cpuSeconds, rssMb } from "./proc";
+import { cpuSeconds, cpuSecondsByThread, rssMb, type ThreadCpu } from "./proc";
 
 const root = path.resolve(__dirname, "../..");
 const DIST_DIR = ".next-cluster";
@@ -128,7 +128,11 @@ interface Shape {
   start: (keysCount: number) => Promise<RunningShape>;
 }
 
-const profileArgs = () => (process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : []);
+/** The gateway's Node flags: a CPU profile (BENCH_PROFILE=<dir>), and any others (BENCH_GATEWAY_NODE_ARGS, space-separated). */
+const profileArgs = () => [
+  ...(process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : []),
+  ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+];
 
 /**
  * `next start` on the embedded defaults (the in-process ledger and demo marketplace), its database
@@ -271,16 +275,20 @@ async function measureShape(shape: Shape, keysCount: number) {
       for (const [name, options] of measured) {
         const logged = gateway.output().length;
         const cpuBefore = await cpuSeconds(gateway.pid);
+        const threadsBefore = await cpuSecondsByThread(gateway.pid);
         const result = await runLoad({ ...options, seconds });
         // The server's CPU (every thread) per request answered: what a route costs, whatever the machine's noise.
         const cpuPerRequest = ((await cpuSeconds(gateway.pid)) - cpuBefore) / result.requests;
+        const threadsAfter = await cpuSecondsByThread(gateway.pid);
+        const perRequest = (kind: keyof ThreadCpu) => (((threadsAfter[kind] - threadsBefore[kind]) / result.requests) * 1000).toFixed(2);
+        const split = `request thread ${perRequest("request")} + worker threads ${perRequest("workers")} + V8's (GC) ${perRequest("v8")} + other ${perRequest("other")}`;
         results.set(name, [...(results.get(name) ?? []), result]);
         cpu.set(name, [...(cpu.get(name) ?? []), cpuPerRequest]);
         const rebuilt = name.startsWith("paid")
           ? ` · rebuilt on the next blockhash: ${count(gateway.output().slice(logged), IDENTICAL)}`
           : "";
         console.log(
-          `round ${round + 1} ${name.padEnd(16)} ${fmt(result)} · server CPU ${(cpuPerRequest * 1000).toFixed(2)} ms a request${rebuilt}`,
+          `round ${round + 1} ${name.padEnd(16)} ${fmt(result)} · server CPU ${(cpuPerRequest * 1000).toFixed(2)} ms a request (${split})${rebuilt}`,
         );
       }
     }
