@@ -298,7 +298,7 @@ async function measureShape(shape: Shape, keysCount: number) {
       console.log(
         `best of ${rounds}: floor ${best("floor").toFixed(1)} req/s · key-auth ${best("key-auth").toFixed(1)} req/s · paid call ${paidBest.toFixed(1)} calls/s ` +
           `(target ≥ 200) = ${((paidBest / best("floor")) * 100).toFixed(1)}% of the floor (target ≥ 40%); ${connections} connections, ${keys.length} keys, ${seconds} s a round; ` +
-          `with one key a connection ${best("paid, 1 key/conn").toFixed(1)} calls/s (at most ${connections} keys × ${PAID_BODIES.length} agents × 2.5 slots/s = ${connections * PAID_BODIES.length * 2.5} payments/s that are not identical)`,
+          `with one key a connection ${best("paid, 1 key/conn").toFixed(1)} calls/s (a key pays an agent once a 400 ms slot: ${connections} keys × ${PAID_BODIES.length} agents × 2.5 slots/s ≈ ${connections * PAID_BODIES.length * 2.5} distinct payments a second)`,
       );
     if (!only) {
       // What the ratio target asks of the code: a paid call may cost the server at most 2.5 floor requests.
