@@ -1,9 +1,15 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 
-/** CPU seconds a process has used so far, all its threads (user + system), from /proc. */
+/** The CPU seconds (user + system) a /proc `stat` line holds, for a process or one of its threads. */
+function statCpuSeconds(stat: string): number {
+  // After the name in parentheses: utime and stime are fields 14 and 15, in clock ticks (100 a second).
+  const fields = stat.split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds a process has used so far, all its threads, ended ones included, from /proc. */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+  return statCpuSeconds(await readFile(`/proc/${pid}/stat`, "utf8"));
 }
 
 /** A process's resident set size in MB, from /proc. */
@@ -26,7 +32,6 @@ export interface ThreadCpu {
  * pool "libuv-worker"; threads that ended are no longer listed (their time is then in none).
  */
 export async function cpuSecondsByThread(pid: number): Promise<ThreadCpu> {
-  const { readdir } = await import("node:fs/promises");
   const own = (await readFile(`/proc/${pid}/comm`, "utf8")).trim();
   const totals: ThreadCpu = { request: 0, workers: 0, v8: 0, other: 0 };
   for (const tid of await readdir(`/proc/${pid}/task`)) {
@@ -35,8 +40,7 @@ export async function cpuSecondsByThread(pid: number): Promise<ThreadCpu> {
       readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => null),
     ]);
     if (comm === null || stat === null) continue;
-    const fields = stat.split(") ")[1]!.split(" ");
-    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+    const seconds = statCpuSeconds(stat);
     const name = comm.trim();
     const kind: keyof ThreadCpu = Number(tid) === pid ? "request" : name === own ? "workers" : name === "node" ? "v8" : "other";
     totals[kind] += seconds;
