@@ -65,6 +65,31 @@ describe("the demo marketplace's memory", () => {
     await expect(client.getReceipt(receipts[0]!)).rejects.toMatchObject({ status: 404 });
     for (const id of receipts.slice(2)) expect(await client.getReceipt(id)).toMatchObject({ id });
   });
+
+  it("refuses a used payment intent (409) for as long as the intent lives, after dropping its message; nothing is paid twice", async () => {
+    const local = await LocalMarketplace.create(app.ledger as LocalLedger, demoAgents(), { memo: true });
+    const client = new MarketplaceClient(local.apiUrl, local.fetch);
+    const wallet = Keypair.generate();
+    await (app.ledger as LocalLedger).fund(wallet.publicKey, 10_000_000n, 100_000_000n);
+    const build = await client.buildTransaction(createEchoAgent().id, wallet.publicKey.toBase58(), { n: 1 });
+    if (!build.ok) throw new Error(build.error);
+    const tx = Transaction.from(Buffer.from(build.transaction, "base64"));
+    tx.sign(wallet);
+    const signed = tx.serialize().toString("base64");
+    const before = await app.ledger.getUsdcBalance(wallet.publicKey);
+    expect(await client.callAgent(build.payment_intent_id, signed, 10_000)).toMatchObject({ ok: true });
+    // The same signed bytes again, and then bytes that do not match the intent: both refused as a used intent.
+    for (const replay of [signed, Buffer.from("not a transaction").toString("base64")]) {
+      const answer = await local.fetch(`${local.apiUrl}/api/agents/call`, {
+        method: "POST",
+        body: JSON.stringify({ payment_intent_id: build.payment_intent_id, signed_transaction: replay }),
+      });
+      expect(answer.status).toBe(409);
+      expect(await answer.json()).toEqual({ ok: false, error: "Payment intent already used" });
+    }
+    expect(local.submittedPayments).toBe(1);
+    expect(before - (await app.ledger.getUsdcBalance(wallet.publicKey))).toBe(createEchoAgent().priceMicro);
+  });
 });
 
 describe("payments built without a memo (as the real builder builds them)", () => {
