@@ -1,9 +1,11 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
   statSync,
   truncateSync,
@@ -84,8 +86,19 @@ type JournalEntry =
 interface HistoryEntry {
   status: "confirmed" | "failed";
   slot: number;
-  /** The transaction's wire bytes (base64), to read what it moved. */
-  raw: string;
+  /**
+   * The transaction's wire bytes (base64), to read what it moved: kept in memory by a ledger
+   * without a directory; on disk, only where its journal line is (read back when asked), so that
+   * the history, which grows with every transaction for as long as the process runs, costs the
+   * heap a signature and a few numbers each (issue 11, point 7).
+   */
+  raw: string | JournalLine;
+}
+
+/** Where a journal entry's line is in journal.log, in bytes. */
+interface JournalLine {
+  offset: number;
+  length: number;
 }
 
 const instances: Map<string, Promise<LocalLedger>> = ((globalThis as Record<string, unknown>).__tdkLocalLedger ??= new Map()) as Map<
@@ -106,6 +119,8 @@ export class LocalLedger implements Ledger {
   private current: { hash: string; slot: number } | null = null;
   private skippedSlots = 0;
   private journalFd: number | null = null;
+  /** journal.log's length in bytes: where the next line goes. */
+  private journalBytes = 0;
   private entries = 0;
   private transactionsSinceSnapshot = 0;
   private snapshotting: Promise<void> = Promise.resolve();
@@ -240,11 +255,12 @@ export class LocalLedger implements Ledger {
     const ok = !(result instanceof FailedTransactionMetadata);
     // Journaled before it is acknowledged: once the caller hears "confirmed", a restart cannot lose it.
     const entry: JournalEntry = { k: "tx", sig: signature, ok, s: this.slot(), tx: raw.toString("base64") };
-    this.record(entry);
+    const line = this.record(entry);
     // Every account the message names: the fee payer, the programs, and the instructions' accounts.
     this.remember(
       entry,
       message.accountKeys.map((key) => key.toBase58()),
+      line,
     );
     this.maybeSnapshot();
     if (!ok) throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
@@ -279,7 +295,7 @@ export class LocalLedger implements Ledger {
     if (entry.status === "failed") return 0n;
     const account = associatedTokenAddress(this.usdcMint, owner);
     let delta = 0n;
-    for (const instruction of Transaction.from(Buffer.from(entry.raw, "base64")).instructions) {
+    for (const instruction of Transaction.from(Buffer.from(this.rawOf(entry), "base64")).instructions) {
       if (!instruction.programId.equals(TOKEN_PROGRAM_ID)) continue;
       const kind = instruction.data[0];
       if (kind === TokenInstruction.TransferChecked || kind === TokenInstruction.Transfer) {
@@ -408,7 +424,8 @@ export class LocalLedger implements Ledger {
 
   /** A processed transaction: its outcome, slot and wire bytes (base64); null when the chain never saw it. */
   transaction(signature: string): { status: "confirmed" | "failed"; slot: number; raw: string } | null {
-    return this.history.get(signature) ?? null;
+    const entry = this.history.get(signature);
+    return entry ? { status: entry.status, slot: entry.slot, raw: this.rawOf(entry) } : null;
   }
 
   /** Stops writing (its directory may then be opened again, as after a restart). */
@@ -423,8 +440,9 @@ export class LocalLedger implements Ledger {
     if (this.dir) instances.delete(this.dir);
   }
 
-  private remember(entry: Extract<JournalEntry, { k: "tx" }>, accounts: string[]): void {
-    this.history.set(entry.sig, { status: entry.ok ? "confirmed" : "failed", slot: entry.s, raw: entry.tx });
+  /** `line`: where the entry is in the journal (null without one: its bytes are kept in memory). */
+  private remember(entry: Extract<JournalEntry, { k: "tx" }>, accounts: string[], line: JournalLine | null): void {
+    this.history.set(entry.sig, { status: entry.ok ? "confirmed" : "failed", slot: entry.s, raw: line ?? entry.tx });
     for (const account of accounts) {
       const list = this.byAddress.get(account);
       if (list) list.push(entry.sig);
@@ -432,24 +450,40 @@ export class LocalLedger implements Ledger {
     }
   }
 
-  private record(entry: JournalEntry): void {
+  /** Appends the entry to the journal, and says where its line is (null: no journal, in memory only). */
+  private record(entry: JournalEntry): JournalLine | null {
     if (this.closed) throw new Error("This ledger was closed; open its directory again");
     this.entries += 1;
-    if (this.journalFd === null) return;
+    if (this.journalFd === null) return null;
     // One write of a whole line: a kill cannot leave half of it behind (the kernel completes it).
-    writeSync(this.journalFd, `${JSON.stringify(entry)}\n`);
+    const line = Buffer.from(`${JSON.stringify(entry)}\n`, "utf8");
+    writeSync(this.journalFd, line);
+    const offset = this.journalBytes;
+    this.journalBytes += line.length;
+    return { offset, length: line.length };
+  }
+
+  /** A transaction's wire bytes (base64): from memory, or read back from its journal line. */
+  private rawOf(entry: HistoryEntry): string {
+    if (typeof entry.raw === "string") return entry.raw;
+    if (this.journalFd === null) throw new Error("This ledger was closed; open its directory again");
+    const line = Buffer.alloc(entry.raw.length);
+    readSync(this.journalFd, line, 0, line.length, entry.raw.offset);
+    return (JSON.parse(line.toString("utf8")) as Extract<JournalEntry, { k: "tx" }>).tx;
   }
 
   private openJournal(): void {
     lockDirectory(this.dir!);
-    this.journalFd = openSync(path.join(this.dir!, "journal.log"), "a", 0o600);
+    // Read and append: the history reads a transaction's bytes back from its line.
+    this.journalFd = openSync(path.join(this.dir!, "journal.log"), "a+", 0o600);
+    this.journalBytes = fstatSync(this.journalFd).size;
   }
 
   /** Rebuilds history and blockhashes from the whole journal, and the state from the snapshot plus the entries after it. */
   private replay(snapshotEntries: number): void {
     const file = path.join(this.dir!, "journal.log");
     const entries = readJournal(file);
-    entries.forEach((entry, index) => {
+    entries.forEach(({ entry, line }, index) => {
       const replayState = index >= snapshotEntries;
       if (entry.k === "bh") {
         if (replayState) {
@@ -471,6 +505,7 @@ export class LocalLedger implements Ledger {
         this.remember(
           entry,
           VersionedTransaction.deserialize(Buffer.from(entry.tx, "base64")).message.staticAccountKeys.map((key) => key.toBase58()),
+          line,
         );
       }
     });
@@ -535,17 +570,20 @@ function writeAtomicSync(file: string, data: Uint8Array | string, mode = 0o644):
   renameSync(temp, file);
 }
 
-/** The journal's complete lines; a last line cut short by a crash is dropped from the file too. */
-function readJournal(file: string): JournalEntry[] {
+/** The journal's complete lines and where each is; a last line cut short by a crash is dropped from the file too. */
+function readJournal(file: string): { entry: JournalEntry; line: JournalLine }[] {
   if (!existsSync(file)) return [];
-  const text = readFileSync(file, "utf8");
-  const end = text.lastIndexOf("\n") + 1;
-  if (end < Buffer.byteLength(text)) truncateSync(file, Buffer.byteLength(text.slice(0, end)));
-  return text
-    .slice(0, end)
-    .split("\n")
-    .filter((line) => line.length > 0)
-    .map((line) => JSON.parse(line) as JournalEntry);
+  const bytes = readFileSync(file);
+  const end = bytes.lastIndexOf(0x0a) + 1;
+  if (end < bytes.length) truncateSync(file, end);
+  const lines: { entry: JournalEntry; line: JournalLine }[] = [];
+  for (let offset = 0; offset < end; ) {
+    const next = bytes.indexOf(0x0a, offset) + 1;
+    if (next - offset > 1)
+      lines.push({ entry: JSON.parse(bytes.toString("utf8", offset, next - 1)) as JournalEntry, line: { offset, length: next - offset } });
+    offset = next;
+  }
+  return lines;
 }
 
 function readSaved(dir: string): { state: Uint8Array; meta: LedgerMeta; snapshotEntries: number } | null {

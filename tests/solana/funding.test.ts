@@ -282,4 +282,33 @@ describe("the local ledger survives a restart with its whole history", () => {
     expect(await last.getUsdcBalance(owner)).toBe(22n);
     await last.close();
   });
+
+  it("reads each transaction's bytes back from its own journal line: written now, replayed, and after a cut-short line was dropped", async () => {
+    const { appendFile } = await import("node:fs/promises");
+    // The signature a transaction's bytes carry, and the USDC it moved: the line read back is that transaction's.
+    const signatureOf = (ledger: LocalLedger, signature: string) =>
+      toBase58(Transaction.from(Buffer.from(ledger.transaction(signature)!.raw, "base64")).signature!);
+    const ledger = await LocalLedger.open(dir);
+    const owner = Keypair.generate().publicKey;
+    const before: string[] = [];
+    for (let i = 1; i <= 5; i += 1) before.push(await ledger.fund(owner, BigInt(i), 0n));
+    for (const [i, signature] of before.entries()) {
+      expect(signatureOf(ledger, signature)).toBe(signature);
+      expect(await ledger.usdcDelta(signature, owner)).toBe(BigInt(i + 1));
+    }
+    await ledger.close();
+    await appendFile(path.join(dir, "journal.log"), '{"k":"bh","h":"cut-sh');
+    const reopened = await LocalLedger.open(dir);
+    // Lines written after the dropped tail sit where the tail was.
+    const after: string[] = [];
+    for (let i = 6; i <= 8; i += 1) after.push(await reopened.fund(owner, BigInt(i), 0n));
+    for (const [i, signature] of [...before, ...after].entries()) {
+      expect(signatureOf(reopened, signature)).toBe(signature);
+      expect(await reopened.usdcDelta(signature, owner)).toBe(BigInt(i + 1));
+    }
+    const last = await restart(reopened);
+    for (const [i, signature] of [...before, ...after].entries()) expect(await last.usdcDelta(signature, owner)).toBe(BigInt(i + 1));
+    expect(last.transaction(toBase58(randomBytes(64)))).toBeNull();
+    await last.close();
+  });
 });
