@@ -71,6 +71,11 @@ export interface LocalMarketplaceOptions {
   computeBudget?: { units: number; microLamports: number };
   /** The most receipts kept (the latest), so the process's memory stays bounded under load; default 100,000. */
   maxReceipts?: number;
+  /**
+   * The most bytes of receipts kept (their JSON text): the count alone does not bound memory when
+   * an agent's outputs are large. Default 64 MiB, above what 100,000 receipts of the demo agents take.
+   */
+  maxReceiptBytes?: number;
 }
 
 interface StoredReceipt {
@@ -111,9 +116,11 @@ export class LocalMarketplace {
   /**
    * Receipts as their JSON text, the form GET /api/receipts/:id answers with: one string a receipt
    * instead of an object graph: about 0.9 KB of heap a receipt instead of 1.4 KB (a scratch heap
-   * probe over 9,000 calls). Up to `maxReceipts` of them are kept, for an hour at most.
+   * probe over 9,000 calls). Up to `maxReceipts` of them and `maxReceiptBytes` of text are kept, for
+   * an hour at most.
    */
-  private readonly receipts = new Map<string, { json: string; createdAt: number }>();
+  private readonly receipts = new Map<string, { json: string; bytes: number; createdAt: number }>();
+  private receiptBytes = 0;
   private readonly callsByWallet = new Map<string, number[]>();
   /**
    * Wallets this marketplace generated (the protocol's, and owners of agents defined without one)
@@ -238,10 +245,14 @@ export class LocalMarketplace {
 
   private sweepExpired(now: number): void {
     dropExpiredFront(this.intents, (intent) => intent.expiresAt < now - INTENT_TTL_MS);
-    dropExpiredFront(
-      this.receipts,
-      (receipt) => this.receipts.size > (this.options.maxReceipts ?? 100_000) || receipt.createdAt < now - RECEIPT_TTL_MS,
-    );
+    const maxReceipts = this.options.maxReceipts ?? 100_000;
+    const maxReceiptBytes = this.options.maxReceiptBytes ?? 64 * 2 ** 20;
+    // Oldest first, as for intents: stops at the first receipt that is young enough and within both bounds.
+    for (const [id, receipt] of this.receipts) {
+      if (this.receipts.size <= maxReceipts && this.receiptBytes <= maxReceiptBytes && receipt.createdAt >= now - RECEIPT_TTL_MS) return;
+      this.receipts.delete(id);
+      this.receiptBytes -= receipt.bytes;
+    }
   }
 
   /** 10 agent calls a minute per wallet (configurable), counted when a call starts: at its build. */
@@ -410,7 +421,9 @@ export class LocalMarketplace {
       status: "completed",
       created_at: new Date().toISOString(),
     };
-    this.receipts.set(receipt.id, { json: JSON.stringify(receipt), createdAt: Date.parse(receipt.created_at) });
+    const text = JSON.stringify(receipt);
+    this.receipts.set(receipt.id, { json: text, bytes: Buffer.byteLength(text), createdAt: Date.parse(receipt.created_at) });
+    this.receiptBytes += Buffer.byteLength(text);
     return json(200, {
       ok: true,
       output: outcome.output,

@@ -44,26 +44,40 @@ async function keyOf(apiKey: string) {
   return verified.key;
 }
 
+/** `calls` paid echo calls through `local`, one wallet: the client and each call's receipt id, in order. */
+async function echoCalls(local: LocalMarketplace, calls: number): Promise<{ client: MarketplaceClient; receipts: string[] }> {
+  const client = new MarketplaceClient(local.apiUrl, local.fetch);
+  const wallet = Keypair.generate();
+  await (app.ledger as LocalLedger).fund(wallet.publicKey, 10_000_000n, 100_000_000n);
+  const receipts: string[] = [];
+  for (let i = 0; i < calls; i += 1) {
+    const build = await client.buildTransaction(createEchoAgent().id, wallet.publicKey.toBase58(), { n: i });
+    if (!build.ok) throw new Error(build.error);
+    const tx = Transaction.from(Buffer.from(build.transaction, "base64"));
+    tx.sign(wallet);
+    const answer = await client.callAgent(build.payment_intent_id, tx.serialize().toString("base64"), 10_000);
+    if (!answer.ok || !answer.receipt_id) throw new Error("the call did not succeed");
+    receipts.push(answer.receipt_id);
+  }
+  return { client, receipts };
+}
+
 describe("the demo marketplace's memory", () => {
   it("keeps the latest receipts only (maxReceipts): older ones answer 404, the latest are read back", async () => {
     const local = await LocalMarketplace.create(app.ledger as LocalLedger, demoAgents(), { maxReceipts: 2, memo: true });
-    const client = new MarketplaceClient(local.apiUrl, local.fetch);
-    const wallet = Keypair.generate();
-    await (app.ledger as LocalLedger).fund(wallet.publicKey, 10_000_000n, 100_000_000n);
-    const receipts: string[] = [];
-    for (let i = 0; i < 4; i += 1) {
-      const build = await client.buildTransaction(createEchoAgent().id, wallet.publicKey.toBase58(), { n: i });
-      if (!build.ok) throw new Error(build.error);
-      const tx = Transaction.from(Buffer.from(build.transaction, "base64"));
-      tx.sign(wallet);
-      const answer = await client.callAgent(build.payment_intent_id, tx.serialize().toString("base64"), 10_000);
-      if (!answer.ok || !answer.receipt_id) throw new Error("the call did not succeed");
-      receipts.push(answer.receipt_id);
-    }
+    const { client, receipts } = await echoCalls(local, 4);
     expect(local.submittedPayments).toBe(4);
     // A receipt is dropped when the next build finds more than two: after four calls, the first is gone.
     await expect(client.getReceipt(receipts[0]!)).rejects.toMatchObject({ status: 404 });
     for (const id of receipts.slice(2)) expect(await client.getReceipt(id)).toMatchObject({ id });
+  });
+
+  it("keeps receipts within a byte budget too (maxReceiptBytes): past it, the oldest go first", async () => {
+    // A budget smaller than one receipt: each build drops every receipt before it, and the last call's stays.
+    const local = await LocalMarketplace.create(app.ledger as LocalLedger, demoAgents(), { maxReceiptBytes: 1, memo: true });
+    const { client, receipts } = await echoCalls(local, 3);
+    for (const id of receipts.slice(0, 2)) await expect(client.getReceipt(id)).rejects.toMatchObject({ status: 404 });
+    expect(await client.getReceipt(receipts[2]!)).toMatchObject({ id: receipts[2], output_data: { echo: { n: 2 } } });
   });
 
   it("refuses a used payment intent (409) for as long as the intent lives, after dropping its message; nothing is paid twice", async () => {
