@@ -422,8 +422,9 @@ export class LocalMarketplace {
       created_at: new Date().toISOString(),
     };
     const text = JSON.stringify(receipt);
-    this.receipts.set(receipt.id, { json: text, bytes: Buffer.byteLength(text), createdAt: Date.parse(receipt.created_at) });
-    this.receiptBytes += Buffer.byteLength(text);
+    const bytes = Buffer.byteLength(text);
+    this.receipts.set(receipt.id, { json: text, bytes, createdAt: Date.parse(receipt.created_at) });
+    this.receiptBytes += bytes;
     return json(200, {
       ok: true,
       output: outcome.output,
