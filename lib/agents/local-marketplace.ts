@@ -97,14 +97,15 @@ const WINDOW_MS = 60_000;
 const RECEIPT_TTL_MS = 3_600_000;
 
 /**
- * Drops the entries at the front of an insertion-ordered map while `expired` says so. The maps
- * here are filled in time order, so the oldest are first and a sweep stops at the first live one:
- * O(what expired), not O(the map), on every call.
+ * Drops the entries at the front of an insertion-ordered map while `expired` says so (`dropped`
+ * hears of each). The maps here are filled in time order, so the oldest are first and a sweep
+ * stops at the first live one: O(what expired), not O(the map), on every call.
  */
-function dropExpiredFront<V>(map: Map<string, V>, expired: (value: V) => boolean): void {
+function dropExpiredFront<V>(map: Map<string, V>, expired: (value: V) => boolean, dropped?: (value: V) => void): void {
   for (const [id, value] of map) {
     if (!expired(value)) return;
     map.delete(id);
+    dropped?.(value);
   }
 }
 
@@ -247,12 +248,11 @@ export class LocalMarketplace {
     dropExpiredFront(this.intents, (intent) => intent.expiresAt < now - INTENT_TTL_MS);
     const maxReceipts = this.options.maxReceipts ?? 100_000;
     const maxReceiptBytes = this.options.maxReceiptBytes ?? 64 * 2 ** 20;
-    // Oldest first, as for intents: stops at the first receipt that is young enough and within both bounds.
-    for (const [id, receipt] of this.receipts) {
-      if (this.receipts.size <= maxReceipts && this.receiptBytes <= maxReceiptBytes && receipt.createdAt >= now - RECEIPT_TTL_MS) return;
-      this.receipts.delete(id);
-      this.receiptBytes -= receipt.bytes;
-    }
+    dropExpiredFront(
+      this.receipts,
+      (receipt) => this.receipts.size > maxReceipts || this.receiptBytes > maxReceiptBytes || receipt.createdAt < now - RECEIPT_TTL_MS,
+      (receipt) => (this.receiptBytes -= receipt.bytes),
+    );
   }
 
   /** 10 agent calls a minute per wallet (configurable), counted when a call starts: at its build. */
