@@ -382,9 +382,12 @@ async function submitAndSettle(call: ReservedCall, signed: Extract<SignedPayment
 }
 
 /**
- * The agent answered. The answer is kept on the row first, so a crash from here on loses nothing
- * (recovery settles it and the caller reads it back); the call is billed only once its payment is
- * seen on the chain.
+ * The agent answered. The call is billed only once its payment is seen on the chain. The answer is
+ * on the row before anything waits, so a crash from here on loses nothing (recovery settles it and
+ * the caller reads it back):
+ *  - the chain already shows the payment (the marketplace confirms before it calls the agent: the
+ *    usual case): the settlement writes the answer with it, one SQL call and one row version;
+ *  - otherwise the answer is kept on the pending row first, then the payment is waited for.
  */
 async function settleAnswered(
   call: ReservedCall,
@@ -395,6 +398,13 @@ async function settleAnswered(
   const { deps, request, usage, charge } = call;
   const { signature, lastValidBlockHeight } = signed;
   const succeeded: CallOutcome = { kind: "succeeded", requestId: request.requestId, charge, output, txSignature: signature, receiptId };
+  if ((await resolvePayment(deps.ledger, { signature, lastValidBlockHeight })) === "paid") {
+    await settleCall(deps.db, usage.id, { status: "succeeded", txSignature: signature, receiptId, outcome: succeeded }, deps.policy);
+    // The steps a crash can be injected after, as in the waiting case: the answer is kept, then settled.
+    await deps.afterStep?.("answered", usage.id);
+    await deps.afterStep?.("settled", usage.id);
+    return succeeded;
+  }
   await recordCallResult(deps.db, usage.id, { receiptId, outcome: succeeded });
   await deps.afterStep?.("answered", usage.id);
   const payment = await confirmPayment(deps.ledger, { signature, lastValidBlockHeight }, deps.confirmWaitMs);

@@ -13,6 +13,7 @@ import {
 } from "@/lib/agents/demo-agents";
 import { LocalMarketplace } from "@/lib/agents/local-marketplace";
 import { MarketplaceClient } from "@/lib/agents/marketplace-client";
+import type { Ledger } from "@/lib/solana/ledger";
 import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { AGENT_TYPE_TIMEOUT_MS, agentTimeoutMs } from "@/lib/agents/protocol";
 import type { PipelineStep } from "@/lib/calls/paid-call";
@@ -216,38 +217,74 @@ describe("long-running agents", () => {
     }
   });
 
-  it("a crash after the answer arrived loses nothing: recovery bills it once and the caller reads the output back", async () => {
-    const { apiKey, key } = await createKeyedAccount(slow, { label: "crash-answered" });
-    const wallet = new PublicKey(key.wallet.public_key);
-    const before = await slow.ledger.getUsdcBalance(wallet);
-    const verified = await verifyApiKey(slow.db, apiKey);
-    if (!verified.ok) throw new Error(verified.code);
-    const deps = {
-      ...scaledDeps(slow),
-      afterStep: (step: PipelineStep) => {
-        if (step === "answered") throw new Error("killed");
-      },
+  /**
+   * A chain whose status reads lag: each signature reads "unknown" the first time it is asked about,
+   * as an RPC node behind the one the marketplace sent the payment through answers.
+   */
+  const laggingChain = (ledger: Ledger): Ledger => {
+    const asked = new Set<string>();
+    const lagging = async (signature: string) => {
+      if (asked.has(signature)) return ledger.getSignatureStatus(signature);
+      asked.add(signature);
+      return "unknown" as const;
     };
-    const body = { agent_id: "conductor", input: { text: "kept" } };
-    await expect(paidCallAnswer(deps, verified.key, { requestId: "req_kept", body, idempotencyKey: "kept-1" })).rejects.toThrow("killed");
-    expect(await recoverPendingCalls(servicesFor(slow).calls.deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
-      resolved: 1,
-      pending: 0,
+    return new Proxy(ledger, {
+      get: (target, property) => {
+        if (property === "getSignatureStatus") return lagging;
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
     });
+  };
 
-    setAppContext(slow);
-    try {
-      const read = await callRoute(readCall.GET, "GET", "/", { bearer: apiKey, params: { request_id: "req_kept" } });
-      expect(read.json.call).toMatchObject({ status: "succeeded", output: { words: 1 } });
-      const replay = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body, headers: { "idempotency-key": "kept-1" } });
-      expect(replay.status).toBe(200);
-      expect(replay.headers.get("idempotent-replayed")).toBe("true");
-      expect(replay.json.output).toMatchObject({ words: 1 });
-      expect(before - (await slow.ledger.getUsdcBalance(wallet))).toBe(3_000n);
-    } finally {
-      setAppContext(app);
-    }
-  });
+  it.each([
+    ["the chain already shows the payment: the answer is written with the settlement", "now", 0],
+    ["the chain shows the payment late: the answer is kept on the pending row first", "late", 1],
+  ] as const)(
+    "a crash after the answer arrived loses nothing (%s): billed once, the caller reads the output back",
+    async (_, chain, recovered) => {
+      const { apiKey, key } = await createKeyedAccount(slow, { label: `crash-answered-${chain}` });
+      const wallet = new PublicKey(key.wallet.public_key);
+      const before = await slow.ledger.getUsdcBalance(wallet);
+      const verified = await verifyApiKey(slow.db, apiKey);
+      if (!verified.ok) throw new Error(verified.code);
+      const deps = {
+        ...scaledDeps(slow),
+        ledger: chain === "late" ? laggingChain(slow.ledger) : slow.ledger,
+        afterStep: (step: PipelineStep) => {
+          if (step === "answered") throw new Error("killed");
+        },
+      };
+      const body = { agent_id: "conductor", input: { text: "kept" } };
+      const idempotencyKey = `kept-${chain}`;
+      const requestId = `req_kept_${chain}`;
+      await expect(paidCallAnswer(deps, verified.key, { requestId, body, idempotencyKey })).rejects.toThrow("killed");
+      const [row] = await sql<{ status: string }>(slow.db, `select status from tdk_usage where request_id = '${requestId}'`);
+      expect(row!.status).toBe(chain === "now" ? "succeeded" : "pending");
+      expect(await recoverPendingCalls(servicesFor(slow).calls.deps, { keyId: key.id, olderThan: new Date(Date.now() + 1_000) })).toEqual({
+        resolved: recovered,
+        pending: 0,
+      });
+
+      setAppContext(slow);
+      try {
+        const read = await callRoute(readCall.GET, "GET", "/", { bearer: apiKey, params: { request_id: requestId } });
+        expect(read.json.call).toMatchObject({ status: "succeeded", output: { words: 1 } });
+        const replay = await callRoute(call.POST, "POST", "/", { bearer: apiKey, body, headers: { "idempotency-key": idempotencyKey } });
+        expect(replay.status).toBe(200);
+        expect(replay.headers.get("idempotent-replayed")).toBe("true");
+        expect(replay.json.output).toMatchObject({ words: 1 });
+        expect(before - (await slow.ledger.getUsdcBalance(wallet))).toBe(3_000n);
+        const [billed] = await sql<{ n: number }>(
+          slow.db,
+          `select count(*)::int as n from tdk_usage where api_key_id = '${key.id}' and status = 'succeeded'`,
+        );
+        expect(billed!.n).toBe(1);
+      } finally {
+        setAppContext(app);
+      }
+    },
+  );
 
   it("an answer without the output is completed from the marketplace's receipt of that payment", async () => {
     const { apiKey } = await createKeyedAccount(app, { label: "receipt" });
