@@ -8,7 +8,9 @@ import * as rotate from "@/app/api/tdk/keys/[id]/rotate/route";
 import type { AppContext } from "@/lib/context";
 import { setBillingSuspension } from "@/lib/billing/billing-store";
 import { auditEntries } from "@/lib/ops/ops-store";
-import { callRoute, createKeyedAccount, createTestApp, sql, strongPassword } from "../helpers/app";
+import { verifyApiKey } from "@/lib/keys/keys";
+import { servicesFor } from "@/lib/services";
+import { callRoute, createKeyedAccount, createTestApp, paidCallAnswer, sql, strongPassword } from "../helpers/app";
 
 const CRON_SECRET = "cron-secret-for-the-audit-log-test";
 let app: AppContext;
@@ -69,6 +71,36 @@ describe("the audit log", () => {
     expect(text).not.toContain(caller.apiKey);
     expect(text).not.toContain(rotated.json.api_key);
     expect(text).not.toMatch(/key_hash|tdkenc|secret_encrypted/);
+  });
+
+  it("leaves out what moves only money counters (a paid call), and still logs a change made in the same statement as one", async () => {
+    const caller = await createKeyedAccount(app, { label: "audit-counters" });
+    const actions = async () =>
+      (await sql<{ action: string }>(app.db, "select action from tdk_audit_log where account_id = $1 order by id", [caller.accountId])).map(
+        (row) => row.action,
+      );
+    expect(await actions()).toEqual(["key.created"]);
+    const verified = await verifyApiKey(app.db, caller.apiKey);
+    if (!verified.ok) throw new Error(verified.code);
+    const answer = await paidCallAnswer(servicesFor(app).calls.deps, verified.key, {
+      requestId: "req_audit_counters",
+      body: { agent_id: "warmmemory", input: { action: "store", key: "a", value: "b" } },
+      idempotencyKey: null,
+    });
+    expect(answer.status).toBe(200);
+    // The call reserved and settled on the key and the account: counters only, nothing to log.
+    expect(await actions()).toEqual(["key.created"]);
+    // A counter and an audited field in one statement: the audited change is logged.
+    await sql(app.db, "update tdk_accounts set in_flight_micro = in_flight_micro + 1, tier = 'pro' where id = $1", [caller.accountId]);
+    await sql(
+      app.db,
+      "update tdk_api_keys set reserved_usdc_micro = reserved_usdc_micro + 1, status = 'suspended', suspended_reason = 'payment_failed' where id = $1",
+      [caller.key.id],
+    );
+    await sql(app.db, "update tdk_accounts set in_flight_micro = in_flight_micro - 1, deleted_at = now() where id = $1", [
+      caller.accountId,
+    ]);
+    expect(await actions()).toEqual(["key.created", "account.tier_changed", "key.suspended", "account.deleted"]);
   });
 
   it("is append-only, and a developer sees only their own account's entries", async () => {
