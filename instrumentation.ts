@@ -13,7 +13,10 @@ export async function register(): Promise<void> {
     process.exit(1);
   }
   // Traces: the request spans Next.js makes, and the paid call's steps (lib/tracing.ts). Exported to
-  // Vercel's collector there, to OTEL_EXPORTER_OTLP_ENDPOINT elsewhere; nowhere when neither is set.
+  // Vercel's collector there, to OTEL_EXPORTER_OTLP_ENDPOINT elsewhere; when neither is set nothing
+  // is registered, so no span is recorded (@vercel/otel would send them to localhost:4318).
+  const { traceExporterConfigured } = await import("@/lib/tracing");
+  if (!traceExporterConfigured(process.env)) return;
   const { registerOTel } = await import("@vercel/otel");
   registerOTel({ serviceName: "tdk-gateway" });
 }

@@ -1,4 +1,6 @@
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -480,6 +482,93 @@ describe("a production start on a bad configuration", () => {
     } finally {
       await gateway.stop();
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("traces", () => {
+  /** An OTLP/HTTP collector stand-in: what reached it, by path (the bodies are protobuf; span names are plain strings in them). */
+  async function startCollector(port = 0) {
+    const received: { path: string; body: Buffer }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        received.push({ path: req.url ?? "", body: Buffer.concat(chunks) });
+        res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (error) => reject(new Error(`the collector stand-in cannot listen on ${port}: ${error.message}`)));
+      server.listen(port, "127.0.0.1", resolve);
+    });
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      received,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  /** Requests that make spans: Next.js's for each request, and a paid call's steps (a free account, no Stripe: no card asked). */
+  async function makeSpans(url: string) {
+    const email = `traces-${Date.now()}@example.com`;
+    const registered = await fetch(`${url}/api/tdk/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: "traces-test-42!" }),
+    });
+    expect(registered.status).toBe(201);
+    const session = ((await registered.json()) as { session_token: string }).session_token;
+    recordSecret(session);
+    const generated = await fetch(`${url}/api/tdk/keys/generate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "traces" }),
+    });
+    expect(generated.status).toBe(201);
+    const apiKey = ((await generated.json()) as { api_key: string }).api_key;
+    recordSecret(apiKey);
+    const called = await fetch(`${url}/api/tdk/v1/call`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } }),
+    });
+    expect(called.status).toBe(200);
+  }
+
+  it("go to the configured OTLP endpoint, the paid call's steps among them; with none configured, nothing is recorded or sent", async () => {
+    // @vercel/otel's default endpoint, where an unconfigured registration would send every span.
+    const fallback = await startCollector(4318);
+    const collector = await startCollector();
+    try {
+      const quiet = await startApp({}, { build: false });
+      try {
+        await makeSpans(quiet.url);
+        // The batch processor exports every 5 s: wait past that.
+        await new Promise((resolve) => setTimeout(resolve, 6_500));
+      } finally {
+        await quiet.stop();
+      }
+      expect(fallback.received).toEqual([]);
+
+      const traced = await startApp({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }, { build: false });
+      try {
+        await makeSpans(traced.url);
+        await expect
+          .poll(() => Buffer.concat(collector.received.map((request) => request.body)).toString("latin1"), {
+            timeout: 20_000,
+            interval: 500,
+          })
+          .toContain("paid_call.reserve");
+      } finally {
+        await traced.stop();
+      }
+      expect(new Set(collector.received.map((request) => request.path))).toEqual(new Set(["/v1/traces"]));
+      expect(Buffer.concat(collector.received.map((request) => request.body)).toString("latin1")).toContain("tdk-gateway");
+      expect(fallback.received).toEqual([]);
+    } finally {
+      await fallback.close();
+      await collector.close();
     }
   });
 });
