@@ -44,10 +44,13 @@ const sessionSchema = z.object({
   account: accountSchema,
 });
 export type Session = { id: string; created_at?: string; expires_at: string; account: Account };
+// Read on every signed-in request: built once (zod 4 builds a schema's checks on its first parse).
+const sessionOrNone = sessionSchema.nullable();
+const accountOrNone = accountSchema.nullable();
 
 /** The live session with this token hash (not expired, not revoked), with its account. */
 export function getSessionByHash(db: Database, tokenHash: string): Promise<Session | null> {
-  return callFunction(db, "tdk_get_session", { p_token_hash: tokenHash }, sessionSchema.nullable());
+  return callFunction(db, "tdk_get_session", { p_token_hash: tokenHash }, sessionOrNone);
 }
 
 export async function revokeSessionByHash(db: Database, tokenHash: string): Promise<boolean> {
@@ -118,5 +121,5 @@ export function deleteAccountRow(db: Database, accountId: string) {
 
 /** The account as its owner sees it (counters of the current month); null once deleted. */
 export function getAccount(db: Database, accountId: string): Promise<Account | null> {
-  return callFunction(db, "tdk_get_account", { p_account_id: accountId }, accountSchema.nullable());
+  return callFunction(db, "tdk_get_account", { p_account_id: accountId }, accountOrNone);
 }

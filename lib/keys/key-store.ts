@@ -5,6 +5,10 @@ import { keyRowSchema, verifiedKeySchema, type KeyRow, type SpendPeriod, type Ve
 
 /** The API keys' SQL functions, typed. Only the key's hash and the wallet's ciphertext ever reach them. */
 
+// Schemas parsed on every request are built once: zod 4 builds a schema's checks on its first
+// parse, so a schema made per call costs that work on every call (issue 11's profile).
+const verifiedKeyOrNone = verifiedKeySchema.nullable();
+
 const createResultSchema = z.union([
   okResult({ key: keyRowSchema }),
   refusedResult("key_limit_reached", { limit: z.number() }),
@@ -76,7 +80,7 @@ export function revokeKeyRow(db: Database, accountId: string, keyId: string) {
 
 /** The key with this hash, with its account's suspension; null for none. One indexed lookup. */
 export function findKeyByHash(db: Database, keyHash: string): Promise<VerifiedKey | null> {
-  return callFunction(db, "tdk_verify_api_key", { p_key_hash: keyHash }, verifiedKeySchema.nullable());
+  return callFunction(db, "tdk_verify_api_key", { p_key_hash: keyHash }, verifiedKeyOrNone);
 }
 
 export function setSpendLimitRow(db: Database, accountId: string, keyId: string, limitMicro: bigint | null, period: SpendPeriod | null) {
