@@ -6,7 +6,7 @@ import { developerCostMicro } from "@/lib/agents/pricing";
 import type { MarketplaceAgent } from "@/lib/agents/protocol";
 import { verifyPaymentTransaction } from "@/lib/agents/verify-transaction";
 import type { KeyRing } from "@/lib/crypto/secret-box";
-import { openKeypair } from "@/lib/crypto/wallet-keys";
+import { openWalletSigner } from "@/lib/crypto/wallet-keys";
 import type { Database } from "@/lib/db";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import { type MoneyPolicy, policyFor } from "@/lib/money/policy";
@@ -350,7 +350,7 @@ type SignedPayment = { ok: true; wire: Buffer; intentId: string; signature: stri
 /** Step 8c: the wallet is decrypted for this signature only, and the signature recorded before it leaves. */
 async function signAndRecord({ deps, usage, wallet }: ReservedCall, payment: Extract<BuiltPayment, { ok: true }>): Promise<SignedPayment> {
   // The message bytes the signing policy checked are the bytes signed.
-  const signed = signSingleSignerMessage(openKeypair(deps.ring, wallet.secret_encrypted, wallet.public_key), payment.message);
+  const signed = signSingleSignerMessage(openWalletSigner(deps.ring, wallet.secret_encrypted, wallet.public_key), payment.message);
   const signature = toBase58(signed.signature);
   const recorded = await recordCallPayment(deps.db, usage.id, {
     paymentIntentId: payment.intentId,

@@ -5,7 +5,8 @@ import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 
  * (Ed25519 is deterministic), at a fraction of the CPU. A paid call signs once and the marketplace
  * verifies once; in JavaScript these were the largest share of a call's CPU (issue 11's profile).
  * Keys are imported as JWK: OpenSSL 3's DER decoders took 0.67 ms a private key, JWK 0.06 ms.
- * Key objects are made per use and never kept: no decrypted wallet outlives its signature.
+ * Key objects are made per use and never kept: no decrypted wallet outlives its signature (a paid
+ * call's wallet is imported once, for its check and its one signature: `ed25519SigningKey`).
  */
 
 const base64url = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
@@ -19,10 +20,22 @@ function privateKey(secretKey: Uint8Array): KeyObject {
   });
 }
 
+/** A secret key imported once: the public key its seed derives, and signatures with it. */
+export interface Ed25519SigningKey {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Buffer;
+}
+
+/** One import for both what a wallet's check needs (the derived public key) and its signature. */
+export function ed25519SigningKey(secretKey: Uint8Array): Ed25519SigningKey {
+  const key = privateKey(secretKey);
+  const { x } = createPublicKey(key).export({ format: "jwk" });
+  return { publicKey: new Uint8Array(Buffer.from(x!, "base64url")), sign: (message) => sign(null, message, key) };
+}
+
 /** The public key the secret key's seed derives (what web3.js's `Keypair.fromSecretKey` checks). */
 export function ed25519PublicKey(secretKey: Uint8Array): Uint8Array {
-  const { x } = createPublicKey(privateKey(secretKey)).export({ format: "jwk" });
-  return new Uint8Array(Buffer.from(x!, "base64url"));
+  return ed25519SigningKey(secretKey).publicKey;
 }
 
 export function ed25519Sign(secretKey: Uint8Array, message: Uint8Array): Buffer {

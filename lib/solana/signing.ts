@@ -1,6 +1,6 @@
 import { getAssociatedTokenAddressSync } from "@solana/spl-token";
 import type { Keypair, PublicKey, Transaction } from "@solana/web3.js";
-import { ed25519Sign } from "@/lib/crypto/ed25519";
+import { ed25519Sign, type Ed25519SigningKey } from "@/lib/crypto/ed25519";
 
 /**
  * Signs as `Transaction.sign` does — every signature the message requires is made here, by these
@@ -59,9 +59,9 @@ export function unsignedWire(message: Buffer): Buffer {
  * count (1), the signature, the message exactly as given. The bytes that were checked are the bytes
  * signed, with no recompilation by web3.js in between.
  */
-export function signSingleSignerMessage(signer: Keypair, message: Buffer): { wire: Buffer; signature: Buffer } {
+export function signSingleSignerMessage(signer: Pick<Ed25519SigningKey, "sign">, message: Buffer): { wire: Buffer; signature: Buffer } {
   if (message[0] !== 1) throw new Error("The message does not ask for exactly one signature");
-  const signature = ed25519Sign(signer.secretKey, message);
+  const signature = signer.sign(message);
   return { wire: Buffer.concat([Buffer.from([1]), signature, message]), signature };
 }
 

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Keypair, type PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
-import { ed25519PublicKey, ed25519Sign, ed25519Verify } from "@/lib/crypto/ed25519";
+import { ed25519PublicKey, ed25519Sign, ed25519SigningKey, ed25519Verify } from "@/lib/crypto/ed25519";
 import { encryptSecret, SecretBoxError, type KeyRing } from "@/lib/crypto/secret-box";
-import { openKeypair, sealKeypair } from "@/lib/crypto/wallet-keys";
+import { openKeypair, openWalletSigner, sealKeypair } from "@/lib/crypto/wallet-keys";
 import { signSingleSignerMessage, signTransaction, unsignedWire } from "@/lib/solana/signing";
 
 /** Native Ed25519 must be byte-for-byte what web3.js makes: Ed25519 signatures are deterministic. */
@@ -64,7 +64,7 @@ describe("native Ed25519", () => {
     const payer = Keypair.generate();
     const tx = transfer(payer, Keypair.generate().publicKey);
     const message = tx.serializeMessage();
-    const { wire, signature } = signSingleSignerMessage(payer, message);
+    const { wire, signature } = signSingleSignerMessage(ed25519SigningKey(payer.secretKey), message);
     tx.sign(payer);
     expect(wire).toEqual(tx.serialize());
     expect(signature).toEqual(tx.signature);
@@ -72,7 +72,7 @@ describe("native Ed25519", () => {
     const two = transfer(payer, Keypair.generate().publicKey).add(
       SystemProgram.transfer({ fromPubkey: Keypair.generate().publicKey, toPubkey: payer.publicKey, lamports: 1 }),
     );
-    expect(() => signSingleSignerMessage(payer, two.serializeMessage())).toThrow(/exactly one signature/);
+    expect(() => signSingleSignerMessage(ed25519SigningKey(payer.secretKey), two.serializeMessage())).toThrow(/exactly one signature/);
   });
 
   it("lays an unsigned transaction around its message as Transaction.serialize does, one or several signers", () => {
@@ -89,11 +89,19 @@ describe("native Ed25519", () => {
     const keypair = Keypair.generate();
     const sealed = sealKeypair(ring, keypair);
     expect(openKeypair(ring, sealed.secretEncrypted, sealed.publicKey).secretKey).toEqual(keypair.secretKey);
+    // The paid call's signer: the same wallet, the same signatures as web3.js's.
+    const signer = openWalletSigner(ring, sealed.secretEncrypted, sealed.publicKey);
+    expect(Buffer.from(signer.publicKey)).toEqual(keypair.publicKey.toBuffer());
+    const message = randomBytes(120);
+    expect(signer.sign(message)).toEqual(ed25519Sign(keypair.secretKey, message));
     // A secret whose second half names another wallet, sealed for that wallet: refused before anything is signed.
     const impostor = Keypair.generate();
     const mixed = Uint8Array.from([...keypair.secretKey.subarray(0, 32), ...impostor.publicKey.toBytes()]);
-    expect(() => openKeypair(ring, encryptSecret(ring, mixed, impostor.publicKey.toBase58()), impostor.publicKey.toBase58())).toThrow(
-      SecretBoxError,
-    );
+    for (const open of [openKeypair, openWalletSigner])
+      expect(() => open(ring, encryptSecret(ring, mixed, impostor.publicKey.toBase58()), impostor.publicKey.toBase58())).toThrow(
+        SecretBoxError,
+      );
+    // Sealed for one wallet, claimed for another: refused too.
+    expect(() => openWalletSigner(ring, sealed.secretEncrypted, impostor.publicKey.toBase58())).toThrow();
   });
 });
