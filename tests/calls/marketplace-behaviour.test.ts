@@ -114,6 +114,10 @@ describe("payments built without a memo (as the real builder builds them)", () =
     const before = await app.ledger.getUsdcBalance(wallet);
     const submittedBefore = app.agents.local!.submittedPayments;
     // Same key, same agent, same input, same moment: the marketplace builds byte-identical transactions.
+    // Both are sent as a slot begins, so both builds read the same blockhash even on a loaded machine
+    // (a slot is 400 ms; two builds straddling its end would differ, and nothing would be rebuilt).
+    const { blockhash } = await app.ledger.latestBlockhash();
+    while ((await app.ledger.latestBlockhash()).blockhash === blockhash) await new Promise((resolve) => setTimeout(resolve, 2));
     const [first, second] = await Promise.all([0, 1].map(() => callRoute(call.POST, "POST", "/", { bearer: apiKey, body: store("same") })));
     expect([first!.status, second!.status]).toEqual([200, 200]);
     expect(first!.json.usage.tx_signature).not.toBe(second!.json.usage.tx_signature);
