@@ -509,30 +509,35 @@ describe("traces", () => {
     };
   }
 
+  /** A JSON POST to the gateway, with a bearer token when given; its status and body. */
+  async function postJson(url: string, route: string, body: unknown, bearer?: string) {
+    const res = await fetch(`${url}${route}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, any> };
+  }
+
   /** Requests that make spans: Next.js's for each request, and a paid call's steps (a free account, no Stripe: no card asked). */
   async function makeSpans(url: string) {
-    const email = `traces-${Date.now()}@example.com`;
-    const registered = await fetch(`${url}/api/tdk/auth/register`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email, password: "traces-test-42!" }),
+    const registered = await postJson(url, "/api/tdk/auth/register", {
+      email: `traces-${Date.now()}@example.com`,
+      password: "traces-test-42!",
     });
     expect(registered.status).toBe(201);
-    const session = ((await registered.json()) as { session_token: string }).session_token;
+    const session = registered.json.session_token as string;
     recordSecret(session);
-    const generated = await fetch(`${url}/api/tdk/keys/generate`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "traces" }),
-    });
+    const generated = await postJson(url, "/api/tdk/keys/generate", { name: "traces" }, session);
     expect(generated.status).toBe(201);
-    const apiKey = ((await generated.json()) as { api_key: string }).api_key;
+    const apiKey = generated.json.api_key as string;
     recordSecret(apiKey);
-    const called = await fetch(`${url}/api/tdk/v1/call`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } }),
-    });
+    const called = await postJson(
+      url,
+      "/api/tdk/v1/call",
+      { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } },
+      apiKey,
+    );
     expect(called.status).toBe(200);
   }
 
