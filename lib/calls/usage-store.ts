@@ -14,7 +14,8 @@ import { usageRowSchema, type CallBody, type UsageRow } from "./schemas";
 // per call costs that work on every call (issue 11's profile: about 4% of the request thread).
 const okSchema = z.object({ ok: z.boolean() });
 const paymentRecordedSchema = z.object({ ok: z.boolean(), code: z.string().optional() });
-const settledSchema = z.object({ ok: z.boolean(), code: z.string().optional(), usage: usageRowSchema.nullable().optional() });
+// Only whether it settled: a settled row carries the answer, which no caller reads back from here.
+const settledSchema = z.object({ ok: z.boolean(), code: z.string().optional() });
 const usageRowOrNone = usageRowSchema.nullable();
 const usageRows = z.array(usageRowSchema);
 
@@ -135,7 +136,7 @@ export async function settleCall(
   usageId: string,
   settlement: Settlement,
   policy: MoneyPolicy,
-): Promise<{ settled: boolean; usage: UsageRow | null }> {
+): Promise<{ settled: boolean }> {
   const result = await callFunction(
     db,
     "tdk_settle_call",
@@ -150,7 +151,7 @@ export async function settleCall(
     },
     settledSchema,
   );
-  return { settled: result.ok, usage: result.usage ?? null };
+  return { settled: result.ok };
 }
 
 /**

@@ -191,6 +191,16 @@ describe.each(concurrencyBackends())("usage roll-ups on $name", (backend) => {
       "update tdk_usage set status = 'succeeded', settled_at = now(), tx_signature = md5(id::text) where status = 'pending' and agent_id = 'agent-0'",
     );
     await sql(app.db, "update tdk_usage set status = 'failed', settled_at = now() where status = 'pending'");
+    // An operator corrects settled rows' status and costs in one statement: each stays in its roll-up, which moves by the difference.
+    await sql(
+      app.db,
+      `update tdk_usage set status = 'agent_failed', agent_cost_micro = agent_cost_micro + 7, developer_cost_micro = developer_cost_micro + 11
+        where id in (select id from tdk_usage where agent_id = 'agent-0' and status = 'succeeded' order by id limit 3)`,
+    );
+    await sql(
+      app.db,
+      "update tdk_usage set developer_cost_micro = developer_cost_micro + 5 where id in (select id from tdk_usage where status = 'succeeded' order by id limit 2)",
+    );
     // An operator moves rows to another day and renames an agent; recording a receipt changes nothing counted.
     await sql(
       app.db,
