@@ -1,12 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createAssociatedTokenAccountInstruction, createTransferCheckedInstruction, createTransferInstruction } from "@solana/spl-token";
-import { ComputeBudgetProgram, Keypair, PublicKey, SystemProgram, Transaction, TransactionInstruction } from "@solana/web3.js";
+import { ComputeBudgetProgram, Keypair, PublicKey, SystemProgram, TransactionInstruction } from "@solana/web3.js";
 import { z } from "zod";
 import { LedgerError, type FaucetLedger } from "@/lib/solana/ledger";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { MEMO_PROGRAM_ID } from "@/lib/solana/memo";
 import { ed25519Verify } from "@/lib/crypto/ed25519";
-import { associatedTokenAddress, splitTransactionWire, unsignedWire } from "@/lib/solana/signing";
+import { associatedTokenAddress, compileLegacyMessage, splitTransactionWire, unsignedWire } from "@/lib/solana/signing";
 import { signAgentRequest, verifyAgentRequest } from "./agent-signature";
 import type { LocalAgentDefinition } from "./demo-agents";
 import type { FetchLike } from "./marketplace-client";
@@ -294,9 +294,8 @@ export class LocalMarketplace {
       });
     }
 
-    const tx = await this.buildPayment(agent, payer);
     // Compiled once: the intent keeps the message, and the unsigned transaction is built around it.
-    const message = tx.serializeMessage();
+    const { message, lastValidBlockHeight } = await this.buildPayment(agent, payer);
     const intentId = randomUUID();
     const expiresAt = now + INTENT_TTL_MS;
     this.intents.set(intentId, {
@@ -304,7 +303,7 @@ export class LocalMarketplace {
       input: input.data,
       payer: payer.toBase58(),
       message: message.toString("base64"),
-      lastValidBlockHeight: tx.lastValidBlockHeight!,
+      lastValidBlockHeight,
       expiresAt,
       used: false,
     });
@@ -318,23 +317,32 @@ export class LocalMarketplace {
     });
   }
 
-  /** As tetto-sdk's builder: recipients' token accounts created when missing, the split as fee_bps says, no memo. */
-  private async buildPayment(agent: Agent, payer: PublicKey): Promise<Transaction> {
+  /**
+   * As tetto-sdk's builder (`new Transaction()`, its message compiled by web3.js): recipients' token
+   * accounts created when missing, the split as fee_bps says, no memo. The message is compiled to
+   * the same bytes by compileLegacyMessage, without web3.js's slow sort.
+   */
+  private async buildPayment(agent: Agent, payer: PublicKey): Promise<{ message: Buffer; lastValidBlockHeight: number }> {
+    const { blockhash, lastValidBlockHeight } = await this.ledger.latestBlockhash();
+    const instructions = await this.paymentInstructions(agent, payer);
+    return { message: compileLegacyMessage(payer, instructions, blockhash), lastValidBlockHeight };
+  }
+
+  private async paymentInstructions(agent: Agent, payer: PublicKey): Promise<TransactionInstruction[]> {
     const { definition } = agent;
     const { ownerMicro, protocolMicro } = splitPayment(definition.priceMicro, definition.feeBps);
-    const { blockhash, lastValidBlockHeight } = await this.ledger.latestBlockhash();
-    const tx = new Transaction({ feePayer: payer, blockhash, lastValidBlockHeight });
+    const instructions: TransactionInstruction[] = [];
     const budget = this.options.computeBudget;
     if (budget) {
-      tx.add(
+      instructions.push(
         ComputeBudgetProgram.setComputeUnitLimit({ units: budget.units }),
         ComputeBudgetProgram.setComputeUnitPrice({ microLamports: budget.microLamports }),
       );
     }
     if (definition.token === "SOL") {
-      tx.add(SystemProgram.transfer({ fromPubkey: payer, toPubkey: agent.owner, lamports: ownerMicro }));
-      tx.add(SystemProgram.transfer({ fromPubkey: payer, toPubkey: this.protocolWallet, lamports: protocolMicro }));
-      return tx;
+      instructions.push(SystemProgram.transfer({ fromPubkey: payer, toPubkey: agent.owner, lamports: ownerMicro }));
+      instructions.push(SystemProgram.transfer({ fromPubkey: payer, toPubkey: this.protocolWallet, lamports: protocolMicro }));
+      return instructions;
     }
     const mint = this.ledger.usdcMint;
     const source = associatedTokenAddress(mint, payer);
@@ -344,17 +352,20 @@ export class LocalMarketplace {
       [this.protocolWallet, protocolMicro],
     ] as const) {
       const account = associatedTokenAddress(mint, recipient);
-      if (!(await this.recipientAccountExists(recipient))) tx.add(createAssociatedTokenAccountInstruction(payer, account, recipient, mint));
+      if (!(await this.recipientAccountExists(recipient)))
+        instructions.push(createAssociatedTokenAccountInstruction(payer, account, recipient, mint));
       transfers.push(
         this.options.transferInstruction === "TransferChecked"
           ? createTransferCheckedInstruction(source, mint, account, payer, amount, USDC_DECIMALS)
           : createTransferInstruction(source, account, payer, amount),
       );
     }
-    tx.add(...transfers);
+    instructions.push(...transfers);
     if (this.options.memo)
-      tx.add(new TransactionInstruction({ programId: MEMO_PROGRAM_ID, keys: [], data: Buffer.from(`tetto:${randomUUID()}`, "utf8") }));
-    return tx;
+      instructions.push(
+        new TransactionInstruction({ programId: MEMO_PROGRAM_ID, keys: [], data: Buffer.from(`tetto:${randomUUID()}`, "utf8") }),
+      );
+    return instructions;
   }
 
   private async recipientAccountExists(recipient: PublicKey): Promise<boolean> {
