@@ -34,6 +34,21 @@ const keyOrder = new Intl.Collator("en", {
   caseFirst: "lower",
 });
 
+/** A key of a message being compiled: its bytes, its base-58 text, and what the instructions ask of it. */
+interface KeyMeta {
+  key: Buffer;
+  text: string;
+  isSigner: boolean;
+  isWritable: boolean;
+}
+
+/** The keys after the fee payer, as web3.js orders them: signers first, then writable, then by text. */
+function webJsKeyOrder(x: KeyMeta, y: KeyMeta): number {
+  if (x.isSigner !== y.isSigner) return x.isSigner ? -1 : 1;
+  if (x.isWritable !== y.isWritable) return x.isWritable ? -1 : 1;
+  return keyOrder.compare(x.text, y.text);
+}
+
 function compactU16(value: number): number[] {
   const bytes: number[] = [];
   for (let rest = value; ; rest >>= 7) {
@@ -50,13 +65,7 @@ function compactU16(value: number): number[] {
  * most of it in the comparisons of its sort (scratch micro-benchmark, 5,000 builds).
  */
 export function compileLegacyMessage(feePayer: PublicKey, instructions: TransactionInstruction[], recentBlockhash: string): Buffer {
-  interface Meta {
-    key: Buffer;
-    text: string;
-    isSigner: boolean;
-    isWritable: boolean;
-  }
-  const metas = new Map<string, Meta>();
+  const metas = new Map<string, KeyMeta>();
   const meet = (pubkey: PublicKey, isSigner: boolean, isWritable: boolean) => {
     const key = pubkey.toBuffer();
     const id = key.toString("hex");
@@ -69,23 +78,13 @@ export function compileLegacyMessage(feePayer: PublicKey, instructions: Transact
   // As web3.js: every instruction's accounts in order, then the programs, duplicates merged.
   for (const instruction of instructions) for (const meta of instruction.keys) meet(meta.pubkey, meta.isSigner, meta.isWritable);
   for (const instruction of instructions) meet(instruction.programId, false, false);
-  const payerId = feePayer.toBuffer().toString("hex");
+  const payer = feePayer.toBuffer();
+  const payerId = payer.toString("hex");
   const others = [...metas.entries()]
     .filter(([id]) => id !== payerId)
     .map(([, meta]) => meta)
-    .sort((x, y) =>
-      x.isSigner !== y.isSigner
-        ? x.isSigner
-          ? -1
-          : 1
-        : x.isWritable !== y.isWritable
-          ? x.isWritable
-            ? -1
-            : 1
-          : keyOrder.compare(x.text, y.text),
-    );
-  const payer = feePayer.toBuffer();
-  const keys: Meta[] = [{ key: payer, text: "", isSigner: true, isWritable: true }, ...others];
+    .sort(webJsKeyOrder);
+  const keys: KeyMeta[] = [{ key: payer, text: "", isSigner: true, isWritable: true }, ...others];
   const index = new Map(keys.map((meta, i) => [meta.key.toString("hex"), i]));
   if (keys.length > 255) throw new Error("A legacy message holds at most 255 keys");
   const signers = keys.filter((meta) => meta.isSigner);
