@@ -97,6 +97,7 @@ export async function benchUsageScale(): Promise<void> {
       const todayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
       const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
       const chartStart = new Date(todayStart.getTime() - 29 * DAY);
+      const yearAgo = new Date(now.getTime() - 365 * DAY);
       const account: UsageScope = { accountId, keyId: null };
       const key: UsageScope = { accountId, keyId: keys[0]! };
       const fromRows = (scope: UsageScope, range: { from: Date; to: Date }) =>
@@ -114,17 +115,16 @@ export async function benchUsageScale(): Promise<void> {
       // autovacuum: 20,000 rows inserted and settled one transaction each, 37,973 roll-up updates,
       // all HOT, left their 50 roll-ups in one page). So the figures below are taken after VACUUM,
       // the state calls leave; the line before shows what the seed left.
-      const yearAgoRange = { from: new Date(now.getTime() - 365 * DAY), to: end };
       const rollupPages = async () => {
         const [row] = (
           await sql("select pg_relation_size('tdk_usage_daily') / 8192 as pages, (select count(*) from tdk_usage_daily) as rows")
         ).rows;
         return `${Number(row!.rows).toLocaleString("en-US")} roll-ups in ${Number(row!.pages).toLocaleString("en-US")} pages`;
       };
-      const seeded = await p50Of(RUNS, () => usageSummary(db, account, yearAgoRange));
+      const seeded = await p50Of(RUNS, () => usageSummary(db, account, { from: yearAgo, to: end }));
       const seededPages = await rollupPages();
       await sql("vacuum analyze tdk_usage_daily");
-      const vacuumed = await p50Of(RUNS, () => usageSummary(db, account, yearAgoRange));
+      const vacuumed = await p50Of(RUNS, () => usageSummary(db, account, { from: yearAgo, to: end }));
       console.log(
         `  ${"summary, account, 365 days, as seeded".padEnd(40)} ${msText(seeded)}   · after VACUUM ${msText(vacuumed)} (${seededPages}; VACUUM keeps the file, frees the dead versions)`,
       );
@@ -147,12 +147,11 @@ export async function benchUsageScale(): Promise<void> {
       console.log(
         `  ${"dashboard reads (3 summaries + last 20)".padEnd(40)} ${msText(dashboard)}   · its 3 summaries from the rows (before): ${msText(dashboardRows)}`,
       );
-      const yearAgo = new Date(now.getTime() - 365 * DAY).toISOString();
       const cases: [string, UsageScope, Record<string, string>][] = [
         ["usage endpoint, account, 30 days", account, {}],
-        ["usage endpoint, account, 365 days", account, { from: yearAgo }],
+        ["usage endpoint, account, 365 days", account, { from: yearAgo.toISOString() }],
         ["usage endpoint, one key, 30 days", key, {}],
-        ["usage endpoint, one key, 365 days", key, { from: yearAgo }],
+        ["usage endpoint, one key, 365 days", key, { from: yearAgo.toISOString() }],
       ];
       for (const [name, scope, params] of cases) {
         const query = new URLSearchParams(params);
