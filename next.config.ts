@@ -5,8 +5,8 @@ const nextConfig: NextConfig = {
   // from node_modules at run time, not bundled.
   serverExternalPackages: ["@electric-sql/pglite", "litesvm", "pg", "bcryptjs"],
   // Migrations are read at start (embedded and DATABASE_URL backends), and the embedded database's
-  // thread is a file Node loads as it is: ship them with every route.
-  outputFileTracingIncludes: { "/**": ["./supabase/migrations/*.sql", "./lib/db/pglite-worker.mjs"] },
+  // thread is a file Node loads as it is (with the one module it imports): ship them with every route.
+  outputFileTracingIncludes: { "/**": ["./supabase/migrations/*.sql", "./lib/db/pglite-worker.mjs", "./lib/db/pglite-query.mjs"] },
   poweredByHeader: false,
   // The browser test builds into its own folder so it never clobbers a developer's `.next`.
   distDir: process.env.TDK_NEXT_DIST_DIR || ".next",

@@ -10,6 +10,7 @@
 // Out: { id, result } | { id, error: { message, ...fields } }, and { ready: true } | { failed } once at start.
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
+import { queryInOneExchange } from "./pglite-query.mjs";
 
 /** An error's message and its Postgres fields (code, detail, constraint, ...): all a caller reads. */
 function describe(error) {
@@ -32,7 +33,7 @@ parentPort.on("message", async ({ id, op, text, params }) => {
   try {
     let result = null;
     if (op === "query") {
-      const answer = await pg.query(text, params);
+      const answer = await queryInOneExchange(pg, text, params);
       result = { rows: answer.rows, affectedRows: answer.affectedRows ?? 0, fields: answer.fields };
     } else if (op === "exec") {
       await pg.exec(text);

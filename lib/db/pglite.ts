@@ -3,6 +3,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { buildFunctionCall, DatabaseError, type Database, type DbArgs } from "./types";
 import { migrate, type MigrationTarget } from "./migrations";
 import { PGliteThread, type PGliteClient } from "./pglite-thread";
+import { queryInOneExchange } from "./pglite-query.mjs";
 
 /** Where PGlite runs: on a thread of its own (the server's default) or on the calling thread (tests, scripts' in-memory databases). */
 export type PGliteThreadMode = "worker" | "main";
@@ -17,6 +18,16 @@ const instances: Map<string, Promise<PGliteDatabase>> = ((globalThis as Record<s
   Promise<PGliteDatabase>
 >;
 
+/** PGlite on the calling thread, its queries sent as the thread's are (lib/db/pglite-query.mjs). */
+function inThread(pglite: PGlite): PGliteClient {
+  return {
+    query: (text, params) => queryInOneExchange(pglite, text, params),
+    exec: (text) => pglite.exec(text),
+    transaction: (work) => pglite.transaction(work),
+    close: () => pglite.close(),
+  };
+}
+
 export class PGliteDatabase implements Database {
   readonly kind = "pglite" as const;
 
@@ -30,7 +41,7 @@ export class PGliteDatabase implements Database {
       instance = (async () => {
         if (dataDir) await mkdir(dataDir, { recursive: true });
         const pg: PGliteClient =
-          options.thread === "worker" ? await PGliteThread.start(dataDir) : ((await PGlite.create(dataDir ?? undefined)) as PGliteClient);
+          options.thread === "worker" ? await PGliteThread.start(dataDir) : inThread(await PGlite.create(dataDir ?? undefined));
         const db = new PGliteDatabase(pg);
         await migrate(db.migrationTarget());
         return db;
