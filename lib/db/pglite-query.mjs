@@ -22,7 +22,7 @@ const { serialize } = protocol;
  */
 export function queryInOneExchange(pg, text, params = []) {
   if (!params.every((value) => value === null || typeof value === "string")) return pg.query(text, params);
-  const message = concat([
+  const message = Buffer.concat([
     serialize.parse({ text }),
     serialize.bind({ values: params }),
     serialize.describe({ type: "P" }),
@@ -39,14 +39,4 @@ export function queryInOneExchange(pg, text, params = []) {
       return parse.parseResults(messages, pg.parsers)[0];
     }),
   );
-}
-
-function concat(parts) {
-  const out = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
