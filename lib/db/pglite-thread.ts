@@ -19,8 +19,14 @@ export interface PGliteTransaction {
   exec(text: string): Promise<unknown>;
 }
 
+/** A query outside any transaction: `prepared`, its text parsed once and only bound and executed after (lib/db/pglite-query.mjs). */
+export interface QueryOptions {
+  prepared?: boolean;
+}
+
 /** What the gateway, its tests and its bench use of a PGlite, in a thread or not. */
 export interface PGliteClient extends PGliteTransaction {
+  query<T = Record<string, unknown>>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<T>>;
   transaction<T>(work: (tx: PGliteTransaction) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
@@ -90,9 +96,9 @@ export class PGliteThread implements PGliteClient {
 
   // Each waits out a running transaction, and checks again after each wait (another may have begun),
   // then sends with no await in between: nothing can begin in the gap.
-  async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<QueryResult<T>> {
+  async query<T = Record<string, unknown>>(text: string, params: unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<T>> {
     while (this.exclusive) await this.exclusive;
-    return this.send("query", text, params) as Promise<QueryResult<T>>;
+    return this.send("query", text, params, options.prepared) as Promise<QueryResult<T>>;
   }
 
   async exec(text: string): Promise<unknown> {
@@ -132,13 +138,13 @@ export class PGliteThread implements PGliteClient {
     await this.worker.terminate();
   }
 
-  private send(op: "query" | "exec" | "close", text?: string, params?: unknown[]): Promise<unknown> {
+  private send(op: "query" | "exec" | "close", text?: string, params?: unknown[], prepared = false): Promise<unknown> {
     if (this.stopped) return Promise.reject(this.stopped);
     const id = this.nextId++;
     if (this.waiting.size === 0) this.worker.ref();
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, op, text, params });
+      this.worker.postMessage({ id, op, text, params, prepared });
     });
   }
 

@@ -6,7 +6,7 @@
 // Plain JavaScript on purpose: a worker runs outside every bundler and transpiler (Next.js,
 // vitest, tsx), so this file is loaded by Node as it is.
 //
-// In:  { id, op: "query", text, params } | { id, op: "exec", text } | { id, op: "close" }
+// In:  { id, op: "query", text, params, prepared } | { id, op: "exec", text } | { id, op: "close" }
 // Out: { id, result } | { id, error: { message, ...fields } }, and { ready: true } | { failed } once at start.
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
@@ -29,11 +29,11 @@ try {
   process.exit(1);
 }
 
-parentPort.on("message", async ({ id, op, text, params }) => {
+parentPort.on("message", async ({ id, op, text, params, prepared }) => {
   try {
     let result = null;
     if (op === "query") {
-      const answer = await queryInOneExchange(pg, text, params);
+      const answer = await queryInOneExchange(pg, text, params, { prepared });
       result = { rows: answer.rows, affectedRows: answer.affectedRows ?? 0, fields: answer.fields };
     } else if (op === "exec") {
       await pg.exec(text);

@@ -21,7 +21,7 @@ const instances: Map<string, Promise<PGliteDatabase>> = ((globalThis as Record<s
 /** PGlite on the calling thread, its queries sent as the thread's are (lib/db/pglite-query.mjs). */
 function inThread(pglite: PGlite): PGliteClient {
   return {
-    query: (text, params) => queryInOneExchange(pglite, text, params),
+    query: (text, params, options) => queryInOneExchange(pglite, text, params, options),
     exec: (text) => pglite.exec(text),
     transaction: (work) => pglite.transaction(work),
     close: () => pglite.close(),
@@ -55,7 +55,8 @@ export class PGliteDatabase implements Database {
   async call(fn: string, args: DbArgs): Promise<unknown> {
     const { text, values } = buildFunctionCall(fn, args);
     try {
-      const result = await this.pg.query<{ result: unknown }>(text, values);
+      // Prepared: one text per function and argument names, parsed and planned once a session.
+      const result = await this.pg.query<{ result: unknown }>(text, values, { prepared: true });
       return result.rows[0]?.result ?? null;
     } catch (error) {
       throw new DatabaseError(`Database function ${fn} failed: ${(error as Error).message}`, fn, error);

@@ -1,6 +1,6 @@
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { queryInOneExchange } from "@/lib/db/pglite-query.mjs";
+import { MAX_PREPARED_STATEMENTS, queryInOneExchange } from "@/lib/db/pglite-query.mjs";
 import { toSqlText } from "@/lib/db/types";
 
 /**
@@ -124,5 +124,105 @@ describe("a PGlite query in one exchange", () => {
     });
     expect(await outside).toEqual([{ n: 1 }]);
     expect(seen).toEqual(["commit", "outside"]);
+  });
+});
+
+/**
+ * `prepared`: what the gateway's SQL function calls use (PGliteDatabase.call). A text is parsed once
+ * as a named statement of the session; later queries only bind and execute it.
+ */
+describe("a prepared PGlite query", () => {
+  let db: PGlite;
+  beforeAll(async () => {
+    db = await PGlite.create();
+    await db.exec(`
+      create table ids (id uuid primary key);
+      create function answer(p_n int) returns jsonb language plpgsql as $$ begin return jsonb_build_object('v', 1, 'n', p_n); end $$;
+    `);
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  const preparedTexts = async () =>
+    (await db.query<{ statement: string }>("select statement from pg_prepared_statements order by statement")).rows.map(
+      (row) => row.statement,
+    );
+  /** The protocol messages of each exchange, by their one-letter types: P parse, B bind, C close... */
+  const messageTypes = (buffer: Uint8Array) => {
+    const types: string[] = [];
+    for (let at = 0; at < buffer.length; at += 1 + new DataView(buffer.buffer, buffer.byteOffset + at + 1, 4).getInt32(0))
+      types.push(String.fromCharCode(buffer[at]!));
+    return types.join("");
+  };
+  const ANSWER = "select answer(p_n => $1) as result";
+
+  it("parses a text once; later queries bind and execute it, and answer as PGlite's query does", async () => {
+    const exchanges = vi.spyOn(db, "execProtocolStream");
+    try {
+      for (const n of ["1", "2", "3"])
+        expect(await queryInOneExchange(db, ANSWER, [n], { prepared: true })).toEqual(await db.query(ANSWER, [n]));
+      const ours = exchanges.mock.calls.map(([message]) => messageTypes(message)).filter((types) => !types.startsWith("PSDBDES"));
+      // PGlite's own query sends its six messages one by one; ours go as one buffer each.
+      expect(ours.filter((types) => types.length > 1)).toEqual(["PBDES", "BDES", "BDES"]);
+    } finally {
+      exchanges.mockRestore();
+    }
+    expect(await preparedTexts()).toEqual([ANSWER]);
+    // Without `prepared` nothing is kept.
+    await queryInOneExchange(db, "select answer(p_n => $1) || '{}'::jsonb as result", ["4"]);
+    expect(await preparedTexts()).toEqual([ANSWER]);
+  });
+
+  it("runs a function's new body after it was replaced or re-created, and prepares again once its answer's type changed", async () => {
+    const call = () => queryInOneExchange(db, ANSWER, ["7"], { prepared: true }).then(({ rows }) => rows[0]!.result);
+    expect(await call()).toEqual({ v: 1, n: 7 });
+    await db.exec(
+      "create or replace function answer(p_n int) returns jsonb language plpgsql as $$ begin return jsonb_build_object('v', 2); end $$",
+    );
+    expect(await call()).toEqual({ v: 2 });
+    await db.exec(
+      "drop function answer(int); create function answer(p_n int) returns jsonb language sql as $$ select jsonb_build_object('v', 3) $$",
+    );
+    expect(await call()).toEqual({ v: 3 });
+    // Postgres refuses a prepared statement whose answer changed type; it is prepared again after.
+    await db.exec("drop function answer(int); create function answer(p_n int) returns text language sql as $$ select 'four' $$");
+    await expect(call()).rejects.toMatchObject({ code: "0A000" });
+    expect(await call()).toBe("four");
+    expect(await preparedTexts()).toEqual([ANSWER]);
+  });
+
+  it("leaves no statement behind a failed query, and answers the next one", async () => {
+    const INSERT = "insert into ids (id) values ($1)";
+    // Bind fails (not a uuid) after Parse succeeded; Parse fails (no such function); Execute fails (duplicate).
+    await expect(queryInOneExchange(db, INSERT, ["not a uuid"], { prepared: true })).rejects.toMatchObject({ code: "22P02" });
+    await expect(queryInOneExchange(db, "select missing(p => $1) as result", ["1"], { prepared: true })).rejects.toMatchObject({
+      code: "42883",
+    });
+    expect(await preparedTexts()).not.toContain(INSERT);
+    const id = "7c4e6b8e-0d1f-4a55-9a43-0f3c1d9a3b21";
+    expect(await queryInOneExchange(db, INSERT, [id], { prepared: true })).toMatchObject({ affectedRows: 1 });
+    await expect(queryInOneExchange(db, INSERT, [id], { prepared: true })).rejects.toMatchObject({ code: "23505", constraint: "ids_pkey" });
+    expect(await preparedTexts()).not.toContain(INSERT);
+    expect(await queryInOneExchange(db, "select count(*)::int as n from ids where id = $1", [id], { prepared: true })).toMatchObject({
+      rows: [{ n: 1 }],
+    });
+  });
+
+  it(`prepares at most ${MAX_PREPARED_STATEMENTS} texts on one PGlite; the others still answer, unprepared`, async () => {
+    const fresh = await PGlite.create();
+    try {
+      for (let k = 0; k < MAX_PREPARED_STATEMENTS + 5; k += 1) {
+        const { rows } = await queryInOneExchange(fresh, `select $1::int + ${k} as n`, ["1"], { prepared: true });
+        expect(rows).toEqual([{ n: 1 + k }]);
+      }
+      const { rows } = await fresh.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements");
+      expect(rows).toEqual([{ n: MAX_PREPARED_STATEMENTS }]);
+      expect(
+        (await queryInOneExchange(fresh, `select $1::int + ${MAX_PREPARED_STATEMENTS + 1} as n`, ["1"], { prepared: true })).rows,
+      ).toEqual([{ n: MAX_PREPARED_STATEMENTS + 2 }]);
+    } finally {
+      await fresh.close();
+    }
   });
 });
