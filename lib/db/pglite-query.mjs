@@ -20,11 +20,11 @@ const { serialize } = protocol;
  * `select fn(p_a => $1, ...)` is parsed, analysed and planned again on every call (scratch replay of
  * the paid call's four functions, PGlite 0.5.17, the last 1,000 of 4,000 calls, two alternations, µs
  * a call unprepared → prepared: verify 321–457 → 146–166, begin 770–1,178 → 631–696, record
- * 384–532 → 284–311, settle 625–925 → 510–585). Over HTTP (`npm run
- * bench` section 9, 3 alternations of 2 rounds, least of each) the database thread's CPU went from
- * 2.37 to 2.04 ms a paid call and from 1.71 to 0.91 ms a key-auth request. Postgres keeps a prepared
- * statement's plan up to date itself: a function replaced, dropped or re-created makes it plan the
- * statement again at its next use.
+ * 384–532 → 284–311, settle 625–925 → 510–585). Over HTTP (`npm run bench` section 9, 3
+ * alternations of 2 rounds, least of each) the database thread's CPU went from 2.37 to 2.04 ms a
+ * paid call and from 1.71 to 0.91 ms a key-auth request. Postgres keeps a prepared statement's plan
+ * up to date itself: a function replaced, dropped or re-created makes it plan the statement again at
+ * its next use.
  */
 const preparedByPg = new WeakMap();
 
