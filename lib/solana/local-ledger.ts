@@ -15,7 +15,15 @@ import {
 } from "node:fs";
 import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { address, getTransactionDecoder, lamports as toLamports, signature as toSignature } from "@solana/kit";
+import {
+  address,
+  getTransactionDecoder,
+  lamports as toLamports,
+  signature as toSignature,
+  type SignatureBytes,
+  type Transaction as KitTransaction,
+  type TransactionMessageBytes,
+} from "@solana/kit";
 import {
   AccountLayout,
   MINT_SIZE,
@@ -28,7 +36,7 @@ import {
   decodeTransferCheckedInstruction,
   decodeTransferInstruction,
 } from "@solana/spl-token";
-import { Keypair, Message, PublicKey, SystemProgram, Transaction, VersionedTransaction } from "@solana/web3.js";
+import { Keypair, Message, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
 import { fromBase58, toBase58 } from "./base58";
 import { FailedTransactionMetadata, LiteSVM } from "litesvm";
 import {
@@ -233,35 +241,20 @@ export class LocalLedger implements Ledger {
 
   /** Its own blockhashes say when a transaction expires: the last valid block height is not needed here. */
   async sendRawTransaction(raw: Buffer, _lastValidBlockHeight?: number): Promise<string> {
-    const split = splitTransactionWire(raw);
-    // This ledger takes legacy transactions only.
-    if (!split || split.signatures.length === 0 || isVersionedMessage(split.message))
-      throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
-    if (split.signatures.some((signature) => signature.every((byte) => byte === 0)))
-      throw new LedgerError("Transaction is not signed", "rejected");
-    let message: Message;
-    try {
-      message = Message.from(split.message);
-    } catch {
-      throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
-    }
-    const signature = toBase58(split.signatures[0]!);
+    const parsed = parseSignedLegacyTransaction(raw);
+    const { message, signature } = parsed;
     const issued = this.blockhashes.get(message.recentBlockhash);
     if (issued === undefined || this.slot() > issued + BLOCKHASH_VALIDITY_BLOCKS) {
       throw new LedgerError("Transaction failed: BlockhashNotFound", "rejected");
     }
     if (this.history.has(signature)) throw new LedgerError("Transaction failed: AlreadyProcessed", "rejected");
-    const result = this.svm.sendTransaction(getTransactionDecoder().decode(raw));
+    const result = this.svm.sendTransaction(parsed.transaction);
     const ok = !(result instanceof FailedTransactionMetadata);
     // Journaled before it is acknowledged: once the caller hears "confirmed", a restart cannot lose it.
     const entry: JournalEntry = { k: "tx", sig: signature, ok, s: this.slot(), tx: raw.toString("base64") };
     const line = this.record(entry);
     // Every account the message names: the fee payer, the programs, and the instructions' accounts.
-    this.remember(
-      entry,
-      message.accountKeys.map((key) => key.toBase58()),
-      line,
-    );
+    this.remember(entry, parsed.accountKeys, line);
     this.maybeSnapshot();
     if (!ok) throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
     return signature;
@@ -496,17 +489,14 @@ export class LocalLedger implements Ledger {
       } else if (entry.k === "skip") {
         this.skippedSlots += entry.n;
       } else {
+        const parsed = parseSignedLegacyTransaction(Buffer.from(entry.tx, "base64"));
         if (replayState) {
-          const result = this.svm.sendTransaction(getTransactionDecoder().decode(Buffer.from(entry.tx, "base64")));
+          const result = this.svm.sendTransaction(parsed.transaction);
           if (!(result instanceof FailedTransactionMetadata) !== entry.ok)
             throw new Error(`Ledger journal does not match its snapshot at entry ${index} (${entry.sig})`);
           this.transactionsSinceSnapshot += 1;
         }
-        this.remember(
-          entry,
-          VersionedTransaction.deserialize(Buffer.from(entry.tx, "base64")).message.staticAccountKeys.map((key) => key.toBase58()),
-          line,
-        );
+        this.remember(entry, parsed.accountKeys, line);
       }
     });
     this.entries = entries.length;
@@ -527,6 +517,58 @@ export class LocalLedger implements Ledger {
       await rename(temp, file);
     });
   }
+}
+
+/** A signed legacy transaction, parsed once for all the ledger does with it. */
+interface SignedLegacyTransaction {
+  message: Message;
+  /** The first signature, base 58: the transaction's id. */
+  signature: string;
+  /** Every account the message names, base 58, in the message's order (its signers first). */
+  accountKeys: string[];
+  /** As LiteSVM takes it (@solana/kit's shape): the message bytes, and each signer's signature in the header's order. */
+  transaction: KitTransaction;
+}
+
+/**
+ * The wire bytes of a signed legacy transaction, parsed by web3.js once. LiteSVM's transaction is
+ * built from that parse: kit's decoder would read the message a second time (issue 11's profile:
+ * 716 ms of 30.1 s of the request thread's busy time under paid-call load, the ledger's largest
+ * cost after LiteSVM itself).
+ */
+function parseSignedLegacyTransaction(raw: Buffer): SignedLegacyTransaction {
+  const split = splitTransactionWire(raw);
+  // This ledger takes legacy transactions only.
+  if (!split || split.signatures.length === 0 || isVersionedMessage(split.message))
+    throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
+  if (split.signatures.some((signature) => signature.every((byte) => byte === 0)))
+    throw new LedgerError("Transaction is not signed", "rejected");
+  let message: Message;
+  try {
+    message = Message.from(split.message);
+  } catch {
+    throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
+  }
+  // One signature per signer the header asks for, no more and no fewer.
+  if (split.signatures.length !== message.header.numRequiredSignatures)
+    throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
+  // The keys read from the bytes web3.js just parsed (after the 3-byte header and their compact-u16
+  // count), not from its PublicKeys: those keep a bignum and copy it out on every toBytes.
+  const count = message.accountKeys.length;
+  const keysStart = 3 + (count < 0x80 ? 1 : count < 0x4000 ? 2 : 3);
+  const accountKeys = message.accountKeys.map((_, index) =>
+    toBase58(split.message.subarray(keysStart + index * 32, keysStart + (index + 1) * 32)),
+  );
+  const signatures: Record<string, SignatureBytes> = {};
+  split.signatures.forEach((bytes, index) => {
+    signatures[accountKeys[index]!] = bytes as unknown as SignatureBytes;
+  });
+  return {
+    message,
+    signature: toBase58(split.signatures[0]!),
+    accountKeys,
+    transaction: { messageBytes: split.message as unknown as TransactionMessageBytes, signatures } as KitTransaction,
+  };
 }
 
 /**

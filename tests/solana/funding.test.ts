@@ -153,7 +153,7 @@ describe("wallet funding on the local ledger", () => {
 });
 
 describe("the local ledger takes a signed transaction's bytes as received", () => {
-  it("lands them once, and refuses unsigned, versioned or replayed bytes without changing anything", async () => {
+  it("lands them once, and refuses unsigned, versioned, miscounted or replayed bytes without changing anything", async () => {
     const ledger = await LocalLedger.open(null);
     try {
       const payer = Keypair.generate();
@@ -171,7 +171,14 @@ describe("the local ledger takes a signed transaction's bytes as received", () =
       const versioned = Buffer.from(wire);
       versioned[65] = 0x80; // the message's first byte: a versioned message's high bit
       await expect(ledger.sendRawTransaction(versioned, lastValidBlockHeight)).rejects.toThrow(/legacy/);
+      // Two signatures for a message that asks for one (the payer's, then another).
+      const twoSignatures = Buffer.concat([Buffer.from([2]), tx.signature!, randomBytes(64), wire.subarray(65)]);
+      await expect(ledger.sendRawTransaction(twoSignatures, lastValidBlockHeight)).rejects.toMatchObject({
+        outcome: "rejected",
+        message: expect.stringMatching(/legacy/),
+      });
       expect(await ledger.getSolBalance(recipient)).toBe(0n);
+      expect(await ledger.getSignatureStatus(toBase58(tx.signature!))).toBe("unknown");
 
       const signature = await ledger.sendRawTransaction(wire, lastValidBlockHeight);
       expect(signature).toBe(toBase58(tx.signature!));
