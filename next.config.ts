@@ -8,6 +8,13 @@ const nextConfig: NextConfig = {
   // thread is a file Node loads as it is (with the one module it imports): ship them with every route.
   outputFileTracingIncludes: { "/**": ["./supabase/migrations/*.sql", "./lib/db/pglite-worker.mjs", "./lib/db/pglite-query.mjs"] },
   poweredByHeader: false,
+  // A CPU profile of a minified server names its functions `q` and `w`: `npm run bench` with
+  // BENCH_PROFILE builds one unminified, into a folder of its own (the measured builds stay as
+  // `next build` ships them).
+  webpack: (config) => {
+    if (process.env.TDK_UNMINIFIED_BUILD === "1") config.optimization.minimize = false;
+    return config;
+  },
   // The browser test builds into its own folder so it never clobbers a developer's `.next`.
   distDir: process.env.TDK_NEXT_DIST_DIR || ".next",
 };

@@ -17,7 +17,8 @@
  * The keys are made before the server starts, with the gateway's own code on the same data (PGlite
  * allows one process at a time): pro accounts, one key each, wallets funded. The marketplace's own
  * per-wallet limit is off (MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE=0): it is the gateway that is measured.
- * BENCH_PROFILE=<dir> starts the server with `--cpu-prof` and writes its profile there.
+ * BENCH_PROFILE=<dir> starts the server with `--cpu-prof` and writes its profile there; the server is
+ * then built unminified (into .next-profile), so that the profile names its functions.
  */
 import { setAccountTier } from "@/lib/auth/account-store";
 import { spawn } from "node:child_process";
@@ -36,7 +37,9 @@ import { servicesFor } from "@/lib/services";
 import { cpuSeconds, cpuSecondsByThread, rssMb, type ThreadCpu } from "./proc";
 
 const root = path.resolve(__dirname, "../..");
-const DIST_DIR = ".next-cluster";
+/** A profiled run's server is built unminified, so that its profile names functions (next.config.ts), in a folder of its own. */
+const PROFILING = Boolean(process.env.BENCH_PROFILE);
+const DIST_DIR = PROFILING ? ".next-profile" : ".next-cluster";
 
 export interface LoadResult {
   requests: number;
@@ -334,7 +337,8 @@ async function measureShape(shape: Shape, keysCount: number) {
 export async function benchHttpLoad(): Promise<void> {
   console.log("\n## 9. HTTP load on a production build (next start), autocannon in its own process");
   const log = (line: string) => console.log(line);
-  ensureBuild({ ...process.env, NEXT_TELEMETRY_DISABLED: "1", TDK_ALLOW_EMBEDDED: "1", TDK_NEXT_DIST_DIR: DIST_DIR }, log, {
+  const buildEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", TDK_ALLOW_EMBEDDED: "1", TDK_NEXT_DIST_DIR: DIST_DIR };
+  ensureBuild(PROFILING ? { ...buildEnv, TDK_UNMINIFIED_BUILD: "1" } : buildEnv, log, {
     force: process.env.BENCH_HTTP_REBUILD !== "0",
   });
   // 64 keys on 16 connections, 4 each: a key comes back to an agent after 16 calls (about a second),
