@@ -50,7 +50,7 @@ import {
 } from "./ledger";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { nonceMemo } from "./memo";
-import { associatedTokenAddress, isVersionedMessage, signTransaction, splitTransactionWire } from "./signing";
+import { associatedTokenAddress, isVersionedMessage, legacyMessageIsComplete, signTransaction, splitTransactionWire } from "./signing";
 
 /**
  * The embedded chain: LiteSVM in process, with a local USDC mint (6 decimals) and a local faucet
@@ -538,8 +538,8 @@ interface SignedLegacyTransaction {
  */
 function parseSignedLegacyTransaction(raw: Buffer): SignedLegacyTransaction {
   const split = splitTransactionWire(raw);
-  // This ledger takes legacy transactions only.
-  if (!split || split.signatures.length === 0 || isVersionedMessage(split.message))
+  // This ledger takes legacy transactions only, and only whole ones.
+  if (!split || split.signatures.length === 0 || isVersionedMessage(split.message) || !legacyMessageIsComplete(split.message))
     throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
   if (split.signatures.some((signature) => signature.every((byte) => byte === 0)))
     throw new LedgerError("Transaction is not signed", "rejected");

@@ -112,20 +112,49 @@ export function compileLegacyMessage(feePayer: PublicKey, instructions: Transact
   return Buffer.concat(parts);
 }
 
+/** A compact-u16 (a length on the wire: 1 to 3 bytes, 7 bits each) at `offset`: its value and where it ends, or null if the bytes end first. */
+function readCompactU16(bytes: Uint8Array, offset: number): { value: number; end: number } | null {
+  let value = 0;
+  for (let size = 0; size < 3; size += 1) {
+    const byte = bytes[offset + size];
+    if (byte === undefined) return null;
+    value |= (byte & 0x7f) << (size * 7);
+    if ((byte & 0x80) === 0) return { value, end: offset + size + 1 };
+  }
+  return null;
+}
+
 /** A transaction's wire bytes: a compact-u16 count of signatures, the signatures, then the message. */
 export function splitTransactionWire(bytes: Buffer): { signatures: Buffer[]; message: Buffer } | null {
-  let count = 0;
-  let size = 0;
-  for (; ; size += 1) {
-    const byte = bytes[size];
-    if (byte === undefined || size === 3) return null;
-    count |= (byte & 0x7f) << (size * 7);
-    if ((byte & 0x80) === 0) break;
-  }
-  const messageStart = size + 1 + count * 64;
+  const count = readCompactU16(bytes, 0);
+  if (!count) return null;
+  const messageStart = count.end + count.value * 64;
   if (bytes.length <= messageStart) return null;
-  const signatures = Array.from({ length: count }, (_, i) => bytes.subarray(size + 1 + i * 64, size + 1 + (i + 1) * 64));
+  const signatures = Array.from({ length: count.value }, (_, i) => bytes.subarray(count.end + i * 64, count.end + (i + 1) * 64));
   return { signatures, message: bytes.subarray(messageStart) };
+}
+
+/**
+ * Whether a legacy message's bytes hold everything it declares: the 3-byte header, the account
+ * keys, the blockhash, and each instruction's program index, accounts and data. web3.js's
+ * `Message.from` reads a message cut short as if its last instruction had no data, and LiteSVM
+ * aborts the whole process on such bytes (a Rust panic, not an error). Bytes after the last
+ * instruction are allowed, as a cluster's RPC allows them.
+ */
+export function legacyMessageIsComplete(message: Uint8Array): boolean {
+  const keys = readCompactU16(message, 3);
+  if (!keys) return false;
+  const instructions = readCompactU16(message, keys.end + keys.value * 32 + 32);
+  if (!instructions) return false;
+  let offset = instructions.end;
+  for (let i = 0; i < instructions.value; i += 1) {
+    const accounts = readCompactU16(message, offset + 1); // after the program's index
+    if (!accounts) return false;
+    const data = readCompactU16(message, accounts.end + accounts.value);
+    if (!data) return false;
+    offset = data.end + data.value;
+  }
+  return offset <= message.length;
 }
 
 /**

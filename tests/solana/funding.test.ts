@@ -153,7 +153,7 @@ describe("wallet funding on the local ledger", () => {
 });
 
 describe("the local ledger takes a signed transaction's bytes as received", () => {
-  it("lands them once, and refuses unsigned, versioned, miscounted or replayed bytes without changing anything", async () => {
+  it("lands them once, and refuses unsigned, versioned, miscounted, cut-short or replayed bytes without changing anything", async () => {
     const ledger = await LocalLedger.open(null);
     try {
       const payer = Keypair.generate();
@@ -177,6 +177,14 @@ describe("the local ledger takes a signed transaction's bytes as received", () =
         outcome: "rejected",
         message: expect.stringMatching(/legacy/),
       });
+      // Cut short inside its instruction (the transfer's 12 data bytes and their length): web3.js
+      // parses it, LiteSVM would abort the process on it.
+      for (const cut of [1, 12, 13]) {
+        await expect(ledger.sendRawTransaction(wire.subarray(0, wire.length - cut), lastValidBlockHeight)).rejects.toMatchObject({
+          outcome: "rejected",
+          message: expect.stringMatching(/legacy/),
+        });
+      }
       expect(await ledger.getSolBalance(recipient)).toBe(0n);
       expect(await ledger.getSignatureStatus(toBase58(tx.signature!))).toBe("unknown");
 
