@@ -50,7 +50,14 @@ import {
 } from "./ledger";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { nonceMemo } from "./memo";
-import { associatedTokenAddress, isVersionedMessage, legacyMessageIsComplete, signTransaction, splitTransactionWire } from "./signing";
+import {
+  associatedTokenAddress,
+  isVersionedMessage,
+  legacyMessageAccountKeys,
+  legacyMessageIsComplete,
+  signTransaction,
+  splitTransactionWire,
+} from "./signing";
 
 /**
  * The embedded chain: LiteSVM in process, with a local USDC mint (6 decimals) and a local faucet
@@ -552,13 +559,9 @@ function parseSignedLegacyTransaction(raw: Buffer): SignedLegacyTransaction {
   // One signature per signer the header asks for, no more and no fewer.
   if (split.signatures.length !== message.header.numRequiredSignatures)
     throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
-  // The keys read from the bytes web3.js just parsed (after the 3-byte header and their compact-u16
-  // count), not from its PublicKeys: those keep a bignum and copy it out on every toBytes.
-  const count = message.accountKeys.length;
-  const keysStart = 3 + (count < 0x80 ? 1 : count < 0x4000 ? 2 : 3);
-  const accountKeys = message.accountKeys.map((_, index) =>
-    toBase58(split.message.subarray(keysStart + index * 32, keysStart + (index + 1) * 32)),
-  );
+  // The keys read from the message's bytes (whole, as checked above), not from web3.js's
+  // PublicKeys: those keep a bignum and copy it out on every toBytes.
+  const accountKeys = legacyMessageAccountKeys(split.message)!.map((key) => toBase58(key));
   const signatures: Record<string, SignatureBytes> = {};
   split.signatures.forEach((bytes, index) => {
     signatures[accountKeys[index]!] = bytes as unknown as SignatureBytes;

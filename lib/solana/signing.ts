@@ -134,6 +134,13 @@ export function splitTransactionWire(bytes: Buffer): { signatures: Buffer[]; mes
   return { signatures, message: bytes.subarray(messageStart) };
 }
 
+/** The account keys a legacy message names, 32 bytes each in its order, read from its bytes (after the 3-byte header and their count); null if they are cut short. */
+export function legacyMessageAccountKeys(message: Uint8Array): Uint8Array[] | null {
+  const keys = readCompactU16(message, 3);
+  if (!keys || message.length < keys.end + keys.value * 32) return null;
+  return Array.from({ length: keys.value }, (_, i) => message.subarray(keys.end + i * 32, keys.end + (i + 1) * 32));
+}
+
 /**
  * Whether a legacy message's bytes hold everything it declares: the 3-byte header, the account
  * keys, the blockhash, and each instruction's program index, accounts and data. web3.js's
