@@ -1,6 +1,7 @@
 // The load generator of `npm run bench`'s HTTP section, in a process of its own so that its CPU is
 // not the bench's: autocannon against one route for a fixed time, the figures printed as one JSON
-// line. Config (argv[2], JSON): { url, method, seconds | amount, connections, keys?, bodies?, forwardedFor? }
+// line, the generator's own CPU seconds over the run among them.
+// Config (argv[2], JSON): { url, method, seconds | amount, connections, keys?, bodies?, forwardedFor? }
 // (`amount`: that many requests, then stop; else `seconds` of load).
 // With `keys`, every key belongs to one connection (a key's calls are sequential, as one client's
 // are): connection i has keys i, i + connections, i + 2 × connections… (keys[i % keys.length] when
@@ -11,6 +12,8 @@ const config = JSON.parse(process.argv[2]);
 const baseHeaders = { "content-type": "application/json", "x-forwarded-for": config.forwardedFor ?? "10.9.9.9" };
 let connection = 0;
 const statuses = {};
+// The load generator's own CPU over the run: the machine's other big consumer besides the server.
+const cpuBefore = process.cpuUsage();
 
 const result = await autocannon({
   url: config.url,
@@ -40,6 +43,7 @@ const result = await autocannon({
   },
 });
 
+const cpu = process.cpuUsage(cpuBefore);
 console.log(
   JSON.stringify({
     requests: result.requests.total,
@@ -51,5 +55,6 @@ console.log(
     statuses,
     errors: result.errors,
     timeouts: result.timeouts,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
   }),
 );

@@ -12,6 +12,18 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return statCpuSeconds(await readFile(`/proc/${pid}/stat`, "utf8"));
 }
 
+/**
+ * The machine's CPU seconds so far, every CPU together, from /proc/stat's first line: busy (user,
+ * nice, system, interrupts), idle (iowait included), and steal (time the hypervisor gave another
+ * guest: a noisy neighbour, not our work).
+ */
+export async function machineCpuSeconds(): Promise<{ busy: number; idle: number; steal: number }> {
+  const line = (await readFile("/proc/stat", "utf8")).split("\n", 1)[0]!;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
+  // In clock ticks, 100 a second; guest time is already counted in user.
+  return { busy: (user! + nice! + system! + irq! + softirq!) / 100, idle: (idle! + iowait!) / 100, steal: steal! / 100 };
+}
+
 /** A process's resident set size in MB, from /proc. */
 export async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
