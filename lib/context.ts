@@ -90,6 +90,11 @@ async function openMarketplace(env: Env, ledger: Ledger): Promise<AgentMarketpla
   ]);
   // The demo marketplace limits each wallet as the real one does: what works here works there.
   const options = { callsPerWalletPerMinute: env.agentCalls.walletCallsPerMinute };
+  // On the request thread, with the embedded ledger, on purpose. Both on a worker thread of their
+  // own (as PGlite is) was built and measured (issue 11, stop 32): a paid call's request thread
+  // went from 2.68–2.90 to 2.34–2.42 ms, but the machine's CPU a call from 5.17–5.72 to 6.16–6.23
+  // ms, and throughput fell (305–339 → 284–294 calls/s): four round trips a call to a third busy
+  // thread on two cores cost more in messages and wake-ups than the work they moved.
   return localMarketplaceAgents(await LocalMarketplace.create(ledger as LocalLedger, demoAgents(), options));
 }
 
