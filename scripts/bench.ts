@@ -15,7 +15,8 @@
 //   9. HTTP load (autocannon) on a production build it starts: floor, key-auth and paid-call routes,
 //      embedded and on PostgreSQL, and the server's RSS over 10,000 paid calls (scripts/bench/http-load.ts);
 //  10. the top-up and sweep crons over 100,000 wallets each, on RpcLedger (scripts/bench/crons.ts);
-//  11. an account with 1,000,000 usage rows: dashboard and usage endpoint reads (scripts/bench/usage-scale.ts).
+//  11. an account with 1,000,000 usage rows: dashboard and usage endpoint reads (scripts/bench/usage-scale.ts);
+//  12. a paid call's database time on PostgreSQL, statement by statement (scripts/bench/sql-profile.ts).
 // Set BENCH_DATABASE_URL to run the database parts on a real PostgreSQL as well, TEST_REDIS_URL for
 // Upstash; BENCH_ONLY=1,3 to run some sections only.
 import { setAccountTier } from "@/lib/auth/account-store";
@@ -767,6 +768,7 @@ async function main() {
   if (wanted(9)) await (await import("./bench/http-load")).benchHttpLoad();
   if (wanted(10)) await (await import("./bench/crons")).benchCrons();
   if (wanted(11)) await (await import("./bench/usage-scale")).benchUsageScale();
+  if (wanted(12)) await (await import("./bench/sql-profile")).benchSqlProfile();
 }
 
 main().then(
