@@ -268,8 +268,9 @@ async function measureShape(shape: Shape, keysCount: number) {
       // pays an agent at most once a blockhash (a slot, 400 ms) and the rest wait for the next one.
       "paid, 1 key/conn": { ...paid, keys: keys.slice(0, connections) },
     };
-    // BENCH_HTTP_ROUTES=paid (or floor,key-auth) measures some routes only: a profile of one route.
-    const only = process.env.BENCH_HTTP_ROUTES?.split(",").map((name) => name.trim());
+    // BENCH_HTTP_ROUTES=paid (or floor;key-auth) measures the routes whose names start so: a profile
+    // of one route. ";" between them, as a name holds a comma ("paid, 1 key/conn").
+    const only = process.env.BENCH_HTTP_ROUTES?.split(";").map((name) => name.trim());
     const measured = Object.entries(routes).filter(([name]) => !only || only.some((prefix) => name.startsWith(prefix)));
     // Warm-up: every route compiled, every key's wallet touched, and the hot code optimised by V8.
     // 10 s a route (BENCH_HTTP_WARMUP_SECONDS): after 3 s, three 10 s rounds of paid calls measured
@@ -383,8 +384,9 @@ export async function benchHttpLoad(): Promise<void> {
   if (databaseUrl && redisUrl) shapes.push(clusterShape(databaseUrl, redisUrl));
   if (!databaseUrl || !redisUrl)
     console.log("(set BENCH_DATABASE_URL, and TEST_REDIS_URL, for the same on PostgreSQL and on the production shape)");
-  // BENCH_HTTP_SHAPES=embedded (or production) measures those shapes only.
-  const onlyShapes = process.env.BENCH_HTTP_SHAPES?.split(",").map((name) => name.trim());
+  // BENCH_HTTP_SHAPES=embedded (or production) measures the shapes whose names start so. Several
+  // are separated by ";", as names hold commas ("embedded, database on PostgreSQL").
+  const onlyShapes = process.env.BENCH_HTTP_SHAPES?.split(";").map((name) => name.trim());
   const chosen = shapes.filter((shape) => !onlyShapes || onlyShapes.some((prefix) => shape.name.startsWith(prefix)));
   for (const shape of chosen) await measureShape(shape, keysCount);
 }
