@@ -41,6 +41,14 @@ const root = path.resolve(__dirname, "../..");
 const PROFILING = Boolean(process.env.BENCH_PROFILE);
 const DIST_DIR = PROFILING ? ".next-profile" : ".next-cluster";
 
+/**
+ * Whether a shape or route is among those a BENCH_HTTP_* variable names (all when it is unset): by
+ * the start of its name, ";" between them, as names hold commas ("embedded, database on PostgreSQL").
+ */
+function pickedBy(selection: string | undefined, name: string): boolean {
+  return !selection || selection.split(";").some((prefix) => name.startsWith(prefix.trim()));
+}
+
 export interface LoadResult {
   requests: number;
   perSecond: number;
@@ -268,10 +276,9 @@ async function measureShape(shape: Shape, keysCount: number) {
       // pays an agent at most once a blockhash (a slot, 400 ms) and the rest wait for the next one.
       "paid, 1 key/conn": { ...paid, keys: keys.slice(0, connections) },
     };
-    // BENCH_HTTP_ROUTES=paid (or floor;key-auth) measures the routes whose names start so: a profile
-    // of one route. ";" between them, as a name holds a comma ("paid, 1 key/conn").
-    const only = process.env.BENCH_HTTP_ROUTES?.split(";").map((name) => name.trim());
-    const measured = Object.entries(routes).filter(([name]) => !only || only.some((prefix) => name.startsWith(prefix)));
+    // BENCH_HTTP_ROUTES=paid (or floor;key-auth) measures some routes only: a profile of one route.
+    const measured = Object.entries(routes).filter(([name]) => pickedBy(process.env.BENCH_HTTP_ROUTES, name));
+    const everyRoute = measured.length === Object.keys(routes).length;
     // Warm-up: every route compiled, every key's wallet touched, and the hot code optimised by V8.
     // 10 s a route (BENCH_HTTP_WARMUP_SECONDS): after 3 s, three 10 s rounds of paid calls measured
     // 87.7, 119.3 and 150.8 calls/s one after the other, the server still getting faster.
@@ -320,13 +327,13 @@ async function measureShape(shape: Shape, keysCount: number) {
     }
     const best = (name: string) => Math.max(...(results.get(name) ?? []).map((result) => result.perSecond));
     const paidBest = best("paid call");
-    if (!only)
+    if (everyRoute)
       console.log(
         `best of ${rounds}: floor ${best("floor").toFixed(1)} req/s · key-auth ${best("key-auth").toFixed(1)} req/s · paid call ${paidBest.toFixed(1)} calls/s ` +
           `(target ≥ 200) = ${((paidBest / best("floor")) * 100).toFixed(1)}% of the floor (target ≥ 40%); ${connections} connections, ${keys.length} keys, ${seconds} s a round; ` +
           `with one key a connection ${best("paid, 1 key/conn").toFixed(1)} calls/s (a key pays an agent once a 400 ms slot: ${connections} keys × ${PAID_BODIES.length} agents × 2.5 slots/s ≈ ${connections * PAID_BODIES.length * 2.5} distinct payments a second)`,
       );
-    if (!only) {
+    if (everyRoute) {
       // What the ratio target asks of the code: a paid call may cost the server at most 2.5 floor requests.
       const least = (name: string, of = cpu) => Math.min(...(of.get(name) ?? []));
       console.log(
@@ -384,9 +391,7 @@ export async function benchHttpLoad(): Promise<void> {
   if (databaseUrl && redisUrl) shapes.push(clusterShape(databaseUrl, redisUrl));
   if (!databaseUrl || !redisUrl)
     console.log("(set BENCH_DATABASE_URL, and TEST_REDIS_URL, for the same on PostgreSQL and on the production shape)");
-  // BENCH_HTTP_SHAPES=embedded (or production) measures the shapes whose names start so. Several
-  // are separated by ";", as names hold commas ("embedded, database on PostgreSQL").
-  const onlyShapes = process.env.BENCH_HTTP_SHAPES?.split(";").map((name) => name.trim());
-  const chosen = shapes.filter((shape) => !onlyShapes || onlyShapes.some((prefix) => shape.name.startsWith(prefix)));
+  // BENCH_HTTP_SHAPES=embedded (or production) measures those shapes only.
+  const chosen = shapes.filter((shape) => pickedBy(process.env.BENCH_HTTP_SHAPES, shape.name));
   for (const shape of chosen) await measureShape(shape, keysCount);
 }
