@@ -257,6 +257,14 @@ export class LocalLedger implements Ledger {
     if (this.history.has(signature)) throw new LedgerError("Transaction failed: AlreadyProcessed", "rejected");
     const result = this.svm.sendTransaction(parsed.transaction);
     const ok = !(result instanceof FailedTransactionMetadata);
+    // A failure is on the chain only if it was executed (its fee taken). One refused before that (a
+    // signature that does not verify, a fee payer that cannot pay, a malformed message) is dropped,
+    // as a cluster drops it: recorded under its signature, it would block the genuinely signed
+    // transaction that carries the same first signature. LiteSVM says which by the signature in
+    // its answer: the transaction's own when executed, all zeros when refused before.
+    if (!ok && !parsed.signatureBytes.equals(result.meta().signature())) {
+      throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
+    }
     // Journaled before it is acknowledged: once the caller hears "confirmed", a restart cannot lose it.
     const entry: JournalEntry = { k: "tx", sig: signature, ok, s: this.slot(), tx: raw.toString("base64") };
     const line = this.record(entry);
@@ -531,6 +539,8 @@ interface SignedLegacyTransaction {
   message: Message;
   /** The first signature, base 58: the transaction's id. */
   signature: string;
+  /** The same, as the 64 bytes on the wire. */
+  signatureBytes: Buffer;
   /** Every account the message names, base 58, in the message's order (its signers first). */
   accountKeys: string[];
   /** As LiteSVM takes it (@solana/kit's shape): the message bytes, and each signer's signature in the header's order. */
@@ -569,6 +579,7 @@ function parseSignedLegacyTransaction(raw: Buffer): SignedLegacyTransaction {
   return {
     message,
     signature: toBase58(split.signatures[0]!),
+    signatureBytes: split.signatures[0]!,
     accountKeys,
     transaction: { messageBytes: split.message as unknown as TransactionMessageBytes, signatures } as KitTransaction,
   };

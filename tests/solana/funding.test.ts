@@ -93,7 +93,7 @@ describe("wallet funding on the local ledger", () => {
     const poorTreasury = Keypair.generate(); // no SOL, no USDC: cannot even pay the fee
     const { fundings } = await fundWallets({ ...deps, treasury: poorTreasury }, [target(key, 1n, 1n)]);
     expect(fundings[0]!.status).toBe("failed");
-    expect(fundings[0]!.error).toMatch(/Transaction (failed|refused)/); // the embedded ledger runs it and it fails; a cluster's preflight refuses it
+    expect(fundings[0]!.error).toMatch(/Transaction (failed|refused)/); // a fee payer that cannot pay: dropped unrecorded, by the embedded ledger as by a cluster
     expect(await app.ledger.getUsdcBalance(owner)).toBe(0n);
   });
 
@@ -200,6 +200,64 @@ describe("the local ledger takes a signed transaction's bytes as received", () =
       expect(await ledger.getSolBalance(recipient)).toBe(5_000_000n);
     } finally {
       await ledger.close();
+    }
+  });
+
+  it("drops what a cluster drops unrecorded (a signature that does not verify, a fee payer that cannot pay), so a forgery cannot block the genuine payment; an executed failure is recorded with its fee, across a restart", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "tdk-ledger-forged-"));
+    let ledger = await LocalLedger.open(dir);
+    try {
+      const payer = Keypair.generate();
+      const recipient = Keypair.generate().publicKey;
+      await ledger.fund(payer.publicKey, 0n, 1_000_000_000n);
+      const { blockhash, lastValidBlockHeight } = await ledger.latestBlockhash();
+      const transfer = (from: Keypair, lamports: number) => {
+        const tx = new Transaction({ feePayer: from.publicKey, blockhash, lastValidBlockHeight }).add(
+          SystemProgram.transfer({ fromPubkey: from.publicKey, toPubkey: recipient, lamports }),
+        );
+        tx.sign(from);
+        return tx;
+      };
+      const genuine = transfer(payer, 5_000_000);
+      const signature = toBase58(genuine.signature!);
+      // Whoever holds the signed payment (the marketplace it is handed to) puts its signature on
+      // another message and sends that first.
+      const forged = Buffer.from(transfer(payer, 7_000_000).serialize());
+      genuine.signature!.copy(forged, 1);
+      await expect(ledger.sendRawTransaction(forged, lastValidBlockHeight)).rejects.toMatchObject({
+        outcome: "rejected",
+        message: expect.stringMatching(/SignatureFailure/),
+      });
+      const unfunded = transfer(Keypair.generate(), 1);
+      await expect(ledger.sendRawTransaction(unfunded.serialize(), lastValidBlockHeight)).rejects.toMatchObject({
+        outcome: "rejected",
+        message: expect.stringMatching(/AccountNotFound/),
+      });
+      expect(await ledger.getSignatureStatuses([signature, toBase58(unfunded.signature!)])).toEqual(["unknown", "unknown"]);
+      expect(await ledger.signaturesForAddress(recipient)).toEqual([]);
+      expect(await ledger.getSolBalance(payer.publicKey)).toBe(1_000_000_000n);
+
+      expect(await ledger.sendRawTransaction(genuine.serialize(), lastValidBlockHeight)).toBe(signature);
+      // More than the payer holds: executed, failed, and its fee taken, as a cluster records it.
+      const overdrawn = transfer(payer, 2_000_000_000);
+      await expect(ledger.sendRawTransaction(overdrawn.serialize(), lastValidBlockHeight)).rejects.toThrow(/InstructionError/);
+      const fee = 5_000n;
+      const expectChain = async () => {
+        expect(await ledger.getSignatureStatuses([signature, toBase58(overdrawn.signature!), toBase58(unfunded.signature!)])).toEqual([
+          "confirmed",
+          "failed",
+          "unknown",
+        ]);
+        expect(await ledger.getSolBalance(recipient)).toBe(5_000_000n);
+        expect(await ledger.getSolBalance(payer.publicKey)).toBe(1_000_000_000n - 5_000_000n - 2n * fee);
+      };
+      await expectChain();
+      await ledger.close();
+      ledger = await LocalLedger.open(dir);
+      await expectChain();
+    } finally {
+      await ledger.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
