@@ -262,15 +262,15 @@ export class LocalLedger implements Ledger {
     // as a cluster drops it: recorded under its signature, it would block the genuinely signed
     // transaction that carries the same first signature. LiteSVM says which by the signature in
     // its answer: the transaction's own when executed, all zeros when refused before.
-    if (!ok && !parsed.signatureBytes.equals(result.meta().signature())) {
-      throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
+    const executed = ok || parsed.signatureBytes.equals(result.meta().signature());
+    if (executed) {
+      // Journaled before it is acknowledged: once the caller hears "confirmed", a restart cannot lose it.
+      const entry: JournalEntry = { k: "tx", sig: signature, ok, s: this.slot(), tx: raw.toString("base64") };
+      const line = this.record(entry);
+      // Every account the message names: the fee payer, the programs, and the instructions' accounts.
+      this.remember(entry, parsed.accountKeys, line);
+      this.maybeSnapshot();
     }
-    // Journaled before it is acknowledged: once the caller hears "confirmed", a restart cannot lose it.
-    const entry: JournalEntry = { k: "tx", sig: signature, ok, s: this.slot(), tx: raw.toString("base64") };
-    const line = this.record(entry);
-    // Every account the message names: the fee payer, the programs, and the instructions' accounts.
-    this.remember(entry, parsed.accountKeys, line);
-    this.maybeSnapshot();
     if (!ok) throw new LedgerError(`Transaction failed: ${result.toString()}`, "rejected");
     return signature;
   }
