@@ -1,6 +1,7 @@
 import { unpackAccount } from "@solana/spl-token";
 import { Connection, PublicKey, SendTransactionError, type Commitment, type Transaction } from "@solana/web3.js";
 import { toBase58 } from "./base58";
+import { rpcFetch } from "./rpc-transport";
 import { associatedTokenAddress, splitTransactionWire } from "./signing";
 import {
   BLOCKHASH_VALIDITY_BLOCKS,
@@ -30,7 +31,8 @@ export class RpcLedger implements Ledger {
     /** How long `sendTransaction` waits for a confirmation before answering "unknown". */
     private readonly confirmTimeoutMs = 60_000,
   ) {
-    this.connection = new Connection(rpcUrl, commitment);
+    // Its requests over node:http rather than the global fetch (rpc-transport.ts says why).
+    this.connection = new Connection(rpcUrl, { commitment, fetch: rpcFetch });
     this.usdcMint = new PublicKey(usdcMint);
   }
 
