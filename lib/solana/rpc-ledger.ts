@@ -1,7 +1,7 @@
 import { unpackAccount } from "@solana/spl-token";
 import { Connection, PublicKey, SendTransactionError, type Commitment, type Transaction } from "@solana/web3.js";
 import { toBase58 } from "./base58";
-import { rpcFetch } from "./rpc-transport";
+import { rpcTransport } from "./rpc-transport";
 import { associatedTokenAddress, splitTransactionWire } from "./signing";
 import {
   BLOCKHASH_VALIDITY_BLOCKS,
@@ -30,9 +30,11 @@ export class RpcLedger implements Ledger {
     private readonly commitment: Commitment = "confirmed",
     /** How long `sendTransaction` waits for a confirmation before answering "unknown". */
     private readonly confirmTimeoutMs = 60_000,
+    /** How long one RPC request may stay silent before it fails. */
+    requestTimeoutMs = 30_000,
   ) {
     // Its requests over node:http rather than the global fetch (rpc-transport.ts says why).
-    this.connection = new Connection(rpcUrl, { commitment, fetch: rpcFetch });
+    this.connection = new Connection(rpcUrl, { commitment, fetch: rpcTransport({ timeoutMs: requestTimeoutMs }) });
     this.usdcMint = new PublicKey(usdcMint);
   }
 

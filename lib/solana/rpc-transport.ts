@@ -18,40 +18,50 @@ const CUT_SHORT = "The RPC closed the connection before its answer was complete"
  * The `fetch` RpcLedger's web3.js Connection posts its JSON-RPC requests with: one request over
  * node:http(s), on the keep-alive agent web3.js hands in (`init.agent`).
  *
- * Node 20's global fetch (undici and its WHATWG streams), behind Next.js's patch of it, is the
- * larger part of an RPC request's CPU: against the local RPC, 0.43–0.46 ms a request with fetch
- * and 0.14–0.15 ms over node:http (issue 11, a scratch loop of 3,000 getBlockHeight), and a paid
- * call makes two (its payment's last valid block height, then its status). What it leaves out, a
- * JSON-RPC endpoint does not use: redirects (the URL is configured as it answers) and compression
- * (none is asked for: no Accept-Encoding is sent).
+ * Node 20's global fetch (undici and its WHATWG streams; in the server, behind Next.js's patch of
+ * it as well) is most of an RPC request's CPU: against the local RPC, one process, 0.43–0.46 ms a
+ * request with fetch and 0.14–0.15 ms over node:http (issue 11, 3,000 getBlockHeight each), and a
+ * paid call makes two (its payment's last valid block height, then its status). What it leaves
+ * out, a JSON-RPC endpoint does not use: redirects (the URL is configured as it answers) and
+ * compression (none is asked for: no Accept-Encoding is sent). Next.js's and OpenTelemetry's fetch
+ * spans no longer cover these requests; the paid call's own step spans still time them.
+ *
+ * `timeoutMs`: a request whose connection stays silent this long fails (fetch gave up after 300 s
+ * without headers; a node that answers at all answers in well under a second). What a failure
+ * means is the caller's to say: for a payment sent, RpcLedger says its outcome is unknown.
  */
-export const rpcFetch = ((input: string | URL, init: RequestInit & { agent?: Agent | false } = {}): Promise<RpcAnswer> => {
-  const url = new URL(input);
-  const send = url.protocol === "https:" ? httpsRequest : url.protocol === "http:" ? httpRequest : null;
-  if (!send) return Promise.reject(new TypeError(`Unsupported RPC URL scheme: ${url.protocol}`));
-  const body = typeof init.body === "string" ? init.body : "";
-  return new Promise<RpcAnswer>((resolve, reject) => {
-    const request = send(
-      url,
-      {
-        method: init.method ?? "POST",
-        agent: init.agent ?? undefined,
-        headers: { ...(init.headers as Record<string, string> | undefined), "content-length": String(Buffer.byteLength(body)) },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        // A connection closed mid-answer ends in 'error' or only 'close', never 'end': the promise must not wait forever.
-        response.on("error", (error) => reject(new Error(CUT_SHORT, { cause: error })));
-        response.on("close", () => response.complete || reject(new Error(CUT_SHORT)));
-        response.on("end", () => {
-          const status = response.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString("utf8");
-          resolve({ ok: status >= 200 && status < 300, status, statusText: response.statusMessage ?? "", text: async () => text });
-        });
-      },
-    );
-    request.on("error", reject);
-    request.end(body);
-  });
-}) as unknown as typeof fetch;
+export function rpcTransport({ timeoutMs }: { timeoutMs: number }): typeof fetch {
+  const post = (input: string | URL, init: RequestInit & { agent?: Agent | false } = {}): Promise<RpcAnswer> => {
+    const url = new URL(input);
+    const send = url.protocol === "https:" ? httpsRequest : url.protocol === "http:" ? httpRequest : null;
+    if (!send) return Promise.reject(new TypeError(`Unsupported RPC URL scheme: ${url.protocol}`));
+    const body = typeof init.body === "string" ? init.body : "";
+    return new Promise<RpcAnswer>((resolve, reject) => {
+      const request = send(
+        url,
+        {
+          method: init.method ?? "POST",
+          agent: init.agent ?? undefined,
+          headers: { ...(init.headers as Record<string, string> | undefined), "content-length": String(Buffer.byteLength(body)) },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          // A connection closed mid-answer ends in 'error' or only 'close', never 'end': the promise must not wait forever.
+          response.on("error", (error) => reject(new Error(CUT_SHORT, { cause: error })));
+          response.on("close", () => response.complete || reject(new Error(CUT_SHORT)));
+          response.on("end", () => {
+            const status = response.statusCode ?? 0;
+            const text = Buffer.concat(chunks).toString("utf8");
+            resolve({ ok: status >= 200 && status < 300, status, statusText: response.statusMessage ?? "", text: async () => text });
+          });
+        },
+      );
+      request.setTimeout(timeoutMs, () => request.destroy(new Error(`The RPC did not answer within ${timeoutMs} ms`)));
+      request.on("error", reject);
+      request.end(body);
+    });
+  };
+  // web3.js reads only what RpcAnswer has.
+  return post as unknown as typeof fetch;
+}

@@ -118,6 +118,25 @@ describe("RpcLedger over node:http", () => {
     expect(served.requests).toHaveLength(1);
   });
 
+  it("a node that goes silent fails the request after the timeout (a payment sent to it: unknown); an idle kept-alive connection is not cut", async () => {
+    const served = await rpcServer((n, _method, id, response) => {
+      // The first two are answered; after them the node accepts requests and never answers.
+      if (n < 2) result(response, id, 500 + n);
+    });
+    const ledger = new RpcLedger(served.url, MINT, "confirmed", 60_000, 200);
+    expect(await ledger.blockHeight()).toBe(500);
+    // Idle in the pool for longer than the timeout: the same connection answers the next request.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await ledger.blockHeight()).toBe(501);
+    expect(served.connections).toBe(1);
+    const started = performance.now();
+    await expect(ledger.blockHeight()).rejects.toThrow("The RPC did not answer within 200 ms");
+    expect(performance.now() - started).toBeLessThan(5_000);
+    const sent = ledger.sendRawTransaction(signedWire(), 1_000);
+    await expect(sent).rejects.toMatchObject({ outcome: "unknown" });
+    await expect(sent).rejects.toThrow("The RPC did not answer within 200 ms");
+  });
+
   it("an https RPC is reached over TLS, and a certificate nobody vouches for is refused before anything is sent", async () => {
     // A throwaway self-signed certificate, made for this test only.
     const dir = mkdtempSync(path.join(tmpdir(), "tdk-rpc-tls-"));
