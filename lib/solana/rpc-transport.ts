@@ -33,8 +33,8 @@ const CUT_SHORT = "The RPC closed the connection before its answer was complete"
 export function rpcTransport({ timeoutMs }: { timeoutMs: number }): typeof fetch {
   const post = (input: string | URL, init: RequestInit & { agent?: Agent | false } = {}): Promise<RpcAnswer> => {
     const url = new URL(input);
-    const send = url.protocol === "https:" ? httpsRequest : url.protocol === "http:" ? httpRequest : null;
-    if (!send) return Promise.reject(new TypeError(`Unsupported RPC URL scheme: ${url.protocol}`));
+    // http: or https: only: web3.js's Connection refuses any other endpoint when it is made.
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     const body = typeof init.body === "string" ? init.body : "";
     return new Promise<RpcAnswer>((resolve, reject) => {
       const request = send(
