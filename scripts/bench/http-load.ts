@@ -260,6 +260,25 @@ const fmt = (result: LoadResult) => {
 /** Seconds as milliseconds, two decimals. */
 const ms = (seconds: number) => (seconds * 1000).toFixed(2);
 
+/**
+ * How far the rounds of one run lie apart, and the paid call's share of the floor within each round
+ * (its two measurements seconds apart). On a shared machine the same build has measured 24.5% and
+ * 41.3% in two runs fourteen minutes apart (its floor 892.5 and 674.5 req/s): a best-of ratio that
+ * crosses the target once says little unless the rounds agree.
+ */
+function roundsSpread(results: Map<string, LoadResult[]>): string {
+  const rates = (name: string) => (results.get(name) ?? []).map((result) => result.perSecond);
+  const range = (name: string, unit: string) => {
+    const values = rates(name);
+    const low = Math.min(...values);
+    const high = Math.max(...values);
+    return `${low.toFixed(1)}–${high.toFixed(1)} ${unit} (the slowest round ${(((high - low) / high) * 100).toFixed(0)}% under the fastest)`;
+  };
+  const floor = rates("floor");
+  const shares = rates("paid call").map((paid, round) => `${((paid / floor[round]!) * 100).toFixed(1)}%`);
+  return `rounds apart: floor ${range("floor", "req/s")} · paid call ${range("paid call", "calls/s")} · the paid call's share of the floor round by round: ${shares.join(", ")}`;
+}
+
 async function measureShape(shape: Shape, keysCount: number) {
   console.log(`\n### ${shape.name}`);
   const gateway = await shape.start(keysCount);
@@ -333,6 +352,7 @@ async function measureShape(shape: Shape, keysCount: number) {
           `(target ≥ 200) = ${((paidBest / best("floor")) * 100).toFixed(1)}% of the floor (target ≥ 40%); ${connections} connections, ${keys.length} keys, ${seconds} s a round; ` +
           `with one key a connection ${best("paid, 1 key/conn").toFixed(1)} calls/s (a key pays an agent once a 400 ms slot: ${connections} keys × ${PAID_BODIES.length} agents × 2.5 slots/s ≈ ${connections * PAID_BODIES.length * 2.5} distinct payments a second)`,
       );
+    if (everyRoute) console.log(roundsSpread(results));
     if (everyRoute) {
       // What the ratio target asks of the code: a paid call may cost the server at most 2.5 floor requests.
       const least = (name: string, of = cpu) => Math.min(...(of.get(name) ?? []));
