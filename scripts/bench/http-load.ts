@@ -352,8 +352,8 @@ async function measureShape(shape: Shape, keysCount: number) {
           `(target ≥ 200) = ${((paidBest / best("floor")) * 100).toFixed(1)}% of the floor (target ≥ 40%); ${connections} connections, ${keys.length} keys, ${seconds} s a round; ` +
           `with one key a connection ${best("paid, 1 key/conn").toFixed(1)} calls/s (a key pays an agent once a 400 ms slot: ${connections} keys × ${PAID_BODIES.length} agents × 2.5 slots/s ≈ ${connections * PAID_BODIES.length * 2.5} distinct payments a second)`,
       );
-    if (everyRoute) console.log(roundsSpread(results));
     if (everyRoute) {
+      console.log(roundsSpread(results));
       // What the ratio target asks of the code: a paid call may cost the server at most 2.5 floor requests.
       const least = (name: string, of = cpu) => Math.min(...(of.get(name) ?? []));
       console.log(
