@@ -5,11 +5,18 @@ import {
   decodeTransferCheckedInstruction,
   decodeTransferInstruction,
 } from "@solana/spl-token";
-import { ComputeBudgetInstruction, ComputeBudgetProgram, Message, type PublicKey, TransactionInstruction } from "@solana/web3.js";
-import { fromBase58 } from "@/lib/solana/base58";
+import { ComputeBudgetInstruction, ComputeBudgetProgram, PublicKey, TransactionInstruction } from "@solana/web3.js";
+import { toBase58 } from "@/lib/solana/base58";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { MEMO_PROGRAMS } from "@/lib/solana/memo";
-import { associatedTokenAddress, isVersionedMessage, splitTransactionWire } from "@/lib/solana/signing";
+import {
+  associatedTokenAddress,
+  isLegacyAccountWritable,
+  isVersionedMessage,
+  readLegacyMessage,
+  splitTransactionWire,
+  type LegacyMessage,
+} from "@/lib/solana/signing";
 
 /**
  * The signing policy: the gateway never signs blind, and what it signs is bounded in lamports as
@@ -61,21 +68,20 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   const { message, messageBytes, signatureCount } = wire;
 
   // Signers come from the header: web3.js would otherwise take them from the signature list.
-  if (message.header.numRequiredSignatures !== 1)
-    return refuse(`the message asks for ${message.header.numRequiredSignatures} signers; only the key's wallet signs`);
+  if (message.numRequiredSignatures !== 1)
+    return refuse(`the message asks for ${message.numRequiredSignatures} signers; only the key's wallet signs`);
   if (signatureCount !== 1) return refuse("the signature list does not match the message header");
-  if (message.header.numReadonlySignedAccounts !== 0) return refuse("the fee payer is read-only");
-  if (!message.accountKeys[0]!.equals(expected.wallet)) return refuse("fee payer is not the key's wallet");
+  if (message.numReadonlySignedAccounts !== 0) return refuse("the fee payer is read-only");
+  if (!Buffer.from(message.accountKeys[0]!).equals(expected.wallet.toBuffer())) return refuse("fee payer is not the key's wallet");
   const instructions = readInstructions(message);
   if (!instructions) return refuse("an instruction names an account the message does not list");
 
   const source = associatedTokenAddress(expected.usdcMint, expected.wallet);
   const ownerAccount = associatedTokenAddress(expected.usdcMint, expected.owner);
   const protocolAccount = associatedTokenAddress(expected.usdcMint, expected.protocolWallet);
-  const paid = new Map<string, bigint>([
-    [ownerAccount.toBase58(), 0n],
-    [protocolAccount.toBase58(), 0n],
-  ]);
+  // An owner who is also the protocol wallet has one account: what it gets counts as the owner's.
+  let toOwner = 0n;
+  let toProtocol = 0n;
   const budget = { limit: null as bigint | null, microLamports: null as bigint | null };
   let total = 0n;
   let transfers = 0;
@@ -108,9 +114,9 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
     if (!transfer.ok) return refuse(`${where}: ${transfer.reason}`);
     if (!transfer.from.equals(source)) return refuse(`${where}: transfers out of an account that is not the wallet's USDC account`);
     if (!transfer.authority.equals(expected.wallet)) return refuse(`${where}: transfer authority is not the wallet`);
-    const to = transfer.to.toBase58();
-    if (!paid.has(to)) return refuse(`${where}: pays someone other than the agent's owner or the protocol`);
-    paid.set(to, paid.get(to)! + transfer.amount);
+    if (transfer.to.equals(ownerAccount)) toOwner += transfer.amount;
+    else if (transfer.to.equals(protocolAccount)) toProtocol += transfer.amount;
+    else return refuse(`${where}: pays someone other than the agent's owner or the protocol`);
     total += transfer.amount;
     transfers += 1;
   }
@@ -119,8 +125,6 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
   if (total !== expected.priceMicro) return refuse(`pays ${total} base units, the agent's price is ${expected.priceMicro}`);
   // An owner who is also the protocol wallet gets both shares in one account: the total says it all.
   const split = splitPayment(expected.priceMicro, expected.feeBps);
-  const toOwner = paid.get(ownerAccount.toBase58())!;
-  const toProtocol = paid.get(protocolAccount.toBase58())!;
   if (!ownerAccount.equals(protocolAccount) && (toOwner !== split.ownerMicro || toProtocol !== split.protocolMicro)) {
     return refuse(
       `splits the price ${toOwner} to the owner and ${toProtocol} to the protocol; fee_bps ${expected.feeBps} says ${split.ownerMicro} and ${split.protocolMicro}`,
@@ -133,7 +137,7 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
       `its compute budget costs ${priorityFee} lamports of priority fee, above this gateway's ceiling of ${expected.maxPriorityFeeLamports}`,
     );
   }
-  return { ok: true, recentBlockhash: message.recentBlockhash, message: messageBytes, totalMicro: total };
+  return { ok: true, recentBlockhash: toBase58(message.recentBlockhash), message: messageBytes, totalMicro: total };
 }
 
 /**
@@ -141,22 +145,28 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
  * as the runtime reads them (what `Transaction.populate` gives for a message whose one signer is
  * the fee payer, without its base58 comparisons of every key and its JSON copy of the whole
  * transaction: `populate` was 1.8% of the request thread in a profile of the paid-call route).
- * Null when an index points past the account list.
+ * One PublicKey a key the instructions name. Null when an index points past the account list.
  */
-function readInstructions(message: Message): TransactionInstruction[] | null {
-  const keys = message.accountKeys;
+function readInstructions(message: LegacyMessage): TransactionInstruction[] | null {
+  const count = message.accountKeys.length;
+  const keys = new Map<number, PublicKey>();
+  const key = (index: number) => {
+    let known = keys.get(index);
+    if (!known) keys.set(index, (known = new PublicKey(message.accountKeys[index]!)));
+    return known;
+  };
   const instructions: TransactionInstruction[] = [];
   for (const compiled of message.instructions) {
-    if (compiled.programIdIndex >= keys.length || compiled.accounts.some((index) => index >= keys.length)) return null;
+    if (compiled.programIdIndex >= count || compiled.accountIndexes.some((index) => index >= count)) return null;
     instructions.push(
       new TransactionInstruction({
-        programId: keys[compiled.programIdIndex]!,
-        keys: compiled.accounts.map((index) => ({
-          pubkey: keys[index]!,
-          isSigner: message.isAccountSigner(index),
-          isWritable: message.isAccountWritable(index),
+        programId: key(compiled.programIdIndex),
+        keys: compiled.accountIndexes.map((index) => ({
+          pubkey: key(index),
+          isSigner: index < message.numRequiredSignatures,
+          isWritable: isLegacyAccountWritable(message, index),
         })),
-        data: Buffer.from(fromBase58(compiled.data)),
+        data: Buffer.from(compiled.data),
       }),
     );
   }
@@ -166,17 +176,13 @@ function readInstructions(message: Message): TransactionInstruction[] | null {
 /** The wire format: a compact-u16 count of signatures, the signatures, then the message. */
 function decodeWire(
   base64: string,
-): { ok: true; message: Message; messageBytes: Buffer; signatureCount: number } | { ok: false; reason: string } {
+): { ok: true; message: LegacyMessage; messageBytes: Buffer; signatureCount: number } | { ok: false; reason: string } {
   const split = splitTransactionWire(Buffer.from(base64, "base64"));
   if (!split) return { ok: false, reason: "not a Solana transaction" };
   const messageBytes = split.message;
   if (isVersionedMessage(messageBytes)) return { ok: false, reason: "a versioned transaction (only legacy transactions are signed)" };
-  let message: Message;
-  try {
-    message = Message.from(messageBytes);
-  } catch {
-    return { ok: false, reason: "not a legacy Solana transaction" };
-  }
+  const message = readLegacyMessage(messageBytes);
+  if (!message) return { ok: false, reason: "not a legacy Solana transaction" };
   return { ok: true, message, messageBytes: Buffer.from(messageBytes), signatureCount: split.signatures.length };
 }
 

@@ -36,7 +36,7 @@ import {
   decodeTransferCheckedInstruction,
   decodeTransferInstruction,
 } from "@solana/spl-token";
-import { Keypair, Message, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
+import { Keypair, PublicKey, SystemProgram, Transaction } from "@solana/web3.js";
 import { fromBase58, toBase58 } from "./base58";
 import { FailedTransactionMetadata, LiteSVM } from "litesvm";
 import {
@@ -50,14 +50,7 @@ import {
 } from "./ledger";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { nonceMemo } from "./memo";
-import {
-  associatedTokenAddress,
-  isVersionedMessage,
-  legacyMessageAccountKeys,
-  legacyMessageIsComplete,
-  signTransaction,
-  splitTransactionWire,
-} from "./signing";
+import { associatedTokenAddress, readLegacyMessage, signTransaction, splitTransactionWire } from "./signing";
 
 /**
  * The embedded chain: LiteSVM in process, with a local USDC mint (6 decimals) and a local faucet
@@ -249,8 +242,8 @@ export class LocalLedger implements Ledger {
   /** Its own blockhashes say when a transaction expires: the last valid block height is not needed here. */
   async sendRawTransaction(raw: Buffer, _lastValidBlockHeight?: number): Promise<string> {
     const parsed = parseSignedLegacyTransaction(raw);
-    const { message, signature } = parsed;
-    const issued = this.blockhashes.get(message.recentBlockhash);
+    const { recentBlockhash, signature } = parsed;
+    const issued = this.blockhashes.get(recentBlockhash);
     if (issued === undefined || this.slot() > issued + BLOCKHASH_VALIDITY_BLOCKS) {
       throw new LedgerError("Transaction failed: BlockhashNotFound", "rejected");
     }
@@ -536,7 +529,8 @@ export class LocalLedger implements Ledger {
 
 /** A signed legacy transaction, parsed once for all the ledger does with it. */
 interface SignedLegacyTransaction {
-  message: Message;
+  /** Base 58, as the ledger's blockhashes are kept. */
+  recentBlockhash: string;
   /** The first signature, base 58: the transaction's id. */
   signature: string;
   /** The same, as the 64 bytes on the wire. */
@@ -556,28 +550,20 @@ interface SignedLegacyTransaction {
 function parseSignedLegacyTransaction(raw: Buffer): SignedLegacyTransaction {
   const split = splitTransactionWire(raw);
   // This ledger takes legacy transactions only, and only whole ones.
-  if (!split || split.signatures.length === 0 || isVersionedMessage(split.message) || !legacyMessageIsComplete(split.message))
-    throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
+  const message = split && split.signatures.length > 0 ? readLegacyMessage(split.message) : null;
+  if (!split || !message) throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
   if (split.signatures.some((signature) => signature.every((byte) => byte === 0)))
     throw new LedgerError("Transaction is not signed", "rejected");
-  let message: Message;
-  try {
-    message = Message.from(split.message);
-  } catch {
-    throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
-  }
   // One signature per signer the header asks for, no more and no fewer.
-  if (split.signatures.length !== message.header.numRequiredSignatures)
+  if (split.signatures.length !== message.numRequiredSignatures)
     throw new LedgerError("Transaction failed: not a signed legacy transaction", "rejected");
-  // The keys read from the message's bytes (whole, as checked above), not from web3.js's
-  // PublicKeys: those keep a bignum and copy it out on every toBytes.
-  const accountKeys = legacyMessageAccountKeys(split.message)!.map((key) => toBase58(key));
+  const accountKeys = message.accountKeys.map((key) => toBase58(key));
   const signatures: Record<string, SignatureBytes> = {};
   split.signatures.forEach((bytes, index) => {
     signatures[accountKeys[index]!] = bytes as unknown as SignatureBytes;
   });
   return {
-    message,
+    recentBlockhash: toBase58(message.recentBlockhash),
     signature: toBase58(split.signatures[0]!),
     signatureBytes: split.signatures[0]!,
     accountKeys,

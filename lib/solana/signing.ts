@@ -134,34 +134,67 @@ export function splitTransactionWire(bytes: Buffer): { signatures: Buffer[]; mes
   return { signatures, message: bytes.subarray(messageStart) };
 }
 
-/** The account keys a legacy message names, 32 bytes each in its order, read from its bytes (after the 3-byte header and their count); null if they are cut short. */
-export function legacyMessageAccountKeys(message: Uint8Array): Uint8Array[] | null {
-  const keys = readCompactU16(message, 3);
-  if (!keys || message.length < keys.end + keys.value * 32) return null;
-  return Array.from({ length: keys.value }, (_, i) => message.subarray(keys.end + i * 32, keys.end + (i + 1) * 32));
+/** A legacy message as its bytes write it, each part a view into those bytes. */
+export interface LegacyMessage {
+  numRequiredSignatures: number;
+  numReadonlySignedAccounts: number;
+  numReadonlyUnsignedAccounts: number;
+  /** 32 bytes each, in the message's order: the signers first, the fee payer at 0. */
+  accountKeys: Uint8Array[];
+  recentBlockhash: Uint8Array;
+  instructions: { programIdIndex: number; accountIndexes: number[]; data: Uint8Array }[];
 }
 
 /**
- * Whether a legacy message's bytes hold everything it declares: the 3-byte header, the account
- * keys, the blockhash, and each instruction's program index, accounts and data. web3.js's
- * `Message.from` reads a message cut short as if its last instruction had no data, and LiteSVM
- * aborts the whole process on such bytes (a Rust panic, not an error). Bytes after the last
- * instruction are allowed, as a cluster's RPC allows them.
+ * Reads a legacy message's bytes: the 3-byte header, the account keys, the blockhash, and each
+ * instruction's program index, accounts and data. Null for a versioned message and for one cut
+ * short: web3.js's `Message.from` reads the latter as if its last instruction had no data, and
+ * LiteSVM aborts the whole process on such bytes (a Rust panic, not an error). Bytes after the last
+ * instruction are allowed, as a cluster's RPC allows them. Indices are not checked against the
+ * keys: that is the reader's refusal to word.
+ *
+ * Without web3.js's `Message.from`, which writes the blockhash and every instruction's data in base
+ * 58 (to be read back by whoever wants bytes) and makes a PublicKey of every key: 22.5–25.5 µs a
+ * two-transfer payment (scratch micro-benchmark), read twice a paid call on the embedded default.
  */
-export function legacyMessageIsComplete(message: Uint8Array): boolean {
+export function readLegacyMessage(message: Uint8Array): LegacyMessage | null {
+  if (message.length < 3 || isVersionedMessage(message)) return null;
   const keys = readCompactU16(message, 3);
-  if (!keys) return false;
-  const instructions = readCompactU16(message, keys.end + keys.value * 32 + 32);
-  if (!instructions) return false;
-  let offset = instructions.end;
-  for (let i = 0; i < instructions.value; i += 1) {
-    const accounts = readCompactU16(message, offset + 1); // after the program's index
-    if (!accounts) return false;
+  if (!keys) return null;
+  const blockhashStart = keys.end + keys.value * 32;
+  const count = readCompactU16(message, blockhashStart + 32);
+  if (!count) return null;
+  const accountKeys = Array.from({ length: keys.value }, (_, i) => message.subarray(keys.end + i * 32, keys.end + (i + 1) * 32));
+  const instructions: LegacyMessage["instructions"] = [];
+  let offset = count.end;
+  for (let i = 0; i < count.value; i += 1) {
+    const programIdIndex = message[offset];
+    const accounts = readCompactU16(message, offset + 1);
+    if (programIdIndex === undefined || !accounts) return null;
     const data = readCompactU16(message, accounts.end + accounts.value);
-    if (!data) return false;
+    if (!data || data.end + data.value > message.length) return null;
+    instructions.push({
+      programIdIndex,
+      accountIndexes: Array.from(message.subarray(accounts.end, accounts.end + accounts.value)),
+      data: message.subarray(data.end, data.end + data.value),
+    });
     offset = data.end + data.value;
   }
-  return offset <= message.length;
+  return {
+    numRequiredSignatures: message[0]!,
+    numReadonlySignedAccounts: message[1]!,
+    numReadonlyUnsignedAccounts: message[2]!,
+    accountKeys,
+    recentBlockhash: message.subarray(blockhashStart, blockhashStart + 32),
+    instructions,
+  };
+}
+
+/** Whether the runtime lets an instruction write the message's key at `index`, as its header says (web3.js's `Message.isAccountWritable`). */
+export function isLegacyAccountWritable(message: LegacyMessage, index: number): boolean {
+  const signers = message.numRequiredSignatures;
+  if (index < signers) return index < signers - message.numReadonlySignedAccounts;
+  return index - signers < message.accountKeys.length - signers - message.numReadonlyUnsignedAccounts;
 }
 
 /**

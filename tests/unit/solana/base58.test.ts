@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { getBase58Decoder } from "@solana/kit";
+import { getBase58Decoder, getBase58Encoder } from "@solana/kit";
 import { Keypair } from "@solana/web3.js";
 import { describe, expect, it } from "vitest";
 import { fromBase58, toBase58 } from "@/lib/solana/base58";
 
 // @solana/kit's codec, the one the gateway used before: the reference every string must match.
 const reference = getBase58Decoder();
+const referenceReader = getBase58Encoder();
+const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
 describe("toBase58", () => {
   it("writes what @solana/kit writes, leading zero bytes, empty and all-zero inputs included", () => {
@@ -36,6 +38,26 @@ describe("toBase58", () => {
     for (let i = 0; i < 50; i += 1) {
       const key = Keypair.generate().publicKey;
       expect(toBase58(key.toBytes())).toBe(key.toBase58());
+    }
+  });
+});
+
+describe("fromBase58", () => {
+  it("reads any base-58 string as @solana/kit reads it: leading 1s, lengths across its five-digit chunks, empty", () => {
+    const strings = ["", "1", "111", "2", "z", "11z", "zzzzz", "zzzzzz", "21111", "111112"];
+    for (let i = 0; i < 3_000; i += 1) {
+      const length = i % 97;
+      let text = "";
+      for (let k = 0; k < length; k += 1) text += ALPHABET[randomBytes(1)[0]! % 58];
+      // Some with leading "1"s: each is a leading zero byte.
+      strings.push(i % 7 === 0 ? "1".repeat(1 + (i % 3)) + text : text);
+    }
+    for (const text of strings) expect(fromBase58(text)).toEqual(new Uint8Array(referenceReader.encode(text)));
+  });
+
+  it("refuses characters outside the alphabet without quoting the string (secrets are read here too)", () => {
+    for (const text of ["0", "O", "I", "l", "abc+", "3 4", "é", "5Kd3NBUAdUnhyzenEwVLy9pBKxSwXvE9FMPyR4UKZvpe0"]) {
+      expect(() => fromBase58(text)).toThrow(/^Not a base-58 string$/);
     }
   });
 });
