@@ -72,7 +72,8 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
     return refuse(`the message asks for ${message.numRequiredSignatures} signers; only the key's wallet signs`);
   if (signatureCount !== 1) return refuse("the signature list does not match the message header");
   if (message.numReadonlySignedAccounts !== 0) return refuse("the fee payer is read-only");
-  if (!Buffer.from(message.accountKeys[0]!).equals(expected.wallet.toBuffer())) return refuse("fee payer is not the key's wallet");
+  const feePayer = message.accountKeys[0];
+  if (!feePayer || !expected.wallet.toBuffer().equals(feePayer)) return refuse("fee payer is not the key's wallet");
   const instructions = readInstructions(message);
   if (!instructions) return refuse("an instruction names an account the message does not list");
 

@@ -210,6 +210,17 @@ describe("the split and the signers", () => {
     expectRefusedBeforeSigning(await callWith(pastTheList, apiKey, "past-the-list"), /names an account the message does not list/);
   });
 
+  it("refuses a message that lists no account at all (it has no fee payer)", async () => {
+    const { apiKey } = await createKeyedAccount(app, { label: "no-accounts" });
+    const noAccounts = tamperedPayments(app, (tx) => {
+      const wire = Buffer.from(tx.serialize({ requireAllSignatures: false, verifySignatures: false }));
+      // [1 signature][64 bytes][3 header bytes][account count][keys]…: the count set to 0, the keys cut out.
+      const accounts = wire[1 + 64 + 3]!;
+      return Buffer.concat([wire.subarray(0, 1 + 64 + 3), Buffer.from([0]), wire.subarray(1 + 64 + 3 + 1 + accounts * 32)]);
+    });
+    expectRefusedBeforeSigning(await callWith(noAccounts, apiKey, "no-accounts"), /fee payer is not the key's wallet/);
+  });
+
   it("refuses a versioned transaction", async () => {
     const { apiKey } = await createKeyedAccount(app, { label: "versioned" });
     const versioned = tamperedPayments(app, (tx) => {
