@@ -146,24 +146,18 @@ export function verifyPaymentTransaction(base64: string, expected: PaymentExpect
  * as the runtime reads them (what `Transaction.populate` gives for a message whose one signer is
  * the fee payer, without its base58 comparisons of every key and its JSON copy of the whole
  * transaction: `populate` was 1.8% of the request thread in a profile of the paid-call route).
- * One PublicKey a key the instructions name. Null when an index points past the account list.
+ * Null when an index points past the account list.
  */
 function readInstructions(message: LegacyMessage): TransactionInstruction[] | null {
-  const count = message.accountKeys.length;
-  const keys = new Map<number, PublicKey>();
-  const key = (index: number) => {
-    let known = keys.get(index);
-    if (!known) keys.set(index, (known = new PublicKey(message.accountKeys[index]!)));
-    return known;
-  };
+  const keys = message.accountKeys.map((bytes) => new PublicKey(bytes));
   const instructions: TransactionInstruction[] = [];
   for (const compiled of message.instructions) {
-    if (compiled.programIdIndex >= count || compiled.accountIndexes.some((index) => index >= count)) return null;
+    if (compiled.programIdIndex >= keys.length || compiled.accountIndexes.some((index) => index >= keys.length)) return null;
     instructions.push(
       new TransactionInstruction({
-        programId: key(compiled.programIdIndex),
+        programId: keys[compiled.programIdIndex]!,
         keys: compiled.accountIndexes.map((index) => ({
-          pubkey: key(index),
+          pubkey: keys[index]!,
           isSigner: index < message.numRequiredSignatures,
           isWritable: isLegacyAccountWritable(message, index),
         })),
