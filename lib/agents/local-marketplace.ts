@@ -446,38 +446,56 @@ export class LocalMarketplace {
     });
   }
 
-  /** The agent's endpoint: a signed request, verified by the agent, cut off at its type's timeout. */
+  /**
+   * The agent's endpoint: a signed request, verified by the agent, cut off at its type's timeout.
+   * The agents live in this process, so the request goes to them as its body and signature header
+   * rather than as a fetch Request and Response: the same bytes are signed, verified and parsed.
+   */
   private async invokeAgent(agent: Agent, body: AgentRequestBody): Promise<{ ok: true; output: unknown } | { ok: false; error: string }> {
     const raw = JSON.stringify(body);
-    const request = new Request(`https://agents.local/${agent.definition.name}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-tetto-signature": signAgentRequest(agent.secret, raw) },
-      body: raw,
-    });
     const type = agent.definition.agentType ?? "simple";
     const limitMs = AGENT_TYPE_TIMEOUT_MS[type] * (this.options.timeScale ?? 1);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), limitMs)));
     try {
-      const response = await Promise.race([serveAgent(agent.definition, agent.secret, request), timeout]);
+      const answered = serveAgent(agent.definition, agent.secret, raw, signAgentRequest(agent.secret, raw));
+      const response = await Promise.race([answered, timeout]);
       if (response === null) return { ok: false, error: `Agent timeout (${AGENT_TYPE_TIMEOUT_MS[type] / 1000}s limit exceeded)` };
-      const answer = (await response.json()) as { output?: unknown; error?: string };
-      return response.ok ? { ok: true, output: answer.output } : { ok: false, error: answer.error ?? `agent answered ${response.status}` };
+      const answer = JSON.parse(response.body) as { output?: unknown; error?: string };
+      return response.status === 200
+        ? { ok: true, output: answer.output }
+        : { ok: false, error: answer.error ?? `agent answered ${response.status}` };
     } finally {
       clearTimeout(timer);
     }
   }
 }
 
-/** An agent's HTTP endpoint: refuses any request whose X-Tetto-Signature does not verify. */
-export async function serveAgent(definition: LocalAgentDefinition, secret: string, request: Request): Promise<Response> {
-  const raw = await request.text();
-  if (!verifyAgentRequest(secret, raw, request.headers.get("x-tetto-signature"))) return json(401, { error: "invalid signature" });
+/** An agent's answer: its HTTP status and its JSON body, as the agent wrote it. */
+export interface AgentAnswer {
+  status: number;
+  body: string;
+}
+
+/**
+ * An agent's endpoint, given the request's raw body and its X-Tetto-Signature header: refuses any
+ * request whose signature does not verify (401), and runs nothing then.
+ */
+export async function serveAgent(
+  definition: LocalAgentDefinition,
+  secret: string,
+  raw: string,
+  signature: string | null,
+): Promise<AgentAnswer> {
+  if (!verifyAgentRequest(secret, raw, signature)) return { status: 401, body: JSON.stringify({ error: "invalid signature" }) };
   const body = JSON.parse(raw) as AgentRequestBody;
   try {
-    return json(200, { output: await definition.handle(body.input, { callerWallet: body.tetto_context.caller_wallet }) });
+    return {
+      status: 200,
+      body: JSON.stringify({ output: await definition.handle(body.input, { callerWallet: body.tetto_context.caller_wallet }) }),
+    };
   } catch (error) {
-    return json(500, { error: error instanceof Error ? error.message : "agent error" });
+    return { status: 500, body: JSON.stringify({ error: error instanceof Error ? error.message : "agent error" }) };
   }
 }
 

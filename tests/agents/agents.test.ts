@@ -50,21 +50,16 @@ describe("X-Tetto-Signature", () => {
       input: { action: "store", key: "k", value: "v" },
       tetto_context: { caller_wallet: "W", caller_agent_id: null, intent_id: "i", timestamp: 0, version: "1" },
     });
-    const forged = await serveAgent(
-      agent,
-      secret,
-      new Request("https://agent.local", { method: "POST", body: raw, headers: { "x-tetto-signature": signAgentRequest("wrong", raw) } }),
-    );
-    expect(forged.status).toBe(401);
-    const unsigned = await serveAgent(agent, secret, new Request("https://agent.local", { method: "POST", body: raw }));
+    const forged = await serveAgent(agent, secret, raw, signAgentRequest("wrong", raw));
+    expect(forged).toEqual({ status: 401, body: JSON.stringify({ error: "invalid signature" }) });
+    const unsigned = await serveAgent(agent, secret, raw, null);
     expect(unsigned.status).toBe(401);
+    // Signed for another body: the signature covers the bytes, not only the secret.
+    const other = await serveAgent(agent, secret, raw, signAgentRequest(secret, raw.replace('"v"', '"w"')));
+    expect(other.status).toBe(401);
     expect(store.size).toBe(0);
-    const signed = await serveAgent(
-      agent,
-      secret,
-      new Request("https://agent.local", { method: "POST", body: raw, headers: { "x-tetto-signature": signAgentRequest(secret, raw) } }),
-    );
-    expect(signed.status).toBe(200);
+    const signed = await serveAgent(agent, secret, raw, signAgentRequest(secret, raw));
+    expect(signed).toEqual({ status: 200, body: JSON.stringify({ output: { stored: true, key: "k" } }) });
     expect(store.get("W")?.get("k")).toBe("v");
   });
 });
