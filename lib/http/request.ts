@@ -63,7 +63,15 @@ async function readBoundedText(request: Request, maxBytes: number): Promise<stri
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let read: ReadableStreamReadResult<Uint8Array>;
+    try {
+      read = await reader.read();
+    } catch {
+      // The body stream fails only when the connection does: the client went away (or its body was
+      // cut short) while it was read. Its input, not our failure, and nothing was done with it yet.
+      throw new ApiError("invalid_json", "The request body did not arrive whole: the connection closed before its end.");
+    }
+    const { done, value } = read;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { PublicKey } from "@solana/web3.js";
 import { z } from "zod";
+import { NextRequest } from "next/server";
 import * as call from "@/app/api/tdk/v1/call/route";
 import * as agents from "@/app/api/tdk/v1/agents/route";
 import * as keyUsage from "@/app/api/tdk/v1/usage/route";
@@ -136,6 +137,38 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
     const res = await callRoute(call.POST, "POST", "/", { bearer: suspended.apiKey, body: store("k", "v") });
     expect(res.status).toBe(403);
     expect(res.json.error).toMatchObject({ code: "key_suspended", reason: "payment_failed" });
+  });
+
+  it("400 for a body cut short by a client that went away: nothing reserved, no internal error", async () => {
+    // What Node's HTTP server does to a request whose client closes the connection mid-body: the
+    // body stream errors with "aborted" (the bench's production shape saw it as 500s at the end of
+    // each load round, logged as unexpected errors).
+    const cutShort = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"agent_id":"warmmemory","inp'));
+        controller.error(new Error("aborted"));
+      },
+    });
+    const usageRows = async () =>
+      (await sql<{ count: string }>(app.db, "select count(*)::text as count from tdk_usage where api_key_id = $1", [caller.key.id]))[0]!
+        .count;
+    const before = await walletUsdc();
+    const rowsBefore = await usageRows();
+    // A streamed body needs `duplex: "half"`, which the RequestInit type does not know yet.
+    const init = {
+      method: "POST",
+      headers: { authorization: `Bearer ${caller.apiKey}`, "content-type": "application/json", "x-forwarded-for": "198.51.100.7" },
+      body: cutShort,
+      duplex: "half",
+    } as unknown as ConstructorParameters<typeof NextRequest>[1];
+    const request = new NextRequest("http://localhost:3000/api/tdk/v1/call", init);
+    const response = await call.POST(request, { params: Promise.resolve({}) });
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.error).toMatchObject({ code: "invalid_json", message: expect.stringMatching(/did not arrive whole/) });
+    expect(body.error.request_id).toBe(response.headers.get("x-request-id"));
+    expect(await walletUsdc()).toBe(before);
+    expect(await usageRows()).toBe(rowsBefore);
   });
 
   it("400 for a bad body or Idempotency-Key, 404 for an unknown agent, 400 for input the agent refuses", async () => {
