@@ -94,6 +94,21 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
 const IDENTICAL = "payment identical to one in flight";
 const count = (text: string, what: string) => text.split(what).length - 1;
 
+/**
+ * What a "not 200" in a load was: the gateway's log lines of the first `max` requests it answered
+ * other than 200 in `output`, each with every other line it logged under the same request id.
+ */
+function notOkRequestLines(output: string, max = 3): string[] {
+  const lines = output.split("\n");
+  const ids = new Set<string>();
+  for (const line of lines) {
+    const found = /"request_id":"([^"]+)".*"status":(\d{3})/.exec(line);
+    if (found && found[2] !== "200" && ids.size < max) ids.add(found[1]!);
+  }
+  return lines.filter((line) => [...ids].some((id) => line.includes(id))).map((line) => `        ${line.slice(0, 400)}`);
+}
+const answeredOnly200 = (result: LoadResult) => Object.keys(result.statuses).every((status) => status === "200");
+
 const PAID_BODIES = [
   { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } },
   { agent_id: "textstats", input: { text: "the load test" } },
@@ -342,6 +357,7 @@ async function measureShape(shape: Shape, keysCount: number) {
             `the rest ${ms(machinePerRequest - cpuPerRequest - generatorPerRequest)} · machine idle ${share(machineAfter.idle - machineBefore.idle)}, ` +
             `stolen ${share(machineAfter.steal - machineBefore.steal)}`,
         );
+        if (!answeredOnly200(result)) for (const line of notOkRequestLines(gateway.output().slice(logged))) console.log(line);
       }
     }
     const best = (name: string) => Math.max(...(results.get(name) ?? []).map((result) => result.perSecond));
@@ -380,14 +396,18 @@ async function measureShape(shape: Shape, keysCount: number) {
       const points = [`${(await rssMb(gateway.pid)).toFixed(1)} MB`];
       let done = 0;
       let last: LoadResult | null = null;
+      const notOk: string[] = [];
       for (let step = 1; step <= steps; step += 1) {
+        const logged = gateway.output().length;
         last = await runLoad({ ...routes["paid call"], amount: Math.round((memoryCalls * step) / steps) - done });
         done += last.requests;
         points.push(`${(await rssMb(gateway.pid)).toFixed(1)} MB`);
+        if (!answeredOnly200(last)) notOk.push(`        step ${step}: ${fmt(last)}`, ...notOkRequestLines(gateway.output().slice(logged)));
       }
       console.log(
         `server RSS over ${done.toLocaleString("en-US")} more paid calls, every ${(memoryCalls / steps).toLocaleString("en-US")}: ${points.join(" → ")} (last step: ${fmt(last!)})`,
       );
+      for (const line of notOk) console.log(line);
     }
   } finally {
     await gateway.stop();
