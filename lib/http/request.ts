@@ -57,7 +57,11 @@ export async function readJson<S extends z.ZodType>(
   return parsed.data;
 }
 
-async function readBoundedText(request: Request, maxBytes: number): Promise<string> {
+/**
+ * A request's body as text, refused past `maxBytes` as it arrives (413), and a 400 when it does not
+ * arrive whole. For a body read raw (a webhook's signed bytes) as for JSON.
+ */
+export async function readBoundedText(request: Request, maxBytes: number): Promise<string> {
   if (!request.body) return "";
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

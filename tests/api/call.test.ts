@@ -1,14 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { PublicKey } from "@solana/web3.js";
 import { z } from "zod";
-import { NextRequest } from "next/server";
 import * as call from "@/app/api/tdk/v1/call/route";
 import * as agents from "@/app/api/tdk/v1/agents/route";
 import * as keyUsage from "@/app/api/tdk/v1/usage/route";
 import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
-import { callRoute, createKeyedAccount, createTestApp, sql } from "../helpers/app";
+import { callRoute, createKeyedAccount, createTestApp, requestCutShort, sql } from "../helpers/app";
 
 const failingAgent: LocalAgentDefinition = {
   id: "0d9a4c1e-7f2b-4e6a-8c3d-1b5e9f7a2c44",
@@ -143,25 +142,12 @@ describe("POST /api/tdk/v1/call: refusals, each with its code and nothing paid",
     // What Node's HTTP server does to a request whose client closes the connection mid-body: the
     // body stream errors with "aborted" (the bench's production shape saw it as 500s at the end of
     // each load round, logged as unexpected errors).
-    const cutShort = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode('{"agent_id":"warmmemory","inp'));
-        controller.error(new Error("aborted"));
-      },
-    });
     const usageRows = async () =>
       (await sql<{ count: string }>(app.db, "select count(*)::text as count from tdk_usage where api_key_id = $1", [caller.key.id]))[0]!
         .count;
     const before = await walletUsdc();
     const rowsBefore = await usageRows();
-    // A streamed body needs `duplex: "half"`, which the RequestInit type does not know yet.
-    const init = {
-      method: "POST",
-      headers: { authorization: `Bearer ${caller.apiKey}`, "content-type": "application/json", "x-forwarded-for": "198.51.100.7" },
-      body: cutShort,
-      duplex: "half",
-    } as unknown as ConstructorParameters<typeof NextRequest>[1];
-    const request = new NextRequest("http://localhost:3000/api/tdk/v1/call", init);
+    const request = requestCutShort("/api/tdk/v1/call", '{"agent_id":"warmmemory","inp', { authorization: `Bearer ${caller.apiKey}` });
     const response = await call.POST(request, { params: Promise.resolve({}) });
     expect(response.status).toBe(400);
     const body = await response.json();

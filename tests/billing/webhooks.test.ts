@@ -8,7 +8,8 @@ import { getApiKey } from "@/lib/keys/keys";
 import type { AppContext } from "@/lib/context";
 import { getAccount } from "@/lib/auth/account-store";
 import { servicesFor } from "@/lib/services";
-import { callRoute, createKeyedAccount, createTestApp, strongPassword, sql } from "../helpers/app";
+import * as webhook from "@/app/api/webhooks/stripe/route";
+import { callRoute, createKeyedAccount, createTestApp, requestCutShort, strongPassword, sql } from "../helpers/app";
 import { deliverWebhook, signWebhook, stripeEvent } from "../helpers/stripe-events";
 import { startStripeStandIn, type StripeStandIn } from "../helpers/stripe-standin";
 
@@ -70,18 +71,23 @@ async function subscribe(accountId: string, tier: "paid" | "pro") {
   return session.subscription as string;
 }
 
+/** A completed Checkout of the pro tier for the account, as Stripe reports it (ids `cs_`/`cus_`/`sub_` + `suffix`). */
+function proCheckoutCompleted(accountId: string, suffix: string): string {
+  return event("checkout.session.completed", {
+    id: `cs_${suffix}`,
+    object: "checkout.session",
+    mode: "subscription",
+    customer: `cus_${suffix}`,
+    subscription: `sub_${suffix}`,
+    client_reference_id: accountId,
+    metadata: { tier: "pro" },
+  });
+}
+
 describe("POST /api/webhooks/stripe: signatures and replays", () => {
   it("refuses a bad, missing or stale signature with 400 and does nothing", async () => {
     const caller = await createKeyedAccount(app);
-    const payload = event("checkout.session.completed", {
-      id: "cs_1",
-      object: "checkout.session",
-      mode: "subscription",
-      customer: "cus_x",
-      subscription: "sub_x",
-      client_reference_id: caller.accountId,
-      metadata: { tier: "pro" },
-    });
+    const payload = proCheckoutCompleted(caller.accountId, "x");
     const wrongSecret = await deliver(payload, { secret: "whsec_wrong" });
     expect(wrongSecret.status).toBe(400);
     expect(wrongSecret.json.error.code).toBe("invalid_signature");
@@ -89,6 +95,18 @@ describe("POST /api/webhooks/stripe: signatures and replays", () => {
     expect((await deliver(payload, { timestamp: Math.floor(Date.now() / 1000) - 3_600 })).status).toBe(400);
     const tampered = await deliver(payload.replace('"pro"', '"paid"'), { signature: signWebhook(payload, WEBHOOK_SECRET) });
     expect(tampered.status).toBe(400);
+    expect((await account(caller.accountId)).tier).toBe("free");
+  });
+
+  it("refuses a body cut short by a sender that went away with 400 and does nothing", async () => {
+    const caller = await createKeyedAccount(app);
+    const payload = proCheckoutCompleted(caller.accountId, "cut");
+    const request = requestCutShort("/api/webhooks/stripe", payload.slice(0, 60), {
+      "stripe-signature": signWebhook(payload, WEBHOOK_SECRET),
+    });
+    const response = await webhook.POST(request, { params: Promise.resolve({}) });
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toMatchObject({ code: "invalid_json", message: expect.stringMatching(/did not arrive whole/) });
     expect((await account(caller.accountId)).tier).toBe("free");
   });
 

@@ -127,6 +127,27 @@ export async function callRoute(handler: RouteHandler, method: string, path: str
 
 export const origin = ORIGIN;
 
+/**
+ * A POST whose body stops part-way, as Node's HTTP server hands a route the request of a client
+ * that closed its connection mid-body: `sent`, then the body stream errors with "aborted".
+ */
+export function requestCutShort(path: string, sent: string, headers: Record<string, string> = {}): NextRequest {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(sent));
+      controller.error(new Error("aborted"));
+    },
+  });
+  // A streamed body needs `duplex: "half"`, which the RequestInit type does not know yet.
+  const init = {
+    method: "POST",
+    headers: { host: "localhost:3000", "x-forwarded-for": "198.51.100.7", "content-type": "application/json", ...headers },
+    body,
+    duplex: "half",
+  } as unknown as ConstructorParameters<typeof NextRequest>[1];
+  return new NextRequest(new URL(path, ORIGIN), init);
+}
+
 let counter = 0;
 export function uniqueEmail(label = "dev"): string {
   counter += 1;
