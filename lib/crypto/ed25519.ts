@@ -2,8 +2,9 @@ import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 
 
 /**
  * Ed25519 through Node's OpenSSL instead of web3.js's pure-JavaScript curve: the same signatures
- * (Ed25519 is deterministic), at a fraction of the CPU. A paid call signs once and the marketplace
- * verifies once; in JavaScript these were the largest share of a call's CPU (issue 11's profile).
+ * (Ed25519 is deterministic), at a fraction of the CPU. A paid call signs once (the chain verifies
+ * it; the demo marketplace only when the chain refused the payment); in JavaScript signing and
+ * verifying were the largest share of a call's CPU (issue 11's profile).
  * Keys are imported as JWK: OpenSSL 3's DER decoders took 0.67 ms a private key, JWK 0.06 ms.
  * Key objects are made per use and never kept: no decrypted wallet outlives its signature (a paid
  * call's wallet is imported once, for its check and its one signature: `ed25519SigningKey`).

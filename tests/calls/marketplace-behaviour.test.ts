@@ -20,6 +20,7 @@ import type { PipelineStep } from "@/lib/calls/paid-call";
 import { recoverPendingCalls } from "@/lib/calls/recovery";
 import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
+import { ed25519Sign } from "@/lib/crypto/ed25519";
 import { verifyApiKey } from "@/lib/keys/keys";
 import { logLines } from "../helpers/logs";
 import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, paidCallAnswer, sql } from "../helpers/app";
@@ -102,6 +103,46 @@ describe("the demo marketplace's memory", () => {
       expect(answer.status).toBe(409);
       expect(await answer.json()).toEqual({ ok: false, error: "Payment intent already used" });
     }
+    expect(local.submittedPayments).toBe(1);
+    expect(before - (await app.ledger.getUsdcBalance(wallet.publicKey))).toBe(createEchoAgent().priceMicro);
+  });
+
+  it("refuses the intent's payment signed by anyone but the payer (400) without using the intent; the payer's signature then pays once", async () => {
+    const local = await LocalMarketplace.create(app.ledger as LocalLedger, demoAgents(), { memo: true });
+    const client = new MarketplaceClient(local.apiUrl, local.fetch);
+    const wallet = Keypair.generate();
+    await (app.ledger as LocalLedger).fund(wallet.publicKey, 10_000_000n, 100_000_000n);
+    const build = await client.buildTransaction(createEchoAgent().id, wallet.publicKey.toBase58(), { n: 1 });
+    if (!build.ok) throw new Error(build.error);
+    const before = await app.ledger.getUsdcBalance(wallet.publicKey);
+    const send = (signed: Transaction) =>
+      local.fetch(`${local.apiUrl}/api/agents/call`, {
+        method: "POST",
+        body: JSON.stringify({
+          payment_intent_id: build.payment_intent_id,
+          signed_transaction: signed.serialize({ requireAllSignatures: false, verifySignatures: false }).toString("base64"),
+        }),
+      });
+    // The intent's message, byte for byte, in the payer's signature slot: a stranger's signature of it, then a payer's signature with one bit flipped.
+    const forged = Transaction.from(Buffer.from(build.transaction, "base64"));
+    forged.addSignature(wallet.publicKey, ed25519Sign(Keypair.generate().secretKey, forged.serializeMessage()));
+    const flipped = ed25519Sign(wallet.secretKey, forged.serializeMessage());
+    flipped[0]! ^= 1;
+    const tampered = Transaction.from(Buffer.from(build.transaction, "base64"));
+    tampered.addSignature(wallet.publicKey, flipped);
+    for (const signed of [forged, tampered]) {
+      const answer = await send(signed);
+      expect(answer.status).toBe(400);
+      expect(await answer.json()).toEqual({ ok: false, error: "Signed transaction does not match the payment intent" });
+    }
+    expect(local.submittedPayments).toBe(0);
+    expect(await app.ledger.getUsdcBalance(wallet.publicKey)).toBe(before);
+
+    const paid = Transaction.from(Buffer.from(build.transaction, "base64"));
+    paid.sign(wallet);
+    const answer = await send(paid);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ ok: true, tx_signature: expect.any(String) });
     expect(local.submittedPayments).toBe(1);
     expect(before - (await app.ledger.getUsdcBalance(wallet.publicKey))).toBe(createEchoAgent().priceMicro);
   });
