@@ -64,7 +64,7 @@ export async function startLocalMarketplaceServer(options: {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, reset_next_calls: resetNextCalls }));
       return;
     }
-    const answer = await marketplace.fetch(url.toString(), {
+    const answer = await marketplace.answer(url.toString(), {
       method: req.method,
       body: body || undefined,
       headers: { "content-type": "application/json" },
@@ -75,7 +75,7 @@ export async function startLocalMarketplaceServer(options: {
       req.socket.resetAndDestroy();
       return;
     }
-    res.writeHead(answer.status, Object.fromEntries(answer.headers.entries())).end(Buffer.from(await answer.arrayBuffer()));
+    res.writeHead(answer.status, answer.headers).end(answer.body);
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
   const { address, port } = server.address() as AddressInfo;

@@ -9,13 +9,15 @@ import { ed25519Verify } from "@/lib/crypto/ed25519";
 import { associatedTokenAddress, compileLegacyMessage, splitTransactionWire, unsignedWire } from "@/lib/solana/signing";
 import { signAgentRequest, verifyAgentRequest } from "./agent-signature";
 import type { LocalAgentDefinition } from "./demo-agents";
-import type { FetchLike } from "./marketplace-client";
+import type { FetchLike, HttpAnswer } from "./marketplace-client";
 import { AGENT_TYPE_TIMEOUT_MS, buildTransactionRequestSchema, callRequestSchema, type AgentRequestBody } from "./protocol";
 import { splitPayment } from "./verify-transaction";
 
 /**
  * The embedded default's marketplace: the same HTTP protocol as the real one (Tetto), answered in
- * process (a fetch handler: Request in, Response out) over the local ledger. It behaves like the
+ * process over the local ledger: `fetch` takes what a fetch call would send and answers what the
+ * client reads of a Response (status, headers, JSON), without building one (`answer` gives the raw
+ * answer to the HTTP server of scripts/local-marketplace.ts). It behaves like the
  * real one where that matters to a client, unkind parts included:
  *  - it builds payments as tetto-sdk's builder did: a token-account creation (non-idempotent,
  *    paid by the caller) for a recipient that has none, then a Transfer to the owner and one to
@@ -198,12 +200,16 @@ export class LocalMarketplace {
     };
   }
 
-  /** As a real fetch: the caller's AbortSignal (its timeout) rejects the request while the marketplace goes on. */
+  /**
+   * As a real fetch: the caller's AbortSignal (its timeout) rejects the request while the marketplace
+   * goes on. The answer is not a fetch Response: building one and reading it back (a body stream
+   * each way) was about 3% of a paid call's request thread on the embedded default (issue 11).
+   */
   readonly fetch: FetchLike = (input, init) => {
     const signal = init?.signal;
-    const answer = this.handle(input, init);
+    const answer = this.handle(input, init).then((raw) => new InProcessAnswer(raw));
     if (!signal) return answer;
-    return new Promise<Response>((resolve, reject) => {
+    return new Promise<HttpAnswer>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const abort = () => reject(signal.reason);
       signal.addEventListener("abort", abort, { once: true });
@@ -211,7 +217,12 @@ export class LocalMarketplace {
     });
   };
 
-  private async handle(input: string, init: RequestInit | undefined): Promise<Response> {
+  /** The answer to one HTTP request: its status, headers and JSON text. */
+  answer(input: string, init?: RequestInit): Promise<LocalAnswer> {
+    return this.handle(input, init);
+  }
+
+  private async handle(input: string, init: RequestInit | undefined): Promise<LocalAnswer> {
     const url = new URL(input);
     const method = (init?.method ?? "GET").toUpperCase();
     const path = url.pathname;
@@ -227,7 +238,7 @@ export class LocalMarketplace {
       if (method === "GET" && receipt) {
         const found = this.receipts.get(decodeURIComponent(receipt[1]!));
         return found
-          ? new Response(`{"ok":true,"receipt":${found.json}}`, { status: 200, headers: { "content-type": "application/json" } })
+          ? { status: 200, headers: { "content-type": "application/json" }, body: `{"ok":true,"receipt":${found.json}}` }
           : json(404, { ok: false, error: "Receipt not found" });
       }
       const build = /^\/api\/agents\/([^/]+)\/build-transaction$/.exec(path);
@@ -269,7 +280,7 @@ export class LocalMarketplace {
     return null;
   }
 
-  private async buildTransaction(agentId: string, body: unknown): Promise<Response> {
+  private async buildTransaction(agentId: string, body: unknown): Promise<LocalAnswer> {
     const now = Date.now();
     this.sweepExpired(now);
     const agent = this.find(agentId);
@@ -376,7 +387,7 @@ export class LocalMarketplace {
     return exists;
   }
 
-  private async call(body: unknown): Promise<Response> {
+  private async call(body: unknown): Promise<LocalAnswer> {
     const request = callRequestSchema.safeParse(body);
     if (!request.success) return json(400, { ok: false, error: "Invalid call request" });
     const intent = this.intents.get(request.data.payment_intent_id);
@@ -502,8 +513,32 @@ export async function serveAgent(
   }
 }
 
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+/** One of the marketplace's HTTP answers: its status, its headers (names in lower case) and its JSON text. */
+export interface LocalAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): LocalAnswer {
+  return { status, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+}
+
+/** A LocalAnswer as the client reads an HTTP answer (HttpAnswer): what a fetch Response gives, without its body stream. */
+class InProcessAnswer implements HttpAnswer {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+
+  constructor(private readonly raw: LocalAnswer) {
+    this.status = raw.status;
+    this.ok = raw.status >= 200 && raw.status < 300;
+    this.headers = { get: (name) => raw.headers[name.toLowerCase()] ?? null };
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(this.raw.body);
+  }
 }
 
 async function readBody(init: RequestInit | undefined): Promise<unknown> {

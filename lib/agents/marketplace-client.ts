@@ -10,7 +10,18 @@ import {
 } from "./protocol";
 import { logLine } from "@/lib/logger";
 
-export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+/**
+ * What the client reads of an HTTP answer: a fetch Response is one. The embedded default's
+ * marketplace answers in process with a plain object of the same shape (`LocalMarketplace.fetch`).
+ */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
+  json(): Promise<unknown>;
+}
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<HttpAnswer>;
 
 /** The marketplace answered, but not with what the protocol says; or did not answer at all. */
 export class MarketplaceError extends Error {
@@ -141,7 +152,7 @@ export class MarketplaceClient {
     // to minutes for a paid call), which under load kept every recent request's signal in memory.
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
-    let response: Response;
+    let response: HttpAnswer;
     let json: unknown;
     try {
       try {
