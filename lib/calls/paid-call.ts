@@ -29,8 +29,8 @@ import {
   settleCall,
   type BegunCall,
   type ReserveArgs,
+  type ReservedUsage,
 } from "./usage-store";
-import type { UsageRow } from "./schemas";
 import { logLine } from "@/lib/logger";
 
 /**
@@ -191,7 +191,7 @@ async function marketplaceLimit(deps: CallDeps, key: VerifiedKey): Promise<Refus
 type EncryptedWallet = NonNullable<BegunCall["wallet"]>;
 
 type ReserveStep =
-  | { kind: "reserved"; usage: UsageRow; wallet: EncryptedWallet }
+  | { kind: "reserved"; usage: ReservedUsage; wallet: EncryptedWallet }
   | { kind: "replayed"; outcome: CallOutcome }
   | { kind: "refused"; refusal: Refusal };
 
@@ -262,7 +262,7 @@ interface ReservedCall {
   deps: CallDeps;
   key: VerifiedKey;
   request: CallRequest;
-  usage: UsageRow;
+  usage: ReservedUsage;
   wallet: EncryptedWallet;
   priced: PricedAgent;
   charge: CallCharge;

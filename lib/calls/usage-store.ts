@@ -19,9 +19,13 @@ const settledSchema = z.object({ ok: z.boolean(), code: z.string().optional() })
 const usageRowOrNone = usageRowSchema.nullable();
 const usageRows = z.array(usageRowSchema);
 
+/** Of the pending row a held reservation wrote, what the rest of the call reads: its id and tier. */
+const reservedUsageSchema = usageRowSchema.pick({ id: true, tier: true });
+export type ReservedUsage = z.infer<typeof reservedUsageSchema>;
+
 const money = z.number().int();
 export const reservationSchema = z.union([
-  okResult({ usage: usageRowSchema, ops_this_month: z.number().int() }),
+  okResult({ usage: reservedUsageSchema, ops_this_month: z.number().int() }),
   refusedResult("key_inactive"),
   refusedResult("idempotent_replay", { usage: usageRowSchema }),
   refusedResult("account_suspended", { reason: z.string() }),
