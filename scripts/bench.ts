@@ -490,6 +490,7 @@ async function benchCluster() {
     return;
   }
   const { startCluster } = await import("./cluster");
+  const { buildForBench } = await import("./bench/http-load");
   const { createTempDatabase } = await import("@/tests/helpers/postgres");
   const { freePort } = await import("@/tests/helpers/server");
   const pg = (await import("pg")).default;
@@ -497,6 +498,7 @@ async function benchCluster() {
   const { tmpdir } = await import("node:os");
   const database = await createTempDatabase(base);
   const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-bench-cluster-"));
+  buildForBench(".next-cluster");
   const cluster = await startCluster({
     ports: [await freePort(), await freePort()],
     databaseUrl: database.url,

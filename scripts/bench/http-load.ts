@@ -414,13 +414,24 @@ async function measureShape(shape: Shape, keysCount: number) {
   }
 }
 
+const builtThisRun = new Set<string>();
+
+/**
+ * Builds the app into `distDir` for this run, once per run: every section that starts `next start`
+ * measures this checkout, never a build an earlier run left in the directory (section 6 once ran a
+ * build older than the database's functions and got only 500s). BENCH_HTTP_REBUILD=0 keeps a build
+ * that exists.
+ */
+export function buildForBench(distDir: string, extraEnv: Record<string, string> = {}): void {
+  if (builtThisRun.has(distDir)) return;
+  const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", TDK_ALLOW_EMBEDDED: "1", TDK_NEXT_DIST_DIR: distDir, ...extraEnv };
+  ensureBuild(env, (line) => console.log(line), { force: process.env.BENCH_HTTP_REBUILD !== "0" });
+  builtThisRun.add(distDir);
+}
+
 export async function benchHttpLoad(): Promise<void> {
   console.log("\n## 9. HTTP load on a production build (next start), autocannon in its own process");
-  const log = (line: string) => console.log(line);
-  const buildEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", TDK_ALLOW_EMBEDDED: "1", TDK_NEXT_DIST_DIR: DIST_DIR };
-  ensureBuild(PROFILING ? { ...buildEnv, TDK_UNMINIFIED_BUILD: "1" } : buildEnv, log, {
-    force: process.env.BENCH_HTTP_REBUILD !== "0",
-  });
+  buildForBench(DIST_DIR, PROFILING ? { TDK_UNMINIFIED_BUILD: "1" } : {});
   // 64 keys on 16 connections, 4 each: a key comes back to an agent after 16 calls (about a second),
   // when its last payment to it is on an older blockhash (see "paid, 1 key/conn").
   const keysCount = Number(process.env.BENCH_HTTP_KEYS ?? 64);
