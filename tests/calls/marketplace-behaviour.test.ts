@@ -64,6 +64,25 @@ async function echoCalls(local: LocalMarketplace, calls: number): Promise<{ clie
   return { client, receipts };
 }
 
+/**
+ * A marketplace of its own (memos on), a funded payer and one echo intent built for it; `sendCall`
+ * posts a signed transaction (base64) for that intent to the marketplace's call endpoint.
+ */
+async function echoIntent() {
+  const local = await LocalMarketplace.create(app.ledger as LocalLedger, demoAgents(), { memo: true });
+  const client = new MarketplaceClient(local.apiUrl, local.fetch);
+  const wallet = Keypair.generate();
+  await (app.ledger as LocalLedger).fund(wallet.publicKey, 10_000_000n, 100_000_000n);
+  const build = await client.buildTransaction(createEchoAgent().id, wallet.publicKey.toBase58(), { n: 1 });
+  if (!build.ok) throw new Error(build.error);
+  const sendCall = (signedTransaction: string) =>
+    local.fetch(`${local.apiUrl}/api/agents/call`, {
+      method: "POST",
+      body: JSON.stringify({ payment_intent_id: build.payment_intent_id, signed_transaction: signedTransaction }),
+    });
+  return { local, client, wallet, build, sendCall };
+}
+
 describe("the demo marketplace's memory", () => {
   it("keeps the latest receipts only (maxReceipts): older ones answer 404, the latest are read back", async () => {
     const local = await LocalMarketplace.create(app.ledger as LocalLedger, demoAgents(), { maxReceipts: 2, memo: true });
@@ -83,12 +102,7 @@ describe("the demo marketplace's memory", () => {
   });
 
   it("refuses a used payment intent (409) for as long as the intent lives, after dropping its message; nothing is paid twice", async () => {
-    const local = await LocalMarketplace.create(app.ledger as LocalLedger, demoAgents(), { memo: true });
-    const client = new MarketplaceClient(local.apiUrl, local.fetch);
-    const wallet = Keypair.generate();
-    await (app.ledger as LocalLedger).fund(wallet.publicKey, 10_000_000n, 100_000_000n);
-    const build = await client.buildTransaction(createEchoAgent().id, wallet.publicKey.toBase58(), { n: 1 });
-    if (!build.ok) throw new Error(build.error);
+    const { local, client, wallet, build, sendCall } = await echoIntent();
     const tx = Transaction.from(Buffer.from(build.transaction, "base64"));
     tx.sign(wallet);
     const signed = tx.serialize().toString("base64");
@@ -96,10 +110,7 @@ describe("the demo marketplace's memory", () => {
     expect(await client.callAgent(build.payment_intent_id, signed, 10_000)).toMatchObject({ ok: true });
     // The same signed bytes again, and then bytes that do not match the intent: both refused as a used intent.
     for (const replay of [signed, Buffer.from("not a transaction").toString("base64")]) {
-      const answer = await local.fetch(`${local.apiUrl}/api/agents/call`, {
-        method: "POST",
-        body: JSON.stringify({ payment_intent_id: build.payment_intent_id, signed_transaction: replay }),
-      });
+      const answer = await sendCall(replay);
       expect(answer.status).toBe(409);
       expect(await answer.json()).toEqual({ ok: false, error: "Payment intent already used" });
     }
@@ -108,21 +119,10 @@ describe("the demo marketplace's memory", () => {
   });
 
   it("refuses the intent's payment signed by anyone but the payer (400) without using the intent; the payer's signature then pays once", async () => {
-    const local = await LocalMarketplace.create(app.ledger as LocalLedger, demoAgents(), { memo: true });
-    const client = new MarketplaceClient(local.apiUrl, local.fetch);
-    const wallet = Keypair.generate();
-    await (app.ledger as LocalLedger).fund(wallet.publicKey, 10_000_000n, 100_000_000n);
-    const build = await client.buildTransaction(createEchoAgent().id, wallet.publicKey.toBase58(), { n: 1 });
-    if (!build.ok) throw new Error(build.error);
+    const { local, wallet, build, sendCall } = await echoIntent();
     const before = await app.ledger.getUsdcBalance(wallet.publicKey);
     const send = (signed: Transaction) =>
-      local.fetch(`${local.apiUrl}/api/agents/call`, {
-        method: "POST",
-        body: JSON.stringify({
-          payment_intent_id: build.payment_intent_id,
-          signed_transaction: signed.serialize({ requireAllSignatures: false, verifySignatures: false }).toString("base64"),
-        }),
-      });
+      sendCall(signed.serialize({ requireAllSignatures: false, verifySignatures: false }).toString("base64"));
     // The intent's message, byte for byte, in the payer's signature slot: a stranger's signature of it, then a payer's signature with one bit flipped.
     const forged = Transaction.from(Buffer.from(build.transaction, "base64"));
     forged.addSignature(wallet.publicKey, ed25519Sign(Keypair.generate().secretKey, forged.serializeMessage()));
