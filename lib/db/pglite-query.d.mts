@@ -13,3 +13,6 @@ export function queryInOneExchange<T = Record<string, unknown>>(
   params?: unknown[],
   options?: { prepared?: boolean },
 ): Promise<Results<T>>;
+
+/** See pglite-query.mjs: a Bind of the unnamed portal to `statement`, every parameter text or null. */
+export function bindText(statement: string, values: (string | null)[]): Buffer;

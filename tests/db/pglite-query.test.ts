@@ -1,6 +1,6 @@
-import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { MAX_PREPARED_STATEMENTS, queryInOneExchange } from "@/lib/db/pglite-query.mjs";
+import { PGlite, protocol } from "@electric-sql/pglite";
+import { MAX_PREPARED_STATEMENTS, bindText, queryInOneExchange } from "@/lib/db/pglite-query.mjs";
 import { toSqlText } from "@/lib/db/types";
 
 /**
@@ -81,13 +81,17 @@ describe("a PGlite query in one exchange", () => {
   });
 
   it("makes one call into Postgres where PGlite's query makes six; a parameter that is not text goes PGlite's way", async () => {
+    // Ours reads the exchange's raw bytes (execProtocolRawStream); PGlite's query parses each message (execProtocolStream).
+    const raw = vi.spyOn(pg, "execProtocolRawStream");
     const exchanges = vi.spyOn(pg, "execProtocolStream");
     try {
       await queryInOneExchange(pg, "select * from t where id = $1 and note = $2", ["1", "uno"]);
-      expect(exchanges).toHaveBeenCalledTimes(1);
-      exchanges.mockClear();
+      expect(raw).toHaveBeenCalledTimes(1);
+      expect(exchanges).toHaveBeenCalledTimes(0);
+      raw.mockClear();
       await pg.query("select * from t where id = $1 and note = $2", ["1", "uno"]);
       expect(exchanges).toHaveBeenCalledTimes(6);
+      expect(raw).toHaveBeenCalledTimes(0);
 
       // A number, a Date, an array: their text depends on the declared type, which only Describe tells.
       for (const [text, params] of [
@@ -107,7 +111,41 @@ describe("a PGlite query in one exchange", () => {
       }
     } finally {
       exchanges.mockRestore();
+      raw.mockRestore();
     }
+  });
+
+  it("binds parameters in the very bytes PGlite's serializer writes", () => {
+    const cases: [string, (string | null)[]][] = [
+      ["", []],
+      ["tdk_prepared_1", ["7c4e6b8e-0d1f-4a55-9a43-0f3c1d9a3b21"]],
+      ["tdk_prepared_12", [null, "", "0", "Téxt stats 😀", '{"a":[1,"two"]}', null, "2026-12-06T16:00:00.000Z", "x".repeat(70_000)]],
+    ];
+    for (const [statement, values] of cases)
+      expect(Buffer.from(bindText(statement, values)).equals(Buffer.from(protocol.serialize.bind({ statement, values })))).toBe(true);
+  });
+
+  it("answers as PGlite's query does when the answer is not the usual few messages: notices, an answer of many chunks, no command", async () => {
+    await pg.exec(`create function noisy(p_n int) returns jsonb language plpgsql as $$
+      begin raise notice 'counting %', p_n; raise warning 'careful'; return jsonb_build_object('n', p_n); end $$;`);
+    const cases: [string, string[]][] = [
+      // Notices and a warning before the row: read by PGlite's parser, and dropped as PGlite's query drops them.
+      ["select noisy(p_n => $1) as result", ["3"]],
+      // Half a megabyte of answer: Postgres writes it in many pieces.
+      ["select repeat($1, 100000) as big, $1 as small", ["xyzab"]],
+      ["select jsonb_build_object('list', (select jsonb_agg(g) from generate_series(1, $1::int) g)) as result", ["20000"]],
+      // Many rows, and a set-returning answer with no rows.
+      ["select g as n, g::text as s from generate_series(1, $1::int) g", ["3000"]],
+      ["select g as n from generate_series(1, $1::int) g where false", ["3"]],
+      // Statements that answer no rows at all (NoData).
+      ["set local statement_timeout = 0", []],
+    ];
+    for (const [text, params] of cases) {
+      const ours = await queryInOneExchange(pg, text, params);
+      expect(ours, text).toEqual(await pg.query(text, params));
+    }
+    // An empty statement: no command tag at all.
+    expect(await queryInOneExchange(pg, "", [])).toEqual(await pg.query("", []));
   });
 
   it("waits for a transaction begun elsewhere, and never runs inside it", async () => {
@@ -158,7 +196,7 @@ describe("a prepared PGlite query", () => {
   const ANSWER = "select answer(p_n => $1) as result";
 
   it("parses a text once; later queries bind and execute it, and answer as PGlite's query does", async () => {
-    const exchanges = vi.spyOn(db, "execProtocolStream");
+    const exchanges = vi.spyOn(db, "execProtocolRawStream");
     try {
       for (const n of ["1", "2", "3"])
         expect(await queryInOneExchange(db, ANSWER, [n], { prepared: true })).toEqual(await db.query(ANSWER, [n]));
