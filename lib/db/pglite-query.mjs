@@ -141,9 +141,10 @@ function readAnswer(bytes, parsers) {
 /** `readAnswer`'s usual case, or null for PGlite's parser to read. */
 function readPlainAnswer(bytes, parsers) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const cString = (from) => {
+  // A NUL-terminated string that ends inside its message (`limit`), or null.
+  const cString = (from, limit) => {
     const end = bytes.indexOf(0, from);
-    return end < 0 ? null : { text: bytes.toString("utf8", from, end), next: end + 1 };
+    return end < 0 || end >= limit ? null : { text: bytes.toString("utf8", from, end), next: end + 1 };
   };
   let fields = [];
   const rows = [];
@@ -162,7 +163,7 @@ function readPlainAnswer(bytes, parsers) {
       cursor += 2;
       fields = [];
       for (let i = 0; i < count; i += 1) {
-        const name = cString(cursor);
+        const name = cString(cursor, end);
         if (!name || name.next + 18 > end) return null;
         cursor = name.next;
         const dataTypeID = view.getInt32(cursor + 6);
@@ -185,7 +186,7 @@ function readPlainAnswer(bytes, parsers) {
       rows.push(row);
     } else if (type === 0x43 /* C CommandComplete */) {
       if (tag !== null) return null;
-      tag = cString(cursor)?.text ?? null;
+      tag = cString(cursor, end)?.text ?? null;
       if (tag === null) return null;
     } else if (type === 0x5a /* Z ReadyForQuery */) {
       if (end !== bytes.length) return null;

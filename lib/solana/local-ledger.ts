@@ -535,8 +535,7 @@ interface SignedLegacyTransaction {
   signature: string;
   /** The same, as the 64 bytes on the wire. */
   signatureBytes: Buffer;
-  /** Every account the message names, base 58, in the message's order (its signers first). */
-  /** Every key the message names, as `addressKey` writes it. */
+  /** Every key the message names, as `addressKey` writes it, in the message's order (its signers first). */
   accountKeys: string[];
   /** As LiteSVM takes it (@solana/kit's shape): the message bytes, and each signer's signature in the header's order. */
   transaction: KitTransaction;
