@@ -11,6 +11,16 @@ const emptyToUndefined = (value: unknown) => (typeof value === "string" && value
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const optionalUrl = z.preprocess(emptyToUndefined, z.url().optional());
 const intWithDefault = (fallback: number, min = 0) => z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).default(fallback));
+/**
+ * Connections a gateway process holds to DATABASE_URL by default: 4, not node-postgres's 10. Supabase's
+ * pooler team recommends one to four a process for serverless deployments (`@supabase/server`'s
+ * PostgresPoolOptions.max, default 4), and on this project's bench (issue 11, section 9, PostgreSQL
+ * on the same 2 cores) 10 connections cost the database more CPU a paid call than 4 did, for fewer
+ * calls a second: a paid call's queries are short and one after the other, so a few connections
+ * keep the database busy and more only add backends competing for the cores.
+ */
+export const DEFAULT_DATABASE_POOL_MAX = 4;
+
 const hex64 = z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex characters (32 bytes)");
 
 const rawEnvSchema = z.object({
@@ -22,6 +32,8 @@ const rawEnvSchema = z.object({
   APP_URL: optionalUrl,
 
   DATABASE_URL: optionalUrl,
+  // Connections one gateway process holds to DATABASE_URL at most (see DEFAULT_DATABASE_POOL_MAX).
+  DATABASE_POOL_MAX: intWithDefault(DEFAULT_DATABASE_POOL_MAX, 1),
   SUPABASE_URL: optionalUrl,
   SUPABASE_SERVICE_ROLE_KEY: optionalString,
 
@@ -138,7 +150,7 @@ export interface Env {
   appUrl: string | null;
   database:
     | { kind: "pglite"; thread: "worker" | "main" }
-    | { kind: "postgres"; url: string }
+    | { kind: "postgres"; url: string; poolMax: number }
     | { kind: "supabase"; url: string; serviceRoleKey: string };
   ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
   marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
@@ -254,7 +266,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   const database: Env["database"] = supabase
     ? { kind: "supabase", url: supabase.SUPABASE_URL, serviceRoleKey: supabase.SUPABASE_SERVICE_ROLE_KEY }
     : raw.DATABASE_URL
-      ? { kind: "postgres", url: raw.DATABASE_URL }
+      ? { kind: "postgres", url: raw.DATABASE_URL, poolMax: raw.DATABASE_POOL_MAX }
       : { kind: "pglite", thread: raw.PGLITE_THREAD };
   const ledger: Env["ledger"] = rpc ? { kind: "rpc", rpcUrl: rpc.SOLANA_RPC_URL, usdcMint: rpc.USDC_MINT } : { kind: "local" };
   const marketplace: Env["marketplace"] = tetto

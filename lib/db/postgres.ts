@@ -1,6 +1,7 @@
 import pg from "pg";
 import { buildFunctionCall, DatabaseError, type Database, type DbArgs } from "./types";
 import { migrate, type MigrationTarget } from "./migrations";
+import { DEFAULT_DATABASE_POOL_MAX } from "@/lib/env";
 
 // jsonb comes back parsed by pg's default type parsers; bigint (int8) is never returned bare
 // because every function answers jsonb.
@@ -11,8 +12,9 @@ export class PostgresDatabase implements Database {
 
   constructor(private readonly pool: pg.Pool) {}
 
+  /** `max`: the pool's connections at most (DATABASE_POOL_MAX; its default when not given). */
   static async open(url: string, options: { migrate?: boolean; max?: number } = {}): Promise<PostgresDatabase> {
-    const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+    const pool = new pg.Pool({ connectionString: url, max: options.max ?? DEFAULT_DATABASE_POOL_MAX });
     // An idle client's network error must not crash the process; the next query reconnects.
     pool.on("error", () => {});
     const db = new PostgresDatabase(pool);

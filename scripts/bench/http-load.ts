@@ -189,6 +189,8 @@ function embeddedShape(databaseUrl: string | null, pgliteThread: "worker" | "mai
         MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
         PGLITE_THREAD: pgliteThread,
         ...(database && { DATABASE_URL: database.url }),
+        // Another pool size to compare against the default (lib/env.ts DEFAULT_DATABASE_POOL_MAX).
+        ...(database && process.env.DATABASE_POOL_MAX && { DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX }),
       };
       const cleanup = async () => {
         await database?.drop();
