@@ -78,7 +78,9 @@ export type BegunCall = z.infer<typeof beginSchema>;
 /**
  * Step 6 in one round trip: every limit of the policy checked and the pending row written
  * (`tdk_reserve_call`), the encrypted wallet secret when the reservation holds, and whether the key
- * has calls left pending since before `staleBefore`.
+ * has calls left pending since before `staleBefore`. Its commit does not wait for the disk: the
+ * payment's record, which does, comes before anything leaves and makes it durable with it
+ * (supabase/migrations/20261128002600_reservation_commit_unflushed.sql).
  */
 export function beginPaidCall(db: Database, args: ReserveArgs, policy: MoneyPolicy, staleBefore: Date): Promise<BegunCall> {
   return callFunction(db, "tdk_begin_paid_call", { ...reserveParams(args, policy), p_stale_before: staleBefore }, beginSchema);
