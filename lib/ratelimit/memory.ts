@@ -17,7 +17,7 @@ interface AdmissionLog {
   head: number;
 }
 
-/** A log's dropped front is cut off once it is this long and more than half the array. */
+/** A log's dropped front is cut off once it is this long and at least half the array. */
 const COMPACT_AFTER = 1024;
 
 export class MemoryRateLimiter implements RateLimiter {
