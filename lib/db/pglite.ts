@@ -73,16 +73,21 @@ export class PGliteDatabase implements Database {
   }
 
   migrationTarget(): MigrationTarget {
-    return {
-      // PGlite is one connection: its transaction() already serialises everything.
-      transaction: (work) =>
-        this.pg.transaction(async (tx) => {
-          await work({
-            exec: async (sql) => void (await tx.exec(sql)),
-            appliedVersions: async () =>
-              new Set((await tx.query<{ version: string }>("select version from tdk_schema_migrations")).rows.map((r) => r.version)),
-          });
-        }),
-    };
+    return pgliteMigrationTarget(this.pg);
   }
+}
+
+/** Migrations through a PGlite's transactions: the server's, or a bare PGlite's (tests that read the schema with raw SQL). */
+export function pgliteMigrationTarget(pg: Pick<PGliteClient, "transaction">): MigrationTarget {
+  return {
+    // PGlite is one connection: its transaction() already serialises everything.
+    transaction: (work) =>
+      pg.transaction(async (tx) => {
+        await work({
+          exec: async (sql) => void (await tx.exec(sql)),
+          appliedVersions: async () =>
+            new Set((await tx.query<{ version: string }>("select version from tdk_schema_migrations")).rows.map((r) => r.version)),
+        });
+      }),
+  };
 }

@@ -2,6 +2,7 @@ import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "@/lib/db/migrations";
+import { pgliteMigrationTarget } from "@/lib/db/pglite";
 import { PostgresDatabase } from "@/lib/db/postgres";
 import { createTempDatabase, testDatabaseUrl } from "../helpers/postgres";
 
@@ -26,16 +27,7 @@ const backends: { name: string; open(): Promise<Sql> }[] = [
     name: "PGlite",
     open: async () => {
       const lite = await PGlite.create();
-      await migrate({
-        transaction: (work) =>
-          lite.transaction((tx) =>
-            work({
-              exec: async (sql) => void (await tx.exec(sql)),
-              appliedVersions: async () =>
-                new Set((await tx.query<{ version: string }>("select version from tdk_schema_migrations")).rows.map((r) => r.version)),
-            }),
-          ),
-      });
+      await migrate(pgliteMigrationTarget(lite));
       return { query: (text) => lite.query(text), exec: (text) => lite.exec(text), close: () => lite.close() };
     },
   },
