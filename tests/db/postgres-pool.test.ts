@@ -13,14 +13,18 @@ function urlNamed(url: string, applicationName: string): string {
   return named.toString();
 }
 
-/** The connections open under that application_name: one pool's, not those of a pool closed before it. */
+/**
+ * The connections to this test's database open under that application_name: one pool's, not those
+ * of a pool closed before it, nor another test run's on the same server.
+ */
 async function connectionsNamed(url: string, applicationName: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const result = await client.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = $1", [
-      applicationName,
-    ]);
+    const result = await client.query<{ n: number }>(
+      "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = $1",
+      [applicationName],
+    );
     return result.rows[0]!.n;
   } finally {
     await client.end();
