@@ -4,7 +4,7 @@ import * as login from "@/app/api/tdk/auth/login/route";
 import { z } from "zod";
 import { demoAgents, type LocalAgentDefinition } from "@/lib/agents/demo-agents";
 import { setAppContext, type AppContext } from "@/lib/context";
-import { scrub } from "@/lib/logger";
+import { logger, scrub } from "@/lib/logger";
 import { callRoute, createKeyedAccount, createTestApp, strongPassword } from "../helpers/app";
 import { logLines } from "../helpers/logs";
 
@@ -80,6 +80,32 @@ describe("structured logs", () => {
     } finally {
       setAppContext(app);
     }
+  });
+
+  it("redacts fields named like secrets at any depth and scrubs nested strings; the caller's fields are left as they were", () => {
+    const apiKey = "tk_test_4ZbLx9aQk3VbQmS3p2nRh7TtWvYz1KmN8";
+    const fields = {
+      probe: "redaction",
+      token: "plain-looking-value",
+      password: 12345,
+      nested: { api_key: "also-plain", note: `carried ${apiKey}`, count: 3, deeper: { secret: ["a", "b"], kept: "yes" } },
+      list: [{ authorization: "Basic abc" }, `Bearer opaque-value`],
+      at: new Date("2026-12-07T00:00:00.000Z"),
+    };
+    const before = structuredClone(fields);
+    logger.warn("probe with tk_test_4ZbLx9aQk3VbQmS3p2nRh7TtWvYz1KmN8 inside", fields);
+    expect(fields).toEqual(before);
+    const line = logLines().findLast((entry) => entry.probe === "redaction");
+    expect(line).toMatchObject({
+      msg: "probe with [redacted] inside",
+      token: "[redacted]",
+      password: "[redacted]",
+      nested: { api_key: "[redacted]", note: "carried [redacted]", count: 3, deeper: { secret: "[redacted]", kept: "yes" } },
+      list: [{ authorization: "[redacted]" }, "Bearer [redacted]"],
+      at: "2026-12-07T00:00:00.000Z",
+    });
+    expect(JSON.stringify(line)).not.toContain("plain");
+    expect(JSON.stringify(line)).not.toContain(apiKey);
   });
 
   it("scrubs anything shaped like a secret from messages and string fields", () => {
