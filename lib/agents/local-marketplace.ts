@@ -5,6 +5,7 @@ import { z } from "zod";
 import { LedgerError, type FaucetLedger } from "@/lib/solana/ledger";
 import { USDC_DECIMALS } from "@/lib/money/units";
 import { MEMO_PROGRAM_ID } from "@/lib/solana/memo";
+import { addressOf } from "@/lib/solana/base58";
 import { ed25519Verify } from "@/lib/crypto/ed25519";
 import { associatedTokenAddress, compileLegacyMessage, splitTransactionWire, unsignedWire } from "@/lib/solana/signing";
 import { signAgentRequest, verifyAgentRequest } from "./agent-signature";
@@ -192,9 +193,9 @@ export class LocalMarketplace {
       price_base: Number(definition.priceMicro),
       price_display: Number(definition.priceMicro) / (sol ? 1e9 : 1e6),
       token: sol ? "SOL" : "USDC",
-      token_mint: sol ? "SOL" : this.ledger.usdcMint.toBase58(),
+      token_mint: sol ? "SOL" : addressOf(this.ledger.usdcMint),
       token_decimals: sol ? 9 : USDC_DECIMALS,
-      owner_wallet: agent.owner.toBase58(),
+      owner_wallet: addressOf(agent.owner),
       status: definition.status ?? "active",
       ...optional,
     };
@@ -294,7 +295,8 @@ export class LocalMarketplace {
     } catch {
       return json(400, { ok: false, error: "Invalid payer wallet" });
     }
-    const wait = this.rateLimited(payer.toBase58(), now);
+    const payerAddress = payer.toBase58();
+    const wait = this.rateLimited(payerAddress, now);
     if (wait !== null)
       return json(429, { ok: false, error: `Rate limit exceeded. Try again in ${wait} seconds.` }, { "retry-after": String(wait) });
     const input = agent.definition.inputSchema.safeParse(request.data.input);
@@ -312,7 +314,7 @@ export class LocalMarketplace {
     this.intents.set(intentId, {
       agent,
       input: input.data,
-      payer: payer.toBase58(),
+      payer: payerAddress,
       message: message.toString("base64"),
       lastValidBlockHeight,
       expiresAt,
@@ -380,7 +382,7 @@ export class LocalMarketplace {
   }
 
   private async recipientAccountExists(recipient: PublicKey): Promise<boolean> {
-    const key = recipient.toBase58();
+    const key = addressOf(recipient);
     if (this.openRecipientAccounts.has(key)) return true;
     const exists = (await this.ledger.getUsdcAccount(recipient)).exists;
     if (exists && this.generatedWallets.has(key)) this.openRecipientAccounts.add(key);
@@ -438,7 +440,7 @@ export class LocalMarketplace {
       id: randomUUID(),
       agent: { id: agent.definition.id, name: agent.definition.name },
       caller_wallet: intent.payer,
-      payout_wallet: agent.owner.toBase58(),
+      payout_wallet: addressOf(agent.owner),
       token: agent.definition.token ?? "USDC",
       amount: Number(agent.definition.priceMicro),
       tx_signature: signature,

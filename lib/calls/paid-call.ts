@@ -12,7 +12,7 @@ import type { VerifiedKey } from "@/lib/keys/schemas";
 import { type MoneyPolicy, policyFor } from "@/lib/money/policy";
 import type { RateLimiter, RateLimitPolicy } from "@/lib/ratelimit/types";
 import { retryAfterSeconds } from "@/lib/ratelimit/types";
-import { toBase58 } from "@/lib/solana/base58";
+import { addressOf, toBase58 } from "@/lib/solana/base58";
 import { topUpWallet, type FundingDeps } from "@/lib/solana/funding";
 import type { Ledger } from "@/lib/solana/ledger";
 import { signSingleSignerMessage } from "@/lib/solana/signing";
@@ -152,7 +152,7 @@ async function lookUpAgent(deps: CallDeps, body: CallBody): Promise<({ ok: true 
     );
   const { agent } = lookup;
   if (agent.status !== "active") return refuse({ code: "agent_inactive", agentName: agent.name, status: agent.status });
-  if (!pricedInUsdc(agent, deps.ledger.usdcMint.toBase58())) {
+  if (!pricedInUsdc(agent, addressOf(deps.ledger.usdcMint))) {
     return refuse({
       code: "agent_not_priced_in_usdc",
       agentName: agent.name,

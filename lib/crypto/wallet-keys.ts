@@ -1,4 +1,5 @@
-import { Keypair, PublicKey } from "@solana/web3.js";
+import { Keypair } from "@solana/web3.js";
+import { toBase58 } from "@/lib/solana/base58";
 import { ed25519SigningKey, type Ed25519SigningKey } from "./ed25519";
 import { decryptSecret, encryptSecret, SecretBoxError, type KeyRing } from "./secret-box";
 
@@ -24,9 +25,9 @@ function openVerified<T>(
     if (secret.length !== 64) throw new SecretBoxError("Decrypted wallet secret has the wrong length");
     // The seed must derive both the public key stored inside the secret and the row's: checked
     // natively (web3.js's own check is the same derivation in JavaScript, a large share of a call's CPU).
+    // Compared as bytes, then written once: web3.js PublicKey objects cost bn.js and bs58 work here.
     const key = ed25519SigningKey(secret);
-    const derived = new PublicKey(key.publicKey);
-    if (!derived.equals(new PublicKey(secret.subarray(32))) || derived.toBase58() !== publicKey) {
+    if (!secret.subarray(32).equals(key.publicKey) || toBase58(key.publicKey) !== publicKey) {
       throw new SecretBoxError("Decrypted wallet does not match its public key");
     }
     return use(secret, key);

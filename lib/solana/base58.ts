@@ -1,3 +1,5 @@
+import type { PublicKey } from "@solana/web3.js";
+
 const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 /** Each ASCII character's digit, -1 where it is none. */
 const DIGITS = new Int8Array(128).fill(-1);
@@ -83,4 +85,20 @@ export function fromBase58(text: string): Uint8Array {
   const out = new Uint8Array(zeros + bytes.length);
   for (let i = 0; i < bytes.length; i += 1) out[out.length - 1 - i] = bytes[i]!;
   return out;
+}
+
+const addresses = new WeakMap<PublicKey, string>();
+
+/**
+ * A web3.js key's base58 text, written once per key object and kept with it (a key object never
+ * changes). web3.js writes it again on every `toBase58()`, through bn.js and bs58, and a paid call
+ * asks for the same few keys' text every time: the USDC mint's, the agents' owners'.
+ */
+export function addressOf(key: PublicKey): string {
+  let text = addresses.get(key);
+  if (text === undefined) {
+    text = toBase58(key.toBytes());
+    addresses.set(key, text);
+  }
+  return text;
 }

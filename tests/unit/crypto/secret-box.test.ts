@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Keypair } from "@solana/web3.js";
 import { decryptSecret, encryptSecret, keyVersionOf, SecretBoxError, type KeyRing } from "@/lib/crypto/secret-box";
-import { openKeypair, sealKeypair } from "@/lib/crypto/wallet-keys";
+import { openKeypair, openWalletSigner, sealKeypair } from "@/lib/crypto/wallet-keys";
 
 const ring = (version = 1, key = randomBytes(32)): KeyRing => ({ current: { version, key }, decryptOnly: [] });
 
@@ -56,6 +56,16 @@ describe("wallet secret encryption (AES-256-GCM, versioned, row-bound)", () => {
     // Encrypted under the claimed key's AAD, but holding another wallet's secret.
     const forged = encryptSecret(keys, stranger.secretKey, claimed);
     expect(() => openKeypair(keys, forged, claimed)).toThrow("does not match its public key");
+  });
+
+  it("refuses a secret whose seed and embedded public key disagree, even when the seed's key is the row's", () => {
+    const keys = ring();
+    const owner = Keypair.generate();
+    // The owner's seed followed by another wallet's public key, encrypted for the owner's row.
+    const spliced = Uint8Array.from([...owner.secretKey.subarray(0, 32), ...Keypair.generate().publicKey.toBytes()]);
+    const sealed = encryptSecret(keys, spliced, owner.publicKey.toBase58());
+    expect(() => openKeypair(keys, sealed, owner.publicKey.toBase58())).toThrow("does not match its public key");
+    expect(() => openWalletSigner(keys, sealed, owner.publicKey.toBase58())).toThrow("does not match its public key");
   });
 
   it("still decrypts with an old key version kept decrypt-only, and encrypts with the new one", () => {
