@@ -24,8 +24,8 @@ function openVerified<T>(
   try {
     if (secret.length !== 64) throw new SecretBoxError("Decrypted wallet secret has the wrong length");
     // The seed must derive both the public key stored inside the secret and the row's: checked
-    // natively (web3.js's own check is the same derivation in JavaScript, a large share of a call's CPU).
-    // Compared as bytes, then written once: web3.js PublicKey objects cost bn.js and bs58 work here.
+    // natively (web3.js's own check is the same derivation in JavaScript, a large share of a call's
+    // CPU), compared as bytes and written once as text (web3.js PublicKeys would add bn.js and bs58).
     const key = ed25519SigningKey(secret);
     if (!secret.subarray(32).equals(key.publicKey) || toBase58(key.publicKey) !== publicKey) {
       throw new SecretBoxError("Decrypted wallet does not match its public key");
