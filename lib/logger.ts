@@ -43,7 +43,7 @@ export function scrub(text: string): string {
   return out;
 }
 
-/** Fields whose value is never logged, whatever it looks like, at any depth of the fields. */
+/** Fields whose value is never logged, whatever it looks like, at every level of the fields the logger looks into. */
 const REDACTED_FIELDS = new Set([
   "authorization",
   "cookie",
@@ -60,7 +60,10 @@ const REDACTED_FIELDS = new Set([
   "master_key",
 ]);
 
-/** How deep fields are looked into (log fields are ids, codes and amounts, flat or one level down); deeper values are logged as given, and a cycle ends here. */
+/**
+ * How many levels of the fields are looked into (log fields are ids, codes and amounts, flat or one
+ * level down). Values below that are logged as given, and a cycle ends there.
+ */
 const MAX_FIELD_DEPTH = 4;
 
 /**

@@ -82,7 +82,7 @@ describe("structured logs", () => {
     }
   });
 
-  it("redacts fields named like secrets at any depth and scrubs nested strings; the caller's fields are left as they were", () => {
+  it("redacts fields named like secrets in nested objects and arrays too, and scrubs nested strings; the caller's fields are left as they were", () => {
     const apiKey = "tk_test_4ZbLx9aQk3VbQmS3p2nRh7TtWvYz1KmN8";
     const fields = {
       probe: "redaction",
