@@ -126,13 +126,19 @@ async function prepareKeys(gatewayEnv: NodeJS.ProcessEnv, count: number): Promis
       const account = await registerAccount(app.db, `load-${i}-${randomBytes(4).toString("hex")}@example.com`, "bench-password-42");
       if (!account.ok) throw new Error("bench account not created");
       await setAccountTier(app.db, account.account.id, "pro");
-      // $20 and 0.1 SOL a key: more than the calls of every round cost, fees included.
+      // $20 and 0.02 SOL a key: more than the calls of every round cost, fees included (a key of
+      // "paid, 1 key/conn" makes about 300 calls, 0.0015 SOL of fees). The treasury's float (10 SOL
+      // by default) covers 256 keys' 5.12 SOL; at 0.1 SOL a key, the production shape's keys past
+      // the hundredth went unfunded and answered 402.
       const created = await createApiKey(
-        { ...deps, config: { ...deps.config, initialUsdcMicro: 20_000_000n, initialSolLamports: 100_000_000n } },
+        { ...deps, config: { ...deps.config, initialUsdcMicro: 20_000_000n, initialSolLamports: 20_000_000n } },
         account.account.id,
         `load ${i}`,
       );
       if (!created.ok) throw new Error(`bench key not created: ${created.code}`);
+      // A key left unfunded would measure 402s, not paid calls.
+      if (created.funding?.status !== "confirmed")
+        throw new Error(`bench key ${i} not funded: ${JSON.stringify(created.funding)} (the treasury's float: TREASURY_FLOAT_*)`);
       keys.push(created.apiKey);
     }
     return keys;
