@@ -129,7 +129,7 @@ async function prepareKeys(gatewayEnv: NodeJS.ProcessEnv, count: number): Promis
       // $20 and 0.02 SOL a key: more than the calls of every round cost, fees included (a key of
       // "paid, 1 key/conn" makes about 300 calls, 0.0015 SOL of fees). The treasury's float (10 SOL
       // by default) covers 256 keys' 5.12 SOL; at 0.1 SOL a key, the production shape's keys past
-      // the hundredth went unfunded and answered 402.
+      // about the hundredth went unfunded and answered 402.
       const created = await createApiKey(
         { ...deps, config: { ...deps.config, initialUsdcMicro: 20_000_000n, initialSolLamports: 20_000_000n } },
         account.account.id,
