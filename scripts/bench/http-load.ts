@@ -34,7 +34,16 @@ import type { LocalLedger } from "@/lib/solana/local-ledger";
 import { freePort } from "@/tests/helpers/server";
 import { ensureBuild, startGateway } from "../cluster";
 import { servicesFor } from "@/lib/services";
-import { cpuSeconds, cpuSecondsByThread, machineCpuSeconds, rssMb, type ThreadCpu } from "./proc";
+import {
+  cpuSeconds,
+  cpuSecondsByThread,
+  machineCpuSeconds,
+  postgresCpuBetween,
+  postgresCpuSeconds,
+  rssMb,
+  schedSeconds,
+  type ThreadCpu,
+} from "./proc";
 
 const root = path.resolve(__dirname, "../..");
 /** A profiled run's server is built unminified, so that its profile names functions (next.config.ts), in a folder of its own. */
@@ -60,6 +69,8 @@ export interface LoadResult {
   timeouts: number;
   /** The load generator's own CPU seconds over the run. */
   cpuSeconds: number;
+  /** How long the load ran, as the load generator measured it (its own start not included). */
+  seconds: number;
 }
 
 export interface LoadOptions {
@@ -337,7 +348,11 @@ async function measureShape(shape: Shape, keysCount: number) {
         const machineBefore = await machineCpuSeconds();
         const cpuBefore = await cpuSeconds(gateway.pid);
         const threadsBefore = await cpuSecondsByThread(gateway.pid);
+        const schedBefore = await schedSeconds(gateway.pid);
+        const postgresBefore = await postgresCpuSeconds();
         const result = await runLoad({ ...options, seconds });
+        const schedAfter = await schedSeconds(gateway.pid);
+        const postgresPerRequest = postgresCpuBetween(postgresBefore, await postgresCpuSeconds()) / result.requests;
         // The server's CPU (every thread) per request answered: what a route costs, whatever the machine's noise.
         const cpuPerRequest = ((await cpuSeconds(gateway.pid)) - cpuBefore) / result.requests;
         const threadsAfter = await cpuSecondsByThread(gateway.pid);
@@ -359,11 +374,19 @@ async function measureShape(shape: Shape, keysCount: number) {
         machine.set(name, [...(machine.get(name) ?? []), machinePerRequest]);
         requestThread.set(name, [...(requestThread.get(name) ?? []), (threadsAfter.request - threadsBefore.request) / result.requests]);
         const share = (value: number) => `${((value / machineTotal) * 100).toFixed(0)}%`;
+        // Where the request thread's time went while the load ran: on a CPU, queued for one behind the
+        // shape's other threads and processes, or asleep with nothing to do (the rest).
+        const ofWall = (part: number) => `${((part / result.seconds) * 100).toFixed(0)}%`;
+        const requestThreadTime =
+          schedBefore && schedAfter
+            ? ` · request thread on a CPU ${ofWall(schedAfter.running - schedBefore.running)} of the load's ${result.seconds.toFixed(1)} s, ` +
+              `waiting for one ${ofWall(schedAfter.waiting - schedBefore.waiting)}`
+            : "";
         console.log(
           `round ${round + 1} ${name.padEnd(16)} ${fmt(result)} · server CPU ${ms(cpuPerRequest)} ms a request (${split})${rebuilt}\n` +
             `        machine CPU ${ms(machinePerRequest)} ms a request: server ${ms(cpuPerRequest)} + load generator ${ms(generatorPerRequest)} + ` +
-            `the rest ${ms(machinePerRequest - cpuPerRequest - generatorPerRequest)} · machine idle ${share(machineAfter.idle - machineBefore.idle)}, ` +
-            `stolen ${share(machineAfter.steal - machineBefore.steal)}`,
+            `the rest ${ms(machinePerRequest - cpuPerRequest - generatorPerRequest)} (PostgreSQL's processes ${ms(postgresPerRequest)}) · ` +
+            `machine idle ${share(machineAfter.idle - machineBefore.idle)}, stolen ${share(machineAfter.steal - machineBefore.steal)}${requestThreadTime}`,
         );
         if (!answeredOnly200(result)) for (const line of notOkRequestLines(gateway.output().slice(logged))) console.log(line);
       }

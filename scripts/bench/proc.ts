@@ -24,6 +24,47 @@ export async function machineCpuSeconds(): Promise<{ busy: number; idle: number;
   return { busy: (user! + nice! + system! + irq! + softirq!) / 100, idle: (idle! + iowait!) / 100, steal: steal! / 100 };
 }
 
+/**
+ * A thread's seconds so far on a CPU and waiting for one (runnable, but queued behind other threads),
+ * from /proc/<pid>/task/<tid>/schedstat (nanoseconds); null where the kernel keeps no such file. A
+ * thread that is neither is asleep: its event loop had nothing to do.
+ */
+export async function schedSeconds(pid: number, tid = pid): Promise<{ running: number; waiting: number } | null> {
+  const text = await readFile(`/proc/${pid}/task/${tid}/schedstat`, "utf8").catch(() => null);
+  if (text === null) return null;
+  const [running, waiting] = text.trim().split(/\s+/).map(Number) as [number, number];
+  return { running: running / 1e9, waiting: waiting / 1e9 };
+}
+
+/**
+ * CPU seconds so far of each PostgreSQL process on this machine (`postgres`: the postmaster, its
+ * backends and helpers), by pid, from /proc: on the PostgreSQL shapes, what the database's own side
+ * of a call costs the machine.
+ */
+export async function postgresCpuSeconds(): Promise<Map<number, number>> {
+  const byPid = new Map<number, number>();
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const [comm, stat] = await Promise.all([
+      readFile(`/proc/${entry}/comm`, "utf8").catch(() => null),
+      readFile(`/proc/${entry}/stat`, "utf8").catch(() => null),
+    ]);
+    if (comm?.trim() === "postgres" && stat !== null) byPid.set(Number(entry), statCpuSeconds(stat));
+  }
+  return byPid;
+}
+
+/**
+ * The PostgreSQL processes' CPU seconds between two readings: a process started in between counts
+ * whole; one that ended in between (an idle pool connection closed) takes its time with it, so this
+ * errs low, never negative.
+ */
+export function postgresCpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of after) total += seconds - (before.get(pid) ?? 0);
+  return total;
+}
+
 /** A process's resident set size in MB, from /proc. */
 export async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
