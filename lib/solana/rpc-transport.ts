@@ -1,4 +1,4 @@
-import { request as httpRequest, type Agent } from "node:http";
+import { request as httpRequest, type Agent, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 
 /**
@@ -45,6 +45,7 @@ export function rpcTransport({ timeoutMs }: { timeoutMs: number }): typeof fetch
           headers: { ...(init.headers as Record<string, string> | undefined), "content-length": String(Buffer.byteLength(body)) },
         },
         (response) => {
+          letGoBeforeTheNode(response, init.agent);
           const chunks: Buffer[] = [];
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
           // A connection closed mid-answer ends in 'error' or only 'close', never 'end': the promise must not wait forever.
@@ -64,4 +65,23 @@ export function rpcTransport({ timeoutMs }: { timeoutMs: number }): typeof fetch
   };
   // web3.js reads only what RpcAnswer has.
   return post as unknown as typeof fetch;
+}
+
+/**
+ * How long the agent may keep this answer's connection idle for the next request: a second less
+ * than the node says it keeps it (`Keep-Alive: timeout=N`, which Node's servers and many proxies
+ * send), and never longer than the agent's own limit. Node's own agent does this, but web3.js's
+ * (agentkeepalive) then sets every idle socket's timer to its own 19 s ("one second fewer than the
+ * Solana RPC's keepalive timeout"): against a node that closes sooner, a request could go out on
+ * a connection as the node closed it, "socket hang up" on a request the node never read (seen in
+ * the test suite against a node keeping 5 s). The agent reads `freeSocketTimeout` off the socket
+ * when the answer is done; a hint of a second or less Node's agent already declines to reuse.
+ */
+function letGoBeforeTheNode(response: IncomingMessage, agent: Agent | false | undefined): void {
+  const advertised = /(?:^|,)\s*timeout=(\d+)/i.exec(String(response.headers["keep-alive"] ?? ""));
+  if (!advertised || !response.socket) return;
+  const idleMs = Number(advertised[1]) * 1000 - 1000;
+  const agentMs = (agent as { options?: { freeSocketTimeout?: number } } | undefined)?.options?.freeSocketTimeout;
+  if (idleMs > 0 && (agentMs === undefined || idleMs < agentMs))
+    (response.socket as typeof response.socket & { freeSocketTimeout?: number }).freeSocketTimeout = idleMs;
 }

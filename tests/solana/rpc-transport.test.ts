@@ -21,6 +21,8 @@ const MINT = Keypair.generate().publicKey.toBase58();
 interface Served {
   url: string;
   connections: number;
+  /** Connections closed so far, by either side. */
+  closed: number;
   requests: { method: string; headers: IncomingMessage["headers"] }[];
 }
 
@@ -32,7 +34,7 @@ afterEach(async () => {
 
 /** A JSON-RPC server whose answer to each request `answer` writes (its n-th request, from 0). */
 async function rpcServer(answer: (n: number, method: string, id: unknown, response: ServerResponse) => void): Promise<Served> {
-  const served: Served = { url: "", connections: 0, requests: [] };
+  const served: Served = { url: "", connections: 0, closed: 0, requests: [] };
   const server = createServer(async (request, response) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -40,7 +42,10 @@ async function rpcServer(answer: (n: number, method: string, id: unknown, respon
     served.requests.push({ method: message.method, headers: request.headers });
     answer(served.requests.length - 1, message.method, message.id, response);
   });
-  server.on("connection", () => (served.connections += 1));
+  server.on("connection", (socket) => {
+    served.connections += 1;
+    socket.on("close", () => (served.closed += 1));
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   served.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   close = () => new Promise((resolve) => server.close(() => resolve()).closeAllConnections());
@@ -76,6 +81,23 @@ describe("RpcLedger over node:http", () => {
       expect(headers["content-type"]).toBe("application/json");
       expect(headers["accept-encoding"]).toBeUndefined();
     }
+  });
+
+  it("lets an idle connection go before the node's advertised Keep-Alive timeout, so no request goes out on one the node is closing", async () => {
+    // The node keeps an idle connection 5 s (Node's default) but says 2 s, so only the client can
+    // close it within the wait (a second before the 2 s): web3.js's agent would keep it 19 s.
+    const served = await rpcServer((n, _method, id, response) => {
+      response.setHeader("keep-alive", "timeout=2");
+      result(response, id, 500 + n);
+    });
+    const ledger = new RpcLedger(served.url, MINT);
+    expect(await ledger.blockHeight()).toBe(500);
+    expect(await ledger.blockHeight()).toBe(501);
+    expect(served).toMatchObject({ connections: 1, closed: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(served.closed).toBe(1);
+    expect(await ledger.blockHeight()).toBe(502);
+    expect(served.connections).toBe(2);
   });
 
   it("retries a 429 as web3.js does, and rejects an error status with its body", async () => {
