@@ -345,18 +345,19 @@ async function measureShape(shape: Shape, keysCount: number) {
     for (let round = 0; round < rounds; round += 1) {
       for (const [name, options] of measured) {
         const logged = gateway.output().length;
+        // Read outside the machine's window: scanning /proc for PostgreSQL's processes is the bench's own work.
+        const postgresBefore = await postgresCpuSeconds();
         const machineBefore = await machineCpuSeconds();
         const cpuBefore = await cpuSeconds(gateway.pid);
         const threadsBefore = await cpuSecondsByThread(gateway.pid);
         const schedBefore = await schedSeconds(gateway.pid);
-        const postgresBefore = await postgresCpuSeconds();
         const result = await runLoad({ ...options, seconds });
         const schedAfter = await schedSeconds(gateway.pid);
-        const postgresPerRequest = postgresCpuBetween(postgresBefore, await postgresCpuSeconds()) / result.requests;
         // The server's CPU (every thread) per request answered: what a route costs, whatever the machine's noise.
         const cpuPerRequest = ((await cpuSeconds(gateway.pid)) - cpuBefore) / result.requests;
         const threadsAfter = await cpuSecondsByThread(gateway.pid);
         const machineAfter = await machineCpuSeconds();
+        const postgresPerRequest = postgresCpuBetween(postgresBefore, await postgresCpuSeconds()) / result.requests;
         const perRequest = (kind: keyof ThreadCpu) => ms((threadsAfter[kind] - threadsBefore[kind]) / result.requests);
         const split = `request thread ${perRequest("request")} + worker threads ${perRequest("workers")} + V8's (GC) ${perRequest("v8")} + other ${perRequest("other")}`;
         results.set(name, [...(results.get(name) ?? []), result]);
@@ -376,11 +377,11 @@ async function measureShape(shape: Shape, keysCount: number) {
         const share = (value: number) => `${((value / machineTotal) * 100).toFixed(0)}%`;
         // Where the request thread's time went while the load ran: on a CPU, queued for one behind the
         // shape's other threads and processes, or asleep with nothing to do (the rest).
-        const ofWall = (part: number) => `${((part / result.seconds) * 100).toFixed(0)}%`;
+        const ofLoad = (part: number) => `${((part / result.seconds) * 100).toFixed(0)}%`;
         const requestThreadTime =
           schedBefore && schedAfter
-            ? ` · request thread on a CPU ${ofWall(schedAfter.running - schedBefore.running)} of the load's ${result.seconds.toFixed(1)} s, ` +
-              `waiting for one ${ofWall(schedAfter.waiting - schedBefore.waiting)}`
+            ? ` · request thread on a CPU ${ofLoad(schedAfter.running - schedBefore.running)} of the load's ${result.seconds.toFixed(1)} s, ` +
+              `waiting for one ${ofLoad(schedAfter.waiting - schedBefore.waiting)}`
             : "";
         console.log(
           `round ${round + 1} ${name.padEnd(16)} ${fmt(result)} · server CPU ${ms(cpuPerRequest)} ms a request (${split})${rebuilt}\n` +

@@ -25,12 +25,12 @@ export async function machineCpuSeconds(): Promise<{ busy: number; idle: number;
 }
 
 /**
- * A thread's seconds so far on a CPU and waiting for one (runnable, but queued behind other threads),
- * from /proc/<pid>/task/<tid>/schedstat (nanoseconds); null where the kernel keeps no such file. A
- * thread that is neither is asleep: its event loop had nothing to do.
+ * A process's main (request) thread's seconds so far on a CPU and waiting for one (runnable, but
+ * queued behind other threads), from /proc/<pid>/task/<pid>/schedstat (nanoseconds); null where the
+ * kernel keeps no such file. A thread that is neither is asleep: its event loop had nothing to do.
  */
-export async function schedSeconds(pid: number, tid = pid): Promise<{ running: number; waiting: number } | null> {
-  const text = await readFile(`/proc/${pid}/task/${tid}/schedstat`, "utf8").catch(() => null);
+export async function schedSeconds(pid: number): Promise<{ running: number; waiting: number } | null> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/schedstat`, "utf8").catch(() => null);
   if (text === null) return null;
   const [running, waiting] = text.trim().split(/\s+/).map(Number) as [number, number];
   return { running: running / 1e9, waiting: waiting / 1e9 };
