@@ -45,11 +45,9 @@ export async function postgresCpuSeconds(): Promise<Map<number, number>> {
   const byPid = new Map<number, number>();
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    const [comm, stat] = await Promise.all([
-      readFile(`/proc/${entry}/comm`, "utf8").catch(() => null),
-      readFile(`/proc/${entry}/stat`, "utf8").catch(() => null),
-    ]);
-    if (comm?.trim() === "postgres" && stat !== null) byPid.set(Number(entry), statCpuSeconds(stat));
+    // The process's name is in its stat line, in parentheses after its pid: one read a process.
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => null);
+    if (stat?.startsWith(`${entry} (postgres) `)) byPid.set(Number(entry), statCpuSeconds(stat));
   }
   return byPid;
 }
