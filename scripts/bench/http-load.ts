@@ -18,12 +18,13 @@
  * allows one process at a time): pro accounts, one key each, wallets funded. The marketplace's own
  * per-wallet limit is off (MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE=0): it is the gateway that is measured.
  * BENCH_PROFILE=<dir> starts the server with `--cpu-prof` and writes its profile there; the server is
- * then built unminified (into .next-profile), so that the profile names its functions.
+ * then built unminified (into .next-profile), so that the profile names its functions, and each of
+ * its threads' profiles is summarised once the shape stops (./cpu-profile.ts).
  */
 import { setAccountTier } from "@/lib/auth/account-store";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import path from "node:path";
 import { registerAccount } from "@/lib/auth/accounts";
@@ -44,6 +45,7 @@ import {
   schedSeconds,
   type ThreadCpu,
 } from "./proc";
+import { formatProfileSummary, newProfiles, readCpuProfile, summarizeCpuProfile } from "./cpu-profile";
 
 const root = path.resolve(__dirname, "../..");
 /** A profiled run's server is built unminified, so that its profile names functions (next.config.ts), in a folder of its own. */
@@ -315,6 +317,8 @@ function roundsSpread(results: Map<string, LoadResult[]>): string {
 
 async function measureShape(shape: Shape, keysCount: number) {
   console.log(`\n### ${shape.name}`);
+  const profileDir = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null;
+  const profilesBefore = new Set(profileDir ? await readdir(profileDir).catch(() => []) : []);
   const gateway = await shape.start(keysCount);
   const { keys } = gateway;
   try {
@@ -443,6 +447,19 @@ async function measureShape(shape: Shape, keysCount: number) {
     }
   } finally {
     await gateway.stop();
+  }
+  if (profileDir) await printProfiles(profileDir, profilesBefore);
+}
+
+/** Where the server's threads' time went, from the profiles it wrote as it stopped (BENCH_PROFILE). */
+async function printProfiles(dir: string, before: Set<string>) {
+  const files = await newProfiles(dir, before);
+  if (files.length === 0) console.log(`(no CPU profile in ${dir}: the server did not stop cleanly)`);
+  for (const [index, file] of files.entries()) {
+    console.log(
+      `CPU profile of the server's ${index === 0 ? "request thread" : `thread ${index} (a worker: PGlite's)`}, ${path.basename(file)}:`,
+    );
+    for (const line of formatProfileSummary(summarizeCpuProfile(await readCpuProfile(file)))) console.log(`        ${line}`);
   }
 }
 
