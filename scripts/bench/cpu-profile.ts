@@ -72,13 +72,18 @@ export function summarizeCpuProfile(profile: CpuProfile): ProfileSummary {
   };
   const first = profile.samples.findIndex(inRouteBundle);
   const start = Math.max(first, 0);
-  const origins = new Map<string, number>();
-  const functions = new Map<string, number>();
+  // Self time by node first (a profile has far more samples than nodes), then by origin and function.
+  const selfUs = new Map<number, number>();
   let windowUs = 0;
   for (let i = start; i < profile.samples.length; i += 1) {
     const us = profile.timeDeltas[i + 1] ?? 0;
-    const frame = byId.get(profile.samples[i]!)!.callFrame;
     windowUs += us;
+    selfUs.set(profile.samples[i]!, (selfUs.get(profile.samples[i]!) ?? 0) + us);
+  }
+  const origins = new Map<string, number>();
+  const functions = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)!.callFrame;
     origins.set(originOf(frame), (origins.get(originOf(frame)) ?? 0) + us);
     functions.set(functionOf(frame), (functions.get(functionOf(frame)) ?? 0) + us);
   }
@@ -98,12 +103,18 @@ export function formatProfileSummary(summary: ProfileSummary, top = { origins: 1
   ];
 }
 
-/** The profiles a run left in `dir` that are not in `before`, main thread first (V8 names a file `CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile`). */
+/** The process and thread a profile is of, from the name V8 gives it: `CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile`. */
+export function profiledThread(file: string): { pid: number; thread: number } {
+  const [, , , pid = "0", thread = "0"] = path.basename(file).split(".");
+  return { pid: Number(pid), thread: Number(thread) };
+}
+
+/** The profiles a run left in `dir` that are not in `before`, by process, each one's main thread first. */
 export async function newProfiles(dir: string, before: Set<string>): Promise<string[]> {
-  const threadOf = (file: string) => Number(file.split(".")[4] ?? 0);
+  const order = (file: string) => profiledThread(file).pid * 1_000 + profiledThread(file).thread;
   return (await readdir(dir).catch(() => [] as string[]))
     .filter((file) => file.endsWith(".cpuprofile") && !before.has(file))
-    .sort((a, b) => threadOf(a) - threadOf(b))
+    .sort((a, b) => order(a) - order(b))
     .map((file) => path.join(dir, file));
 }
 

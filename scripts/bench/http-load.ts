@@ -45,7 +45,7 @@ import {
   schedSeconds,
   type ThreadCpu,
 } from "./proc";
-import { formatProfileSummary, newProfiles, readCpuProfile, summarizeCpuProfile } from "./cpu-profile";
+import { formatProfileSummary, newProfiles, profiledThread, readCpuProfile, summarizeCpuProfile } from "./cpu-profile";
 
 const root = path.resolve(__dirname, "../..");
 /** A profiled run's server is built unminified, so that its profile names functions (next.config.ts), in a folder of its own. */
@@ -455,9 +455,10 @@ async function measureShape(shape: Shape, keysCount: number) {
 async function printProfiles(dir: string, before: Set<string>) {
   const files = await newProfiles(dir, before);
   if (files.length === 0) console.log(`(no CPU profile in ${dir}: the server did not stop cleanly)`);
-  for (const [index, file] of files.entries()) {
+  for (const file of files) {
+    const { pid, thread } = profiledThread(file);
     console.log(
-      `CPU profile of the server's ${index === 0 ? "request thread" : `thread ${index} (a worker: PGlite's)`}, ${path.basename(file)}:`,
+      `CPU profile of server process ${pid}, ${thread === 0 ? "its request thread" : `its worker thread ${thread}`} (${path.basename(file)}):`,
     );
     for (const line of formatProfileSummary(summarizeCpuProfile(await readCpuProfile(file)))) console.log(`        ${line}`);
   }

@@ -2,7 +2,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatProfileSummary, newProfiles, originOf, summarizeCpuProfile, type CpuProfile } from "@/scripts/bench/cpu-profile";
+import {
+  formatProfileSummary,
+  newProfiles,
+  originOf,
+  profiledThread,
+  summarizeCpuProfile,
+  type CpuProfile,
+} from "@/scripts/bench/cpu-profile";
 
 const dist = "file:///srv/app/.next-profile/server";
 const frame = (functionName: string, url = "", lineNumber = 0) => ({ functionName, url, lineNumber });
@@ -81,17 +88,25 @@ describe("scripts/bench/cpu-profile.ts: where a profiled server's time went", ()
     );
   });
 
-  it("finds the profiles a run added to the folder, the main thread's first", async () => {
+  it("finds the profiles a run added to the folder, by process, each one's main thread first", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "tdk-cpu-profile-"));
     try {
       await writeFile(path.join(dir, "CPU.20261207.084052.5218.0.001.cpuprofile"), "{}");
       const before = new Set(["CPU.20261207.084052.5218.0.001.cpuprofile"]);
       await writeFile(path.join(dir, "CPU.20261207.090000.6000.1.002.cpuprofile"), "{}");
+      await writeFile(path.join(dir, "CPU.20261207.090001.5999.0.001.cpuprofile"), "{}");
       await writeFile(path.join(dir, "CPU.20261207.090000.6000.0.001.cpuprofile"), "{}");
       await writeFile(path.join(dir, "notes.txt"), "");
-      expect((await newProfiles(dir, before)).map((file) => path.basename(file))).toEqual([
+      const found = await newProfiles(dir, before);
+      expect(found.map((file) => path.basename(file))).toEqual([
+        "CPU.20261207.090001.5999.0.001.cpuprofile",
         "CPU.20261207.090000.6000.0.001.cpuprofile",
         "CPU.20261207.090000.6000.1.002.cpuprofile",
+      ]);
+      expect(found.map(profiledThread)).toEqual([
+        { pid: 5999, thread: 0 },
+        { pid: 6000, thread: 0 },
+        { pid: 6000, thread: 1 },
       ]);
       expect(await newProfiles(path.join(dir, "missing"), new Set())).toEqual([]);
     } finally {
