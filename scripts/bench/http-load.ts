@@ -49,7 +49,8 @@ import { formatProfileSummary, newProfiles, profiledThread, readCpuProfile, summ
 
 const root = path.resolve(__dirname, "../..");
 /** A profiled run's server is built unminified, so that its profile names functions (next.config.ts), in a folder of its own. */
-const PROFILING = Boolean(process.env.BENCH_PROFILE);
+const PROFILE_DIR = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null;
+const PROFILING = PROFILE_DIR !== null;
 const DIST_DIR = PROFILING ? ".next-profile" : ".next-cluster";
 
 /**
@@ -177,7 +178,7 @@ interface Shape {
 
 /** The gateway's Node flags: a CPU profile (BENCH_PROFILE=<dir>), and any others (BENCH_GATEWAY_NODE_ARGS, space-separated). */
 const profileArgs = () => [
-  ...(process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : []),
+  ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
   ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
 ];
 
@@ -317,8 +318,7 @@ function roundsSpread(results: Map<string, LoadResult[]>): string {
 
 async function measureShape(shape: Shape, keysCount: number) {
   console.log(`\n### ${shape.name}`);
-  const profileDir = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : null;
-  const profilesBefore = new Set(profileDir ? await readdir(profileDir).catch(() => []) : []);
+  const profilesBefore = new Set(PROFILE_DIR ? await readdir(PROFILE_DIR).catch(() => []) : []);
   const gateway = await shape.start(keysCount);
   const { keys } = gateway;
   try {
@@ -448,7 +448,7 @@ async function measureShape(shape: Shape, keysCount: number) {
   } finally {
     await gateway.stop();
   }
-  if (profileDir) await printProfiles(profileDir, profilesBefore);
+  if (PROFILE_DIR) await printProfiles(PROFILE_DIR, profilesBefore);
 }
 
 /** Where the server's threads' time went, from the profiles it wrote as it stopped (BENCH_PROFILE). */
