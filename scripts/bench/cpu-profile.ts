@@ -111,11 +111,11 @@ export function profiledThread(file: string): { pid: number; thread: number } {
 
 /** The profiles a run left in `dir` that are not in `before`, by process, each one's main thread first. */
 export async function newProfiles(dir: string, before: Set<string>): Promise<string[]> {
-  const order = (file: string) => profiledThread(file).pid * 1_000 + profiledThread(file).thread;
   return (await readdir(dir).catch(() => [] as string[]))
     .filter((file) => file.endsWith(".cpuprofile") && !before.has(file))
-    .sort((a, b) => order(a) - order(b))
-    .map((file) => path.join(dir, file));
+    .map((file) => ({ file, ...profiledThread(file) }))
+    .sort((a, b) => a.pid - b.pid || a.thread - b.thread)
+    .map(({ file }) => path.join(dir, file));
 }
 
 export async function readCpuProfile(file: string): Promise<CpuProfile> {
