@@ -65,8 +65,11 @@ import {
   revokeApiKey,
   setKeySpendLimit,
   toKeyView,
+  verifyApiKey,
   type KeyDeps,
+  type VerifyKeyResult,
 } from "@/lib/keys/keys";
+import { RecentVerifications } from "@/lib/keys/recent-verifications";
 import type { KeyView, UpdateKey, VerifiedKey } from "@/lib/keys/schemas";
 import { logger as processLogger, logLine, type Logger } from "@/lib/logger";
 import { microToUsd } from "@/lib/money/units";
@@ -194,6 +197,11 @@ export interface KeyService {
   rotate(accountId: string, keyId: string, graceHours: number): Promise<{ apiKey: string; key: KeyView; previousExpiresAt: string }>;
   /** What a program holding the key can know of it: the key, its wallet's balances from the chain, its quota and limits. */
   me(key: VerifiedKey): Promise<z.infer<typeof meResponseSchema>>;
+  /**
+   * A Bearer key verified. `reuseRecent`: a verification that held in the last few seconds is
+   * reused, for the paid call only, whose reservation checks the key again (RecentVerifications).
+   */
+  verify(apiKey: string, options?: { reuseRecent?: boolean }): Promise<VerifyKeyResult>;
 }
 
 export interface CallService {
@@ -285,6 +293,9 @@ export interface OpsService {
 /** A password reset link works once, for this long. */
 export const PASSWORD_RESET_TTL_MS = 60 * 60_000;
 
+/** How long the paid call route reuses a key's verification (lib/keys/recent-verifications.ts). */
+export const RECENT_VERIFICATION_TTL_MS = 5_000;
+
 /** Billable usage older than this and still not reported to Stripe is alerted on (the cron runs hourly). */
 export const USAGE_REPORT_LAG_ALERT_SECONDS = 6 * 3_600;
 
@@ -310,6 +321,22 @@ const TREASURY_KINDS = ["treasury_outflow_not_recorded", "treasury_amount_mismat
 export const OPERATOR_SESSION_MAX_AGE_MS = 15 * 60_000;
 
 const built = new WeakMap<AppContext, Services>();
+
+/**
+ * The app's recently verified keys, one set per process: Next.js may load this module once per
+ * route bundle, and a key revoked through the keys route must be forgotten by the call route's.
+ */
+function recentVerificationsOf(app: AppContext): RecentVerifications {
+  const holder = globalThis as { __tdkRecentVerifications?: WeakMap<AppContext, RecentVerifications> };
+  holder.__tdkRecentVerifications ??= new WeakMap();
+  let recent = holder.__tdkRecentVerifications.get(app);
+  if (!recent) {
+    // A key called a few times a second is verified once in five seconds, not every call.
+    recent = new RecentVerifications({ ttlMs: RECENT_VERIFICATION_TTL_MS, maxEntries: 10_000 });
+    holder.__tdkRecentVerifications.set(app, recent);
+  }
+  return recent;
+}
 
 /** The services of the process's app context (built on first use). */
 export async function getServices(): Promise<Services> {
@@ -458,6 +485,7 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
   };
 
   const keyNotFound = () => new ApiError("not_found", "No such key.");
+  const recentVerifications = recentVerificationsOf(app);
   const keys: KeyService = {
     async deps() {
       return {
@@ -508,11 +536,14 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
       return (await getApiKey(db, accountId, keyId)) ?? Promise.reject(keyNotFound());
     },
     async revoke(accountId, keyId) {
-      return (await revokeApiKey(db, accountId, keyId)) ?? Promise.reject(keyNotFound());
+      const revoked = await revokeApiKey(db, accountId, keyId);
+      recentVerifications.forgetKey(keyId);
+      return revoked ?? Promise.reject(keyNotFound());
     },
     async rotate(accountId, keyId, graceHours) {
       const generated = generateApiKey(env.keys.mode);
       const result = await rotateKeyRow(db, accountId, keyId, generated.hash, generated.prefix, graceHours * 3600);
+      recentVerifications.forgetKey(keyId);
       if (result.ok) return { apiKey: generated.apiKey, key: toKeyView(result.key), previousExpiresAt: result.previous_expires_at };
       if (result.code === "key_revoked") throw new ApiError("conflict", "This key is revoked: it cannot be rotated. Create a new key.");
       if (result.code === "invalid_grace_period") throw new ApiError("validation_failed", "grace_period_hours must be 0 to 168.");
@@ -538,6 +569,9 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
           marketplace_calls_per_wallet_per_minute: env.agentCalls.walletCallsPerMinute,
         },
       };
+    },
+    verify(apiKey, options = {}) {
+      return verifyApiKey(db, apiKey, options.reuseRecent ? recentVerifications : null);
     },
     async setSpendLimit(accountId, keyId, update) {
       const result = await setKeySpendLimit(db, accountId, keyId, update);
@@ -593,6 +627,11 @@ function buildServices(app: AppContext, logger: Logger = processLogger): Service
     deps: callDeps,
     async call(key, request) {
       const outcome = await paidCall(callDeps, key, request);
+      // The key no longer verifies: its next request is verified afresh, and answered as such.
+      if (outcome.kind === "refused" && outcome.refusal.code === "reservation") {
+        const { code } = outcome.refusal.refusal;
+        if (code === "key_inactive" || code === "account_suspended") recentVerifications.forgetKey(key.key_id);
+      }
       // A step that failed after the reservation gets its own line (the request's line says how it ended).
       if (outcome.kind === "agent_failed" || outcome.kind === "unknown" || outcome.kind === "not_paid") {
         logger.warn("paid call step failed", {

@@ -204,6 +204,7 @@ type ReserveStep =
 async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallRequest, priced: PricedAgent): Promise<ReserveStep> {
   const args: ReserveArgs = {
     keyId: key.key_id,
+    keyHash: key.key_hash,
     requestId: request.requestId,
     agentId: priced.agent.id,
     agentName: priced.agent.name,

@@ -26,7 +26,8 @@ export type ReservedUsage = z.infer<typeof reservedUsageSchema>;
 const money = z.number().int();
 export const reservationSchema = z.union([
   okResult({ usage: reservedUsageSchema, ops_this_month: z.number().int() }),
-  refusedResult("key_inactive"),
+  // The key's status as the presented credential sees it (revoked once it is no longer the key's).
+  refusedResult("key_inactive", { status: z.enum(["revoked", "suspended"]).optional(), reason: z.string().nullable().optional() }),
   refusedResult("idempotent_replay", { usage: usageRowSchema }),
   refusedResult("account_suspended", { reason: z.string() }),
   refusedResult("agent_unavailable", { retry_at: z.string() }),
@@ -56,6 +57,8 @@ export type Reservation = z.infer<typeof reservationSchema>;
 
 export interface ReserveArgs {
   keyId: string;
+  /** The hash of the key presented: refused (key_inactive) unless it is still one of the key's. */
+  keyHash: string;
   requestId: string;
   agentId: string;
   agentName: string;
@@ -76,10 +79,11 @@ const beginSchema = z.object({
 export type BegunCall = z.infer<typeof beginSchema>;
 
 /**
- * Step 6 in one round trip: every limit of the policy checked and the pending row written
- * (`tdk_reserve_call`), the encrypted wallet secret when the reservation holds, and whether the key
- * has calls left pending since before `staleBefore`. Its commit does not wait for the disk: the
- * payment's record, which does, comes before anything leaves and makes it durable with it
+ * Step 6 in one round trip: the presented key's hash checked against the key's, every limit of
+ * the policy checked and the pending row written (`tdk_reserve_call`), the encrypted wallet secret
+ * when the reservation holds, and whether the key has calls left pending since before
+ * `staleBefore`. Its commit does not wait for the disk: the payment's record, which does, comes
+ * before anything leaves and makes it durable with it
  * (supabase/migrations/20261128002600_reservation_commit_unflushed.sql).
  */
 export function beginPaidCall(db: Database, args: ReserveArgs, policy: MoneyPolicy, staleBefore: Date): Promise<BegunCall> {
@@ -89,6 +93,7 @@ export function beginPaidCall(db: Database, args: ReserveArgs, policy: MoneyPoli
 function reserveParams(args: ReserveArgs, policy: MoneyPolicy) {
   return {
     p_key_id: args.keyId,
+    p_key_hash: args.keyHash,
     p_request_id: args.requestId,
     p_agent_id: args.agentId,
     p_agent_name: args.agentName,

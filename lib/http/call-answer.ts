@@ -248,8 +248,14 @@ function reservationAnswer(
         required_usd: microToUsd(refusal.required_micro),
         topup: context.topUp,
       });
+    // Worded as withApiKey words a key that fails verification: a reused verification
+    // (lib/keys/recent-verifications.ts) is refused here instead, nothing reserved.
     case "key_inactive":
-      return error(requestId, "key_revoked", "This API key is no longer active.");
+      if (refusal.status === "suspended") {
+        const reason = refusal.reason ?? null;
+        return error(requestId, "key_suspended", `This API key is suspended${reason ? ` (${reason})` : ""}.`, { reason });
+      }
+      return error(requestId, "key_revoked", "This API key has been revoked.");
   }
 }
 

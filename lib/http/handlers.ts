@@ -6,7 +6,6 @@ import { tierRateLimits, unauthenticatedRateLimit } from "@/lib/ratelimit/polici
 import type { RateLimitPolicy } from "@/lib/ratelimit/types";
 import { rateLimitHeaders } from "@/lib/ratelimit/types";
 import { getServices, type Services } from "@/lib/services";
-import { verifyApiKey } from "@/lib/keys/keys";
 import type { VerifiedKey } from "@/lib/keys/schemas";
 import { logger } from "@/lib/logger";
 import { observeRequest } from "@/lib/ops/metrics";
@@ -124,11 +123,16 @@ export interface ApiKeyCall<P> extends PublicCall<P> {
 /**
  * The `/v1` API: `Authorization: Bearer tk_…`. Revoked or unknown keys → 401, suspended → 403.
  * Rate limited by tier per key, with the X-RateLimit-* headers on every answer.
+ * `reuseRecentVerification`: only for a route whose every money step checks the key again in SQL
+ * (the paid call: lib/keys/recent-verifications.ts says what a reused verification can carry stale).
  */
-export function withApiKey<P = Record<string, never>>(handler: Handler<ApiKeyCall<P>>) {
+export function withApiKey<P = Record<string, never>>(
+  handler: Handler<ApiKeyCall<P>>,
+  options: { reuseRecentVerification?: boolean } = {},
+) {
   return run<P>(async (call) => {
     const match = /^Bearer\s+(\S+)$/i.exec(call.request.headers.get("authorization") ?? "");
-    const verified = match ? await verifyApiKey(call.app.db, match[1]!) : null;
+    const verified = match ? await call.services.keys.verify(match[1]!, { reuseRecent: options.reuseRecentVerification }) : null;
     if (!verified?.ok) {
       await call.limit(unauthenticatedRateLimit, clientIp(call.request.headers, call.app.env.trustedProxyHops), { headers: true });
       if (verified?.code === "key_suspended") {

@@ -79,8 +79,9 @@ export function revokeKeyRow(db: Database, accountId: string, keyId: string) {
 }
 
 /** The key with this hash, with its account's suspension; null for none. One indexed lookup. */
-export function findKeyByHash(db: Database, keyHash: string): Promise<VerifiedKey | null> {
-  return callFunction(db, "tdk_verify_api_key", { p_key_hash: keyHash }, verifiedKeyOrNone);
+export async function findKeyByHash(db: Database, keyHash: string): Promise<VerifiedKey | null> {
+  const key = await callFunction(db, "tdk_verify_api_key", { p_key_hash: keyHash }, verifiedKeyOrNone);
+  return key && { ...key, key_hash: keyHash };
 }
 
 export function setSpendLimitRow(db: Database, accountId: string, keyId: string, limitMicro: bigint | null, period: SpendPeriod | null) {

@@ -6,6 +6,7 @@ import { findKeyByHash, getKeyRow, insertApiKey, listKeyRows, revokeKeyRow, setS
 import { fundWallets, type Funding, type FundingDeps, type FundingRefusalCode } from "@/lib/solana/funding";
 import type { Ledger } from "@/lib/solana/ledger";
 import { generateApiKey, hashApiKey, looksLikeApiKey, type KeyMode } from "./api-key";
+import type { RecentVerifications } from "./recent-verifications";
 import type { KeyRow, KeyView, UpdateKey, VerifiedKey } from "./schemas";
 import { lamportsToSol, microToUsd } from "@/lib/money/units";
 
@@ -149,14 +150,22 @@ export type VerifyKeyResult =
   | { ok: true; key: VerifiedKey }
   | { ok: false; code: "invalid_api_key" | "key_revoked" | "key_suspended" | "account_suspended"; reason?: string | null };
 
-/** Bearer API key → its key and account, in one indexed lookup by hash. */
-export async function verifyApiKey(db: Database, apiKey: string): Promise<VerifyKeyResult> {
+/**
+ * Bearer API key → its key and account, in one indexed lookup by hash. With `recent`, a
+ * verification that held less than its TTL ago is reused: only for a caller that checks the key
+ * again where it matters (the paid call's reservation; see RecentVerifications).
+ */
+export async function verifyApiKey(db: Database, apiKey: string, recent: RecentVerifications | null = null): Promise<VerifyKeyResult> {
   if (!looksLikeApiKey(apiKey)) return { ok: false, code: "invalid_api_key" };
-  const key = await findKeyByHash(db, hashApiKey(apiKey));
+  const keyHash = hashApiKey(apiKey);
+  const kept = recent?.get(keyHash);
+  if (kept) return { ok: true, key: kept };
+  const key = await findKeyByHash(db, keyHash);
   if (!key) return { ok: false, code: "invalid_api_key" };
   if (key.status === "revoked") return { ok: false, code: "key_revoked" };
   if (key.status === "suspended") return { ok: false, code: "key_suspended", reason: key.suspended_reason };
   if (key.account_suspended_reason) return { ok: false, code: "account_suspended", reason: key.account_suspended_reason };
+  recent?.remember(key);
   return { ok: true, key };
 }
 

@@ -81,7 +81,11 @@ export const verifiedKeySchema = z.object({
   /** The account's overrides of the call path's limits (operators set them); absent: the configured defaults. */
   overrides: accountOverridesSchema.optional(),
 });
-export type VerifiedKey = z.infer<typeof verifiedKeySchema>;
+/** A key as its verification found it, and the hash of the credential that was presented for it. */
+export type VerifiedKey = z.infer<typeof verifiedKeySchema> & {
+  /** The current hash, or the previous one in its grace period: the reservation checks it is still the key's. */
+  key_hash: string;
+};
 
 /** A key as its owner sees it: balances in base units and as decimal strings (never floats). */
 export const keyViewSchema = z.object({

@@ -10,7 +10,7 @@ import type { AppContext } from "@/lib/context";
 import { setAppContext } from "@/lib/context";
 import { verifyApiKey } from "@/lib/keys/keys";
 import type { VerifiedKey } from "@/lib/keys/schemas";
-import { callRoute, createKeyedAccount, createTestApp, expireBlockhashes, paidCallAnswer, sql } from "../helpers/app";
+import { callRoute, countingDatabase, createKeyedAccount, createTestApp, expireBlockhashes, paidCallAnswer, sql } from "../helpers/app";
 import { alteredMarketplace as alterMarketplace, tamperedPayments } from "../helpers/marketplace";
 import { concurrencyBackends } from "../helpers/postgres";
 import { servicesFor } from "@/lib/services";
@@ -231,21 +231,6 @@ describe("a crash between any two steps, then recovery", () => {
 });
 
 describe("the key's calls left pending, on its next call", () => {
-  /** A Database that writes down the SQL functions called through it (the paid call's round trips). */
-  function countingDb(db: AppContext["db"]) {
-    const called: string[] = [];
-    const counting: AppContext["db"] = {
-      kind: db.kind,
-      ping: () => db.ping(),
-      close: () => db.close(),
-      call: (fn, args) => {
-        called.push(fn);
-        return db.call(fn, args);
-      },
-    };
-    return { db: counting, called };
-  }
-
   it("are recovered when they hold the reservation back, and the call is reserved again without their hold", async () => {
     const { apiKey, key } = await createKeyedAccount(app, { label: "stale-spend" });
     // The key may spend exactly one call's developer cost a day.
@@ -263,7 +248,7 @@ describe("the key's calls left pending, on its next call", () => {
     expect((await rows(app.db, key.id)).map((row) => row.status)).toEqual(["pending"]);
 
     // Recovery not due yet: the pending call's hold stands, and the limit refuses.
-    const counted = countingDb(app.db);
+    const counted = countingDatabase(app.db);
     const deps = { ...servicesFor(app).calls.deps, db: counted.db };
     const refused = await paidCallAnswer(deps, await verified(apiKey), {
       requestId: "req_stale_2",
@@ -289,7 +274,7 @@ describe("the key's calls left pending, on its next call", () => {
 
   it("cost no round trip when there are none: a paid call is three SQL calls, the wallet's secret comes with the reservation and the answer with the settlement", async () => {
     const { apiKey } = await createKeyedAccount(app, { label: "round-trips" });
-    const counted = countingDb(app.db);
+    const counted = countingDatabase(app.db);
     const answer = await paidCallAnswer(
       { ...servicesFor(app).calls.deps, db: counted.db, recoverPendingAfterMs: 0 },
       await verified(apiKey),

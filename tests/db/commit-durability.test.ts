@@ -44,7 +44,7 @@ describe.skipIf(!postgresUrl)("paid call commits on PostgreSQL: which wait for t
   }
 
   it("the reservation commits without waiting; the payment's record and the settlement wait", async () => {
-    const beginArgs = [randomUUID(), "req_1", "agent", "Agent", 1000, 5000, 1500, null, "hash", "{}", new Date()];
+    const beginArgs = [randomUUID(), "0".repeat(64), "req_1", "agent", "Agent", 1000, 5000, 1500, null, "hash", "{}", new Date()];
     expect(await commitsWith(`select tdk_begin_paid_call(${beginArgs.map((_, i) => `$${i + 1}`).join(", ")})`, beginArgs)).toBe("off");
     const usageId = randomUUID();
     expect(await commitsWith("select tdk_record_call_payment($1, $2, $3, $4, $5)", [usageId, "pi", "sig", "hash", 10])).toBe("on");

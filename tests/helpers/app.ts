@@ -183,6 +183,21 @@ export async function createKeyedAccount(
   return { accountId: account.account.id, email: account.account.email, apiKey: key.apiKey, key: key.key };
 }
 
+/** A Database that writes down, in order, the SQL functions called through it (a paid call's round trips). */
+export function countingDatabase(db: Database) {
+  const called: string[] = [];
+  const counting: Database = {
+    kind: db.kind,
+    ping: () => db.ping(),
+    close: () => db.close(),
+    call: (fn, args) => {
+      called.push(fn);
+      return db.call(fn, args);
+    },
+  };
+  return { db: counting, called };
+}
+
 /** Raw SQL on the test database, whichever backend it is (for assertions, never for the code under test). */
 export async function sql<T = Record<string, unknown>>(db: Database, text: string, params: unknown[] = []): Promise<T[]> {
   const raw = db as unknown as {

@@ -6,6 +6,7 @@ import { beginPaidCall, recordCallPayment, settleCall } from "@/lib/calls/usage-
 import type { AppContext } from "@/lib/context";
 import { openKeypair } from "@/lib/crypto/wallet-keys";
 import { callFunction } from "@/lib/db";
+import { hashApiKey } from "@/lib/keys/api-key";
 import { moneyPolicy } from "@/lib/money/policy";
 import { reconcile } from "@/lib/ops/reconcile";
 import { toBase58 } from "@/lib/solana/base58";
@@ -31,6 +32,7 @@ beforeAll(async () => {
 
 interface Caller {
   keyId: string;
+  keyHash: string;
   wallet: Keypair;
 }
 
@@ -40,6 +42,7 @@ async function paidCall(caller: Caller, owner: PublicKey, i: number, options: { 
     app.db,
     {
       keyId: caller.keyId,
+      keyHash: caller.keyHash,
       requestId: `req_day_${i}`,
       agentId: "textstats",
       agentName: "textstats",
@@ -109,14 +112,18 @@ describe("npm run reconcile on the embedded ledger", () => {
     await (app.ledger as LocalLedger).fund(owner, 0n, 0n);
     const callers: Caller[] = [];
     for (let k = 0; k < KEYS; k += 1) {
-      const { key } = await createKeyedAccount(app, { tier: "pro", label: `day-${k}` });
+      const { key, apiKey } = await createKeyedAccount(app, { tier: "pro", label: `day-${k}` });
       const secret = await callFunction(
         app.db,
         "tdk_get_wallet_secret",
         { p_key_id: key.id },
         z.object({ public_key: z.string(), secret_encrypted: z.string() }),
       );
-      callers.push({ keyId: key.id, wallet: openKeypair(app.ring, secret.secret_encrypted, secret.public_key) });
+      callers.push({
+        keyId: key.id,
+        keyHash: hashApiKey(apiKey),
+        wallet: openKeypair(app.ring, secret.secret_encrypted, secret.public_key),
+      });
     }
     const start = new Date(Date.now() - 1_000);
     for (let i = 0; i < CALLS; i += 1) await paidCall(callers[i % KEYS]!, owner, i);
