@@ -4,9 +4,17 @@ const nextConfig: NextConfig = {
   // PGlite ships WASM + data files and litesvm a native addon: both must be loaded by Node
   // from node_modules at run time, not bundled.
   serverExternalPackages: ["@electric-sql/pglite", "litesvm", "pg", "bcryptjs"],
-  // Migrations are read at start (embedded and DATABASE_URL backends), and the embedded database's
-  // thread is a file Node loads as it is (with the one module it imports): ship them with every route.
-  outputFileTracingIncludes: { "/**": ["./supabase/migrations/*.sql", "./lib/db/pglite-worker.mjs", "./lib/db/pglite-query.mjs"] },
+  // Migrations are read at start (embedded and DATABASE_URL backends), and the database clients'
+  // threads are files Node loads as they are (with the modules they import): ship them with every route.
+  outputFileTracingIncludes: {
+    "/**": [
+      "./supabase/migrations/*.sql",
+      "./lib/db/pglite-worker.mjs",
+      "./lib/db/pglite-query.mjs",
+      "./lib/db/postgres-worker.mjs",
+      "./lib/db/describe-error.mjs",
+    ],
+  },
   poweredByHeader: false,
   // A CPU profile of a minified server names its functions `q` and `w`: `npm run bench` with
   // BENCH_PROFILE builds one unminified, into a folder of its own (the measured builds stay as

@@ -34,6 +34,8 @@ const rawEnvSchema = z.object({
   DATABASE_URL: optionalUrl,
   // Connections one gateway process holds to DATABASE_URL at most (see DEFAULT_DATABASE_POOL_MAX).
   DATABASE_POOL_MAX: intWithDefault(DEFAULT_DATABASE_POOL_MAX, 1),
+  // Where DATABASE_URL's client speaks to it: on a thread of its own (default), or on the request thread.
+  POSTGRES_THREAD: z.preprocess(emptyToUndefined, z.enum(["worker", "main"]).default("worker")),
   SUPABASE_URL: optionalUrl,
   SUPABASE_SERVICE_ROLE_KEY: optionalString,
 
@@ -150,7 +152,7 @@ export interface Env {
   appUrl: string | null;
   database:
     | { kind: "pglite"; thread: "worker" | "main" }
-    | { kind: "postgres"; url: string; poolMax: number }
+    | { kind: "postgres"; url: string; poolMax: number; thread: "worker" | "main" }
     | { kind: "supabase"; url: string; serviceRoleKey: string };
   ledger: { kind: "local" } | { kind: "rpc"; rpcUrl: string; usdcMint: string };
   marketplace: { kind: "local" } | { kind: "remote"; apiUrl: string; protocolWallet: string };
@@ -266,7 +268,7 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   const database: Env["database"] = supabase
     ? { kind: "supabase", url: supabase.SUPABASE_URL, serviceRoleKey: supabase.SUPABASE_SERVICE_ROLE_KEY }
     : raw.DATABASE_URL
-      ? { kind: "postgres", url: raw.DATABASE_URL, poolMax: raw.DATABASE_POOL_MAX }
+      ? { kind: "postgres", url: raw.DATABASE_URL, poolMax: raw.DATABASE_POOL_MAX, thread: raw.POSTGRES_THREAD }
       : { kind: "pglite", thread: raw.PGLITE_THREAD };
   const ledger: Env["ledger"] = rpc ? { kind: "rpc", rpcUrl: rpc.SOLANA_RPC_URL, usdcMint: rpc.USDC_MINT } : { kind: "local" };
   const marketplace: Env["marketplace"] = tetto

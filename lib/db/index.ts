@@ -15,7 +15,7 @@ export async function openDatabase(env: Env): Promise<Database> {
     }
     case "postgres": {
       const { PostgresDatabase } = await import("./postgres");
-      return PostgresDatabase.open(env.database.url, { max: env.database.poolMax });
+      return PostgresDatabase.open(env.database.url, { max: env.database.poolMax, thread: env.database.thread });
     }
     case "pglite": {
       const { PGliteDatabase } = await import("./pglite");

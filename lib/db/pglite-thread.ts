@@ -1,6 +1,5 @@
-import path from "node:path";
-import { existsSync } from "node:fs";
 import { Worker } from "node:worker_threads";
+import { DatabaseThreadError, threadFile, WorkerChannel } from "./worker-channel";
 
 /**
  * PGlite on a thread of its own (`lib/db/pglite-worker.mjs`), spoken to by messages: the embedded
@@ -31,49 +30,18 @@ export interface PGliteClient extends PGliteTransaction {
   close(): Promise<void>;
 }
 
-/** A database error from the thread, with the Postgres fields PGlite gave it. */
-export class PGliteThreadError extends Error {
-  [field: string]: unknown;
-  constructor(fields: Record<string, unknown>) {
-    super(String(fields.message));
-    Object.assign(this, fields);
-    this.name = "PGliteThreadError";
-  }
-}
-
-type Reply = { id: number; result?: unknown; error?: Record<string, unknown> };
-
-/** The worker's file, loaded by Node as it is (it runs outside the bundlers): from the project's root. */
-function workerFile(): string {
-  const file = path.join(process.cwd(), "lib", "db", "pglite-worker.mjs");
-  if (!existsSync(file))
-    throw new Error(`The embedded database's thread file is missing: ${file} (start the gateway from the project's root)`);
-  return file;
-}
-
 export class PGliteThread implements PGliteClient {
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  private readonly channel: WorkerChannel;
   /** Set while a transaction runs: PGlite is one connection, so nothing else may slip into it. */
   private exclusive: Promise<void> | null = null;
-  private stopped: Error | null = null;
 
-  private constructor(private readonly worker: Worker) {
-    worker.on("message", (reply: Reply) => this.settle(reply));
-    const stop = (error: Error) => {
-      this.stopped = error;
-      for (const { reject } of this.waiting.values()) reject(error);
-      this.waiting.clear();
-    };
-    worker.on("error", (error) => stop(new Error(`The embedded database's thread failed: ${error.message}`)));
-    worker.on("exit", (code) => stop(new Error(`The embedded database's thread stopped (exit code ${code})`)));
-    // An idle database thread does not keep the process alive; one with work in flight does.
-    worker.unref();
+  private constructor(worker: Worker) {
+    this.channel = new WorkerChannel(worker, "embedded database's thread");
   }
 
   /** Starts the thread and resolves once its PGlite is open on `dataDir` (null: in memory). */
   static start(dataDir: string | null): Promise<PGliteThread> {
-    const worker = new Worker(workerFile(), { workerData: { dataDir } });
+    const worker = new Worker(threadFile("pglite-worker.mjs", "embedded database's thread"), { workerData: { dataDir } });
     return new Promise((resolve, reject) => {
       const failed = (error: Error) => {
         worker.off("message", ready);
@@ -84,7 +52,7 @@ export class PGliteThread implements PGliteClient {
         worker.off("error", failed);
         if (message.failed) {
           void worker.terminate();
-          reject(new PGliteThreadError(message.failed));
+          reject(new DatabaseThreadError(message.failed));
         } else {
           resolve(new PGliteThread(worker));
         }
@@ -134,26 +102,11 @@ export class PGliteThread implements PGliteClient {
 
   async close(): Promise<void> {
     while (this.exclusive) await this.exclusive;
-    if (!this.stopped) await this.send("close");
-    await this.worker.terminate();
+    if (!this.channel.stopped) await this.send("close");
+    await this.channel.terminate();
   }
 
   private send(op: "query" | "exec" | "close", text?: string, params?: unknown[], prepared = false): Promise<unknown> {
-    if (this.stopped) return Promise.reject(this.stopped);
-    const id = this.nextId++;
-    if (this.waiting.size === 0) this.worker.ref();
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, op, text, params, prepared });
-    });
-  }
-
-  private settle({ id, result, error }: Reply): void {
-    const waiter = this.waiting.get(id);
-    if (!waiter) return;
-    this.waiting.delete(id);
-    if (this.waiting.size === 0) this.worker.unref();
-    if (error) waiter.reject(new PGliteThreadError(error));
-    else waiter.resolve(result);
+    return this.channel.send({ op, text, params, prepared });
   }
 }

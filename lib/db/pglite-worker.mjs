@@ -11,21 +11,13 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
 import { queryInOneExchange } from "./pglite-query.mjs";
-
-/** An error's message and its Postgres fields (code, detail, constraint, ...): all a caller reads. */
-function describe(error) {
-  const fields = { message: error instanceof Error ? error.message : String(error) };
-  if (error && typeof error === "object")
-    for (const [name, value] of Object.entries(error))
-      if (value === null || ["string", "number", "boolean"].includes(typeof value)) fields[name] = value;
-  return fields;
-}
+import { describeError } from "./describe-error.mjs";
 
 let pg;
 try {
   pg = await PGlite.create(workerData.dataDir ?? undefined);
 } catch (error) {
-  parentPort.postMessage({ failed: describe(error) });
+  parentPort.postMessage({ failed: describeError(error) });
   process.exit(1);
 }
 
@@ -44,7 +36,7 @@ parentPort.on("message", async ({ id, op, text, params, prepared }) => {
     }
     parentPort.postMessage({ id, result });
   } catch (error) {
-    parentPort.postMessage({ id, error: describe(error) });
+    parentPort.postMessage({ id, error: describeError(error) });
   }
 });
 parentPort.postMessage({ ready: true });

@@ -184,13 +184,15 @@ const profileArgs = () => [
 
 /**
  * `next start` on the embedded defaults (the in-process ledger and demo marketplace), its database
- * PGlite (on its own thread, the default, or on the request thread) or PostgreSQL.
+ * PGlite or PostgreSQL, its client on a thread of its own (the default) or on the request thread.
  */
-function embeddedShape(databaseUrl: string | null, pgliteThread: "worker" | "main" = "worker"): Shape {
+function embeddedShape(databaseUrl: string | null, thread: "worker" | "main" = "worker"): Shape {
   return {
     name: databaseUrl
-      ? "embedded, database on PostgreSQL"
-      : pgliteThread === "worker"
+      ? thread === "worker"
+        ? "embedded, database on PostgreSQL"
+        : "embedded, PostgreSQL's client on the request thread (POSTGRES_THREAD=main, as before)"
+      : thread === "worker"
         ? "embedded default (PGlite on its own thread)"
         : "embedded, PGlite on the request thread (PGLITE_THREAD=main, as before)",
     start: async (keysCount) => {
@@ -207,7 +209,8 @@ function embeddedShape(databaseUrl: string | null, pgliteThread: "worker" | "mai
         TDK_DATA_DIR: dataDir,
         WALLET_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
         MARKETPLACE_CALLS_PER_WALLET_PER_MINUTE: "0",
-        PGLITE_THREAD: pgliteThread,
+        PGLITE_THREAD: thread,
+        POSTGRES_THREAD: thread,
         ...(database && { DATABASE_URL: database.url }),
         // Another pool size to compare against the default (lib/env.ts DEFAULT_DATABASE_POOL_MAX).
         ...(database && process.env.DATABASE_POOL_MAX && { DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX }),
@@ -493,7 +496,7 @@ export async function benchHttpLoad(): Promise<void> {
   const shapes = [embeddedShape(null), embeddedShape(null, "main")];
   const databaseUrl = process.env.BENCH_DATABASE_URL;
   const redisUrl = process.env.TEST_REDIS_URL;
-  if (databaseUrl) shapes.push(embeddedShape(databaseUrl));
+  if (databaseUrl) shapes.push(embeddedShape(databaseUrl), embeddedShape(databaseUrl, "main"));
   if (databaseUrl && redisUrl) shapes.push(clusterShape(databaseUrl, redisUrl));
   if (!databaseUrl || !redisUrl)
     console.log("(set BENCH_DATABASE_URL, and TEST_REDIS_URL, for the same on PostgreSQL and on the production shape)");

@@ -36,7 +36,7 @@ async function pingsAtOnce(db: Database, count: number): Promise<void> {
   await Promise.all(Array.from({ length: count }, () => db.ping()));
 }
 
-describe.skipIf(!postgresUrl)("PostgreSQL pool size (DATABASE_POOL_MAX)", () => {
+describe.skipIf(!postgresUrl)("PostgreSQL pool size (DATABASE_POOL_MAX), the client on its own thread (the default) or not", () => {
   let temp: Awaited<ReturnType<typeof createTempDatabase>>;
   beforeAll(async () => {
     temp = await createTempDatabase(postgresUrl!);
@@ -45,21 +45,20 @@ describe.skipIf(!postgresUrl)("PostgreSQL pool size (DATABASE_POOL_MAX)", () => 
     await temp?.drop();
   });
 
-  it("holds 4 connections at most by default, however many queries wait", async () => {
-    const db = await openDatabase(parseEnv({ DATABASE_URL: urlNamed(temp.url, "tdk-pool-default") }));
+  it.each([
+    { label: "4 at most by default, however many queries wait", name: "tdk-pool-default", env: {}, most: 4 },
+    {
+      label: "4 at most with the client on the request thread (POSTGRES_THREAD=main) too",
+      name: "tdk-pool-main",
+      env: { POSTGRES_THREAD: "main" },
+      most: 4,
+    },
+    { label: "as many as DATABASE_POOL_MAX says", name: "tdk-pool-two", env: { DATABASE_POOL_MAX: "2" }, most: 2 },
+  ])("holds $label", async ({ name, env, most }) => {
+    const db = await openDatabase(parseEnv({ DATABASE_URL: urlNamed(temp.url, name), ...env }));
     try {
       await pingsAtOnce(db, 16);
-      expect(await connectionsNamed(temp.url, "tdk-pool-default")).toBe(4);
-    } finally {
-      await db.close();
-    }
-  });
-
-  it("holds as many as DATABASE_POOL_MAX says", async () => {
-    const db = await openDatabase(parseEnv({ DATABASE_URL: urlNamed(temp.url, "tdk-pool-two"), DATABASE_POOL_MAX: "2" }));
-    try {
-      await pingsAtOnce(db, 16);
-      expect(await connectionsNamed(temp.url, "tdk-pool-two")).toBe(2);
+      expect(await connectionsNamed(temp.url, name)).toBe(most);
     } finally {
       await db.close();
     }

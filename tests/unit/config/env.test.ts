@@ -147,8 +147,15 @@ describe("configuration (lib/env.ts)", () => {
     expect(() => parseEnv({ CRON_SECRET: "short" })).toThrow(/CRON_SECRET/);
   });
 
-  it("reads DATABASE_POOL_MAX: 4 connections unless set, at least 1", () => {
-    expect(parseEnv({ DATABASE_URL: "postgres://db/x" }).database).toEqual({ kind: "postgres", url: "postgres://db/x", poolMax: 4 });
+  it("reads DATABASE_POOL_MAX: 4 connections unless set, at least 1; POSTGRES_THREAD: worker unless main", () => {
+    expect(parseEnv({ DATABASE_URL: "postgres://db/x" }).database).toEqual({
+      kind: "postgres",
+      url: "postgres://db/x",
+      poolMax: 4,
+      thread: "worker",
+    });
+    expect(parseEnv({ DATABASE_URL: "postgres://db/x", POSTGRES_THREAD: "main" }).database).toMatchObject({ thread: "main" });
+    expect(() => parseEnv({ DATABASE_URL: "postgres://db/x", POSTGRES_THREAD: "both" })).toThrow(/POSTGRES_THREAD/);
     expect(parseEnv({ DATABASE_URL: "postgres://db/x", DATABASE_POOL_MAX: "12" }).database).toMatchObject({ poolMax: 12 });
     for (const bad of ["0", "-1", "2.5", "many"]) {
       expect(() => parseEnv({ DATABASE_URL: "postgres://db/x", DATABASE_POOL_MAX: bad })).toThrow(/DATABASE_POOL_MAX/);
