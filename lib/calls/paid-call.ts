@@ -9,7 +9,7 @@ import type { KeyRing } from "@/lib/crypto/secret-box";
 import { openWalletSigner } from "@/lib/crypto/wallet-keys";
 import type { Database } from "@/lib/db";
 import type { VerifiedKey } from "@/lib/keys/schemas";
-import { type MoneyPolicy, policyFor } from "@/lib/money/policy";
+import type { MoneyPolicy } from "@/lib/money/policy";
 import type { RateLimiter, RateLimitPolicy } from "@/lib/ratelimit/types";
 import { retryAfterSeconds } from "@/lib/ratelimit/types";
 import { addressOf, toBase58 } from "@/lib/solana/base58";
@@ -214,8 +214,9 @@ async function reserveWithTopUp(deps: CallDeps, key: VerifiedKey, request: CallR
     idempotencyKey: request.idempotencyKey,
     requestHash: hashCallBody(request.body),
   };
-  // The account's operator overrides (quota, allowance, failure cap) apply to its reservations.
-  const policy = policyFor(deps.policy, key.overrides);
+  // The configured policy: the reservation applies the account's operator overrides (quota,
+  // allowance, failure cap) from its row, never from a verification that may be seconds old.
+  const policy = deps.policy;
   const staleBefore = new Date(Date.now() - deps.recoverPendingAfterMs);
   let begun = await beginPaidCall(deps.db, args, policy, staleBefore);
   if (begun.stale_pending) {

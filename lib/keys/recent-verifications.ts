@@ -7,11 +7,12 @@ import type { VerifiedKey } from "./schemas";
  *
  * Only the paid call route reuses them, because its reservation checks the same facts again in
  * SQL, under the key's lock, before anything is reserved or paid: the presented hash is still one
- * of the key's (`tdk_begin_paid_call`), the key is active and its account not suspended
- * (`tdk_reserve_call`). What a reused verification can carry stale, for `ttlMs` at most, is only
- * what decides nothing about money: the tier of the rate limit, and the operator's overrides of
- * the account's limits. Revoking or rotating a key through this process forgets it at once; other
- * instances forget it when it expires, or when their reservation refuses it.
+ * of the key's and the key active (`tdk_begin_paid_call`), the account not suspended
+ * (`tdk_reserve_call`), and the operator's overrides of the account's limits are read from its row
+ * (`tdk_begin_paid_call`). What a reused verification can carry stale, for `ttlMs` at most, is only
+ * what decides nothing about money: the tier its rate limit is counted by. Revoking or rotating a
+ * key through this process forgets it at once; other instances forget it when it expires, or when
+ * their reservation refuses it.
  */
 export class RecentVerifications {
   private readonly entries = new Map<string, { key: VerifiedKey; expiresAt: number }>();

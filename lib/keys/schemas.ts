@@ -78,7 +78,7 @@ export const verifiedKeySchema = z.object({
   account_suspended_reason: z.string().nullable(),
   tier: tierSchema,
   wallet_public_key: z.string(),
-  /** The account's overrides of the call path's limits (operators set them); absent: the configured defaults. */
+  /** The account's overrides of the call path's limits (operators set them), as they stood; the reservation applies them from the account's row. */
   overrides: accountOverridesSchema.optional(),
 });
 /** A key as its verification found it, and the hash of the credential that was presented for it. */

@@ -1,5 +1,4 @@
 import type { Amounts, Env, MoneyLimits } from "@/lib/env";
-import type { AccountOverrides } from "@/lib/keys/schemas";
 
 /**
  * The limits that bound what the gateway spends without billing it, in the one shape the SQL
@@ -57,16 +56,4 @@ export function moneyPolicy(env: Env): MoneyPolicy {
     policies.set(env, policy);
   }
   return policy;
-}
-
-/** The policy for one account: the configured one, with the operator's overrides for that account (quota, allowance, failure cap). */
-export function policyFor(policy: MoneyPolicy, overrides: AccountOverrides | undefined): MoneyPolicy {
-  if (!overrides || Object.keys(overrides).length === 0) return policy;
-  const cap = overrides.agent_failed_daily_cap_micro;
-  return {
-    ...policy,
-    free_monthly_quota: overrides.free_monthly_quota ?? policy.free_monthly_quota,
-    free_allowance_micro: overrides.free_allowance_micro ?? policy.free_allowance_micro,
-    agent_failed_daily_cap_micro: cap === undefined ? policy.agent_failed_daily_cap_micro : { paid: cap, pro: cap },
-  };
 }

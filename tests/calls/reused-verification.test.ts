@@ -133,6 +133,21 @@ describe.each(concurrencyBackends())("a paid call on a reused key verification, 
     expect(await moneyOf(account)).toEqual(accountSpent);
   });
 
+  it("an operator's override set on another instance holds from the next call, reused verification or not", async () => {
+    const caller = await createKeyedAccount(app, { label: "override-elsewhere" });
+    expect((await paid(caller.apiKey)).status).toBe(200);
+    await sql(raw, "update tdk_accounts set quota_override = 1 where id = $1", [caller.accountId]);
+    const spent = await moneyOf(caller);
+    const before = verifications();
+    const refused = await paid(caller.apiKey);
+    expect(verifications()).toBe(before);
+    expect(refused.status).toBe(402);
+    expect(refused.json.error).toMatchObject({ code: "quota_exceeded", limit: 1, used: 1 });
+    expect(await moneyOf(caller)).toEqual(spent);
+    await sql(raw, "update tdk_accounts set quota_override = null where id = $1", [caller.accountId]);
+    expect((await paid(caller.apiKey)).status).toBe(200);
+  });
+
   it("revoking or rotating through this gateway forgets the key's verification at once", async () => {
     const revoked = await createKeyedAccount(app, { label: "revoked-here" });
     expect((await paid(revoked.apiKey)).status).toBe(200);
