@@ -65,7 +65,6 @@ export const accountOverridesSchema = z.object({
   free_allowance_micro: z.string().regex(/^\d+$/).optional(),
   agent_failed_daily_cap_micro: z.string().regex(/^\d+$/).optional(),
 });
-export type AccountOverrides = z.infer<typeof accountOverridesSchema>;
 
 export const verifiedKeySchema = z.object({
   key_id: z.string().uuid(),
@@ -78,8 +77,8 @@ export const verifiedKeySchema = z.object({
   account_suspended_reason: z.string().nullable(),
   tier: tierSchema,
   wallet_public_key: z.string(),
-  /** The account's overrides of the call path's limits (operators set them), as they stood; the reservation applies them from the account's row. */
-  overrides: accountOverridesSchema.optional(),
+  // Not the account's operator overrides, which tdk_verify_api_key also answers: a verification the
+  // call route reuses may be seconds old, so the reservation reads them from the account's row.
 });
 /** A key as its verification found it, and the hash of the credential that was presented for it. */
 export type VerifiedKey = z.infer<typeof verifiedKeySchema> & {
