@@ -486,6 +486,30 @@ describe("a production start on a bad configuration", () => {
   });
 });
 
+describe("the production build's route runtime", () => {
+  it("answers each request without looking again for a file it did not find (Next.js's optional manifests)", async () => {
+    // The build startApp made, with every synchronous read of a missing file reported on stderr.
+    const probe = path.resolve(__dirname, "..", "helpers", "missing-file-probe.cjs");
+    const probed = await startApp({ NODE_OPTIONS: `--require ${probe}` }, { build: false });
+    try {
+      const routes = ["/api/health/live", "/api/openapi.json", "/api/tdk/v1/agents", "/login"];
+      const visit = async () => {
+        for (const route of routes) expect((await fetch(`${probed.url}${route}`)).status).toBe(200);
+      };
+      const misses = () => probed.output().match(/^missing-file-probe: .*$/gm) ?? [];
+      // Once each: a route's first answer may look for what it then remembers it lacks.
+      await visit();
+      const afterFirst = misses();
+      for (let round = 0; round < 5; round += 1) await visit();
+      // Next.js 15.5 caches the manifests it finds, not those it does not: before the build wrote
+      // the two it always lacks, every request read (and failed to read) both again.
+      expect(misses().slice(afterFirst.length)).toEqual([]);
+    } finally {
+      await probed.stop();
+    }
+  });
+});
+
 describe("traces", () => {
   /** An OTLP/HTTP collector stand-in: what reached it, by path (the bodies are protobuf; span names are plain strings in them). */
   async function startCollector(port = 0) {
