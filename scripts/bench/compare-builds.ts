@@ -11,72 +11,43 @@
  * `TDK_NEXT_DIST_DIR=.next-compare-a npx next build` (git ignores `.next-compare-*`). The default
  * route is the floor, GET /api/health/live; any route that answers 200 without a key will do.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "@/tests/helpers/server";
+import { startGateway } from "../cluster";
+import { runLoad } from "./http-load";
 import { cpuSeconds } from "./proc";
 
-const root = path.resolve(__dirname, "../..");
-const nextBin = path.join(root, "node_modules", "next", "dist", "bin", "next");
 const IN_FLIGHT = 4;
 
-interface Server {
-  name: string;
-  port: number;
-  child: ChildProcess;
-  dataDir: string;
-}
-
-async function startServer(name: string, distDir: string): Promise<Server> {
-  const port = await freePort();
+/** `next start` on one build, on embedded defaults and a data dir of its own (what the route needs beyond the floor is built at start). */
+async function startBuild(name: string, distDir: string) {
   const dataDir = await mkdtemp(path.join(tmpdir(), "tdk-compare-"));
-  const child = spawn(process.execPath, [nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: "production",
-      NEXT_TELEMETRY_DISABLED: "1",
-      TDK_NEXT_DIST_DIR: distDir,
-      TDK_DATA_DIR: dataDir,
-      TDK_ALLOW_EMBEDDED: "1",
-      TDK_ALLOW_MEMORY_LIMITER: "1",
+  const gateway = await startGateway(await freePort(), {
+    ...process.env,
+    NODE_ENV: "production",
+    NEXT_TELEMETRY_DISABLED: "1",
+    TDK_NEXT_DIST_DIR: distDir,
+    TDK_DATA_DIR: dataDir,
+    TDK_ALLOW_EMBEDDED: "1",
+    TDK_ALLOW_MEMORY_LIMITER: "1",
+  });
+  return {
+    name,
+    ...gateway,
+    stop: async () => {
+      await gateway.stop();
+      await rm(dataDir, { recursive: true, force: true });
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stderr!.on("data", (chunk) => (output += chunk));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (chunk) => {
-      output += chunk;
-      if (/Ready in/.test(output)) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`next start (${distDir}) exited with ${code}:\n${output}`)));
-  });
-  return { name, port, child, dataDir };
+  };
 }
 
-const agent = new http.Agent({ keepAlive: true });
-
-function request(port: number, route: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: route, agent }, (res) => {
-      res.resume();
-      res.on("end", () => (res.statusCode === 200 ? resolve() : reject(new Error(`${route} answered ${res.statusCode}`))));
-    });
-    req.on("error", reject);
-  });
-}
-
-async function load(port: number, route: string, requests: number): Promise<void> {
-  let left = requests;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (left-- > 0) await request(port, route);
-    }),
-  );
+/** `requests` requests to the route (autocannon in its own process, `IN_FLIGHT` at a time); every one must answer 200. */
+async function load(url: string, requests: number): Promise<void> {
+  const result = await runLoad({ url, method: "GET", connections: IN_FLIGHT, amount: requests });
+  const notOk = result.requests - (result.statuses["200"] ?? 0);
+  if (notOk > 0) throw new Error(`${url}: ${notOk} of ${result.requests} requests did not answer 200 (${JSON.stringify(result.statuses)})`);
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -86,23 +57,20 @@ async function main(): Promise<void> {
   if (!distA || !distB) throw new Error("usage: compare-builds.ts <distDirA> <distDirB> [route] [blocks] [requestsPerBlock]");
   const blocks = Number(blocksArg);
   const perBlock = Number(perBlockArg);
-  const servers = [await startServer(`A ${distA}`, distA), await startServer(`B ${distB}`, distB)] as const;
-  const costs = new Map<Server, number[]>(servers.map((server) => [server, []]));
+  const servers = [await startBuild(`A ${distA}`, distA), await startBuild(`B ${distB}`, distB)] as const;
+  const costs = new Map(servers.map((server) => [server, [] as number[]]));
   try {
-    for (const server of servers) await load(server.port, route, 2 * perBlock); // warm-up: JIT, caches
+    for (const server of servers) await load(`${server.url}${route}`, 2 * perBlock); // warm-up: JIT, caches
     for (let block = 0; block < blocks; block += 1) {
       // A first in even blocks, B first in odd ones: neither always follows the other.
       for (const server of block % 2 === 0 ? servers : [...servers].reverse()) {
-        const before = await cpuSeconds(server.child.pid!);
-        await load(server.port, route, perBlock);
-        costs.get(server)!.push((((await cpuSeconds(server.child.pid!)) - before) * 1000) / perBlock);
+        const before = await cpuSeconds(server.pid);
+        await load(`${server.url}${route}`, perBlock);
+        costs.get(server)!.push((((await cpuSeconds(server.pid)) - before) * 1000) / perBlock);
       }
     }
   } finally {
-    for (const server of servers) {
-      server.child.kill("SIGTERM");
-      await rm(server.dataDir, { recursive: true, force: true });
-    }
+    for (const server of servers) await server.stop();
   }
   console.log(`${route}: server CPU a request, ${blocks} alternated blocks of ${perBlock} requests (${IN_FLIGHT} in flight)`);
   for (const server of servers) {
