@@ -8,8 +8,9 @@ import type { webpack } from "next/dist/compiled/webpack/webpack";
  * fails, on every request. Two are always missing from our build: `dynamic-css-manifest` (the
  * runtime asks for it without the `.json` that the pages router's build would write) and
  * `server/subresource-integrity-manifest.json` (written only with `experimental.sri`). The two
- * failed `readFileSync` calls (an ENOENT error each) were about 0.12 ms of every request's main
- * thread (issue 11's profile). The server build writes them as `{}`, what the runtime answers
+ * failed `readFileSync` calls (an ENOENT error each) cost 0.153–0.180 ms of server CPU a request
+ * (floor route, median difference block by block, three runs of scripts/bench/compare-builds.ts
+ * or its first draft, issue 11). The server build writes them as `{}`, what the runtime answers
  * for a missing one, unless the build wrote them itself.
  */
 class EmptyOptionalManifests {

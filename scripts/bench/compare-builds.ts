@@ -1,7 +1,7 @@
 /**
  * Two production builds side by side on one route that needs no key, for a change whose effect is
- * smaller than this shared machine's drift between two bench runs (issue 11: the floor moved by a
- * fifth between runs minutes apart). Both servers run at once; requests go to them in alternating
+ * smaller than this shared machine's drift between two bench runs (issue 11: one build's floor went
+ * from 790 to 1063 req/s between runs minutes apart). Both servers run at once; requests go to them in alternating
  * blocks, so a slow stretch of the machine falls on both alike; each block's figure is its server's
  * CPU (user + system, all threads, from /proc) divided by its requests.
  *
