@@ -123,7 +123,7 @@ function notOkRequestLines(output: string, max = 3): string[] {
 }
 const answeredOnly200 = (result: LoadResult) => Object.keys(result.statuses).every((status) => status === "200");
 
-const PAID_BODIES = [
+export const PAID_BODIES = [
   { agent_id: "warmmemory", input: { action: "store", key: "k", value: "v" } },
   { agent_id: "textstats", input: { text: "the load test" } },
   { agent_id: "sentiment", input: { text: "good and fast" } },
@@ -131,7 +131,7 @@ const PAID_BODIES = [
 ];
 
 /** Pro accounts with one funded key each, made with the gateway's own code on the server's data, before it starts. */
-async function prepareKeys(gatewayEnv: NodeJS.ProcessEnv, count: number): Promise<string[]> {
+export async function prepareKeys(gatewayEnv: NodeJS.ProcessEnv, count: number): Promise<string[]> {
   const app = await buildAppContext(parseEnv(gatewayEnv));
   try {
     const deps = await servicesFor(app).keys.deps();
