@@ -31,6 +31,7 @@ import { ensureEmbeddedTreasury } from "@/lib/solana/treasury";
 import { startStripeStandIn, type StripeStandIn } from "@/tests/helpers/stripe-standin";
 import { startUpstashBridge, type UpstashBridge } from "@/tests/helpers/upstash-bridge";
 import { runAsScript, stopOnSignals } from "./cli";
+import { GATEWAY_NODE_FLAGS } from "./gateway-flags";
 import { LocalnetLedger, startPartProcess, startRpcProcess, type PartProcess, type RpcProcess } from "./localnet";
 
 const root = path.resolve(__dirname, "..");
@@ -182,17 +183,24 @@ export function ensureBuild(env: NodeJS.ProcessEnv, log: (line: string) => void,
   if (build.status !== 0) throw new Error(`next build failed:\n${build.stdout}\n${build.stderr}`);
 }
 
-/** `next start` on a port, ready once its health route has built the whole app context. */
+/**
+ * `next start` on a port with the gateway's Node flags (scripts/gateway-flags.ts) and then
+ * `nodeArgs`, ready once its health route has built the whole app context.
+ */
 export async function startGateway(
   port: number,
   env: NodeJS.ProcessEnv,
   nodeArgs: string[] = [],
 ): Promise<GatewayInstance & { stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
-    cwd: root,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...GATEWAY_NODE_FLAGS, ...nodeArgs, nextBin, "start", "-p", String(port), "-H", "127.0.0.1"],
+    {
+      cwd: root,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -7,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { PublicKey } from "@solana/web3.js";
 import Stripe from "stripe";
+import { GATEWAY_NODE_FLAGS } from "@/scripts/gateway-flags";
 import { LocalnetLedger } from "@/scripts/localnet";
 import { createTempDatabase, testDatabaseUrl } from "../helpers/postgres";
 import { freePort } from "../helpers/server";
@@ -154,6 +156,12 @@ describe.skipIf(!services.database || !services.redis)("the production shape on 
     for (const part of ["database", "rpc", "marketplace", "upstash", "stripe", "treasury"])
       expect(cluster.output()).toMatch(new RegExp(`ready: ${part} `));
     expect(cluster.gateways).toHaveLength(2);
+    // Each gateway is `next start` with the gateway's Node flags, as `npm start` runs it.
+    for (const gateway of cluster.gateways) {
+      const argv = readFileSync(`/proc/${gateway.pid}/cmdline`, "utf8").split("\0");
+      expect(argv.slice(1, 1 + GATEWAY_NODE_FLAGS.length)).toEqual([...GATEWAY_NODE_FLAGS]);
+      expect(argv).toContain("start");
+    }
   });
 
   it("sign-up on one instance, a key on the other, concurrent paid calls through both: each paid once", async () => {
