@@ -52,6 +52,8 @@ export interface ClusterOptions {
 export interface GatewayInstance {
   url: string;
   pid: number;
+  /** The Node flags it was started with (scripts/gateway-flags.ts, then any others). */
+  nodeFlags: string[];
   /** `kill -9`. */
   kill(): void;
   output(): string;
@@ -136,7 +138,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const gateway = await startGateway(port, gatewayEnv, options.gatewayNodeArgs);
       stops.push(gateway.stop);
       gateways.push(gateway);
-      log(`ready: gateway ${gateway.url} pid=${gateway.pid}`);
+      log(`ready: gateway ${gateway.url} pid=${gateway.pid} node_flags=${gateway.nodeFlags.join(",")}`);
     }
     log("cluster ready");
     return { gateways, rpc, marketplace, stripe, upstash, webhookSecret, gatewayEnv, stop: stopAll };
@@ -222,6 +224,8 @@ export async function startGateway(
   return {
     url,
     pid: child.pid!,
+    // What Node was started with before Next's script: /proc's command line shows "next-server" once Next sets the process title.
+    nodeFlags: child.spawnargs.slice(1, child.spawnargs.indexOf(nextBin)),
     output: () => output,
     kill: () => {
       if (running()) child.kill("SIGKILL");
