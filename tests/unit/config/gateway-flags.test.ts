@@ -17,7 +17,9 @@ function youngGenerationMbUnderLoad(flags: readonly string[]): number {
     }
     const space = require("node:v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
     console.log(space.space_size / 1048576 + "," + kept.length);`;
-  const run = spawnSync(process.execPath, [...flags, "-e", script], { encoding: "utf8" });
+  // Without NODE_OPTIONS: flags there would apply to both sides.
+  const { NODE_OPTIONS: _ignored, ...env } = process.env;
+  const run = spawnSync(process.execPath, [...flags, "-e", script], { encoding: "utf8", env });
   expect(run.status, run.stderr).toBe(0);
   return Number(run.stdout.trim().split(",")[0]);
 }
@@ -28,8 +30,8 @@ describe("the gateway's Node flags (scripts/gateway-flags.ts)", () => {
     expect(pkg.scripts.start).toBe(`node ${GATEWAY_NODE_FLAGS.join(" ")} node_modules/next/dist/bin/next start`);
   });
 
-  it("let V8's young generation grow to 2 × 64 MB, where Node's default stops at 2 × 16 MB", () => {
-    expect(youngGenerationMbUnderLoad([])).toBe(32);
+  it("let V8's young generation grow to 2 × 64 MB, past where Node's default stops (2 × 16 MB on Node 20)", () => {
+    expect(youngGenerationMbUnderLoad([])).toBeLessThan(128);
     expect(youngGenerationMbUnderLoad(GATEWAY_NODE_FLAGS)).toBe(128);
   });
 });
