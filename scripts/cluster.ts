@@ -194,15 +194,12 @@ export async function startGateway(
   env: NodeJS.ProcessEnv,
   nodeArgs: string[] = [],
 ): Promise<GatewayInstance & { stop: () => Promise<void> }> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...GATEWAY_NODE_FLAGS, ...nodeArgs, nextBin, "start", "-p", String(port), "-H", "127.0.0.1"],
-    {
-      cwd: root,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const nodeFlags = [...GATEWAY_NODE_FLAGS, ...nodeArgs];
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, nextBin, "start", "-p", String(port), "-H", "127.0.0.1"], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
@@ -224,8 +221,8 @@ export async function startGateway(
   return {
     url,
     pid: child.pid!,
-    // What Node was started with before Next's script: /proc's command line shows "next-server" once Next sets the process title.
-    nodeFlags: child.spawnargs.slice(1, child.spawnargs.indexOf(nextBin)),
+    // Kept here because /proc's command line shows only "next-server" once Next.js sets the process title.
+    nodeFlags,
     output: () => output,
     kill: () => {
       if (running()) child.kill("SIGKILL");
